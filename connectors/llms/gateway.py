@@ -1,0 +1,163 @@
+"""The one place every LLM call goes through: counting, caching by content, budgets, structured output.
+
+`LLMGateway` owns the backend and the cache; each question opens an `LLMSession` with its own usage and budget.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from langchain_core.messages import BaseMessage, HumanMessage
+from pydantic import BaseModel, ValidationError
+
+from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors.llms.cache import ResponseCache, cache_key
+from kgsolver.connectors.llms.factory import ChatBackend
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Usage(BaseModel):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cache_hits: int = 0
+
+    def add(self, other: "Usage") -> None:
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Budget(BaseModel):
+    """Hard per-question limits; None means unlimited."""
+
+    max_llm_calls: int | None = 6
+    max_tokens: int | None = 20_000
+    max_seconds: float | None = 300.0
+
+
+@dataclass
+class LLMReply:
+    text: str
+    usage: Usage
+    purpose: str
+
+
+@dataclass
+class LLMSession:
+    gateway: "LLMGateway"
+    budget: Budget
+    usage: Usage = field(default_factory=Usage)
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining_calls(self) -> int | None:
+        limit = self.budget.max_llm_calls
+        return None if limit is None else max(0, limit - self.usage.llm_calls)
+
+    def check(self, calls_needed: int = 1) -> None:
+        """Raise before a call that would break a budget; callers catch it to stop gracefully."""
+        b, u = self.budget, self.usage
+        if b.max_llm_calls is not None and u.llm_calls + calls_needed > b.max_llm_calls:
+            raise BudgetExceeded(f"LLM call budget of {b.max_llm_calls} reached")
+        if b.max_tokens is not None and u.prompt_tokens + u.completion_tokens >= b.max_tokens:
+            raise BudgetExceeded(f"token budget of {b.max_tokens} reached")
+        if b.max_seconds is not None and time.monotonic() - self.started >= b.max_seconds:
+            raise BudgetExceeded(f"time budget of {b.max_seconds:.0f}s reached")
+
+    def chat(self, messages: list[BaseMessage], *, purpose: str, max_tokens: int | None = None,
+             schema: dict | None = None) -> LLMReply:
+        self.check()
+        reply = self.gateway.call(messages, purpose=purpose, max_tokens=max_tokens, schema=schema)
+        self.usage.add(reply.usage)
+        return reply
+
+    def chat_json(
+        self, messages: list[BaseMessage], schema: type[T], *, purpose: str, max_tokens: int | None = None
+    ) -> tuple[T, LLMReply]:
+        """Schema-constrained where the backend can; otherwise parse defensively and retry once."""
+        reply = self.chat(messages, purpose=purpose, max_tokens=max_tokens, schema=schema.model_json_schema())
+        try:
+            return parse_json_reply(reply.text, schema), reply
+        except (ValueError, ValidationError) as first_error:
+            if self.gateway.backend.json_mode != "none":
+                raise StructuredOutputError(f"{purpose}: constrained output did not validate: {first_error}")
+            retry = messages + [HumanMessage(
+                f"Your reply was not valid JSON for this schema. Reply with JSON only, matching: "
+                f"{json.dumps(schema.model_json_schema())}"
+            )]
+            reply = self.chat(retry, purpose=f"{purpose} (retry)", max_tokens=max_tokens)
+            try:
+                return parse_json_reply(reply.text, schema), reply
+            except (ValueError, ValidationError) as exc:
+                raise StructuredOutputError(f"{purpose}: no valid JSON after one retry: {exc}") from exc
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def parse_json_reply(text: str, schema: type[T]) -> T:
+    """Accept bare JSON, fenced JSON, or the first {...} object in prose."""
+    candidates = [text.strip()] + _FENCE.findall(text)
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    last_error: Exception = ValueError(f"no JSON object in reply: {text[:200]!r}")
+    for candidate in candidates:
+        try:
+            return schema.model_validate_json(candidate)
+        except ValidationError as exc:
+            last_error = exc
+    raise last_error
+
+
+class LLMGateway:
+    def __init__(self, backend: ChatBackend, cache: ResponseCache | None, *, default_max_tokens: int = 384):
+        self.backend = backend
+        self.cache = cache
+        self.default_max_tokens = default_max_tokens
+        self.total = Usage()
+        self._lock = threading.Lock()
+
+    def session(self, budget: Budget | None = None) -> LLMSession:
+        return LLMSession(self, budget or Budget())
+
+    def _response_format(self, schema: dict | None) -> dict | None:
+        if schema is None or self.backend.json_mode == "none":
+            return None
+        if self.backend.json_mode == "llamacpp-schema":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": False}}
+
+    def call(self, messages: list[BaseMessage], *, purpose: str, max_tokens: int | None = None,
+             schema: dict | None = None) -> LLMReply:
+        max_tokens = max_tokens or self.default_max_tokens
+        response_format = self._response_format(schema)
+        params = {"max_tokens": max_tokens, "response_format": response_format}
+        key = cache_key(self.backend.model_id, [(m.type, str(m.content)) for m in messages], params)
+        started = time.perf_counter()
+        hit = self.cache.get(key) if self.cache else None
+        if hit is None:
+            kwargs = {"max_tokens": max_tokens}
+            if response_format:
+                kwargs["response_format"] = response_format
+            message = self.backend.model.invoke(messages, **kwargs)
+            meta = message.usage_metadata or {}
+            hit = {"text": str(message.content), "prompt_tokens": meta.get("input_tokens", 0),
+                   "completion_tokens": meta.get("output_tokens", 0)}
+            if self.cache:
+                self.cache.put(key, hit)
+            cached = 0
+        else:
+            cached = 1
+        # Cached replies still count their tokens, so budgets decide the same way on a re-run.
+        usage = Usage(llm_calls=1, prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"],
+                      seconds=time.perf_counter() - started, cache_hits=cached)
+        with self._lock:
+            self.total.add(usage)
+        return LLMReply(hit["text"], usage, purpose)

@@ -1,0 +1,99 @@
+"""A LangChain chat model over llama-cpp-python, with JSON-schema constrained decoding.
+
+llama.cpp applies the chat template embedded in the GGUF file, and turns `response_format={"type": "json_object",
+"schema": ...}` into a grammar, so small models produce valid JSON by construction.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+_LOADED: dict[tuple, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int):
+    key = (model_path, n_ctx, n_threads, seed)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            from llama_cpp import Llama
+
+            _LOADED[key] = Llama(
+                model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False, n_batch=512
+            )
+        return _LOADED[key]
+
+
+class ChatLlamaCpp(BaseChatModel):
+    """Local GGUF chat model. One llama.cpp context is shared per process and guarded by a lock (it is not re-entrant)."""
+
+    model_path: str
+    model_name: str = "local-gguf"
+    n_ctx: int = 4096
+    n_threads: int = 0
+    seed: int = 0
+    temperature: float = 0.0
+    max_tokens: int = 384
+    supports_json_schema: bool = True
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "n_ctx": self.n_ctx, "seed": self.seed}
+
+    def _client(self):
+        if self._llama is None:
+            threads = self.n_threads or max(1, os.cpu_count() or 1)
+            self._llama = _load_llama(self.model_path, self.n_ctx, threads, self.seed)
+        return self._llama
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        params: dict[str, Any] = {
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "seed": self.seed,
+            "stop": stop,
+        }
+        if kwargs.get("response_format"):
+            params["response_format"] = kwargs["response_format"]
+        client = self._client()
+        with self._lock:
+            client.reset()
+            response = client.create_chat_completion(messages=payload, **params)
+        usage = response.get("usage") or {}
+        message = AIMessage(
+            content=response["choices"][0]["message"].get("content") or "",
+            usage_metadata={
+                "input_tokens": int(usage.get("prompt_tokens", 0)),
+                "output_tokens": int(usage.get("completion_tokens", 0)),
+                "total_tokens": int(usage.get("total_tokens", 0)),
+            },
+            response_metadata={"finish_reason": response["choices"][0].get("finish_reason")},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def json_schema_format(schema: dict) -> dict:
+    """The llama.cpp `response_format` that constrains output to a JSON schema."""
+    return {"type": "json_object", "schema": schema}

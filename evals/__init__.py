@@ -1,0 +1,1 @@
+"""Datasets, metrics, runner and reports for batch evaluation."""

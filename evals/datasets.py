@@ -1,0 +1,53 @@
+"""Where the shared evaluation data lives, and loaders for its files (read-only, never copied at run time)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from kgsolver.connectors.errors import KGSolverError
+
+DATASETS_ENV = "KGSOLVER_DATASETS"
+KILT_QUESTIONS = "kilt/hotpotqa-dev-kilt.mini.jsonl"
+KILT_CORPUS = "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl"
+HOTPOTQA_200 = "hotpotqa/hotpotqa_dev_distractor_200.jsonl"
+
+
+def datasets_dir() -> Path:
+    """$KGSOLVER_DATASETS, else the first `shared/datasets` beside the working directory or the source tree."""
+    if os.environ.get(DATASETS_ENV):
+        return Path(os.environ[DATASETS_ENV])
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            candidate = folder / "shared" / "datasets"
+            if candidate.is_dir():
+                return candidate
+    raise KGSolverError(f"no shared/datasets folder found; set ${DATASETS_ENV} to its path")
+
+
+def dataset_path(relative: str) -> Path:
+    path = datasets_dir() / relative
+    if not path.exists():
+        raise KGSolverError(f"dataset file missing: {path}")
+    return path
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise KGSolverError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+
+
+def kilt_gold_titles(record: dict) -> list[set[str]]:
+    """Each KILT output's provenance as a set of page titles (the corpus is matched by title)."""
+    return [{p["title"] for p in out.get("provenance", [])} for out in record.get("output", []) if out.get("provenance")]
+
+
+def kilt_answers(record: dict) -> list[str]:
+    return [out["answer"] for out in record.get("output", []) if out.get("answer")]

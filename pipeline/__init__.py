@@ -1,0 +1,1 @@
+"""Ingest, retrieve, filter, generate and the agent."""

@@ -1,0 +1,3 @@
+from kgsolver.pipeline.cli import main
+
+main()

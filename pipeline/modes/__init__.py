@@ -1,0 +1,24 @@
+"""Answering modes, one strategy per module behind the `AnswerMode` protocol. Later issues add pike, ksl, agent."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.results import AskResult
+    from kgsolver.pipeline.solver import QuestionContext
+
+
+class AnswerMode(Protocol):
+    name: str
+
+    def answer(self, question: str, ctx: "QuestionContext") -> "AskResult": ...
+
+
+def get_mode(name: str) -> AnswerMode:
+    from kgsolver.pipeline.modes.naive import NaiveMode
+
+    modes: dict[str, AnswerMode] = {"naive": NaiveMode()}
+    if name not in modes:
+        raise ValueError(f"unknown mode {name!r}; available: {', '.join(sorted(modes))}")
+    return modes[name]

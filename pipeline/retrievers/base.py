@@ -1,0 +1,44 @@
+"""What every knowledge-base retriever shares: turning scored chunk ids into LangChain Documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from kgsolver.pipeline.knowledge_base import KnowledgeBase
+
+
+def chunk_document(kb: KnowledgeBase, chunk_id: int, score: float, retriever: str) -> Document:
+    chunk = kb.chunks[chunk_id]
+    metadata = {
+        "chunk_id": chunk.chunk_id, "cid": int(chunk_id), "doc_id": chunk.doc_id, "title": chunk.title,
+        "start": chunk.start, "end": chunk.end, "score": float(score), "retriever": retriever,
+    }
+    metadata.update({k: v for k, v in chunk.metadata.items() if k not in metadata and k != "content_sha1"})
+    return Document(page_content=chunk.text, metadata=metadata, id=chunk.chunk_id)
+
+
+class KBRetriever(BaseRetriever):
+    """Subclasses implement `scored_ids`; batching over many queries is what benchmarks and evals use."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    kb: KnowledgeBase
+    k: int = 5
+    name_: str = "kb"
+
+    def scored_ids(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
+        raise NotImplementedError
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                **kwargs: Any) -> list[Document]:
+        hits = self.scored_ids([query], kwargs.get("k", self.k))[0]
+        return [chunk_document(self.kb, cid, score, self.name_) for cid, score in hits]
+
+
+def valid_hits(scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[int, float]]]:
+    return [[(int(i), float(s)) for s, i in zip(row_s, row_i) if i >= 0] for row_s, row_i in zip(scores, ids)]

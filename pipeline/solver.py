@@ -1,0 +1,78 @@
+"""The Python entry point: open a knowledge base, pick an LLM, ask questions.
+
+    solver = Solver("kb/")
+    result = solver.ask("Which band ...?")          # AskResult
+    docs = solver.retriever().invoke("...")         # a LangChain retriever returning Documents
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from kgsolver.connectors.embedders import Embedder, load_embedder
+from kgsolver.connectors.llms.cache import ResponseCache
+from kgsolver.connectors.llms.factory import build_chat_backend
+from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession
+from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.results import AskResult
+from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+
+
+@dataclass
+class QuestionContext:
+    """What a mode may use while answering one question."""
+
+    kb: KnowledgeBase
+    embedder: Embedder
+    retriever: HybridRetriever
+    session: LLMSession
+    config: KGSolverConfig
+
+
+class Solver:
+    def __init__(self, kb_dir: str | Path, config: KGSolverConfig | None = None, *, llm: str | None = None,
+                 embedder: Embedder | None = None, gateway: LLMGateway | None = None):
+        self.config = (config or KGSolverConfig()).model_copy(deep=True)
+        if llm:
+            self.config.llm.name = llm
+        self.kb_dir = Path(kb_dir)
+        self._embedder = embedder
+        self._gateway = gateway
+
+    @cached_property
+    def kb(self) -> KnowledgeBase:
+        return KnowledgeBase.open(self.kb_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self._embedder or load_embedder(self.config.embedder.model_path, device=self.config.embedder.device)
+
+    @cached_property
+    def gateway(self) -> LLMGateway:
+        if self._gateway is not None:
+            return self._gateway
+        cache = ResponseCache(self.config.cache_dir / "llm-cache.sqlite") if self.config.llm_cache else None
+        backend = build_chat_backend(self.config.llm, self.config.cache_dir)
+        return LLMGateway(backend, cache, default_max_tokens=self.config.llm.max_tokens)
+
+    def retriever(self, k: int | None = None) -> HybridRetriever:
+        r = self.config.retrieval
+        k = k or r.top_k
+        return HybridRetriever(
+            kb=self.kb, k=k, candidates=r.candidates, rrf_k=r.rrf_k,
+            retrievers=[DenseRetriever(kb=self.kb, embedder=self.embedder, k=k), BM25Retriever(kb=self.kb, k=k)],
+        )
+
+    def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None) -> AskResult:
+        from kgsolver.pipeline.modes import get_mode
+
+        if not question.strip():
+            raise ValueError("the question is empty")
+        session = self.gateway.session(budget or self.config.budget)
+        ctx = QuestionContext(self.kb, self.embedder, self.retriever(), session, self.config)
+        result = get_mode(mode).answer(question, ctx)
+        result.usage = session.usage.model_copy()
+        return result
