@@ -1,0 +1,50 @@
+"""The store Protocol every graph backend implements, and the factory that opens the configured one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Protocol, runtime_checkable
+
+from kgsolver.graphs.model import Entity, GraphBatch, Subgraph
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    def upsert(self, batch: GraphBatch) -> None:
+        """Add or update entities (by id), relations (by subject, predicate, object: chunk provenance is unioned,
+        confidence kept at the maximum) and mentions."""
+
+    def remove_chunks(self, chunk_ids: Iterable[int]) -> int:
+        """Drop the mentions and relation provenance of these chunks; relations and text entities left with no
+        provenance are deleted. Returns the number of relations deleted."""
+
+    def get_entity(self, entity_id: str) -> Entity | None: ...
+
+    def iter_entities(self) -> Iterator[Entity]: ...
+
+    def entities_in_chunks(self, chunk_ids: Iterable[int]) -> dict[int, list[str]]: ...
+
+    def chunks_of(self, entity_id: str) -> list[int]: ...
+
+    def neighbors(self, seeds: list[str], *, hops: int = 1, predicates: list[str] | None = None,
+                  degree_cap: int = 50) -> Subgraph:
+        """The k-hop neighbourhood of the seeds, both directions; a node with more than `degree_cap` edges is
+        reached but not expanded (hubs like `All` do not swallow the graph)."""
+
+    def shortest_path(self, source: str, target: str, *, max_hops: int = 4) -> Subgraph | None: ...
+
+    def stats(self) -> dict: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(kind: str, *, path: Path | None = None) -> GraphStore:
+    if kind == "networkx":
+        from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
+
+        return NetworkXStore.load(path) if path and path.exists() else NetworkXStore()
+    if kind == "neo4j":
+        from kgsolver.connectors.graph_stores.neo4j_store import Neo4jStore
+
+        return Neo4jStore.from_env()
+    raise ValueError(f"unknown graph store {kind!r}; use networkx or neo4j")

@@ -1,0 +1,1 @@
+"""The knowledge graph: model, extractors, import, entity resolution, linking, algorithms and verbalization."""

@@ -1,0 +1,89 @@
+"""The KG model: entities, relations with provenance, and chunk <-> entity mentions.
+
+Every entity and relation names where it came from: `source` is "text" (extracted from chunks, whose ids are in
+`chunks`) or "kg:<name>" (imported from an external KG file).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+_SPACE = re.compile(r"\s+")
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
+_LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['\u2019]s$")
+
+
+def normalize_name(name: str) -> str:
+    """The key that alias tables and exact linking compare: NFKC, casefold, no article, possessive or edge punctuation."""
+    text = unicodedata.normalize("NFKC", name).casefold().strip()
+    text = _POSSESSIVE.sub("", text)
+    text = _LEADING_ARTICLE.sub("", text)
+    text = _EDGE_PUNCT.sub("", text)
+    return _SPACE.sub(" ", text)
+
+
+def text_entity_id(name: str) -> str:
+    return "t:" + normalize_name(name)
+
+
+@dataclass
+class Entity:
+    id: str
+    name: str
+    type: str = "Thing"
+    aliases: list[str] = field(default_factory=list)
+    description: str = ""
+    source: str = "text"
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Relation:
+    subject: str
+    predicate: str
+    object: str
+    confidence: float = 1.0
+    chunks: list[int] = field(default_factory=list)
+    source: str = "text"
+    attrs: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.subject, self.predicate, self.object)
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Mention:
+    chunk_id: int
+    entity_id: str
+    text: str = ""
+
+
+@dataclass
+class GraphBatch:
+    """What an extractor or importer produces; stores upsert it in one go."""
+
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+
+    def extend(self, other: "GraphBatch") -> None:
+        self.entities += other.entities
+        self.relations += other.relations
+        self.mentions += other.mentions
+
+
+@dataclass
+class Subgraph:
+    """A neighbourhood or path read back from a store."""
+
+    entities: dict[str, Entity] = field(default_factory=dict)
+    relations: list[Relation] = field(default_factory=list)

@@ -1,0 +1,147 @@
+"""One contract suite for every graph store: networkx, and a real Bolt server (ArcadeDB started here, or a real
+Neo4j when NEO4J_URI is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from neo4j import GraphDatabase
+
+from kgsolver.connectors.graph_stores.arcadedb_server import ArcadeDBServer
+from kgsolver.connectors.graph_stores.neo4j_store import GraphStoreError, Neo4jStore, checked_identifier
+from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
+from kgsolver.graphs.model import Entity, GraphBatch, Mention, Relation
+
+NASTY = [
+    'Robert "Bobby" O\'Neil', "back`tick`) RETURN 1 //", "{braces: 'x'} $param", "MATCH (n) DETACH DELETE n",
+    "line one\nline two\r\n", "Zürich – 東京 🚀 ﬁ", "'); DROP TABLE x; --", "\\u0027 \\ backslash",
+]
+
+
+@pytest.fixture(scope="session")
+def bolt_server():
+    if os.environ.get("NEO4J_URI"):
+        yield {"uri": os.environ["NEO4J_URI"],
+               "user": os.environ.get("NEO4J_USER") or os.environ.get("NEO4J_USERNAME") or "neo4j",
+               "password": os.environ.get("NEO4J_PASSWORD", ""), "database": os.environ.get("NEO4J_DATABASE")}
+        return
+    with ArcadeDBServer() as server:
+        yield {"uri": server.uri, "user": server.user, "password": server.password, "database": server.database}
+
+
+@pytest.fixture(scope="session")
+def bolt_driver(bolt_server):
+    driver = GraphDatabase.driver(bolt_server["uri"], auth=(bolt_server["user"], bolt_server["password"]))
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(params=["networkx", "bolt"])
+def store(request):
+    if request.param == "networkx":
+        yield NetworkXStore()
+        return
+    server = request.getfixturevalue("bolt_server")
+    tag = uuid.uuid4().hex[:8]
+    s = Neo4jStore(request.getfixturevalue("bolt_driver"), database=server["database"], label=f"E_{tag}",
+                   rel_type=f"R_{tag}", chunk_label=f"C_{tag}")
+    yield s
+    s.clear()
+
+
+def _batch() -> GraphBatch:
+    ents = [Entity("a", "Alpha", "Person", ["Al"], "first"), Entity("b", "Beta", "Org"), Entity("c", "Gamma"),
+            Entity("d", "Delta"), Entity("hub", "Hub")]
+    rels = [Relation("a", "works_for", "b", 0.9, [1]), Relation("b", "located_in", "c", 0.8, [2]),
+            Relation("c", "near", "d", 0.7, [2, 3])]
+    rels += [Relation(f"x{i}", "part_of", "hub", 1.0, [], "kg:test") for i in range(5)]
+    rels.append(Relation("d", "part_of", "hub", 1.0, [], "kg:test"))
+    return GraphBatch(ents, rels, [Mention(1, "a"), Mention(1, "b"), Mention(2, "c"), Mention(3, "d")])
+
+
+def test_upsert_and_read_back(store):
+    store.upsert(_batch())
+    a = store.get_entity("a")
+    assert (a.name, a.type, a.aliases, a.description) == ("Alpha", "Person", ["Al"], "first")
+    assert store.get_entity("nope") is None
+    stats = store.stats()
+    assert stats["entities"] == 10 and stats["relations"] == 9 and stats["mentions"] == 4
+    assert store.entities_in_chunks([1, 2, 99]) == {1: ["a", "b"], 2: ["c"]}
+    assert store.chunks_of("d") == [3]
+
+
+def test_upsert_merges_provenance_and_confidence(store):
+    store.upsert(_batch())
+    store.upsert(GraphBatch(relations=[Relation("a", "works_for", "b", 0.5, [7]), Relation("a", "likes", "b", 0.4, [7])]))
+    rels = {(r.predicate): r for r in store.neighbors(["a"]).relations}
+    assert rels["works_for"].chunks == [1, 7] and rels["works_for"].confidence == pytest.approx(0.9)
+    assert rels["likes"].confidence == pytest.approx(0.4)
+
+
+def test_k_hop_filters_and_degree_cap(store):
+    store.upsert(_batch())
+    one = store.neighbors(["a"], hops=1)
+    assert set(one.entities) == {"a", "b"}
+    three = store.neighbors(["a"], hops=3)
+    assert set(three.entities) == {"a", "b", "c", "d"}
+    # d reaches the hub at hop 3; the hub has 6 edges > cap 3 so it is not expanded
+    capped = store.neighbors(["a"], hops=5, degree_cap=3)
+    assert "hub" in capped.entities and "x0" not in capped.entities
+    open_ = store.neighbors(["a"], hops=5, degree_cap=50)
+    assert {"x0", "x4"} <= set(open_.entities)
+    filtered = store.neighbors(["b"], hops=2, predicates=["located_in"])
+    assert set(filtered.entities) == {"b", "c"} and {r.predicate for r in filtered.relations} == {"located_in"}
+
+
+def test_shortest_path(store):
+    store.upsert(_batch())
+    path = store.shortest_path("a", "d", max_hops=4)
+    assert [r.predicate for r in path.relations] == ["works_for", "located_in", "near"]
+    assert set(path.entities) == {"a", "b", "c", "d"}
+    assert store.shortest_path("a", "d", max_hops=2) is None
+    assert store.shortest_path("a", "missing") is None
+
+
+def test_remove_chunks_replaces_text_provenance_only(store):
+    store.upsert(_batch())
+    deleted = store.remove_chunks([2])
+    assert deleted == 1  # located_in lost its only chunk; near keeps chunk 3
+    assert store.entities_in_chunks([2]) == {}
+    near = [r for r in store.neighbors(["d"]).relations if r.predicate == "near"][0]
+    assert near.chunks == [3]
+    assert store.remove_chunks([1]) == 1
+    assert store.get_entity("a") is None  # a text entity with no mention and no edge is gone
+    assert store.get_entity("x0") is not None  # imported facts never depend on chunks
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_hostile_names_stored_verbatim_and_never_executed(store, text):
+    store.upsert(_batch())
+    ent = Entity(text, text, "Thing", [text, text + "?"], text)
+    store.upsert(GraphBatch([ent], [Relation(text, text, "a", 0.5, [42])], [Mention(42, text)]))
+    back = store.get_entity(text)
+    assert (back.id, back.name, back.description) == (text, text, text) and back.aliases == [text, text + "?"]
+    rel = [r for r in store.neighbors([text]).relations][0]
+    assert (rel.subject, rel.predicate, rel.object) == (text, text, "a")
+    assert store.stats()["entities"] == 11  # nothing was deleted by the payloads
+    assert store.entities_in_chunks([42]) == {42: [text]}
+
+
+def test_labels_are_whitelisted():
+    for bad in ["Entity`) DETACH DELETE n //", "E n", "1abc", "", "Ent-ity"]:
+        with pytest.raises(GraphStoreError):
+            checked_identifier(bad)
+    assert checked_identifier("Entity_2") == "Entity_2"
+
+
+def test_networkx_persistence_round_trip(tmp_path):
+    store = NetworkXStore()
+    store.upsert(_batch())
+    store.upsert(GraphBatch([Entity(NASTY[3], NASTY[4])]))
+    store.save(tmp_path / "g.jsonl.gz")
+    back = NetworkXStore.load(tmp_path / "g.jsonl.gz")
+    assert back.stats() == store.stats()
+    assert back.get_entity(NASTY[3]).name == NASTY[4]
+    assert back.neighbors(["a"], hops=3).relations == store.neighbors(["a"], hops=3).relations
