@@ -14,11 +14,14 @@ from rich.table import Table
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.cli_serve import serve
 
 app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Local GGUF models shipped in PyPI packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(__import__("kgsolver.pipeline.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
+app.command("serve")(serve)  # the HTTP API, pipeline/cli_serve.py
 console = Console(stderr=True)
 out = Console()
 
@@ -55,6 +58,8 @@ def _print_result(result, as_json: bool) -> None:
         return
     out.print(f"[bold]Q:[/bold] {result.question}")
     out.print(f"[bold]A:[/bold] {result.answer}")
+    if result.preference is not None and result.preference.source_used != "context":
+        out.print(f"   [dim]source: {result.preference.source_used} ({result.preference.reason})[/dim]")
     for n, citation in enumerate(result.citations, start=1):
         out.print(f"   [{n}] {citation.title} ({citation.doc_id})")
     u = result.usage
@@ -64,14 +69,16 @@ def _print_result(result, as_json: bool) -> None:
 @app.command()
 def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
         llm: Optional[str] = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
-        top_k: Optional[int] = typer.Option(None, "--top-k", min=1)) -> None:
+        top_k: Optional[int] = typer.Option(None, "--top-k", min=1),
+        assume: list[str] = typer.Option([], "--assume", help="a fact you state; outranks retrieved text (repeatable)"),
+        policy: Optional[str] = typer.Option(None, "--policy", help="hierarchical|context_only|tagged|adaptive")) -> None:
     """Answer a question from a knowledge base, citing the passages used."""
     from kgsolver.pipeline.solver import Solver
 
     config = _config(llm)
     if top_k:
         config.retrieval.top_k = top_k
-    _print_result(Solver(kb, config).ask(question, mode=mode), as_json)
+    _print_result(Solver(kb, config).ask(question, mode=mode, assumptions=assume, policy=policy), as_json)
 
 
 def demo_corpus_dir() -> Path:
