@@ -13,6 +13,11 @@ DATASETS_ENV = "KGSOLVER_DATASETS"
 KILT_QUESTIONS = "kilt/hotpotqa-dev-kilt.mini.jsonl"
 KILT_CORPUS = "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl"
 HOTPOTQA_200 = "hotpotqa/hotpotqa_dev_distractor_200.jsonl"
+MEDQA_300 = "medqa/medqa_usmle_4opt_test_sample300.jsonl"
+MEDQUAD = "medcorpus/medquad_passages.jsonl"
+OBQA_DEV = "openbookqa/obqa_main_dev.jsonl"
+OBQA_FACTS = "openbookqa/openbook_facts.txt"
+PUBMEDQA_500 = "pubmedqa/pqal_labelled_nontest500.json"
 
 
 def datasets_dir() -> Path:
@@ -27,8 +32,8 @@ def datasets_dir() -> Path:
     raise KGSolverError(f"no shared/datasets folder found; set ${DATASETS_ENV} to its path")
 
 
-def dataset_path(relative: str) -> Path:
-    path = datasets_dir() / relative
+def dataset_path(relative: str, data_dir: Path | None = None) -> Path:
+    path = (data_dir or datasets_dir()) / relative
     if not path.exists():
         raise KGSolverError(f"dataset file missing: {path}")
     return path
@@ -51,3 +56,15 @@ def kilt_gold_titles(record: dict) -> list[set[str]]:
 
 def kilt_answers(record: dict) -> list[str]:
     return [out["answer"] for out in record.get("output", []) if out.get("answer")]
+
+
+def read_openbook_facts(path: Path) -> list[str]:
+    """The OpenBookQA "open book": one fact a line, each wrapped in double quotes."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip().strip('"').strip() for line in lines if line.strip().strip('"').strip()]
+
+
+def read_pubmedqa(path: Path) -> list[dict]:
+    """PubMedQA PQA-L: a JSON object keyed by PMID; each record gets its `pmid`, in file order."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [{"pmid": pmid, **record} for pmid, record in data.items()]

@@ -1,0 +1,86 @@
+"""`config.json` of a run: everything needed to reproduce it (versions, model and data sha256s, settings)."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shlex
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from kgsolver.connectors.llms.registry import MODELS
+
+# A resumed run must agree on these, or its rows would mix two experiments.
+FINGERPRINT_KEYS = ("suite", "mode", "model", "embedder", "seed", "policy", "data")
+DISTRIBUTIONS = ("kgsolver", "llama_cpp_python", "torch", "sentence-transformers", "faiss-cpu", "bm25s",
+                 "langchain-core", "pydantic", "numpy")
+
+_sha_cache: dict[tuple[str, float, int], str] = {}
+
+
+def sha256_file(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime, stat.st_size)
+    if key not in _sha_cache:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _sha_cache[key] = digest.hexdigest()
+    return _sha_cache[key]
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in DISTRIBUTIONS:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """The registry entry (file, size, sha256, carrying packages) for a local model; just the name otherwise."""
+    model = MODELS.get(name)
+    if model is None:
+        return {"name": name}
+    return {"name": name, "filename": model.filename, "size": model.size, "sha256": model.sha256,
+            "packages": [f"{d}=={model.version}" for d in model.distributions]}
+
+
+def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+
+    kb_embedder = KnowledgeBase.open(spec.kb).manifest.get("embedder") if (spec.kb / "manifest.json").exists() else None
+    return {
+        "suite": suite.name,
+        "mode": spec.mode,
+        "model": model_info(config.llm.name),
+        "embedder": {"settings": config.embedder.model_dump(mode="json"), "knowledge_base": kb_embedder},
+        "seed": config.llm.seed,
+        "policy": {"llm": config.llm.model_dump(mode="json", exclude={"api_key_env", "request_timeout_s"}),
+                   "retrieval": config.retrieval.model_dump(mode="json"),
+                   "chunking": config.chunking.model_dump(mode="json"),
+                   "budget": config.budget.model_dump(mode="json"), "llm_cache": config.llm_cache},
+        "data": {rel: sha256_file(data_dir / rel) for rel in suite.files},
+        "limit": spec.limit,
+        "workers": spec.workers,
+        "kb": str(spec.kb),
+        "datasets_dir": str(data_dir),
+        "versions": versions(),
+        "hardware": {"machine": platform.machine(), "cpus": _cpus(), "system": platform.system()},
+        "invocations": [{"command": shlex.join(spec.command) if spec.command else None,
+                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "limit": spec.limit}],
+    }
+
+
+def _cpus() -> int | None:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()

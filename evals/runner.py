@@ -1,0 +1,150 @@
+"""The batch runner: resumable, deterministic, LLM-cached, parallel, with a progress bar.
+
+One JSON row per work item is appended to `predictions.jsonl` (flushed and fsynced) as soon as it finishes; a re-run
+skips the keys already there, so a killed run loses at most the items in flight. A torn last line is dropped on
+resume. `config.json` records everything needed to reproduce the run; a resume with a different fingerprint
+(suite, mode, model, seed, data) is refused rather than mixed into the same predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from kgsolver.connectors.errors import KGSolverError
+from kgsolver.evals.datasets import datasets_dir
+from kgsolver.evals.run_config import FINGERPRINT_KEYS, build_config
+from kgsolver.evals.suites import Suite, WorkItem, get_suite
+from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.ingest import ingest
+from kgsolver.pipeline.knowledge_base import write_json_atomic
+from kgsolver.pipeline.solver import Solver
+
+PREDICTIONS = "predictions.jsonl"
+
+
+@dataclass
+class RunSpec:
+    suite: str
+    kb: Path
+    out: Path
+    mode: str = "naive"
+    llm: str | None = None
+    limit: int | None = None
+    workers: int = 1
+    data_dir: Path | None = None
+    conditions: list[str] | None = None  # None = all of the suite's conditions
+    command: list[str] = field(default_factory=list)
+    show_progress: bool = True
+
+
+def load_done(path: Path) -> dict[str, dict]:
+    """Completed rows by key; a torn last line (a run killed mid-write) is dropped and the file rewritten without it."""
+    if not path.exists():
+        return {}
+    rows, good, torn = {}, [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            torn = True
+            continue
+        if row.get("key") not in rows:
+            good.append(line)
+        rows[row["key"]] = row
+    if torn:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in good), encoding="utf-8")
+        os.replace(tmp, path)
+    return rows
+
+
+class RowWriter:
+    def __init__(self, path: Path):
+        self._handle = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, row: dict) -> None:
+        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def evaluate_item(suite: Suite, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    base = {"key": item.key, "qid": item.qid, "condition": item.condition, "group": item.group,
+            "question": item.question, "gold": item.gold}
+    try:
+        out = suite.evaluate(item, solver, mode)
+    except KGSolverError as exc:  # one failing question is recorded (and scored 0), not fatal to the run
+        out = {"prediction": None, "error": f"{type(exc).__name__}: {exc}", "metrics": {}, "usage": {}, "trace": []}
+    return {**base, **out, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path) -> None:
+    spec.out.mkdir(parents=True, exist_ok=True)
+    wanted = spec.conditions or list(suite.conditions)
+    unknown = sorted(set(wanted) - set(suite.conditions))
+    if unknown:
+        raise KGSolverError(f"{suite.name} has no condition {unknown}; it has {', '.join(suite.conditions)}")
+    corpus = suite.corpus_files(data_dir, spec.kb) if set(wanted) - set(suite.offline_conditions) else []
+    if corpus:
+        ingest(corpus, spec.kb, config, embedder=solver.embedder, show_progress=spec.show_progress)
+    config_path = spec.out / "config.json"
+    fresh = build_config(spec, suite, config, solver, data_dir)
+    if config_path.exists():
+        old = json.loads(config_path.read_text(encoding="utf-8"))
+        changed = [k for k in FINGERPRINT_KEYS if old.get(k) != fresh.get(k)]
+        if changed:
+            raise KGSolverError(f"{spec.out} holds a run with different {', '.join(changed)}; use a new --out folder")
+        fresh["invocations"] = old.get("invocations", []) + fresh["invocations"]
+    write_json_atomic(config_path, fresh)
+
+
+def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=None, gateway=None) -> Path:
+    """Run (or resume) a suite; returns the run directory. Reports and plots are written at the end."""
+    from kgsolver.evals.report import write_report
+
+    config = (config or KGSolverConfig()).model_copy(deep=True)
+    if spec.llm:
+        config.llm.name = spec.llm
+    suite, data_dir = get_suite(spec.suite), spec.data_dir or datasets_dir()
+    solver = Solver(spec.kb, config, embedder=embedder, gateway=gateway)
+    _prepare(spec, suite, config, solver, data_dir)
+    _ = solver.gateway  # load once, before worker threads share them
+    items = [i for i in suite.items(data_dir, spec.limit) if not spec.conditions or i.condition in spec.conditions]
+    path = spec.out / PREDICTIONS
+    done = load_done(path)
+    pending = [item for item in items if item.key not in done]
+    scores = [r.get("metrics", {}).get(suite.headline, 0.0) for r in done.values() if not r.get("unavailable")]
+    writer = RowWriter(path)
+    bar = tqdm(total=len(items), initial=len(items) - len(pending), unit="q", desc=spec.suite,
+               disable=not spec.show_progress)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, spec.workers)) as pool:
+            futures = [pool.submit(evaluate_item, suite, item, solver, spec.mode) for item in pending]
+            for future in as_completed(futures):
+                row = future.result()
+                writer.write(row)
+                if not row.get("unavailable"):
+                    scores.append(row.get("metrics", {}).get(suite.headline, 0.0))
+                bar.set_postfix({suite.headline: f"{sum(scores) / len(scores):.3f}"})
+                bar.update(1)
+    finally:
+        writer.close()
+        bar.close()
+    write_report(spec.out, suite, [k.key for k in items])
+    return spec.out

@@ -1,0 +1,49 @@
+"""KILT HotpotQA (mini dev set) over its 2,920-paragraph corpus: KILT's page-level R-Precision and Recall@k,
+answer EM/F1 and KILT-EM/KILT-F1. Predictions are also written in KILT's own output format (`kilt_predictions.jsonl`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, kilt_gold_titles, read_jsonl
+from kgsolver.evals.metrics import kilt_scores
+from kgsolver.evals.suites import WorkItem
+from kgsolver.evals.suites.common import ask_open
+
+RECALL_KS = (1, 2, 3, 5)
+
+
+def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) -> dict:
+    """One prediction in KILT's format: the answer and its provenance as Wikipedia titles, best first."""
+    seen: list[str] = []
+    for title in ranked_titles:
+        if title not in seen:
+            seen.append(title)
+    return {"id": qid, "input": question, "output": [{"answer": answer, "provenance": [{"title": t} for t in seen]}]}
+
+
+class KiltHotpotQASuite:
+    name = "kilt-hotpotqa"
+    headline = "kilt_em"
+    conditions = ("rag",)
+    offline_conditions = frozenset()
+    files = (KILT_QUESTIONS, KILT_CORPUS)
+
+    def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
+        records = list(read_jsonl(dataset_path(KILT_QUESTIONS, data_dir)))[:limit]
+        return [WorkItem(qid=r["id"], condition="rag", question=r["input"],
+                         gold={"answers": kilt_answers(r), "provenance": [sorted(s) for s in kilt_gold_titles(r)]})
+                for r in records]
+
+    def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
+        return [dataset_path(KILT_CORPUS, data_dir)]
+
+    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+        result, prediction, ranked = ask_open(solver, item.question, mode)
+        gold_sets = [set(s) for s in item.gold["provenance"]]
+        metrics = kilt_scores(prediction, ranked, item.gold["answers"], gold_sets, ks=RECALL_KS)
+        return {"prediction": prediction, "ranked_titles": ranked, "metrics": metrics,
+                "kilt": kilt_output(item.qid, item.question, prediction, ranked),
+                "usage": result.usage.model_dump(), "trace": [s.model_dump() for s in result.trace]}

@@ -1,0 +1,38 @@
+"""OpenBookQA main dev (4 options) over the 1,326-fact open book: accuracy, letter-constrained answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kgsolver.evals.datasets import OBQA_DEV, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts
+from kgsolver.evals.suites import WorkItem
+from kgsolver.evals.suites.common import choose, dump_evidence, retrieve_evidence, write_corpus
+
+
+class OpenBookQASuite:
+    name = "openbookqa"
+    headline = "accuracy"
+    conditions = ("rag",)
+    offline_conditions = frozenset()
+    files = (OBQA_DEV, OBQA_FACTS)
+
+    def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
+        records = list(read_jsonl(dataset_path(OBQA_DEV, data_dir)))[:limit]
+        return [WorkItem(qid=r["id"], condition="rag", question=r["question"]["stem"], gold=r["answerKey"],
+                         payload={"options": {c["label"]: c["text"] for c in r["question"]["choices"]}})
+                for r in records]
+
+    def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
+        facts = read_openbook_facts(dataset_path(OBQA_FACTS, data_dir))
+        records = [{"id": f"fact-{n:04d}", "title": "", "text": fact} for n, fact in enumerate(facts)]
+        return [write_corpus(records, kb_dir / "_sources" / "openbook_facts.jsonl")]
+
+    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+        options = item.payload["options"]
+        docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
+        out = choose(solver, item.question, options, docs, purpose="openbookqa choice")
+        out["trace"] = trace + out["trace"]
+        out["evidence"] = dump_evidence(docs)
+        out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}
+        return out

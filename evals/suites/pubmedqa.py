@@ -1,0 +1,48 @@
+"""PubMedQA PQA-L (the 500 expert-labelled questions outside the official test split): yes/no/maybe accuracy,
+reading the question's own abstract (`context`) and with retrieval over the pooled abstracts of the set (`rag`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kgsolver.evals.datasets import PUBMEDQA_500, dataset_path, read_pubmedqa
+from kgsolver.evals.suites import WorkItem
+from kgsolver.evals.suites.common import choose, dump_evidence, retrieve_evidence, write_corpus
+
+CONDITIONS = ("context", "rag")
+# The three labels as options, so the same letter-constrained choice serves; letters map back to labels.
+LABELS = {"A": "yes", "B": "no", "C": "maybe"}
+
+
+class PubMedQASuite:
+    name = "pubmedqa"
+    headline = "accuracy"
+    conditions = CONDITIONS
+    offline_conditions = frozenset({"context"})
+    files = (PUBMEDQA_500,)
+
+    def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
+        records = read_pubmedqa(dataset_path(PUBMEDQA_500, data_dir))[:limit]
+        return [WorkItem(qid=r["pmid"], condition=condition, question=r["QUESTION"], gold=r["final_decision"],
+                         group=r["final_decision"], payload={"contexts": r["CONTEXTS"]})
+                for condition in CONDITIONS for r in records]
+
+    def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
+        records = [{"id": r["pmid"], "title": r["QUESTION"], "text": "\n".join(r["CONTEXTS"])}
+                   for r in read_pubmedqa(dataset_path(PUBMEDQA_500, data_dir))]
+        return [write_corpus(records, kb_dir / "_sources" / "pubmedqa500_abstracts.jsonl")]
+
+    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+        trace, evidence = [], []
+        if item.condition == "context":
+            passages = [" ".join(item.payload["contexts"])]
+        else:
+            docs, trace = retrieve_evidence(solver, item.question, mode)
+            passages, evidence = list(docs), dump_evidence(docs)
+        out = choose(solver, item.question, LABELS, passages, purpose=f"pubmedqa {item.condition}", max_chars=2000)
+        out["prediction"] = LABELS.get(out["prediction"], "")
+        out["trace"] = trace + out["trace"]
+        out["evidence"] = evidence
+        out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}
+        return out
