@@ -106,7 +106,8 @@ class Neo4jStore:
         ends = {e for r in batch.relations for e in (r.subject, r.object)} - {e["id"] for e in entities}
         for i in range(0, len(entities), BATCH):
             self._write(f"UNWIND $rows AS row MERGE (n:{L} {{id: row.id}}) "
-                        "SET n.name = row.name, n.type = row.type, n.description = CASE WHEN row.description = '' "
+                        "SET n.name = CASE WHEN row.name = '' THEN coalesce(n.name, row.id) ELSE row.name END, "
+                        "n.type = CASE WHEN row.type = '' THEN coalesce(n.type, 'Thing') ELSE row.type END, n.description = CASE WHEN row.description = '' "
                         "THEN coalesce(n.description, '') ELSE row.description END, "
                         "n.aliases = coalesce(n.aliases, []) + [a IN row.aliases WHERE NOT a IN coalesce(n.aliases, [])], "
                         "n.source = CASE WHEN n.source IS NULL OR n.source = 'text' THEN row.source ELSE n.source END",

@@ -19,7 +19,7 @@ from kgsolver.graphs.model import Entity, GraphBatch, Relation, Subgraph
 
 def _merge_entity(old: Entity | None, new: Entity) -> Entity:
     if old is None:
-        return Entity(**new.to_record())
+        return Entity(**dict(new.to_record(), name=new.name or new.id, type=new.type or "Thing"))
     aliases = list(dict.fromkeys([*old.aliases, *new.aliases, *([old.name] if old.name != new.name else [])]))
     return Entity(new.id, new.name or old.name, new.type or old.type, [a for a in aliases if a != new.name],
                   new.description or old.description, old.source if old.source != "text" else new.source)

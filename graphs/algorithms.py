@@ -1,0 +1,51 @@
+"""Graph retrieval primitives over any GraphStore: k-hop neighbourhoods and shortest paths (delegated to the store)
+and personalized PageRank seeded by linked entities (HippoRAG)."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from kgsolver.graphs.model import Subgraph
+
+
+def k_hop(store, seeds: list[str], *, hops: int = 2, predicates: list[str] | None = None,
+          degree_cap: int = 50) -> Subgraph:
+    return store.neighbors(seeds, hops=hops, predicates=predicates, degree_cap=degree_cap)
+
+
+def shortest_paths(store, entity_ids: list[str], *, max_hops: int = 4) -> list[Subgraph]:
+    """Paths between every pair of linked entities (those that are connected within max_hops)."""
+    out = []
+    for i, a in enumerate(entity_ids):
+        for b in entity_ids[i + 1:]:
+            path = store.shortest_path(a, b, max_hops=max_hops)
+            if path is not None and path.relations:
+                out.append(path)
+    return out
+
+
+def subgraph_to_networkx(sub: Subgraph) -> nx.Graph:
+    g = nx.Graph()
+    g.add_nodes_from(sub.entities)
+    for r in sub.relations:
+        weight = g.edges[r.subject, r.object]["weight"] + r.confidence if g.has_edge(r.subject, r.object) else r.confidence
+        g.add_edge(r.subject, r.object, weight=weight)
+    return g
+
+
+def personalized_pagerank(store, seeds: dict[str, float], *, hops: int = 2, degree_cap: int = 50,
+                          alpha: float = 0.85, top: int = 20) -> list[tuple[str, float]]:
+    """Rank entities around the seeds (weights: link scores). Runs on the seeds' k-hop neighbourhood so that it
+    costs the same on a 300k-edge graph held in networkx or in a Bolt server."""
+    seeds = {k: v for k, v in seeds.items() if v > 0}
+    if not seeds:
+        return []
+    g = subgraph_to_networkx(store.neighbors(list(seeds), hops=hops, degree_cap=degree_cap))
+    present = {k: v for k, v in seeds.items() if k in g}
+    if not present:
+        return []
+    if g.number_of_edges() == 0:
+        total = sum(present.values())
+        return sorted(((k, v / total) for k, v in present.items()), key=lambda x: -x[1])[:top]
+    scores = nx.pagerank(g, alpha=alpha, personalization=present, weight="weight")
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:top]

