@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kgsolver.connectors.llms.gateway import Budget
 
@@ -42,10 +42,9 @@ class AskRequest(BaseModel):
     mode: str = Field("naive", max_length=64, description="an answering mode registered in kgsolver.pipeline.modes")
     top_k: int | None = Field(None, ge=1, le=50)
     budget: BudgetRequest | None = None
-    policy: str | dict[str, Any] | None = Field(None, description="preference policy (when the solver supports it)")
-    assumptions: list[str] | dict[str, Any] | None = Field(
-        None, description="assumptions the answer may rely on (when the solver supports it)")
-
+    policy: str | None = Field(None, max_length=64, description="preference policy (when the solver supports it)")
+    assumptions: list[Annotated[str, StringConstraints(min_length=1, max_length=1_000)]] | None = Field(
+        None, max_length=20, description="user-stated facts that outrank retrieved text (when the solver supports it)")
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -101,9 +101,9 @@ def test_ask_returns_the_cli_json_with_cited_answer(api, demo_questions):
     assert set(body) == set(AskResult.model_fields)  # the shape `kgsolver ask --json` prints
     result = AskResult.model_validate(body)
     assert result.answer.strip() and result.question == sample["question"]
-    assert result.usage.llm_calls == 1 and result.usage.cache_hits == 0
+    assert result.usage.llm_calls >= 1 and result.usage.cache_hits == 0
     assert {c.doc_id for c in result.citations} <= {e.doc_id for e in result.evidence}
-    assert [s.tool for s in result.trace] == ["hybrid_search", "generate"]
+    assert [s.step for s in result.trace] == list(range(1, len(result.trace) + 1)) and len(result.trace) >= 2
 
 
 @pytest.mark.llm
@@ -117,8 +117,9 @@ def test_ask_stream_sends_trace_steps_then_the_answer(api, demo_questions):
     assert names[0] == "started" and names[-1] == "answer", names
     result = AskResult.model_validate_json(events[-1][1])
     traced = [json.loads(data) for name, data in events if name == "trace"]
-    assert traced == [step.model_dump(mode="json") for step in result.trace] and len(traced) == 2
-    assert len(result.evidence) == 3 and result.usage.llm_calls == 1 and result.answer.strip()
+    assert traced == [step.model_dump(mode="json") for step in result.trace] and len(traced) >= 2
+    assert result.usage.llm_calls >= 1 and result.answer.strip()
+    assert 0 < len({e.chunk_id for e in result.evidence if e.source != "user"}) <= 3  # top_k reached retrieval
 
 
 def _ask_without_llm(api, kb: str, question: str) -> AskResult:
@@ -134,12 +135,12 @@ def test_knowledge_bases_are_isolated_by_name(api, root):
         report = api.post(f"/kb/{name}/documents", json={"documents": docs}).json()
         assert report["documents_added"] == 3 and report["documents_total"] == 3, report
     alpha_texts, beta_texts = {d["text"] for d in ALPHA}, {d["text"] for d in BETA}
-    for kb, question, own, other in (("alpha", "What is the tallest peak in Orvania?", alpha_texts, beta_texts),
-                                     ("beta", "Which river flows through Quendar province?", beta_texts, alpha_texts)):
+    question = "Which river crosses Quendar, and which peak is the tallest in Orvania?"  # both KBs could answer
+    for kb, own, other in (("alpha", alpha_texts, beta_texts), ("beta", beta_texts, alpha_texts)):
         result = _ask_without_llm(api, kb, question)
         seen = {e.text for e in result.evidence}
         assert seen and seen <= own and not seen & other, (kb, seen)
-    demo_hit = _ask_without_llm(api, "demo", "What is the tallest peak in Orvania?")
+    demo_hit = _ask_without_llm(api, "demo", question)
     assert not {e.text for e in demo_hit.evidence} & (alpha_texts | beta_texts)
     listed = {kb["name"]: kb for kb in api.get("/kb").json()}
     assert {"alpha", "beta", "demo"} <= set(listed) and listed["alpha"]["documents"] == 3
@@ -184,7 +185,7 @@ def test_bad_ask_requests_get_clear_4xx(api, body, status, needle):
         assert response.status_code == status and needle in response.text, (endpoint, response.text)
 
 
-@pytest.mark.parametrize("feature, value", [("policy", "prefer-recent"), ("assumptions", ["the year is 2020"])])
+@pytest.mark.parametrize("feature, value", [("policy", "context_only"), ("assumptions", ["The year is 2020."])])
 def test_optional_solver_features(api, feature, value):
     response = api.post("/ask", json={"kb": "demo", "question": "Who?", "budget": NO_LLM, feature: value})
     if SOLVER_FEATURES[feature]:
