@@ -1,0 +1,85 @@
+"""Suite loaders on the real shared files, and the run bookkeeping (torn rows, summaries) on hand-made rows."""
+
+from __future__ import annotations
+
+import json
+
+from kgsolver.evals.datasets import (HOTPOTQA_200, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts)
+from kgsolver.evals.report import summarize
+from kgsolver.evals.runner import load_done
+from kgsolver.evals.suites import get_suite
+from kgsolver.evals.suites.hotpotqa import pooled_paragraphs
+from kgsolver.evals.suites.kilt_hotpotqa import kilt_output
+
+
+def test_kilt_items(shared_datasets):
+    items = get_suite("kilt-hotpotqa").items(shared_datasets, None)
+    assert len(items) == 235 and len({i.key for i in items}) == 235
+    assert all(i.gold["answers"] and i.gold["provenance"] for i in items)
+    assert all(all(len(s) >= 1 for s in i.gold["provenance"]) for i in items)
+
+
+def test_kilt_output_format_dedupes_titles():
+    row = kilt_output("q1", "Who?", "Rush", ["A", "B", "A"])
+    assert row == {"id": "q1", "input": "Who?", "output": [{"answer": "Rush", "provenance": [{"title": "A"},
+                                                                                            {"title": "B"}]}]}
+
+
+def test_hotpotqa_items_and_pool(shared_datasets):
+    items = get_suite("hotpotqa").items(shared_datasets, 50)
+    assert len(items) == 50 and {i.group for i in items} == {"bridge", "comparison"}
+    records = list(read_jsonl(dataset_path(HOTPOTQA_200, shared_datasets)))
+    pool = pooled_paragraphs(records)
+    titles = {p["title"] for p in pool}
+    assert len(titles) == len(pool) > 1500  # 200 x 10 paragraphs, a few shared between questions
+    assert all(set(i.gold["titles"]) <= titles for i in get_suite("hotpotqa").items(shared_datasets, None))
+
+
+def test_openbookqa_items_and_facts(shared_datasets):
+    items = get_suite("openbookqa").items(shared_datasets, None)
+    assert len(items) == 500
+    assert all(list(i.payload["options"]) == ["A", "B", "C", "D"] and i.gold in "ABCD" for i in items)
+    facts = read_openbook_facts(dataset_path(OBQA_FACTS, shared_datasets))
+    assert len(facts) == 1326 and facts[0] == "A bee is a pollinating animal"
+    assert not any(f.startswith('"') or f.endswith('"') for f in facts)
+
+
+def test_medqa_items_have_three_conditions(shared_datasets):
+    items = get_suite("medqa").items(shared_datasets, None)
+    assert len(items) == 900
+    assert {i.condition for i in items} == {"closed-book", "rag", "rag+kg"}
+    assert {i.group for i in items} == {"step1", "step2&3"}
+    assert all(i.gold in i.payload["options"] for i in items)
+
+
+def test_pubmedqa_items(shared_datasets):
+    items = get_suite("pubmedqa").items(shared_datasets, None)
+    assert len(items) == 1000 and len({i.qid for i in items}) == 500
+    assert {i.gold for i in items} == {"yes", "no", "maybe"}
+    assert all(i.payload["contexts"] for i in items)
+
+
+def test_load_done_drops_a_torn_last_line(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    rows = [{"key": "a::rag", "prediction": "x"}, {"key": "b::rag", "prediction": "y"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"key": "c::rag", "predi', encoding="utf-8")
+    done = load_done(path)
+    assert list(done) == ["a::rag", "b::rag"]
+    assert path.read_text(encoding="utf-8").splitlines() == [json.dumps(r) for r in rows]
+
+
+def test_summary_scores_errors_as_zero_and_leaves_out_unavailable():
+    rows = [
+        {"key": "1::rag", "qid": "1", "condition": "rag", "group": "step1", "metrics": {"accuracy": 1.0}},
+        {"key": "2::rag", "qid": "2", "condition": "rag", "group": "step2&3", "metrics": {"accuracy": 1.0}},
+        {"key": "3::rag", "qid": "3", "condition": "rag", "group": "step1", "metrics": {}, "error": "boom"},
+        {"key": "1::rag+kg", "qid": "1", "condition": "rag+kg", "group": "step1", "metrics": {},
+         "unavailable": "no graph"},
+    ]
+    summary = summarize(rows, "accuracy")
+    rag = summary["conditions"]["rag"]
+    assert rag["n"] == 3 and rag["errors"] == 1 and rag["metrics"]["accuracy"] == round(2 / 3, 4)
+    assert rag["groups"]["step1"]["metrics"]["accuracy"] == 0.5
+    assert summary["conditions"]["rag+kg"] == {"n": 0, "errors": 0, "metrics": {}, "groups": {},
+                                               "unavailable": ["no graph"]}
+    assert summary["questions"] == 3
