@@ -22,6 +22,9 @@ SYSTEM_PROMPT = (
     "\"passages\": the numbers of the passages that contain the answer.\n"
     "If the passages do not contain the answer, reply {\"answer\": \"unknown\", \"passages\": []}."
 )
+USER_FACT_NOTE = ("\nPassages marked USER FACT were stated by the user: they are true and override any other passage "
+                  "that disagrees.")
+USER_FACT_TITLE = "USER FACT"
 ABSTAIN_ANSWER = "I could not find the answer in the knowledge base."
 _UNKNOWN = {"", "unknown", "none", "n/a", "not found", "i don't know", "no answer"}
 
@@ -43,13 +46,27 @@ def format_passages(documents: list[Document], max_chars: int = 1200) -> str:
     blocks = []
     for n, doc in enumerate(documents, start=1):
         text = " ".join(doc.page_content.split())[:max_chars]
-        blocks.append(f"[{n}] {doc.metadata.get('title', '')}\n{text}")
+        title = USER_FACT_TITLE if doc.metadata.get("source") == "user" else doc.metadata.get("title", "")
+        blocks.append(f"[{n}] {title}\n{text}")
     return "\n\n".join(blocks)
 
 
 def build_messages(question: str, documents: list[Document]):
     user = f"<passages>\n{format_passages(documents)}\n</passages>\n\nQuestion: {question}"
-    return [SystemMessage(SYSTEM_PROMPT), HumanMessage(user)]
+    has_user = any(d.metadata.get("source") == "user" for d in documents)
+    return [SystemMessage(SYSTEM_PROMPT + (USER_FACT_NOTE if has_user else "")), HumanMessage(user)]
+
+
+def user_fact_documents(assumptions: list[str]) -> list[Document]:
+    """Facts the user states (`--assume`), as evidence that outranks retrieved passages."""
+    return [Document(page_content=fact.strip(), metadata={"doc_id": f"user:{n}", "chunk_id": f"user:{n}",
+                                                          "title": "User-stated fact", "score": 1.0,
+                                                          "retriever": "user", "source": "user"})
+            for n, fact in enumerate((a for a in assumptions if a.strip()), start=1)]
+
+
+def is_unknown(answer: str | None) -> bool:
+    return answer is None or _normal(answer) in _UNKNOWN
 
 
 def _normal(text: str) -> str:

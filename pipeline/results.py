@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
@@ -41,6 +41,19 @@ class TraceStep(BaseModel):
     seconds: float = 0.0
 
 
+class Preference(BaseModel):
+    """Which knowledge the answer came from and why (see pipeline/preference/)."""
+
+    policy: str
+    source_used: Literal["user", "context", "parametric", "none"]
+    conflict: bool = False
+    parametric_answer: str | None = None
+    context_answer: str | None = None
+    user_answer: str | None = None
+    reason: str = ""
+    retrieval_skipped: bool = False
+
+
 class AskResult(BaseModel):
     question: str
     mode: str
@@ -50,6 +63,7 @@ class AskResult(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    preference: Preference | None = None
 
 
 class Tracer:

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -30,6 +30,8 @@ class QuestionContext:
     retriever: HybridRetriever
     session: LLMSession
     config: KGSolverConfig
+    assumptions: list[str] = field(default_factory=list)  # user-stated facts (`--assume`), outrank retrieved text
+    policy: str | None = None  # preference policy name; None = config.preference.policy
 
 
 class Solver:
@@ -66,13 +68,15 @@ class Solver:
             retrievers=[DenseRetriever(kb=self.kb, embedder=self.embedder, k=k), BM25Retriever(kb=self.kb, k=k)],
         )
 
-    def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None) -> AskResult:
+    def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None,
+            assumptions: list[str] | None = None, policy: str | None = None) -> AskResult:
         from kgsolver.pipeline.modes import get_mode
 
         if not question.strip():
             raise ValueError("the question is empty")
         session = self.gateway.session(budget or self.config.budget)
-        ctx = QuestionContext(self.kb, self.embedder, self.retriever(), session, self.config)
+        ctx = QuestionContext(self.kb, self.embedder, self.retriever(), session, self.config,
+                              assumptions=list(assumptions or []), policy=policy)
         result = get_mode(mode).answer(question, ctx)
         result.usage = session.usage.model_copy()
         return result

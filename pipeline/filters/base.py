@@ -1,0 +1,87 @@
+"""The filter interface: question + Documents (+ triples) in, kept Documents + a report of what was removed and why.
+
+Filters never call a model directly: the relevance filter's optional LLM judgement goes through the `LLMSession`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.documents import Document
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True)
+class Triple:
+    """A KG fact used as cross-check evidence. Any object with head/relation/tail attributes works as well."""
+
+    head: str
+    relation: str
+    tail: str
+    source: str = "kg"
+
+    def text(self) -> str:
+        return f"{self.head} {self.relation.replace('_', ' ')} {self.tail}"
+
+
+class Removed(BaseModel):
+    """One item a filter dropped (or, for the consistency filter, flagged)."""
+
+    kind: str = "document"  # document | sentence | triple | flag
+    ref: str  # doc_id / chunk_id or the triple's text
+    reason: str
+    detail: str = ""
+
+
+class FilterReport(BaseModel):
+    filter: str
+    kept: int
+    removed: list[Removed] = Field(default_factory=list)
+    llm_calls: int = 0
+
+    def summary(self) -> str:
+        if not self.removed:
+            return f"{self.filter}: kept all {self.kept}"
+        return f"{self.filter}: kept {self.kept}, removed/flagged {len(self.removed)}"
+
+
+@dataclass
+class FilterResult:
+    documents: list[Document]
+    triples: list[Any] = field(default_factory=list)
+    report: FilterReport | None = None
+
+
+@runtime_checkable
+class KnowledgeFilter(Protocol):
+    name: str
+
+    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult: ...
+
+
+def doc_ref(document: Document) -> str:
+    meta = document.metadata
+    return str(meta.get("chunk_id") or meta.get("doc_id") or meta.get("title") or document.page_content[:40])
+
+
+def triple_text(triple: Any) -> str:
+    if hasattr(triple, "text") and callable(triple.text):
+        return triple.text()
+    return f"{triple.head} {str(triple.relation).replace('_', ' ')} {triple.tail}"
+
+
+def normal(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
+
+
+def with_text(document: Document, text: str, **extra: Any) -> Document:
+    return Document(page_content=text, metadata={**document.metadata, **extra})

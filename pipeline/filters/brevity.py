@@ -1,0 +1,50 @@
+"""Brevity: keep the sentences that matter, within a token budget (counted with the embedder's tokenizer).
+
+Sentences are ranked by similarity to the question; the best are kept until the budget is spent, then restored to
+their original order within each passage. A passage's first sentence (usually naming its subject) gets a small bonus.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.documents import Document
+
+from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
+
+
+class BrevityFilter:
+    name = "brevity"
+
+    def __init__(self, embedder, *, token_budget: int = 600, first_sentence_bonus: float = 0.1):
+        self.embedder = embedder
+        self.token_budget = token_budget
+        self.first_sentence_bonus = first_sentence_bonus
+
+    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult:
+        units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(split_sentences(doc.page_content))]
+        if not units:
+            return FilterResult(documents, list(triples or []), FilterReport(filter=self.name, kept=len(documents)))
+        vectors = self.embedder.encode([question] + [s for _, _, s in units])
+        scores = vectors[1:] @ vectors[0]
+        ranked = sorted(range(len(units)), key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
+        chosen, spent = set(), 0
+        for i in ranked:
+            cost = self.embedder.count_tokens(units[i][2])
+            if spent + cost <= self.token_budget or not chosen:
+                chosen.add(i)
+                spent += cost
+        kept, removed = [], []
+        for d, doc in enumerate(documents):
+            mine = [i for i, u in enumerate(units) if u[0] == d]
+            keep = [units[i][2] for i in mine if i in chosen]
+            for i in mine:
+                if i not in chosen:
+                    removed.append(Removed(kind="sentence", ref=doc_ref(doc), reason=f"over the {self.token_budget}-token budget "
+                                           f"(similarity {scores[i]:.2f})", detail=units[i][2][:160]))
+            if keep:
+                kept.append(with_text(doc, " ".join(keep)))
+            elif mine:
+                removed.append(Removed(ref=doc_ref(doc), reason="no sentence within the token budget"))
+        report = FilterReport(filter=self.name, kept=len(kept), removed=removed)
+        return FilterResult(kept, list(triples or []), report)

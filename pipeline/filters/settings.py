@@ -1,0 +1,22 @@
+"""The `filters` block of KGSolverConfig (kept here, beside the filters, and imported by pipeline/config.py)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FilterSettings(BaseModel):
+    enabled: bool = True
+    steps: list[str] = Field(default_factory=lambda: ["instruction_guard", "dedup", "relevance", "consistency", "brevity"],
+                             description="filters in the order they run")
+    relevance_threshold: float = Field(0.25, description="min cosine(question, passage) with the embedder")
+    triple_threshold: float = 0.3
+    llm_judge: bool = Field(False, description="one batched LLM yes/no relevance judgement when calls are to spare")
+    judge_reserve_calls: int = Field(3, description="calls that must stay available after the judgement")
+    cross_encoder_path: str | None = Field(None, description="a local sentence-transformers CrossEncoder folder")
+    cross_encoder_threshold: float = 0.0
+    brevity_tokens: int = Field(600, ge=32, description="token budget for the kept sentences")
+    dedup_similarity: float = Field(92.0, description="rapidfuzz token_set_ratio for near duplicates")
+    consistency_similarity: float = 0.8
+    user_fact_similarity: float = 0.6
+    drop_contradicted_by_kg: bool = False

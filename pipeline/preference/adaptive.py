@@ -1,0 +1,47 @@
+"""IKEA-style retrieve-only-when-needed: ask the model first; when it is confident (self-rated confidence at or above
+`adaptive_skip_confidence`) and the user stated no facts, answer without retrieval (marked parametric). Otherwise
+retrieve and decide by the hierarchical rules. The policy counts how often it skipped retrieval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs, ask_parametric, make_preference
+from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather
+from kgsolver.pipeline.preference.settings import PreferenceSettings
+
+
+def should_skip_retrieval(cand: Candidates, settings: PreferenceSettings, has_assumptions: bool) -> bool:
+    p = cand.parametric
+    return bool(p and p.answer and not has_assumptions and p.confidence >= settings.adaptive_skip_confidence)
+
+
+@dataclass
+class RetrievalCounter:
+    questions: int = 0
+    skipped: int = 0
+
+    @property
+    def skip_rate(self) -> float:
+        return self.skipped / self.questions if self.questions else 0.0
+
+
+class AdaptivePolicy:
+    name = "adaptive"
+
+    def __init__(self) -> None:
+        self.counter = RetrievalCounter()
+
+    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+        self.counter.questions += 1
+        cand = Candidates(parametric=ask_parametric(inputs))
+        if should_skip_retrieval(cand, inputs.settings, bool(inputs.assumptions)):
+            self.counter.skipped += 1
+            reason = (f"the model is confident ({cand.parametric.confidence} >= {inputs.settings.adaptive_skip_confidence}); "
+                      f"retrieval skipped ({self.counter.skipped} of {self.counter.questions} questions so far)")
+            return PolicyOutcome(cand.parametric.answer, make_preference(self.name, "parametric", cand, reason,
+                                                                         retrieval_skipped=True))
+        cand, documents = gather(inputs, cand)
+        outcome = decide_hierarchical(cand, inputs.settings, inputs.embedder, policy=self.name)
+        outcome.documents = documents
+        return outcome

@@ -1,0 +1,22 @@
+"""LightRAG's rule: answer only from the retrieved context (and the user's own facts); never from the model's
+knowledge. No closed-book call is made; with no supporting passage the answer is an abstention."""
+
+from __future__ import annotations
+
+from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs
+from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather
+from kgsolver.pipeline.preference.settings import PreferenceSettings
+
+
+def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder=None) -> PolicyOutcome:
+    return decide_hierarchical(cand, settings, embedder, policy="context_only", allow_parametric=False)
+
+
+class ContextOnlyPolicy:
+    name = "context_only"
+
+    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+        cand, documents = gather(inputs, parametric=False)
+        outcome = decide_context_only(cand, inputs.settings, inputs.embedder)
+        outcome.documents = documents
+        return outcome

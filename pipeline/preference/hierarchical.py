@@ -1,0 +1,77 @@
+"""The default policy: user-stated facts > retrieved context > parametric knowledge.
+
+Mechanism: one grounded answer over the user's facts (first, marked) and the filtered passages, one closed-book answer;
+conflicts are detected by normalised string / embedding comparison (no extra call) and settled by the hierarchy.
+Irrelevant context (nothing clears the relevance threshold) falls back to the parametric answer, marked as such;
+relevant context that does not answer falls back only on a confident parametric answer; otherwise abstain.
+"""
+
+from __future__ import annotations
+
+from kgsolver.pipeline.preference.base import (Candidates, PolicyOutcome, PreferenceInputs, answers_conflict,
+                                               ask_grounded, ask_parametric, make_preference, relevant_documents)
+from kgsolver.pipeline.preference.settings import PreferenceSettings
+
+
+def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder=None, *,
+                        policy: str = "hierarchical", allow_parametric: bool = True,
+                        tag_parametric: bool = False) -> PolicyOutcome:
+    def conflicts(a, b):
+        return answers_conflict(a, b, embedder, settings.same_answer_similarity)
+
+    param = cand.parametric.answer if cand.parametric else None
+    ctx = cand.context.answer if cand.context else None
+    if cand.user and cand.user.answer:
+        ans = cand.user.answer
+        conflict = conflicts(ans, param) or conflicts(ans, ctx)
+        reason = "a user-stated fact answers the question; it outranks retrieved context and parametric knowledge"
+        if conflict:
+            reason += " (they disagree)"
+        return PolicyOutcome(ans, make_preference(policy, "user", cand, reason, conflict), cand.user.cited)
+    if ctx:
+        conflict = conflicts(ctx, param)
+        reason = ("retrieved context answers the question" + (
+            f"; it overrides the parametric answer {param!r}" if conflict else
+            "; the parametric answer agrees" if param else ""))
+        return PolicyOutcome(ctx, make_preference(policy, "context", cand, reason, conflict), cand.context.cited)
+    if allow_parametric and param:
+        confident = cand.parametric.confidence >= settings.parametric_min_confidence
+        if not cand.context_relevant or confident or tag_parametric:
+            why = ("no retrieved passage is relevant to the question" if not cand.context_relevant
+                   else "the relevant passages do not contain the answer")
+            answer = f"{param} {settings.verify_tag}" if tag_parametric else param
+            reason = f"{why}; answered from the model's parametric knowledge (not from the knowledge base)"
+            return PolicyOutcome(answer, make_preference(policy, "parametric", cand, reason))
+        reason = (f"the passages do not contain the answer and the parametric answer {param!r} has confidence "
+                  f"{cand.parametric.confidence} < {settings.parametric_min_confidence}; abstaining")
+        return PolicyOutcome(None, make_preference(policy, "none", cand, reason))
+    why = "no relevant passage" if not cand.context_relevant else "the passages do not contain the answer"
+    if allow_parametric:
+        why += " and the model does not know it"
+    return PolicyOutcome(None, make_preference(policy, "none", cand, f"{why}; abstaining"))
+
+
+def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametric: bool = True) -> tuple[Candidates, list]:
+    cand = cand or Candidates()
+    documents = relevant_documents(inputs)
+    cand.context_relevant = bool(documents)
+    if documents or inputs.assumptions:
+        grounded = ask_grounded(inputs, documents, with_user=bool(inputs.assumptions))
+        if grounded is not None:
+            if grounded.source == "user":
+                cand.user = grounded
+            else:
+                cand.context = grounded
+    if parametric and cand.parametric is None:
+        cand.parametric = ask_parametric(inputs)
+    return cand, documents
+
+
+class HierarchicalPolicy:
+    name = "hierarchical"
+
+    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+        cand, documents = gather(inputs)
+        outcome = decide_hierarchical(cand, inputs.settings, inputs.embedder)
+        outcome.documents = documents
+        return outcome

@@ -1,0 +1,17 @@
+"""The `preference` block of KGSolverConfig (kept here, beside the policies, and imported by pipeline/config.py)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PreferenceSettings(BaseModel):
+    policy: str = Field("hierarchical", description="hierarchical | context_only | tagged | adaptive")
+    relevance_threshold: float = Field(0.25, description="passages below this question similarity count as irrelevant")
+    parametric_min_confidence: int = Field(50, ge=0, le=100,
+                                           description="closed-book answers below this self-rated confidence abstain")
+    adaptive_skip_confidence: int = Field(90, ge=0, le=100,
+                                          description="adaptive: skip retrieval at or above this confidence")
+    same_answer_similarity: float = Field(0.85, description="embedding cosine above which two answers agree")
+    parametric_max_tokens: int = 48
+    verify_tag: str = "[LLM: verify]"

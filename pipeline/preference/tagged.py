@@ -1,0 +1,22 @@
+"""GraphRAG's rule: parametric knowledge is allowed whenever the context does not answer, but tagged
+(`[LLM: verify]` by default) so the reader knows it is not backed by the knowledge base."""
+
+from __future__ import annotations
+
+from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs
+from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather
+from kgsolver.pipeline.preference.settings import PreferenceSettings
+
+
+def decide_tagged(cand: Candidates, settings: PreferenceSettings, embedder=None) -> PolicyOutcome:
+    return decide_hierarchical(cand, settings, embedder, policy="tagged", tag_parametric=True)
+
+
+class TaggedPolicy:
+    name = "tagged"
+
+    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+        cand, documents = gather(inputs)
+        outcome = decide_tagged(cand, inputs.settings, inputs.embedder)
+        outcome.documents = documents
+        return outcome
