@@ -95,6 +95,8 @@ class SpacyExtractor:
             if eid not in entities:
                 entities[eid] = Entity(eid, text.strip(), type_)
                 out.mentions.append(Mention(cid, eid, text))
+            elif entities[eid].type in ("TOPIC", "CONCEPT") and type_ not in ("TOPIC", "CONCEPT"):
+                entities[eid].type = type_  # a NER label is more specific than "the page's topic"
             return eid
 
         title_id = add(title, "TOPIC") if title and normalize_name(title) else None

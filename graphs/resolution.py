@@ -1,8 +1,8 @@
 """Entity resolution: map newly extracted entities onto existing ones before they are stored.
 
 Rules, in order, each logged with its reason: (1) normalization (ids are normalized names), (2) alias table (an
-extracted name equal to a known name or synonym, e.g. an HPO synonym), (3) person short names ("Peart" ->
-"Neil Peart" when exactly one multi-token person in the same chunk ends with it), (4) embedding similarity of names
+extracted name equal to a known name or synonym, e.g. an HPO synonym), (3) short names ("Peart" ->
+"Neil Peart" when exactly one multi-token named entity in the same chunk ends with it), (4) embedding similarity of names
 above a threshold, only between fuzzy-similar names with the same numbers (so "Type 1" never merges with "Type 2").
 """
 
@@ -20,7 +20,7 @@ from kgsolver.graphs.model import Entity, GraphBatch, normalize_name
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\d+")
-PERSON_TYPES = {"PERSON"}
+UNNAMED_TYPES = {"CONCEPT", "DATE", "Thing", ""}  # spaCy types are hints: any named entity may own a short name
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Merge:
 @dataclass
 class EntityResolver:
     embedder: object | None = None
-    threshold: float = 0.9
+    threshold: float = 0.95
     fuzzy_block: float = 85.0
     alias_table: dict[str, str] = field(default_factory=dict)
     log: list[Merge] = field(default_factory=list)
@@ -74,28 +74,47 @@ class EntityResolver:
             by_chunk.setdefault(m.chunk_id, set()).add(m.entity_id)
         types = {e.id: e for e in batch.entities}
         for ids in by_chunk.values():
-            people = [types[i] for i in ids if i in types and types[i].type in PERSON_TYPES]
+            people = [types[i] for i in ids if i in types and types[i].type not in UNNAMED_TYPES]
             for short in (p for p in people if len(p.name.split()) == 1):
                 key = normalize_name(short.name)
                 owners = [p for p in people if len(p.name.split()) > 1 and normalize_name(p.name.split()[-1]) == key]
                 if len(owners) == 1:
                     self._record(mapping, short.id, mapping.get(owners[0].id, owners[0].id), "person-short-name")
 
+    def _candidate_pairs(self, pending: list[Entity]) -> list[tuple[int, int]]:
+        """Blocking: pairs that share a word (words shared by more than 50 names are too common to block on)
+        and whose names are fuzzy-similar with the same numbers."""
+        blocks: dict[str, list[int]] = {}
+        for i, e in enumerate(pending):
+            for word in set(normalize_name(e.name).split()):
+                if len(word) > 2:
+                    blocks.setdefault(word, []).append(i)
+        pairs = set()
+        for members in blocks.values():
+            if len(members) > 50:
+                continue
+            for x, i in enumerate(members):
+                for j in members[x + 1:]:
+                    a, b = pending[i].name, pending[j].name
+                    if _NUMBER.findall(a) == _NUMBER.findall(b) and \
+                            fuzz.token_set_ratio(normalize_name(a), normalize_name(b)) >= self.fuzzy_block:
+                        pairs.add((i, j))
+        return sorted(pairs)
+
     def _embedding(self, batch: GraphBatch, mapping: dict[str, str]) -> None:
         pending = [e for e in batch.entities if e.id not in mapping]
-        if len(pending) < 2:
+        pairs = self._candidate_pairs(pending)
+        if not pairs:
             return
-        names = [e.name for e in pending]
-        vectors = np.asarray(self.embedder.encode(names))
-        sims = vectors @ vectors.T
-        for i, j in zip(*np.where(np.triu(sims, 1) >= self.threshold)):
+        used = sorted({k for pair in pairs for k in pair})
+        vectors = dict(zip(used, np.asarray(self.embedder.encode([pending[k].name for k in used]))))
+        for i, j in pairs:
+            score = float(vectors[i] @ vectors[j])
+            if score < self.threshold:
+                continue
             a, b = pending[i], pending[j]
-            if _NUMBER.findall(a.name) != _NUMBER.findall(b.name):
-                continue
-            if fuzz.token_set_ratio(normalize_name(a.name), normalize_name(b.name)) < self.fuzzy_block:
-                continue
             keep, drop = (a, b) if len(a.name) >= len(b.name) else (b, a)
-            self._record(mapping, drop.id, mapping.get(keep.id, keep.id), "embedding", float(sims[i, j]))
+            self._record(mapping, drop.id, mapping.get(keep.id, keep.id), "embedding", score)
 
 
 def _apply(batch: GraphBatch, mapping: dict[str, str]) -> GraphBatch:

