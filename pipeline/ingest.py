@@ -16,6 +16,7 @@ from kgsolver.connectors.embedders import Embedder, load_embedder
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.pipeline.chunking import Chunk, TokenChunker
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.graph_build import GraphBuildReport, update_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 
 EMBED_BLOCK = 512
@@ -32,6 +33,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    graph: GraphBuildReport | None = None
 
 
 def content_hash(document: SourceDocument) -> str:
@@ -90,7 +92,7 @@ def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: 
 
 
 def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
-           embedder: Embedder | None = None, show_progress: bool = True) -> IngestReport:
+           embedder: Embedder | None = None, show_progress: bool = True, llm_session=None) -> IngestReport:
     config = config or KGSolverConfig()
     embedder = embedder or load_embedder(config.embedder.model_path, device=config.embedder.device)
     root, started = Path(kb_dir), time.perf_counter()
@@ -103,12 +105,15 @@ def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KG
         changed = _select_changed(kb, docs, report)
         chunker = TokenChunker(embedder.tokenizer, config.chunking.chunk_tokens, config.chunking.overlap_tokens)
         chunks: list[Chunk] = list(chunker.chunk(changed))
+        removed_ids = kb.chunk_ids_of({d.id for d in changed}).tolist()
         report.chunks_removed = kb.remove_documents({d.id for d in changed})
         embed_started = time.perf_counter()
         vectors = embed_with_progress(embedder, [c.indexed_text() for c in chunks], show=show_progress)
         report.embed_seconds = time.perf_counter() - embed_started
-        kb.add_chunks(chunks, vectors)
+        new_ids = kb.add_chunks(chunks, vectors).tolist()
         report.chunks_added = len(chunks)
+        report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
+                                    llm_session=llm_session)
         kb.commit()
     report.skipped = read_report.skipped
     report.seconds = time.perf_counter() - started
