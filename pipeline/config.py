@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.graphs.settings import GraphSettings
-from kgsolver.graphs.settings import GraphSettings
 from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
@@ -60,7 +59,6 @@ class KGSolverConfig(BaseSettings):
     llm: LLMSettings = LLMSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     budget: Budget = Budget()
-    graph: GraphSettings = GraphSettings()
     graph: GraphSettings = GraphSettings()
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
