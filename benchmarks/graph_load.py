@@ -1,0 +1,91 @@
+"""Load the HPO triples into networkx and into a Bolt server (ArcadeDB started here, or NEO4J_URI), beside a raw
+driver UNWIND baseline of the same rows; then 1-hop/2-hop latency p50 over 100 linked entities and the spaCy
+extractor's passages/s on the KILT mini corpus.  Usage: .venv/bin/python benchmarks/graph_load.py [--limit N]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+
+from neo4j import GraphDatabase
+
+from kgsolver.connectors.graph_stores.arcadedb_server import ArcadeDBServer
+from kgsolver.connectors.graph_stores.neo4j_store import BATCH, Neo4jStore
+from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
+from kgsolver.evals.datasets import datasets_dir
+from kgsolver.graphs.extract_spacy import SpacyExtractor
+from kgsolver.graphs.import_triples import import_kg, iter_triples
+from kgsolver.graphs.linking import EntityLinker
+
+
+def raw_baseline(driver, database, path, limit) -> float:
+    tag = uuid.uuid4().hex[:6]
+    driver.execute_query(f"CREATE CONSTRAINT raw_{tag} IF NOT EXISTS FOR (n:Raw_{tag}) REQUIRE n.id IS UNIQUE",
+                         database_=database)
+    started, n = time.perf_counter(), 0
+    with driver.session(database=database) as session:
+        for batch in iter_triples(path, limit=limit):
+            rows = [{"s": r.subject, "p": r.predicate, "o": r.object} for r in batch.relations]
+            for i in range(0, len(rows), BATCH):
+                session.execute_write(lambda tx, part: tx.run(
+                    f"UNWIND $rows AS r MERGE (a:Raw_{tag} {{id: r.s}}) MERGE (b:Raw_{tag} {{id: r.o}}) "
+                    f"MERGE (a)-[:RAWREL {{predicate: r.p}}]->(b)", rows=part).consume(), rows[i:i + BATCH])
+            n += len(rows)
+    return n / (time.perf_counter() - started)
+
+
+def p50(fn, ids) -> float:
+    times = []
+    for eid in ids:
+        t = time.perf_counter()
+        fn(eid)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    kg = datasets_dir() / "kg"
+    triples, terms = kg / "hpo_kg_triples.tsv.gz", kg / "hpo_terms.jsonl.gz"
+
+    nx_store, t = NetworkXStore(), time.perf_counter()
+    counts = import_kg(nx_store, triples, terms, limit=args.limit)
+    nx_rate = counts["triples"] / (time.perf_counter() - t)
+    print(f"networkx: {counts['triples']} triples, {counts['entities']} entities in "
+          f"{time.perf_counter() - t:.1f}s = {nx_rate:,.0f} triples/s")
+
+    linker = EntityLinker(nx_store.iter_entities())
+    names = [e.name for e in nx_store.iter_entities() if e.id.startswith("HP:")][:100]
+    linked = [linker.link(f"patient with {n}", embedding=False, top=1) for n in names]
+    ids = [l[0].entity_id for l in linked if l]
+    print(f"linked {len(ids)}/100 HPO names; networkx 1-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=1), ids):.2f} ms,"
+          f" 2-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=2), ids):.2f} ms")
+
+    with ArcadeDBServer(heap="2g") as server:
+        driver = GraphDatabase.driver(server.uri, auth=(server.user, server.password))
+        raw = raw_baseline(driver, server.database, triples, args.limit)
+        print(f"bolt raw UNWIND baseline (ids only): {raw:,.0f} triples/s")
+        store, t = Neo4jStore(driver, database=server.database), time.perf_counter()
+        counts = import_kg(store, triples, terms, limit=args.limit)
+        rate = counts["triples"] / (time.perf_counter() - t)
+        print(f"bolt store (names, terms, provenance): {rate:,.0f} triples/s = {rate / raw:.2f} x raw")
+        print(f"bolt 1-hop p50 {p50(lambda e: store.neighbors([e], hops=1), ids):.1f} ms, "
+              f"2-hop p50 {p50(lambda e: store.neighbors([e], hops=2), ids):.1f} ms ({store.capabilities['server']})")
+        driver.close()
+
+    rows = [json.loads(l) for l in (datasets_dir() / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open()]
+    ex = SpacyExtractor()
+    t, cpu = time.perf_counter(), time.process_time()
+    batch = ex.extract([(i, r["title"], r["text"]) for i, r in enumerate(rows)])
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    print(f"spaCy extractor: {len(rows)} passages in {wall:.1f}s = {len(rows) / wall:.1f} passages/s wall "
+          f"({len(rows) / cpu:.1f}/s per CPU-second); {len(batch.entities)} entity mentions, {len(batch.relations)} relations")
+
+
+if __name__ == "__main__":
+    main()
