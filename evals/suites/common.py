@@ -14,7 +14,7 @@ from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.pipeline.generate import format_passages
-from kgsolver.pipeline.results import AskResult, Evidence, Tracer
+from kgsolver.pipeline.results import AskResult, Tracer
 from kgsolver.pipeline.solver import Solver
 
 CHOICE_SYSTEM = (
@@ -90,6 +90,3 @@ def evidence_titles(docs: list[Document]) -> list[str]:
 def dump_evidence(docs: list[Document]) -> list[dict]:
     return [{"title": d.metadata.get("title", ""), "doc_id": d.metadata.get("doc_id"),
              "score": round(float(d.metadata.get("score", 0.0)), 5)} for d in docs]
-
-
-__all__ = ["Evidence", "ask_open", "choose", "retrieve_evidence", "write_corpus", "letter_schema"]
