@@ -25,7 +25,9 @@ class BrevityFilter:
         units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(split_sentences(doc.page_content))]
         if not units:
             return FilterResult(documents, list(triples or []), FilterReport(filter=self.name, kept=len(documents)))
-        vectors = self.embedder.encode([question] + [s for _, _, s in units])
+        # A sentence is scored with its passage's title in front, so "She was born in ..." keeps its subject.
+        titles = [documents[d].metadata.get("title", "") for d, _, _ in units]
+        vectors = self.embedder.encode([question] + [f"{t}: {s}" if t else s for t, (_, _, s) in zip(titles, units)])
         scores = vectors[1:] @ vectors[0]
         ranked = sorted(range(len(units)), key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
         chosen, spent = set(), 0

@@ -57,7 +57,10 @@ class ConsistencyFilter:
         references = [("user", f, None) for f in self.user_facts] + [("kg", triple_text(t), t) for t in triples]
         if not units:
             return FilterResult(documents, triples, FilterReport(filter=self.name, kept=len(documents)))
-        vectors = self.embedder.encode([s for _, s in units] + [text for _, text, _ in references])
+        # Sentences are embedded with their passage title in front, so "She was born in ..." keeps its subject.
+        titled = [f"{documents[d].metadata.get('title', '')}: {s}" if documents[d].metadata.get("title") else s
+                  for d, s in units]
+        vectors = self.embedder.encode(titled + [text for _, text, _ in references])
         sent_vecs, ref_vecs = vectors[: len(units)], vectors[len(units):]
         removed: list[Removed] = []
         dropped: set[int] = set()
