@@ -41,6 +41,7 @@ def plot_recall(summary: dict, path: Path) -> str | None:
         points = sorted((int(m.group(1)), v) for k, v in entry["metrics"].items() if (m := _RECALL.match(k)))
         if points:
             ax.plot([k for k, _ in points], [v for _, v in points], marker="o", label=condition)
+            ax.set_xticks([k for k, _ in points])
             drawn = True
     if not drawn:
         plt.close(fig)
