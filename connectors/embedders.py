@@ -55,7 +55,8 @@ class SentenceTransformerEmbedder(Embeddings):
         self.name = DEFAULT_EMBEDDER_NAME if model_path is None else path.name
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        self.dimensions = int(self.model.get_sentence_embedding_dimension())
+        get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimensions = int(get_dimension())
         self.tokenizer = self.model.tokenizer
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:

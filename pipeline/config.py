@@ -54,6 +54,7 @@ class KGSolverConfig(BaseSettings):
 
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     llm_cache: bool = True
+    llm_cache_path: Path | None = Field(None, description="response cache file; None = CACHE_DIR/llm-cache.sqlite")
     embedder: EmbedderSettings = EmbedderSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     llm: LLMSettings = LLMSettings()

@@ -90,4 +90,6 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
     verbatim = supporting_passages(answer, documents)
     # Prefer cited passages that really contain the answer; fall back to those that do, then to what was cited.
     grounded = [i for i in cited if i in verbatim] or verbatim[:2] or cited
+    if not grounded:  # an answer no passage supports is not a grounded answer
+        return GroundedAnswer(ABSTAIN_ANSWER, [], True, tokens)
     return GroundedAnswer(answer, grounded, False, tokens)

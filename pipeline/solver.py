@@ -56,7 +56,8 @@ class Solver:
     def gateway(self) -> LLMGateway:
         if self._gateway is not None:
             return self._gateway
-        cache = ResponseCache(self.config.cache_dir / "llm-cache.sqlite") if self.config.llm_cache else None
+        cache_path = self.config.llm_cache_path or self.config.cache_dir / "llm-cache.sqlite"
+        cache = ResponseCache(cache_path) if self.config.llm_cache else None
         backend = build_chat_backend(self.config.llm, self.config.cache_dir)
         return LLMGateway(backend, cache, default_max_tokens=self.config.llm.max_tokens)
 
