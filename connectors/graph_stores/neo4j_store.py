@@ -100,32 +100,43 @@ class Neo4jStore:
             self._write(f"CREATE FULLTEXT INDEX {L.lower()}_names IF NOT EXISTS FOR (n:{L}) ON EACH [n.name]")
 
     # ---- writing ----
+    @staticmethod
+    def _node_merge(var: str, label: str, row: str) -> str:
+        """MERGE one entity from the map `row` (id, name, type, aliases, description, source); '' keeps a field."""
+        v, r = var, row
+        return (f"MERGE ({v}:{label} {{id: {r}.id}}) "
+                f"ON CREATE SET {v}.name = CASE WHEN {r}.name = '' THEN {r}.id ELSE {r}.name END, "
+                f"{v}.type = CASE WHEN {r}.type = '' THEN 'Thing' ELSE {r}.type END, "
+                f"{v}.description = {r}.description, {v}.aliases = {r}.aliases, {v}.source = {r}.source "
+                f"ON MATCH SET {v}.name = CASE WHEN {r}.name = '' THEN {v}.name ELSE {r}.name END, "
+                f"{v}.type = CASE WHEN {r}.type = '' THEN {v}.type ELSE {r}.type END, "
+                f"{v}.description = CASE WHEN {r}.description = '' THEN {v}.description ELSE {r}.description END, "
+                f"{v}.aliases = {v}.aliases + [x IN {r}.aliases WHERE NOT x IN {v}.aliases], "
+                f"{v}.source = CASE WHEN {v}.source = 'text' THEN {r}.source ELSE {v}.source END ")
+
     def upsert(self, batch: GraphBatch) -> None:
-        L, R, C = self.label, self.rel, self.chunk_label
-        entities = [e.to_record() for e in batch.entities]
-        ends = {e for r in batch.relations for e in (r.subject, r.object)} - {e["id"] for e in entities}
-        for i in range(0, len(entities), BATCH):
-            self._write(f"UNWIND $rows AS row MERGE (n:{L} {{id: row.id}}) "
-                        "SET n.name = CASE WHEN row.name = '' THEN coalesce(n.name, row.id) ELSE row.name END, "
-                        "n.type = CASE WHEN row.type = '' THEN coalesce(n.type, 'Thing') ELSE row.type END, n.description = CASE WHEN row.description = '' "
-                        "THEN coalesce(n.description, '') ELSE row.description END, "
-                        "n.aliases = coalesce(n.aliases, []) + [a IN row.aliases WHERE NOT a IN coalesce(n.aliases, [])], "
-                        "n.source = CASE WHEN n.source IS NULL OR n.source = 'text' THEN row.source ELSE n.source END",
-                        rows=entities[i:i + BATCH])
-        rows = [{"id": e, "source": "text"} for e in sorted(ends)]
-        rels = [r.to_record() for r in batch.relations]
+        """One UNWIND round per batch of relations (both ends MERGEd from the same row, like a raw load); entities
+        that no relation of the batch touches go in their own UNWIND."""
+        L, R = self.label, self.rel
+        entities = {e.id: e.to_record() for e in batch.entities}
+        placeholder = {"name": "", "type": "", "aliases": [], "description": "", "source": "text"}
+        rows, used = [], set()
+        for r in batch.relations:
+            s = entities.get(r.subject) or dict(placeholder, id=r.subject, source=r.source)
+            o = entities.get(r.object) or dict(placeholder, id=r.object, source=r.source)
+            rows.append({"s": s, "o": o, "p": r.predicate, "c": r.confidence, "ch": r.chunks, "src": r.source,
+                         "at": r.attrs})
+            used.update((r.subject, r.object))
+        alone = [e for eid, e in entities.items() if eid not in used]
+        for i in range(0, len(alone), BATCH):
+            self._write("UNWIND $rows AS row " + self._node_merge("n", L, "row"), rows=alone[i:i + BATCH])
         for i in range(0, len(rows), BATCH):
-            self._write(f"UNWIND $rows AS row MERGE (n:{L} {{id: row.id}}) "
-                        "ON CREATE SET n.name = row.id, n.type = 'Thing', n.aliases = [], n.description = '', "
-                        "n.source = row.source", rows=rows[i:i + BATCH])
-        for i in range(0, len(rels), BATCH):
-            self._write(f"UNWIND $rows AS row MATCH (a:{L} {{id: row.subject}}) MATCH (b:{L} {{id: row.object}}) "
-                        f"MERGE (a)-[r:{R} {{predicate: row.predicate}}]->(b) "
-                        "SET r.confidence = CASE WHEN r.confidence IS NULL OR r.confidence < row.confidence "
-                        "THEN row.confidence ELSE r.confidence END, "
-                        "r.chunks = coalesce(r.chunks, []) + [c IN row.chunks WHERE NOT c IN coalesce(r.chunks, [])], "
-                        "r.source = coalesce(r.source, row.source), r.attrs = coalesce(r.attrs, row.attrs)",
-                        rows=rels[i:i + BATCH])
+            self._write("UNWIND $rows AS row " + self._node_merge("a", L, "row.s") + self._node_merge("b", L, "row.o") +
+                        f"MERGE (a)-[r:{R} {{predicate: row.p}}]->(b) "
+                        "ON CREATE SET r.confidence = row.c, r.chunks = row.ch, r.source = row.src, r.attrs = row.at "
+                        "ON MATCH SET r.confidence = CASE WHEN r.confidence < row.c THEN row.c ELSE r.confidence END, "
+                        "r.chunks = r.chunks + [c IN row.ch WHERE NOT c IN r.chunks]", rows=rows[i:i + BATCH])
+        C = self.chunk_label
         mentions = [{"cid": m.chunk_id, "id": m.entity_id} for m in batch.mentions]
         for i in range(0, len(mentions), BATCH):
             self._write(f"UNWIND $rows AS row MATCH (n:{L} {{id: row.id}}) MERGE (c:{C} {{cid: row.cid}}) "
