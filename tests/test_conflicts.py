@@ -1,0 +1,44 @@
+"""The knowledge-conflict suite: samples built from the shared data (no LLM), then the three conditions end to end
+on one real question with the real Qwen 0.5B."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgsolver.evals.conflicts import (CONDITIONS, answer_kind, build_samples, evaluate, format_table, matches,
+                                      same_answer)
+from kgsolver.pipeline.filters.base import normal
+
+
+def test_samples_are_built_from_gold_passages(shared_datasets):
+    samples = build_samples(6)
+    assert len(samples) == 6
+    for s in samples:
+        gold_text = " ".join(t for _, t in s.gold).lower()
+        assert s.answer.lower() in gold_text
+        cf = " ".join(t for _, t in s.counterfactual())
+        assert s.substitute in cf and s.answer.lower() not in cf.lower()
+        assert answer_kind(s.substitute)[:4] == answer_kind(s.answer)[:4]
+        assert normal(s.substitute) in normal(s.assumption())
+        assert len(s.irrelevant) == 3 and all(normal(s.answer) not in normal(t) for _, t in s.irrelevant)
+    assert build_samples(3, seed=0)[0].substitute == build_samples(3, seed=0)[0].substitute
+
+
+def test_matching_rules():
+    assert matches("It was Zanzibar Quintet.", "Zanzibar Quintet") and not matches("Rush", "Zanzibar Quintet")
+    assert same_answer(None, None) and same_answer("Paris", "paris") and not same_answer("Paris", None)
+
+
+@pytest.mark.llm
+def test_three_conditions_end_to_end(qwen05, embedder, config, shared_datasets):
+    samples = build_samples(1, seed=0, source="hotpotqa")
+    result = evaluate(samples, qwen05, embedder, config, systems=("default", "closed_book"))
+    rates = result["rates"]
+    # irrelevant context: the policy falls back on the model's own answer, which is the closed-book answer
+    assert rates[("irrelevant", "default")] == 1.0 and rates[("irrelevant", "closed_book")] == 1.0
+    # a user-stated fact outranks the (contradicting) gold passages
+    assert rates[("assumption", "default")] == 1.0, result["records"]
+    # the closed-book model cannot know the invented substitute
+    assert rates[("counterfactual", "closed_book")] == 0.0
+    assert len(result["records"]) == len(CONDITIONS) * 2
+    assert "counterfactual" in format_table(result, systems=("default", "closed_book"))
