@@ -70,7 +70,7 @@ def is_unknown(answer: str | None) -> bool:
 
 
 def _normal(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", re.sub(r"(?<=\d),(?=\d{3})", "", text.lower()))).strip()
 
 
 def supporting_passages(answer: str, documents: list[Document]) -> list[int]:
