@@ -91,12 +91,14 @@ def main() -> None:
         driver.close()
 
     rows = [json.loads(l) for l in (datasets_dir() / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open()]
-    ex = SpacyExtractor()
-    t, cpu = time.perf_counter(), time.process_time()
-    batch = ex.extract([(i, r["title"], r["text"]) for i, r in enumerate(rows)])
-    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    print(f"spaCy extractor: {len(rows)} passages in {wall:.1f}s = {len(rows) / wall:.1f} passages/s wall "
-          f"({len(rows) / cpu:.1f}/s per CPU-second); {len(batch.entities)} entity mentions, {len(batch.relations)} relations")
+    items = [(i, r["title"], r["text"]) for i, r in enumerate(rows)]
+    for procs in (2, 1):
+        ex = SpacyExtractor(n_process=procs)
+        t = time.perf_counter()
+        batch = ex.extract(items)
+        wall = time.perf_counter() - t
+        print(f"spaCy extractor, {procs} process(es): {len(rows)} passages in {wall:.1f}s = {len(rows) / wall:.1f} "
+              f"passages/s; {len(batch.entities)} entity mentions, {len(batch.relations)} relations")
 
 
 if __name__ == "__main__":

