@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.graphs.settings import GraphSettings
+from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
@@ -63,3 +64,4 @@ class KGSolverConfig(BaseSettings):
     graph: GraphSettings = GraphSettings()
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
+    agent: AgentSettings = AgentSettings()

@@ -1,4 +1,4 @@
-"""Answering modes, one strategy per module behind the `AnswerMode` protocol. Later issues add pike, ksl, agent."""
+"""Answering modes, one strategy per module behind the `AnswerMode` protocol. Multi-hop: pike, ksl, agent (pipeline/agent/)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ class AnswerMode(Protocol):
 
 
 def get_mode(name: str) -> AnswerMode:
+    from kgsolver.pipeline.modes.agent import AgentMode
+    from kgsolver.pipeline.modes.ksl import KSLMode
     from kgsolver.pipeline.modes.naive import NaiveMode
+    from kgsolver.pipeline.modes.pike import PikeMode
 
-    modes: dict[str, AnswerMode] = {"naive": NaiveMode()}
+    modes: dict[str, AnswerMode] = {"naive": NaiveMode(), "pike": PikeMode(), "ksl": KSLMode(), "agent": AgentMode()}
     if name not in modes:
         raise ValueError(f"unknown mode {name!r}; available: {', '.join(sorted(modes))}")
     return modes[name]

@@ -1,0 +1,106 @@
+"""What the multi-hop modes share: running a tool with a trace step, fusing ranked lists from several tools
+(weighted reciprocal rank fusion, provenance kept), budgets, and the final answer through the same knowledge filters
+and preference policy as the naive mode."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from langchain_core.documents import Document
+
+from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.pipeline.filters.chain import build_filter_chain
+from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
+from kgsolver.pipeline.preference.run import resolve_preference
+from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
+
+RRF_K = 10
+
+
+def run_tool(tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+    started = time.perf_counter()
+    docs = tool.run(query, seeds=seeds, k=k)
+    inp = {"query": query, "k": k}
+    if seeds:
+        inp["seeds"] = [d.metadata.get("title", "") for d in seeds]
+    out = [_describe(d) for d in docs]
+    tracer.record(tool.name, inp, out, decision=f"{len(docs)} passage(s)", started=started)
+    return docs
+
+
+def _describe(doc: Document) -> str:
+    meta = doc.metadata
+    why = meta.get("atomic_question") or meta.get("via") or meta.get("path") or ""
+    return f"{meta.get('title', '')} ({meta.get('score', 0.0):.3f})" + (f" <- {why}" if why else "")
+
+
+class EvidencePool:
+    """Weighted reciprocal-rank fusion over every list a tool returned; the first provenance of a chunk is kept
+    and every tool that found it is listed in `found_by`."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, float] = {}
+        self.docs: dict[int, Document] = {}
+
+    def add(self, docs: Sequence[Document], weight: float = 1.0) -> None:
+        for rank, doc in enumerate(docs):
+            cid = doc.metadata["cid"]
+            self.scores[cid] = self.scores.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+            if cid not in self.docs:
+                self.docs[cid] = Document(doc.page_content, metadata=dict(doc.metadata, found_by=[]), id=doc.id)
+            found = self.docs[cid].metadata["found_by"]
+            if doc.metadata["retriever"] not in found:
+                found.append(doc.metadata["retriever"])
+
+    def ranked(self, k: int | None = None) -> list[Document]:
+        order = sorted(self.scores, key=lambda c: (-self.scores[c], c))[:k]
+        out = []
+        for cid in order:
+            doc = self.docs[cid]
+            doc.metadata["score"] = round(self.scores[cid], 5)
+            out.append(doc)
+        return out
+
+
+def tighten_budget(ctx) -> None:
+    """The agent block's limits apply on top of the caller's budget (the tighter of the two wins)."""
+    a, b = ctx.config.agent, ctx.session.budget
+
+    def tighter(x, y):
+        return y if x is None else min(x, y)
+
+    ctx.session.budget = Budget(max_llm_calls=tighter(b.max_llm_calls, a.max_llm_calls),
+                                max_tokens=tighter(b.max_tokens, a.max_tokens),
+                                max_seconds=tighter(b.max_seconds, a.max_seconds))
+
+
+def spare_calls(ctx) -> int:
+    """LLM calls left for retrieval steps once the final answer's calls are set aside."""
+    left = ctx.session.remaining_calls()
+    left = 1_000 if left is None else left
+    try:
+        ctx.session.check()
+    except Exception:  # tokens or seconds already spent: no more retrieval calls
+        return 0
+    return max(0, left - ctx.config.agent.answer_calls)
+
+
+def finish(question: str, ctx, tracer: Tracer, pool: EvidencePool, mode: str) -> AskResult:
+    """Rank the pooled evidence, filter the top passages, answer through the preference policy."""
+    ranked = pool.ranked(ctx.config.agent.evidence_k)
+    top = ranked[: ctx.config.agent.answer_k]
+
+    def retrieve() -> list[Document]:
+        chain = build_filter_chain(ctx.config.filters, ctx.embedder, session=ctx.session, user_facts=ctx.assumptions)
+        return chain.run(question, top, tracer=tracer).documents
+
+    tracer.record("evidence", {"pooled": len(pool.scores)}, [_describe(d) for d in ranked],
+                  decision=f"top {len(top)} to the answer step")
+    outcome = resolve_preference(question, ctx, tracer, retrieve)
+    citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
+                      for d in outcome.cited}.values())
+    evidence = [Evidence.from_document(d) for d in user_fact_documents(ctx.assumptions) + ranked]
+    return AskResult(question=question, mode=mode, answer=outcome.answer or ABSTAIN_ANSWER,
+                     abstained=outcome.answer is None, citations=citations, evidence=evidence, trace=tracer.steps,
+                     preference=outcome.preference)

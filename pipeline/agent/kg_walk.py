@@ -1,0 +1,115 @@
+"""The Knowledge-Solver KG walk: link the question's entities, then hop by hop show the LLM the current node's
+relations as a numbered choice list (JSON-constrained) and let it pick the next hop or stop. Every choice is also
+scored by embedding similarity (see hop_policy.py); `beams` paths are kept; each path keeps its relations, whose
+chunk provenance becomes evidence."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.graphs.model import Relation
+from kgsolver.pipeline.agent import kg_walk_prompt as prompt
+from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
+
+
+class HopPick(BaseModel):
+    choice: int
+
+
+@dataclass
+class WalkPath:
+    node: str
+    score: float
+    relations: list[Relation] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def chunks(self) -> list[int]:
+        return list(dict.fromkeys(c for r in self.relations for c in r.chunks))
+
+
+class KGWalker:
+    def __init__(self, resources, settings, *, session=None, tracer=None, can_call=None):
+        self.r, self.s, self.session, self.tracer = resources, settings, session, tracer
+        self.can_call = can_call or (lambda: True)  # the caller's budget reserve (e.g. calls kept for the answer)
+
+    def name(self, eid: str) -> str:
+        entity = self.r.store.get_entity(eid)
+        return entity.name if entity and entity.name else eid
+
+    def start(self, question: str) -> list[WalkPath]:
+        links = self.r.entity_linker.link(question, embedding=False)
+        return [WalkPath(l.entity_id, l.score) for l in links[: self.s.beams]]
+
+    def choices(self, path: WalkPath) -> list[tuple[Relation, str, str]]:
+        sub = self.r.store.neighbors([path.node], hops=1, degree_cap=200)
+        seen = {path.node} | {x for r in path.relations for x in (r.subject, r.object)}
+        out = []
+        for rel in sub.relations:
+            other = rel.object if rel.subject == path.node else rel.subject
+            if other not in seen:
+                pred = rel.predicate.replace("_", " ")
+                text = (f"{self.name(path.node)} {pred} {self.name(other)}" if rel.subject == path.node
+                        else f"{self.name(other)} {pred} {self.name(path.node)}")
+                out.append((rel, other, text))
+        return out
+
+    def ask_llm(self, question: str, path: WalkPath, texts: list[str]) -> int | None:
+        """0-based pick, -1 for stop, None when no call was made or the reply was not a valid choice."""
+        if self.session is None or self.s.hop_policy == "embedding" or not self.can_call():
+            return None
+        started = time.perf_counter()
+        messages = [SystemMessage(prompt.SYSTEM),
+                    HumanMessage(prompt.user_message(question, path.facts, self.name(path.node), texts))]
+        try:
+            pick, raw = self.session.chat_json(messages, HopPick, purpose="kg hop", max_tokens=12)
+        except (BudgetExceeded, StructuredOutputError) as exc:
+            self._trace("kg_walk:llm", {"node": self.name(path.node)}, None, f"no pick: {exc}", 0, started)
+            return None
+        valid = 0 <= pick.choice <= len(texts)
+        decision = ("stop" if pick.choice == 0 else f"pick {pick.choice}: {texts[pick.choice - 1]}") if valid \
+            else f"invalid choice {pick.choice}; embedding fallback"
+        self._trace("kg_walk:llm", {"node": self.name(path.node), "choices": texts}, pick.choice, decision,
+                    raw.usage.prompt_tokens + raw.usage.completion_tokens, started)
+        return (pick.choice - 1) if valid else None
+
+    def _trace(self, tool, inp, out, decision, tokens, started):
+        if self.tracer is not None:
+            self.tracer.record(tool, inp, out, decision=decision, tokens=tokens, started=started)
+
+    def expand(self, question: str, sub_question: str | None, path: WalkPath, use_llm: bool) -> list[WalkPath]:
+        options = self.choices(path)
+        if not options:
+            path.stopped = True
+            return [path]
+        emb = embedding_scores(self.r.embedder, [t for _, _, t in options], question, sub_question)
+        order = emb.argsort()[::-1][: self.s.choices]
+        options, emb = [options[i] for i in order], emb[order]
+        pick = self.ask_llm(question, path, [t for _, _, t in options]) if use_llm else None
+        if pick == -1:
+            path.stopped = True
+            return [path]
+        scores = combine(emb, pick, self.s.hop_policy, self.s.llm_weight)
+        return [WalkPath(other, path.score + float(sc), path.relations + [rel], path.facts + [text])
+                for (rel, other, text), sc in zip(options, scores)]
+
+    def walk(self, question: str, sub_question: str | None = None) -> list[WalkPath]:
+        if self.r.store is None or self.r.entity_linker is None:
+            return []
+        beams = self.start(question)
+        for hop in range(self.s.max_hops):
+            grown: list[WalkPath] = []
+            for rank, path in enumerate(beams):
+                grown += [path] if path.stopped else self.expand(question, sub_question, path, use_llm=rank == 0)
+            beams = sorted(grown, key=lambda p: -p.score)[: self.s.beams]
+            self._trace("kg_walk:hop", {"hop": hop + 1}, [" ; ".join(p.facts) for p in beams],
+                        f"kept {len(beams)} beam(s)", 0, time.perf_counter())
+            if all(p.stopped for p in beams):
+                break
+        return beams

@@ -1,0 +1,17 @@
+"""The Tool protocol of the multi-hop modes: a query (and optionally seed passages) in, ranked Documents with
+provenance out. Every tool is LLM-free except the KG walk, which asks through the question's LLMSession."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+from langchain_core.documents import Document
+
+
+@runtime_checkable
+class Tool(Protocol):
+    name: str
+    description: str
+
+    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+        """Ranked passages; each Document's metadata names the tool (`retriever`) and why it was found."""

@@ -1,0 +1,43 @@
+"""`agent`: one budgeted agent with every tool. LLM-free first: dense, BM25 and atomic-question search on the
+question, then neighbourhood lookup (titles and entities the first-hop passages mention) and personalized PageRank
+from the question's and first-hop passages' entities. Then, while LLM calls are to spare beyond the answer's, one
+decomposition round (sub-question proposed and knowledge selected by the LLM) and a KG walk (LLM-picked hops). The
+pooled evidence goes through the filters and preference policy."""
+
+from __future__ import annotations
+
+from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
+from kgsolver.pipeline.agent.evidence import EvidencePool, finish, run_tool, spare_calls, tighten_budget
+from kgsolver.pipeline.agent.resources import AgentResources
+from kgsolver.pipeline.agent.tools import KGWalkTool, NeighbourhoodTool, PageRankTool, search_tools
+from kgsolver.pipeline.results import AskResult, Tracer
+from kgsolver.pipeline.solver import QuestionContext
+
+EXPANSION_WEIGHT = 1.0
+PPR_WEIGHT = 0.5
+
+
+class AgentMode:
+    name = "agent"
+
+    def answer(self, question: str, ctx: QuestionContext) -> AskResult:
+        tighten_budget(ctx)
+        tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
+        first = search_tools(res)
+        for tool in first:
+            pool.add(run_tool(tool, question, tracer, k=a.first_hop_k))
+        seeds = pool.ranked(a.expand_from)
+        pool.add(run_tool(NeighbourhoodTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
+                 weight=EXPANSION_WEIGHT)
+        if res.store is not None:
+            pool.add(run_tool(PageRankTool(res), question, tracer, seeds=seeds, k=a.first_hop_k), weight=PPR_WEIGHT)
+        rationale = Rationale()
+        for doc in pool.ranked(2):
+            rationale.add(doc)
+        rounds = first + [NeighbourhoodTool(res)]
+        Decomposer(ctx, tracer, rounds, pool).run(question, rationale)
+        if res.store is not None and spare_calls(ctx) >= 1:
+            walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
+                              can_call=lambda: spare_calls(ctx) >= 1)
+            pool.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=PPR_WEIGHT)
+        return finish(question, ctx, tracer, pool, self.name)

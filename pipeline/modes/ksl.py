@@ -1,0 +1,28 @@
+"""`ksl`: Knowledge-Solver. Walk the KG from the question's linked entities (LLM picks hops from numbered choices,
+embedding scores combine or stand in, beams kept); the paths' source passages, fused with a hybrid first hop (the
+fallback when the KB has no graph), go to the filters and preference policy."""
+
+from __future__ import annotations
+
+from kgsolver.pipeline.agent.evidence import EvidencePool, finish, run_tool, spare_calls, tighten_budget
+from kgsolver.pipeline.agent.resources import AgentResources
+from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool, KGWalkTool
+from kgsolver.pipeline.results import AskResult, Tracer
+from kgsolver.pipeline.solver import QuestionContext
+
+
+class KSLMode:
+    name = "ksl"
+
+    def answer(self, question: str, ctx: QuestionContext) -> AskResult:
+        tighten_budget(ctx)
+        tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
+        for tool in (DenseSearchTool(res), BM25SearchTool(res)):
+            pool.add(run_tool(tool, question, tracer, k=a.first_hop_k))
+        if res.store is not None:
+            walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
+                              can_call=lambda: spare_calls(ctx) >= 1)
+            pool.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=1.5)
+        else:
+            tracer.record("kg_walk", question, None, decision="skipped: this knowledge base has no graph")
+        return finish(question, ctx, tracer, pool, self.name)

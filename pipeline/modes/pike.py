@@ -1,0 +1,29 @@
+"""`pike`: PIKE-RAG. First-hop search over the atomic-question index (when the KB is atomized) and the chunk
+indexes, then knowledge-aware decomposition rounds (LLM proposes a sub-question, tools retrieve, LLM selects), then
+the filters and preference policy on the pooled evidence."""
+
+from __future__ import annotations
+
+from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
+from kgsolver.pipeline.agent.evidence import EvidencePool, finish, run_tool, tighten_budget
+from kgsolver.pipeline.agent.resources import AgentResources
+from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool, search_tools
+from kgsolver.pipeline.results import AskResult, Tracer
+from kgsolver.pipeline.solver import QuestionContext
+
+
+class PikeMode:
+    name = "pike"
+
+    def answer(self, question: str, ctx: QuestionContext) -> AskResult:
+        tighten_budget(ctx)
+        tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
+        first = search_tools(res)
+        for tool in first:
+            pool.add(run_tool(tool, question, tracer, k=a.first_hop_k))
+        rationale = Rationale()
+        for doc in pool.ranked(2):
+            rationale.add(doc)
+        rounds = first + [NeighbourhoodTool(res)] + ([PageRankTool(res)] if res.store is not None else [])
+        Decomposer(ctx, tracer, rounds, pool).run(question, rationale)
+        return finish(question, ctx, tracer, pool, self.name)
