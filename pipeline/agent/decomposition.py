@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.pipeline.agent import decomposition_prompt as prompt
-from kgsolver.pipeline.agent.evidence import EvidencePool, run_tool, spare_calls
+from kgsolver.pipeline.agent.evidence import EvidencePool, fused_search, spare_calls
 
 FACT_CHARS = 220
 SELECT_CANDIDATES = 6
@@ -69,11 +69,8 @@ class Decomposer:
                          "propose sub-question", 64)
 
     def candidates(self, sub_question: str, rationale: Rationale) -> list[Document]:
-        local = EvidencePool()
         k = self.ctx.config.agent.first_hop_k
-        for tool in self.tools:
-            local.add(run_tool(tool, sub_question, self.tracer, seeds=rationale.selected, k=k))
-        return local.ranked(SELECT_CANDIDATES)
+        return fused_search(self.tools, sub_question, self.tracer, seeds=rationale.selected, k=k)[:SELECT_CANDIDATES]
 
     def select(self, question: str, sub_question: str, cands: list[Document]) -> list[Document]:
         if spare_calls(self.ctx) >= 1:

@@ -29,6 +29,15 @@ def run_tool(tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = ()
     return docs
 
 
+def fused_search(tools, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+    """Several search tools on one query, fused into one ranked list (so that tools agreeing on a first-hop
+    passage do not push it above the passages the expansion tools find next to it)."""
+    local = EvidencePool()
+    for tool in tools:
+        local.add(run_tool(tool, query, tracer, seeds=seeds, k=k))
+    return local.ranked(k)
+
+
 def _describe(doc: Document) -> str:
     meta = doc.metadata
     why = meta.get("atomic_question") or meta.get("via") or meta.get("path") or ""

@@ -19,6 +19,7 @@ from kgsolver.pipeline.graph_build import GRAPH_COMPONENT, open_kb_graph
 from kgsolver.pipeline.retrievers.base import chunk_document
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
+_CLUB = re.compile(r"\s+(A\.F\.C\.|F\.C\.|FC|AFC)$")
 _CACHE: dict[tuple[str, int], "AgentResources"] = {}
 _LOCK = threading.Lock()
 
@@ -53,7 +54,7 @@ class AgentResources:
         docs: dict[str, Entity] = {}
         for chunk in self.kb.chunks.values():
             if chunk.title and chunk.doc_id not in docs:
-                short = _PAREN.sub("", chunk.title)
+                short = _CLUB.sub("", _PAREN.sub("", chunk.title))
                 docs[chunk.doc_id] = Entity(id=chunk.doc_id, name=chunk.title,
                                             aliases=[short] if short != chunk.title else [])
         return EntityLinker(docs.values())

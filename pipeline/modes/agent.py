@@ -7,7 +7,8 @@ pooled evidence goes through the filters and preference policy."""
 from __future__ import annotations
 
 from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.agent.evidence import EvidencePool, finish, run_tool, spare_calls, tighten_budget
+from kgsolver.pipeline.agent.evidence import (EvidencePool, finish, fused_search, run_tool, spare_calls,
+                                              tighten_budget)
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import KGWalkTool, NeighbourhoodTool, PageRankTool, search_tools
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -15,6 +16,7 @@ from kgsolver.pipeline.solver import QuestionContext
 
 EXPANSION_WEIGHT = 1.0
 PPR_WEIGHT = 0.5
+SEED_WEIGHT = 1.0
 
 
 class AgentMode:
@@ -24,13 +26,13 @@ class AgentMode:
         tighten_budget(ctx)
         tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
         first = search_tools(res)
-        for tool in first:
-            pool.add(run_tool(tool, question, tracer, k=a.first_hop_k))
+        pool.add(fused_search(first, question, tracer, k=a.first_hop_k))
         seeds = pool.ranked(a.expand_from)
         pool.add(run_tool(NeighbourhoodTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
                  weight=EXPANSION_WEIGHT)
         if res.store is not None:
             pool.add(run_tool(PageRankTool(res), question, tracer, seeds=seeds, k=a.first_hop_k), weight=PPR_WEIGHT)
+        pool.add(seeds, weight=SEED_WEIGHT)  # the expansions exclude their seeds; they still vouch for them
         rationale = Rationale()
         for doc in pool.ranked(2):
             rationale.add(doc)

@@ -4,7 +4,8 @@ fallback when the KB has no graph), go to the filters and preference policy."""
 
 from __future__ import annotations
 
-from kgsolver.pipeline.agent.evidence import EvidencePool, finish, run_tool, spare_calls, tighten_budget
+from kgsolver.pipeline.agent.evidence import (EvidencePool, finish, fused_search, run_tool, spare_calls,
+                                              tighten_budget)
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool, KGWalkTool
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -17,8 +18,7 @@ class KSLMode:
     def answer(self, question: str, ctx: QuestionContext) -> AskResult:
         tighten_budget(ctx)
         tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
-        for tool in (DenseSearchTool(res), BM25SearchTool(res)):
-            pool.add(run_tool(tool, question, tracer, k=a.first_hop_k))
+        pool.add(fused_search([DenseSearchTool(res), BM25SearchTool(res)], question, tracer, k=a.first_hop_k))
         if res.store is not None:
             walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
                               can_call=lambda: spare_calls(ctx) >= 1)

@@ -5,7 +5,7 @@ the filters and preference policy on the pooled evidence."""
 from __future__ import annotations
 
 from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.agent.evidence import EvidencePool, finish, run_tool, tighten_budget
+from kgsolver.pipeline.agent.evidence import EvidencePool, finish, fused_search, tighten_budget
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool, search_tools
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -19,8 +19,7 @@ class PikeMode:
         tighten_budget(ctx)
         tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
         first = search_tools(res)
-        for tool in first:
-            pool.add(run_tool(tool, question, tracer, k=a.first_hop_k))
+        pool.add(fused_search(first, question, tracer, k=a.first_hop_k))
         rationale = Rationale()
         for doc in pool.ranked(2):
             rationale.add(doc)

@@ -1,0 +1,165 @@
+"""The multi-hop tools and policies on a tiny real KB: the pooled paragraphs of 4 HotpotQA bridge questions, ingested
+with the real embedder and the spaCy graph. No LLM here (see test_agent_e2e.py, test_ksl*.py, test_pike*.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
+from kgsolver.evals.suites.common import write_corpus
+from kgsolver.evals.suites.hotpotqa import pooled_paragraphs
+from kgsolver.pipeline.agent.atomic_index import AtomicIndex
+from kgsolver.pipeline.agent.evidence import EvidencePool, spare_calls, tighten_budget
+from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
+from kgsolver.pipeline.agent.kg_walk import KGWalker
+from kgsolver.pipeline.agent.resources import AgentResources
+from kgsolver.pipeline.agent.settings import AgentSettings
+from kgsolver.pipeline.agent.tools import (BM25SearchTool, DenseSearchTool, KGWalkTool, NeighbourhoodTool,
+                                           PageRankTool, Tool)
+from kgsolver.pipeline.ingest import ingest
+from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.solver import QuestionContext, Solver
+
+
+def bridge_records(n: int = 4) -> list[dict]:
+    return [r for r in read_jsonl(dataset_path(HOTPOTQA_200)) if r["type"] == "bridge"][:n]
+
+
+def gold_titles(record: dict) -> set[str]:
+    return {t for t, _ in record["supporting_facts"]}
+
+
+@pytest.fixture(scope="session")
+def hotpot_kb(tmp_path_factory, embedder, config):
+    """Idempotent (other test modules import this fixture): built once per test run."""
+    root = tmp_path_factory.getbasetemp() / "hotpot-bridge-kb"
+    if not KnowledgeBase.exists(root):
+        corpus = write_corpus(pooled_paragraphs(bridge_records()), root.parent / "hotpot-bridge-pool.jsonl")
+        ingest(corpus, root, config, embedder=embedder, show_progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def resources(hotpot_kb, embedder, config):
+    kb = KnowledgeBase.open(hotpot_kb)
+    return AgentResources(kb, embedder, config.graph)
+
+
+def titles(docs) -> list[str]:
+    return [d.metadata["title"] for d in docs]
+
+
+def test_search_tools_rank_gold_passages_with_provenance(resources):
+    record = bridge_records()[3]  # Hugo Rodriguez Romero / FC Cartagena
+    for tool in (DenseSearchTool(resources), BM25SearchTool(resources)):
+        assert isinstance(tool, Tool)
+        docs = tool.run(record["question"], k=5)
+        assert len(docs) == 5 and all(d.metadata["retriever"] == tool.name for d in docs)
+        assert "Hugo Rodríguez Romero" in titles(docs)
+        assert all(isinstance(d.metadata["cid"], int) and d.metadata["doc_id"] for d in docs)
+
+
+def test_neighbourhood_follows_title_links_from_a_seed(resources):
+    seed = DenseSearchTool(resources).run("Hugo Rodríguez Romero Spanish footballer winger", k=1)
+    assert titles(seed) == ["Hugo Rodríguez Romero"]
+    docs = NeighbourhoodTool(resources).run("autonomous community of the team", seeds=seed, k=5)
+    linked = {d.metadata["title"]: d.metadata["via"] for d in docs}
+    assert "FC Cartagena" in linked and linked["FC Cartagena"].startswith("title 'FC Cartagena'")
+    assert "Hugo Rodríguez Romero" not in linked  # seeds are not returned as their own neighbours
+
+
+def test_title_links_strip_club_suffix(resources):
+    seed = [d for d in DenseSearchTool(resources).run("Len Worley amateur footballer", k=3)
+            if d.metadata["title"] == "Len Worley"]
+    docs = NeighbourhoodTool(resources).run("commonly referred to as", seeds=seed, k=10)
+    assert "Tottenham Hotspur F.C." in titles(docs)
+
+
+def test_ppr_ranks_passages_around_linked_entities(resources):
+    record = bridge_records()[2]  # Carsten Olsen / S. P. L. Sorensen
+    tool = PageRankTool(resources)
+    seeds = tool.seeds(record["question"], [])
+    assert seeds, "the question's entities link to the graph"
+    docs = tool.run(record["question"], k=10)
+    assert docs and all(d.metadata["retriever"] == "ppr" for d in docs)
+    assert gold_titles(record) & set(titles(docs))
+
+
+def test_kg_walk_embedding_policy_keeps_beams_with_provenance(resources):
+    settings = AgentSettings(hop_policy="embedding", beams=2, max_hops=2)
+    record = bridge_records()[0]
+    paths = KGWalker(resources, settings).walk(record["question"])
+    assert 1 <= len(paths) <= 2
+    assert all(p.relations and p.chunks for p in paths)
+    assert all(len(p.relations) <= 2 and len(p.facts) == len(p.relations) for p in paths)
+    docs = KGWalkTool(resources, settings, question=record["question"]).run(record["question"], k=5)
+    assert docs and all(d.metadata["path"] for d in docs)
+
+
+def test_hop_policy_combine_llm_and_embedding():
+    emb = np.array([0.2, 0.6, 0.4], dtype=np.float32)
+    assert combine(emb, None, "combine").argmax() == 1  # no LLM pick: embedding decides
+    assert combine(emb, 2, "combine", llm_weight=0.6).argmax() == 2  # a heavy LLM weight wins
+    assert combine(emb, 0, "combine", llm_weight=0.3).argmax() == 1  # a light one does not beat the best match
+    assert combine(emb, 0, "llm").argmax() == 0
+    assert combine(emb, 7, "llm").argmax() == 1  # an invalid pick falls back to embedding
+    assert combine(emb, 0, "embedding").argmax() == 1
+    with pytest.raises(ValueError):
+        combine(emb, 0, "vote")
+
+
+def test_embedding_scores_prefer_the_relevant_relation(embedder):
+    scores = embedding_scores(embedder, ["Neil Peart plays drums in Rush", "Paris is in France"],
+                              "Which band was the drummer in?", "Who is the drummer of Rush?")
+    assert scores[0] > scores[1]
+
+
+def test_atomic_index_search_and_roundtrip(tmp_path, embedder):
+    questions = ["Who founded FC Cartagena?", "Where is FC Cartagena based?", "When was Len Worley born?"]
+    index = AtomicIndex([7, 7, 9], questions, embedder.encode(questions), {7: "a", 9: "b"})
+    hits = index.search(embedder.encode(["In which city does FC Cartagena play?"])[0], k=2)
+    assert [h.cid for h in hits] == [7, 9] and hits[0].question == "Where is FC Cartagena based?"
+    index.save(tmp_path / "atomic")
+    again = AtomicIndex.load(tmp_path / "atomic")
+    assert again.questions == questions and again.hashes == {7: "a", 9: "b"}
+    assert np.allclose(again.vectors, index.vectors)
+
+
+def test_evidence_pool_fuses_and_keeps_provenance(resources):
+    dense = DenseSearchTool(resources).run("FC Cartagena Murcia", k=3)
+    bm25 = BM25SearchTool(resources).run("FC Cartagena Murcia", k=3)
+    pool = EvidencePool()
+    pool.add(dense)
+    pool.add(bm25)
+    top = pool.ranked(1)[0]
+    assert top.metadata["title"] == "FC Cartagena"
+    assert set(top.metadata["found_by"]) == {"dense_search", "bm25_search"}
+
+
+def test_budget_tightening_and_reserve(hotpot_kb, embedder, config, qwen05):
+    cfg = config.model_copy(deep=True)
+    cfg.agent.max_llm_calls, cfg.agent.answer_calls = 4, 2
+    solver = Solver(hotpot_kb, cfg, embedder=embedder, gateway=qwen05)
+    ctx = QuestionContext(solver.kb, embedder, solver.retriever(), qwen05.session(Budget(max_llm_calls=10)), cfg)
+    tighten_budget(ctx)
+    assert ctx.session.budget.max_llm_calls == 4 and spare_calls(ctx) == 2
+    ctx.session.usage.llm_calls = 3
+    assert spare_calls(ctx) == 0
+
+
+@pytest.mark.parametrize("mode", ["pike", "ksl", "agent"])
+def test_modes_without_llm_calls_still_return_traced_evidence(mode, hotpot_kb, embedder, config, qwen05):
+    """A zero-call budget: every LLM step is skipped, the LLM-free tools still gather evidence with provenance."""
+    record = bridge_records()[3]
+    solver = Solver(hotpot_kb, config, embedder=embedder, gateway=qwen05)
+    result = solver.ask(record["question"], mode=mode, budget=Budget(max_llm_calls=0))
+    assert result.usage.llm_calls == 0 and result.abstained
+    assert gold_titles(record) & {e.title for e in result.evidence[:5]}
+    tools = [s.tool for s in result.trace]
+    assert "dense_search" in tools and "evidence" in tools
+    assert all(s.seconds >= 0 for s in result.trace)
+    if mode == "agent":
+        assert "neighbourhood" in tools and "ppr" in tools
+        assert gold_titles(record) <= {e.title for e in result.evidence[:5]}
