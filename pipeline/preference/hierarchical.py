@@ -1,6 +1,7 @@
 """The default policy: user-stated facts > retrieved context > parametric knowledge.
 
-Mechanism: one grounded answer over the user's facts (first, marked) and the filtered passages, one closed-book answer;
+Mechanism: one grounded answer over the user's facts alone (when there are any), one over the filtered passages, one
+closed-book answer;
 conflicts are detected by normalised string / embedding comparison (no extra call) and settled by the hierarchy.
 Irrelevant context (nothing clears the relevance threshold) falls back to the parametric answer, marked as such;
 relevant context that does not answer falls back only on a confident parametric answer; otherwise abstain.
@@ -55,13 +56,16 @@ def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametr
     cand = cand or Candidates()
     documents = relevant_documents(inputs)
     cand.context_relevant = bool(documents)
-    if documents or inputs.assumptions:
-        grounded = ask_grounded(inputs, documents, with_user=bool(inputs.assumptions))
+    # User-stated facts are asked on their own first, so a passage can never outvote them inside one prompt; the
+    # context is still asked separately, so a disagreement between the two is detected and reported.
+    if inputs.assumptions:
+        user = ask_grounded(inputs, [], with_user=True)
+        if user is not None and user.answer and user.source == "user":
+            cand.user = user
+    if documents:
+        grounded = ask_grounded(inputs, documents, with_user=False)
         if grounded is not None:
-            if grounded.source == "user":
-                cand.user = grounded
-            else:
-                cand.context = grounded
+            cand.context = grounded
     if parametric and cand.parametric is None:
         cand.parametric = ask_parametric(inputs)
     return cand, documents
