@@ -16,7 +16,7 @@ from kgsolver.pipeline.solver import QuestionContext
 
 EXPANSION_WEIGHT = 1.0
 PPR_WEIGHT = 0.5
-SEED_WEIGHT = 1.0
+SEED_WEIGHT = 2.0
 
 
 class AgentMode:
