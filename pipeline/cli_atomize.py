@@ -19,7 +19,8 @@ def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
             limit: Optional[int] = typer.Option(None, "--limit", min=1, help="atomize at most this many chunks now"),
             questions: Optional[int] = typer.Option(None, "--questions", min=1, max=10),
             checkpoint: Optional[int] = typer.Option(None, "--checkpoint", min=1, help="chunks between commits"),
-            workers: Optional[int] = typer.Option(None, "--workers", min=1, help="parallel calls (remote backends)")) -> None:
+            workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                                  help="parallel calls (remote backends)")) -> None:
     """Atomize a knowledge base's chunks into the questions they answer (PIKE-RAG), as a resumable job."""
     from kgsolver.pipeline.agent.atomize import atomize_kb
     from kgsolver.pipeline.config import KGSolverConfig

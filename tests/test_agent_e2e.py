@@ -27,7 +27,8 @@ def test_agent_multihop_recall_and_budget(hotpot_kb, qwen05, embedder, config):
         assert result.usage.llm_calls <= 6
         steps = result.trace
         assert [s.step for s in steps] == list(range(1, len(steps) + 1))
-        assert {"dense_search", "bm25_search", "neighbourhood", "ppr", "evidence", "preference"} <= {s.tool for s in steps}
+        wanted = {"dense_search", "bm25_search", "neighbourhood", "ppr", "evidence", "preference"}
+        assert wanted <= {s.tool for s in steps}
         assert sum(s.tokens for s in steps) > 0 and all(e.source for e in result.evidence)
         agent_recall.append(title_recall_at_k([e.title for e in result.evidence], gold_titles(record), 5))
         naive = solver.ask(record["question"], mode="naive")

@@ -23,7 +23,8 @@ class AtomicHit:
 
 
 class AtomicIndex:
-    def __init__(self, cids: list[int], questions: list[str], vectors: np.ndarray, hashes: dict[int, str] | None = None):
+    def __init__(self, cids: list[int], questions: list[str], vectors: np.ndarray,
+                 hashes: dict[int, str] | None = None):
         self.cids = np.asarray(cids, dtype=np.int64)
         self.questions = list(questions)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(questions), -1)
@@ -59,6 +60,7 @@ class AtomicIndex:
 
     @classmethod
     def load(cls, path: Path) -> "AtomicIndex":
-        rows = [json.loads(line) for line in (path / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        lines = (path / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line]
         hashes = {int(k): v for k, v in json.loads((path / "hashes.json").read_text(encoding="utf-8")).items()}
         return cls([r["cid"] for r in rows], [r["q"] for r in rows], np.load(path / "vectors.npy"), hashes)
