@@ -7,7 +7,9 @@ a knowledge-base component, so it is committed atomically with the chunks and in
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +33,19 @@ class GraphBuildReport:
     seconds: float = 0.0
 
 
+def kb_graph_namespace(kb_root: Path) -> str:
+    """A label suffix unique to one knowledge base folder, so knowledge bases sharing one Neo4j database never see
+    each other's graph: the folder name (made label-safe) and a hash of its absolute path."""
+    root = Path(kb_root).resolve()
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", root.name)[:40]
+    return f"{safe}_{hashlib.sha1(str(root).encode('utf-8')).hexdigest()[:8]}"
+
+
 def open_kb_graph(kb, settings) -> GraphStore:
     """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
     if settings.store == "networkx":
         return open_store("networkx", path=kb.component_path(GRAPH_COMPONENT))
-    return open_store("neo4j")
+    return open_store("neo4j", namespace=kb_graph_namespace(kb.root))
 
 
 def make_extractor(settings, *, llm_session=None):

@@ -145,3 +145,34 @@ def test_networkx_persistence_round_trip(tmp_path):
     assert back.stats() == store.stats()
     assert back.get_entity(NASTY[3]).name == NASTY[4]
     assert back.neighbors(["a"], hops=3).relations == store.neighbors(["a"], hops=3).relations
+
+
+def test_knowledge_bases_sharing_one_bolt_database_never_see_each_others_graph(bolt_server, tmp_path, monkeypatch,
+                                                                                embedder, config):
+    from kgsolver.pipeline.graph_build import open_kb_graph
+    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+
+    monkeypatch.setenv("NEO4J_URI", bolt_server["uri"])
+    monkeypatch.setenv("NEO4J_USER", bolt_server["user"])
+    monkeypatch.setenv("NEO4J_PASSWORD", bolt_server["password"])
+    if bolt_server["database"]:
+        monkeypatch.setenv("NEO4J_DATABASE", bolt_server["database"])
+    settings = config.model_copy(deep=True)
+    settings.graph.store = "neo4j"
+    texts = {"alpha": "Marie Curie worked in Paris with Pierre Curie.",
+             "beta": "Alan Turing worked at Bletchley Park with Joan Clarke."}
+    stores = {}
+    for name, text in texts.items():
+        corpus = tmp_path / f"{name}.jsonl"
+        corpus.write_text(f'{{"id": "{name}-1", "title": "{name}", "text": "{text}"}}\n')
+        ingest(corpus, tmp_path / name, settings, embedder=embedder, show_progress=False)
+        stores[name] = open_kb_graph(KnowledgeBase.open(tmp_path / name), settings.graph)
+    names = {k: {e.name for e in s.iter_entities()} for k, s in stores.items()}
+    try:
+        assert "Marie Curie" in names["alpha"] and "Alan Turing" in names["beta"]
+        assert not names["alpha"] & {"Alan Turing", "Joan Clarke"}
+        assert not names["beta"] & {"Marie Curie", "Pierre Curie"}
+    finally:
+        for s in stores.values():
+            s.clear()

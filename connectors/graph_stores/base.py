@@ -38,7 +38,8 @@ class GraphStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(kind: str, *, path: Path | None = None) -> GraphStore:
+def open_store(kind: str, *, path: Path | None = None, namespace: str | None = None) -> GraphStore:
+    """`namespace` scopes a shared Bolt database: its nodes get the labels Entity_<namespace> and Chunk_<namespace>."""
     if kind == "networkx":
         from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 
@@ -46,5 +47,7 @@ def open_store(kind: str, *, path: Path | None = None) -> GraphStore:
     if kind == "neo4j":
         from kgsolver.connectors.graph_stores.neo4j_store import Neo4jStore
 
+        if namespace:
+            return Neo4jStore.from_env(label=f"Entity_{namespace}", chunk_label=f"Chunk_{namespace}")
         return Neo4jStore.from_env()
     raise ValueError(f"unknown graph store {kind!r}; use networkx or neo4j")
