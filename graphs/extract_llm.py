@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.graphs import extract_llm_prompt as prompt
@@ -31,6 +31,23 @@ class LLMTriple(BaseModel):
 
 class LLMExtraction(BaseModel):
     triples: list[LLMTriple] = Field(default_factory=list)
+
+
+TRIPLES_PER_PASSAGE = 8
+
+
+def extraction_schema(relation_types: list[str], entity_types: list[str], passages: int) -> type[LLMExtraction]:
+    """The reply schema, so the grammar itself enforces allowed types and a bounded list: a small model otherwise
+    repeats triples until it runs out of tokens and the JSON is cut."""
+    fields: dict = {}
+    if relation_types:
+        fields["predicate"] = (Literal[tuple(relation_types)], ...)
+    if entity_types:
+        etype = Literal[tuple(entity_types)]
+        fields["subject_type"], fields["object_type"] = (etype, entity_types[0]), (etype, entity_types[0])
+    triple = create_model("LLMTriple", __base__=LLMTriple, **fields) if fields else LLMTriple
+    return create_model("LLMExtraction", __base__=LLMExtraction,
+                        triples=(list[triple], Field(default_factory=list, max_length=TRIPLES_PER_PASSAGE * passages)))
 
 
 class LLMExtractor:
@@ -60,7 +77,8 @@ class LLMExtractor:
     def _call(self, group: list[tuple[int, str, str]]) -> dict[int, list[dict]]:
         messages = [SystemMessage(prompt.SYSTEM),
                     HumanMessage(prompt.user_message(group, self.entity_types, self.relation_types))]
-        parsed, _ = self.session.chat_json(messages, LLMExtraction, purpose="graph.extract", max_tokens=self.max_tokens)
+        schema = extraction_schema(self.relation_types, self.entity_types, len(group))
+        parsed, _ = self.session.chat_json(messages, schema, purpose="graph.extract", max_tokens=self.max_tokens)
         out: dict[int, list[dict]] = {cid: [] for cid, _, _ in group}
         for t in parsed.triples:
             if t.passage < len(group) and self._keep(t, group[t.passage][2]):

@@ -24,15 +24,17 @@ def verbalize(sub: Subgraph, *, max_facts: int = 50, with_descriptions: bool = F
     return "\n".join(lines)
 
 
-def verbalize_path(path: Subgraph) -> str:
-    """One line: A --p--> B <--q-- C, then provenance per hop."""
+def verbalize_path(path: Subgraph, start: str | None = None) -> str:
+    """One line: A --p--> B <--q-- C, then provenance per hop; it reads from `start` when given."""
     if not path.relations:
         return ""
     names = {eid: (e.name or eid) for eid, e in path.entities.items()}
     first = path.relations[0]
-    shared = {first.subject, first.object} & ({path.relations[1].subject, path.relations[1].object}
-                                              if len(path.relations) > 1 else set())
-    current = (({first.subject, first.object} - shared) or {first.subject}).pop()
+    ends = {first.subject, first.object}
+    if start not in ends:
+        shared = ends & ({path.relations[1].subject, path.relations[1].object} if len(path.relations) > 1 else set())
+        start = first.subject if len(path.relations) == 1 else sorted((ends - shared) or {first.subject})[0]
+    current = start
     parts, sources = [names.get(current, current)], []
     for rel in path.relations:
         forward = rel.subject == current

@@ -62,8 +62,9 @@ def path(source: str, target: str, kb: Path = KB, max_hops: int = typer.Option(4
     from kgsolver.graphs.verbalize import verbalize_path
 
     store = _open(kb)
-    found = store.shortest_path(_resolve(store, source), _resolve(store, target), max_hops=max_hops)
-    out.print(verbalize_path(found) if found else f"no path within {max_hops} hops", markup=False, highlight=False)
+    start = _resolve(store, source)
+    found = store.shortest_path(start, _resolve(store, target), max_hops=max_hops)
+    out.print(verbalize_path(found, start) if found else f"no path within {max_hops} hops", markup=False, highlight=False)
 
 
 @graph_app.command()

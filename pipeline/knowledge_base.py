@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CORE_COMPONENTS = ("chunks", "dense", "bm25")
 # Only names this module writes are ever collected; anything else a user keeps in the folder is left alone.
-_GENERATION_FILE = re.compile(r"^(\w+-\d{6}-[0-9a-f]{8}(\.\w+)?|\.manifest\.json\.[0-9a-f]{8}\.tmp)$")
+_GENERATION_FILE = re.compile(r"^(\w+-\d{6}-[0-9a-f]{8}(\.\w+)*|\.manifest\.json\.[0-9a-f]{8}\.tmp)$")
 
 
 def _versions() -> dict[str, str]:

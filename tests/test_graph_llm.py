@@ -34,6 +34,6 @@ def test_llm_extractor_grounded_triples_and_resume(qwen05, tmp_path):
 
 @pytest.mark.llm
 def test_llm_extractor_allowed_relation_types_filter(qwen05):
-    extractor = LLMExtractor(qwen05.session(), relation_types=["treats"], max_tokens=160)
+    extractor = LLMExtractor(qwen05.session(), relation_types=["treats"], max_tokens=384)
     batch = extractor.extract(PASSAGES[1:])
     assert extractor.failed == [] and all(r.predicate == "treats" for r in batch.relations)
