@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from tqdm import tqdm
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
 from kgsolver.connectors.embedders import Embedder, load_embedder
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline.chunking import Chunk, TokenChunker
+from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import GraphBuildReport, update_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
@@ -37,7 +36,7 @@ class IngestReport:
 
 
 def content_hash(document: SourceDocument) -> str:
-    return hashlib.sha1(f"{document.title}\x00{document.text}".encode("utf-8")).hexdigest()
+    return title_text_sha1(document.title, document.text)
 
 
 def embed_with_progress(embedder: Embedder, texts: list[str], *, show: bool = True, desc: str = "embed") -> np.ndarray:

@@ -10,7 +10,6 @@ and drops the questions of removed ones. Replies are cached by the gateway; `wor
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -27,6 +26,7 @@ from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
 from kgsolver.pipeline.agent import atomize_prompt as prompt
 from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.chunking import title_text_sha1
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 
 PROGRESS = Path(".atomize") / "progress.jsonl"
@@ -50,7 +50,7 @@ class AtomizeReport:
 
 
 def chunk_hash(title: str, text: str) -> str:
-    return hashlib.sha1(f"{title}\x00{text}".encode("utf-8")).hexdigest()[:16]
+    return title_text_sha1(title, text)[:16]  # the progress log's stored form
 
 
 def read_progress(root: Path) -> dict[int, dict]:

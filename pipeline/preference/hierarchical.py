@@ -71,11 +71,16 @@ def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametr
     return cand, documents
 
 
+def gather_and_decide(inputs: PreferenceInputs, decide, *, parametric: bool = True) -> PolicyOutcome:
+    """Gather the candidate answers, apply a policy's pure decision rule, keep the documents it saw."""
+    cand, documents = gather(inputs, parametric=parametric)
+    outcome = decide(cand, inputs.settings, inputs.embedder)
+    outcome.documents = documents
+    return outcome
+
+
 class HierarchicalPolicy:
     name = "hierarchical"
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
-        cand, documents = gather(inputs)
-        outcome = decide_hierarchical(cand, inputs.settings, inputs.embedder)
-        outcome.documents = documents
-        return outcome
+        return gather_and_decide(inputs, decide_hierarchical)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs
-from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather
+from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
 
@@ -16,7 +16,4 @@ class TaggedPolicy:
     name = "tagged"
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
-        cand, documents = gather(inputs)
-        outcome = decide_tagged(cand, inputs.settings, inputs.embedder)
-        outcome.documents = documents
-        return outcome
+        return gather_and_decide(inputs, decide_tagged)
