@@ -1,0 +1,93 @@
+"""Facts from a knowledge base's graph about what a text mentions, as sentences with provenance.
+
+`kg_facts(kb, text, limit)` links the entities the text names (exact, alias and fuzzy matching of
+`graphs/linking.py`), reads their 1-hop neighbourhoods from the knowledge base's graph store (relation filter and degree
+cap of `GraphStore.neighbors`), ranks each fact by the link scores of its ends (a fact between two mentioned entities
+ranks above one that leaves the text; ties go round-robin across the linked entities, so one hub does not fill the
+list) and verbalizes each as one sentence that names its provenance. The store and the linker are loaded once per
+knowledge-base generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kgsolver.graphs.model import Relation, Subgraph
+from kgsolver.graphs.verbalize import provenance
+
+if TYPE_CHECKING:  # linking pulls in spaCy: imported when a graph is first opened, not with the package
+    from kgsolver.graphs.linking import EntityLinker, Link
+
+_CACHE: dict[tuple[str, Any, str], "_GraphView"] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class _GraphView:
+    store: Any
+    linker: "EntityLinker"
+
+
+def _view(kb, settings) -> _GraphView | None:
+    """The store and linker of this knowledge base generation; None when it has no graph."""
+    from kgsolver.graphs.linking import EntityLinker
+    from kgsolver.pipeline.graph_build import GRAPH_COMPONENT, open_kb_graph  # lazy: pipeline imports graphs
+
+    if settings.store == "networkx" and kb.component_path(GRAPH_COMPONENT) is None:
+        return None
+    key = (str(kb.root.resolve()), kb.manifest.get("generation"), settings.store)
+    with _LOCK:
+        if key not in _CACHE:
+            store = open_kb_graph(kb, settings)
+            _CACHE[key] = _GraphView(store, EntityLinker(store.iter_entities()))
+        return _CACHE[key]
+
+
+def fact_sentence(rel: Relation, sub: Subgraph) -> str:
+    """'Marfan syndrome has phenotype Arachnodactyly (freq=1/2) [source: kg:hpo_kg_triples].'"""
+    def name(eid: str) -> str:
+        entity = sub.entities.get(eid)
+        return entity.name if entity is not None and entity.name else eid
+
+    attrs = f" ({rel.attrs})" if rel.attrs else ""
+    return f"{name(rel.subject)} {rel.predicate.replace('_', ' ')} {name(rel.object)}{attrs} [source: {provenance(rel)}]."
+
+
+def rank_facts(sub: Subgraph, links: list["Link"]) -> list[Relation]:
+    """Relations touching a linked entity, best first: the sum of the link scores of both ends, then the linked
+    entity's own order (round-robin across entities), then predicate and names for determinism."""
+    score = {l.entity_id: l.score for l in links}
+    order = {l.entity_id: i for i, l in enumerate(links)}
+    seen_per_seed: dict[str, int] = {}
+    keyed = []
+    for rel in sub.relations:
+        ends = [e for e in (rel.subject, rel.object) if e in score]
+        if not ends:
+            continue
+        seed = min(ends, key=lambda e: order[e])
+        rank = seen_per_seed.get(seed, 0)
+        seen_per_seed[seed] = rank + 1
+        total = sum(score[e] for e in set(ends))
+        keyed.append(((-round(total, 6), rank, order[seed], rel.predicate, rel.subject, rel.object), rel))
+    return [rel for _, rel in sorted(keyed, key=lambda x: x[0])]
+
+
+def kg_facts(kb, text: str, limit: int, *, settings=None, predicates: list[str] | None = None,
+             degree_cap: int = 50, max_links: int = 10, fuzzy: bool = True) -> list[str]:
+    """At most `limit` one-sentence facts about the entities `text` mentions (empty if none link or no graph)."""
+    if limit <= 0:
+        return []
+    if settings is None:
+        from kgsolver.pipeline.config import KGSolverConfig
+
+        settings = KGSolverConfig().graph
+    view = _view(kb, settings)
+    if view is None:
+        return []
+    links = view.linker.link(text, fuzzy=fuzzy, embedding=False, top=max_links)
+    if not links:
+        return []
+    sub = view.store.neighbors([l.entity_id for l in links], hops=1, predicates=predicates, degree_cap=degree_cap)
+    return [fact_sentence(rel, sub) for rel in rank_facts(sub, links)[:limit]]
