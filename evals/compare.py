@@ -19,8 +19,8 @@ def load_run(run_dir: Path) -> dict:
 
 def compare_table(runs: list[dict]) -> str:
     names = sorted({m for r in runs for c in r["conditions"].values() for m in c["metrics"]})
-    lines = ["| run | suite | mode | model | limit | condition | n | headline | " + " | ".join(names) + " |",
-             "|---" * (len(names) + 8) + "|"]
+    lines = ["| run | suite | mode | model | limit | condition | n | headline | 95% CI | " + " | ".join(names) + " |",
+             "|---" * (len(names) + 9) + "|"]
     for run in runs:
         for condition, entry in run["conditions"].items():
             if not entry["n"]:
@@ -30,8 +30,9 @@ def compare_table(runs: list[dict]) -> str:
                 continue
             cells = " | ".join(f"{entry['metrics'][m]:.3f}" if m in entry["metrics"] else "" for m in names)
             headline = f"{run['headline']}={entry['metrics'].get(run['headline'], 0):.3f}"
+            low, high = entry.get("ci95") or (float("nan"), float("nan"))  # runs summarised before ci95 existed
             lines.append(f"| {run['run_dir']} | {run['suite']} | {run['mode']} | {run['model']} | {run['limit']} "
-                         f"| {condition} | {entry['n']} | {headline} | {cells} |")
+                         f"| {condition} | {entry['n']} | {headline} | {low:.2f}-{high:.2f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ knowledge base) is left out and the reason reported.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,22 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def ci95(values: list[float]) -> list[float]:
+    """95% interval of a mean: Wilson's score interval for 0/1 scores (accuracy, EM), the normal one otherwise (F1)."""
+    n = len(values)
+    if not n:
+        return [0.0, 0.0]
+    p, z = sum(values) / n, 1.96
+    if all(v in (0.0, 1.0) for v in values):
+        denominator = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denominator
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    else:
+        sd = math.sqrt(sum((v - p) ** 2 for v in values) / max(1, n - 1))
+        centre, half = p, z * sd / math.sqrt(n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
 def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     for condition in sorted({r["condition"] for r in rows}):
@@ -35,6 +52,8 @@ def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
         scored = [r for r in these if not r.get("unavailable")]
         entry: dict[str, Any] = {"n": len(scored), "errors": sum(1 for r in scored if r.get("error")),
                                  "metrics": _metric_means(scored), "groups": {}}
+        if scored:
+            entry["ci95"] = ci95([r.get("metrics", {}).get(headline, 0.0) for r in scored])
         if len(scored) < len(these):
             entry["unavailable"] = sorted({r["unavailable"] for r in these if r.get("unavailable")})
         for group in sorted({r["group"] for r in scored}):
@@ -57,17 +76,19 @@ def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
 def _table(summary: dict, headline: str) -> list[str]:
     names = sorted({m for c in summary["conditions"].values() for m in c["metrics"]},
                    key=lambda m: (m != headline, m))
-    lines = ["| condition | group | n | " + " | ".join(names) + " |", "|---" * (len(names) + 3) + "|"]
+    lines = ["| condition | group | n | " + " | ".join(names) + f" | {headline} 95% CI |",
+             "|---" * (len(names) + 4) + "|"]
     for condition, entry in summary["conditions"].items():
         if entry.get("unavailable") and not entry["n"]:
             lines.append(f"| {condition} | all | 0 | unavailable: {'; '.join(entry['unavailable'])} |")
             continue
         cells = " | ".join(f"{entry['metrics'].get(m, 0):.3f}" for m in names)
-        lines.append(f"| {condition} | **all** | {entry['n']} | {cells} |")
+        low, high = entry.get("ci95", (0.0, 0.0))
+        lines.append(f"| {condition} | **all** | {entry['n']} | {cells} | {low:.2f}-{high:.2f} |")
         for group, g in entry["groups"].items():
             if len(entry["groups"]) > 1:
                 cells = " | ".join(f"{g['metrics'].get(m, 0):.3f}" for m in names)
-                lines.append(f"| {condition} | {group} | {g['n']} | {cells} |")
+                lines.append(f"| {condition} | {group} | {g['n']} | {cells} | |")
     return lines
 
 

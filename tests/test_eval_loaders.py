@@ -83,3 +83,17 @@ def test_summary_scores_errors_as_zero_and_leaves_out_unavailable():
     assert summary["conditions"]["rag+kg"] == {"n": 0, "errors": 0, "metrics": {}, "groups": {},
                                                "unavailable": ["no graph"]}
     assert summary["questions"] == 3
+
+
+def test_ci95_wilson_for_accuracy_and_normal_for_f1():
+    from kgsolver.evals.report import ci95
+
+    # Wilson, 3 of 10 by hand: centre (0.3 + 0.19208) / 1.38416 = 0.35551,
+    # half-width 1.96 * sqrt(0.021 + 0.009604) / 1.38416 = 0.24772
+    assert ci95([1.0] * 3 + [0.0] * 7) == [0.1078, 0.6032]
+    assert ci95([1.0] * 5) == [0.5655, 1.0]  # all correct: the interval still reaches well below 1
+    assert ci95([0.5, 0.5, 0.5]) == [0.5, 0.5]  # F1-like scores, no spread
+    assert ci95([]) == [0.0, 0.0]
+    rows = [{"key": f"{i}::rag", "qid": str(i), "condition": "rag", "group": "all",
+             "metrics": {"accuracy": float(i < 3)}} for i in range(10)]
+    assert summarize(rows, "accuracy")["conditions"]["rag"]["ci95"] == [0.1078, 0.6032]
