@@ -124,10 +124,32 @@ def test_killed_run_resumes_without_duplicates_or_losses(tmp_path, shared_datase
     assert f"| hotpotqa | naive | qwen2.5-coder-0.5b-instruct | 3 | rag | 3 | f1={f1:.3f} |" in table
 
 
-def test_kg_condition_is_unavailable_without_a_graph(demo_kb, config, embedder):
-    solver = Solver(demo_kb, config, embedder=embedder)
-    item = WorkItem(qid="1", condition="rag+kg", question="Which band recorded Nobody's Hero?", gold="A",
-                    payload={"options": {"A": "Rush", "B": "Yes", "C": "Genesis", "D": "Queen"}})
-    out = MedQASuite().evaluate(item, solver, "naive")
+BAND_QUESTION = WorkItem(qid="1", condition="rag+kg", question="Which band recorded Nobody's Hero?", gold="A",
+                         payload={"options": {"A": "Rush", "B": "Yes", "C": "Genesis", "D": "Queen"}})
+
+
+def test_kg_condition_is_unavailable_without_a_graph(tmp_path, demo_corpus, config, embedder):
+    from kgsolver.pipeline.ingest import ingest
+
+    no_graph = config.model_copy(deep=True)
+    no_graph.graph.extractor = "none"
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(demo_corpus.read_text(encoding="utf-8").splitlines()[:20]) + "\n", encoding="utf-8")
+    ingest(corpus, tmp_path / "kb", no_graph, embedder=embedder, show_progress=False)
+    out = MedQASuite().evaluate(BAND_QUESTION, Solver(tmp_path / "kb", no_graph, embedder=embedder), "naive")
     assert out["prediction"] is None and "graph" in out["unavailable"]
     assert out["evidence"]  # retrieval ran; no answer was produced another way
+
+
+@pytest.mark.llm
+def test_kg_condition_adds_graph_facts_to_the_passages(demo_kb, config, embedder):
+    from kgsolver.graphs import kg_facts
+
+    solver = Solver(demo_kb, config, embedder=embedder)  # the demo KB has a spaCy graph
+    query = BAND_QUESTION.question + "\n" + " | ".join(BAND_QUESTION.payload["options"].values())
+    facts = kg_facts(solver.kb, query, 10)
+    assert facts and all("[source: chunks " in f for f in facts)
+    out = MedQASuite().evaluate(BAND_QUESTION, solver, "naive")
+    assert "unavailable" not in out and out["prediction"] in {"A", "B", "C", "D", ""}
+    choose = [step for step in out["trace"] if step["tool"] == "choose"][-1]
+    assert choose["input"]["passages"] == len(out["evidence"]) + len(facts)
