@@ -5,6 +5,7 @@ model calls Metformin a PERSON): resolution and linking never rely on them alone
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -73,46 +74,84 @@ def _svo(sent, by_token: dict[int, _Span]) -> Iterable[tuple[_Span, str, _Span]]
 
 
 class SpacyExtractor:
+    """`n_process` > 1 runs parse *and* extraction in worker processes that each load the model once and send back
+    small graph batches; spaCy's own `n_process` sends whole parsed Docs back to one process that then extracts
+    alone, which keeps that process busy on 2 cores."""
+
     name = "spacy"
 
-    def __init__(self, nlp=None, *, batch_size: int = 64, n_process: int = 1, cooccurrence: bool = True):
-        self.nlp = nlp or load_spacy()
+    def __init__(self, nlp=None, *, model: str = SPACY_MODEL, batch_size: int = 64, n_process: int = 1,
+                 cooccurrence: bool = True):
+        self.model = model if nlp is None else None  # workers load by name; a given pipeline stays in-process
+        self.nlp = nlp or load_spacy(model)
         self.batch_size, self.n_process, self.cooccurrence = batch_size, n_process, cooccurrence
 
     def extract(self, chunks: Iterable[tuple[int, str, str]]) -> GraphBatch:
         """`chunks` are (chunk_id, title, text); the title is an entity the chunk is about (Wikipedia, MedQuAD)."""
         items = list(chunks)
-        batch = GraphBatch()
         # worker processes only pay off on large inputs (each loads the model)
         procs = self.n_process if len(items) >= MIN_ITEMS_PER_PROCESS * self.n_process else 1
+        if procs > 1 and self.model is not None:
+            return _extract_in_workers(items, self.model, procs, self.batch_size, self.cooccurrence)
         docs = self.nlp.pipe((text for _, _, text in items), batch_size=self.batch_size, n_process=procs)
+        batch = GraphBatch()
         for (cid, title, _), doc in zip(items, docs):
-            batch.extend(self._from_doc(cid, title, doc))
+            batch.extend(graph_of_doc(cid, title, doc, self.cooccurrence))
         return batch
 
-    def _from_doc(self, cid: int, title: str, doc) -> GraphBatch:
-        out, entities = GraphBatch(), {}
 
-        def add(text: str, type_: str) -> str:
-            eid = text_entity_id(text)
-            if eid not in entities:
-                entities[eid] = Entity(eid, text.strip(), type_)
-                out.mentions.append(Mention(cid, eid, text))
-            elif entities[eid].type in ("TOPIC", "CONCEPT") and type_ not in ("TOPIC", "CONCEPT"):
-                entities[eid].type = type_  # a NER label is more specific than "the page's topic"
-            return eid
+_WORKER_NLP = None
 
-        title_id = add(title, "TOPIC") if title and normalize_name(title) else None
-        for sent in doc.sents:
-            spans = _spans(sent)
-            by_token = {i: s for s in spans for i in range(s.start, s.end)}
-            ids = [add(s.text, s.type) for s in spans]
-            for subj, predicate, obj in _svo(sent, by_token):
-                out.relations.append(Relation(text_entity_id(subj.text), predicate, text_entity_id(obj.text),
-                                              SVO_CONFIDENCE, [cid]))
-            if self.cooccurrence:
-                named = sorted({eid for eid, s in zip(ids, spans) if s.type != "CONCEPT"} | ({title_id} - {None}))
-                for a, b in itertools.combinations(named[:12], 2):
-                    out.relations.append(Relation(a, COOCCUR_PREDICATE, b, COOCCUR_CONFIDENCE, [cid]))
-        out.entities = list(entities.values())
-        return out
+
+def _worker_start(model: str) -> None:
+    global _WORKER_NLP
+    _WORKER_NLP = load_spacy(model)
+
+
+def _worker_extract(job: tuple[list[tuple[int, str, str]], int, bool]) -> GraphBatch:
+    items, batch_size, cooccurrence = job
+    out = GraphBatch()
+    for (cid, title, _), doc in zip(items, _WORKER_NLP.pipe([t for _, _, t in items], batch_size=batch_size)):
+        out.extend(graph_of_doc(cid, title, doc, cooccurrence))
+    return out
+
+
+def _extract_in_workers(items, model: str, procs: int, batch_size: int, cooccurrence: bool) -> GraphBatch:
+    # fork (as spaCy's own n_process does on Linux): spawn would re-import the caller's __main__, which breaks
+    # scripts without a main guard; the children only run spaCy, never the parent's torch or faiss thread pools.
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    jobs = [(items[i:i + batch_size], batch_size, cooccurrence) for i in range(0, len(items), batch_size)]
+    batch = GraphBatch()
+    with context.Pool(procs, initializer=_worker_start, initargs=(model,)) as pool:
+        for part in pool.imap(_worker_extract, jobs):  # in input order: the result does not depend on timing
+            batch.extend(part)
+    return batch
+
+
+def graph_of_doc(cid: int, title: str, doc, cooccurrence: bool = True) -> GraphBatch:
+    """Entities, mentions, SVO relations and (optionally) sentence co-occurrence edges of one parsed chunk."""
+    out, entities = GraphBatch(), {}
+
+    def add(text: str, type_: str) -> str:
+        eid = text_entity_id(text)
+        if eid not in entities:
+            entities[eid] = Entity(eid, text.strip(), type_)
+            out.mentions.append(Mention(cid, eid, text))
+        elif entities[eid].type in ("TOPIC", "CONCEPT") and type_ not in ("TOPIC", "CONCEPT"):
+            entities[eid].type = type_  # a NER label is more specific than "the page's topic"
+        return eid
+
+    title_id = add(title, "TOPIC") if title and normalize_name(title) else None
+    for sent in doc.sents:
+        spans = _spans(sent)
+        by_token = {i: s for s in spans for i in range(s.start, s.end)}
+        ids = [add(s.text, s.type) for s in spans]
+        for subj, predicate, obj in _svo(sent, by_token):
+            out.relations.append(Relation(text_entity_id(subj.text), predicate, text_entity_id(obj.text),
+                                          SVO_CONFIDENCE, [cid]))
+        if cooccurrence:
+            named = sorted({eid for eid, s in zip(ids, spans) if s.type != "CONCEPT"} | ({title_id} - {None}))
+            for a, b in itertools.combinations(named[:12], 2):
+                out.relations.append(Relation(a, COOCCUR_PREDICATE, b, COOCCUR_CONFIDENCE, [cid]))
+    out.entities = list(entities.values())
+    return out

@@ -50,9 +50,9 @@ def open_kb_graph(kb, settings) -> GraphStore:
 
 def make_extractor(settings, *, llm_session=None):
     if settings.extractor == "spacy":
-        from kgsolver.graphs.extract_spacy import SpacyExtractor, load_spacy
+        from kgsolver.graphs.extract_spacy import SpacyExtractor
 
-        return SpacyExtractor(load_spacy(settings.spacy_model), batch_size=settings.spacy_batch_size,
+        return SpacyExtractor(model=settings.spacy_model, batch_size=settings.spacy_batch_size,
                               n_process=settings.spacy_processes, cooccurrence=settings.cooccurrence)
     if settings.extractor == "llm":
         from kgsolver.graphs.extract_llm import LLMExtractor

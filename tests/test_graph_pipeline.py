@@ -162,3 +162,14 @@ def test_cli_import_stats_neighbors_path(demo_kb, tmp_path, shared_datasets):
     assert res.exit_code == 0 and "Seizure --is a-->" in res.output
     res = runner.invoke(app, ["graph", "path", "HP:0000002", "HP:0001507", "--kb", str(kb_dir)])
     assert res.exit_code == 0 and "--is_a-->" in res.output
+
+
+def test_spacy_extractor_workers_give_the_serial_result(monkeypatch, nlp, shared_datasets):
+    import kgsolver.graphs.extract_spacy as extract_spacy
+
+    monkeypatch.setattr(extract_spacy, "MIN_ITEMS_PER_PROCESS", 2)
+    rows = [json.loads(line) for _, line in zip(range(12), (shared_datasets / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open())]
+    items = [(i, r["title"], r["text"]) for i, r in enumerate(rows)]
+    serial = SpacyExtractor(nlp).extract(items)
+    parallel = SpacyExtractor(n_process=2, batch_size=4).extract(items)  # 3 jobs over 2 worker processes
+    assert parallel == serial and len(serial.relations) > 20
