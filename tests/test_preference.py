@@ -119,3 +119,45 @@ def test_solver_ask_with_assumption_follows_the_user(qwen05, embedder, config, d
     assert assumed.preference.source_used == "user", assumed.preference
     assert "zanzibar" in assumed.answer.lower()
     assert assumed.citations and assumed.citations[0].doc_id == "user:1"
+
+
+class ScriptedSession:
+    """Replies by what the prompt contains, so a policy's gathering is tested without an LLM."""
+
+    def __init__(self, grounded):
+        self.grounded, self.prompts = grounded, []
+
+    def chat_json(self, messages, schema, purpose="", max_tokens=0):
+        from types import SimpleNamespace
+
+        from kgsolver.pipeline.generate import GroundedReply
+        from kgsolver.pipeline.preference.parametric import ParametricReply
+
+        text = messages[-1].content
+        self.prompts.append(text)
+        reply = (GroundedReply(**self.grounded(text)) if schema is GroundedReply
+                 else ParametricReply(answer="unknown", confidence=0))
+        return reply, SimpleNamespace(usage=SimpleNamespace(prompt_tokens=1, completion_tokens=1))
+
+
+def test_a_user_fact_that_needs_a_passage_to_bridge_is_asked_with_the_context():
+    from kgsolver.pipeline.preference.base import PreferenceInputs
+
+    bridge = Document(page_content="Cindy Williams is a news anchor with WCSH in Portland.",
+                      metadata={"doc_id": "d2", "title": "Cindy Williams"})
+    fact = "WCSH: it broadcasts on UHF channel 31."
+
+    def grounded(prompt):
+        if "USER FACT" in prompt and "news anchor" in prompt:
+            return {"answer": "31", "passages": [1, 2]}
+        if "USER FACT" in prompt:  # the fact alone does not say which station Cindy Williams is on
+            return {"answer": "unknown", "passages": []}
+        return {"answer": "WCSH", "passages": [1]}
+
+    session = ScriptedSession(grounded)
+    inputs = PreferenceInputs(question="On what UHF channel is the station Cindy Williams is on?", session=session,
+                              settings=S, retrieve=lambda: [bridge], assumptions=[fact])
+    out = get_policy("hierarchical").resolve(inputs)
+    assert out.answer == "31" and out.preference.source_used == "user", out.preference
+    assert [p.count("USER FACT") for p in session.prompts[:2]] == [1, 1] and "news anchor" in session.prompts[1]
+    assert out.cited[0].page_content == fact

@@ -60,6 +60,11 @@ def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametr
     # context is still asked separately, so a disagreement between the two is detected and reported.
     if inputs.assumptions:
         user = ask_grounded(inputs, [], with_user=True)
+        if (user is None or not user.answer) and documents:
+            # A user fact may need a passage to connect it to the question (the bridge of a multi-hop question):
+            # ask again with both, the facts first and marked; the consistency filter has already removed the
+            # sentences that contradict them, so the passages cannot reinstate what the user overrode.
+            user = ask_grounded(inputs, documents, with_user=True)
         if user is not None and user.answer and user.source == "user":
             cand.user = user
     if documents:
