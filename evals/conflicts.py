@@ -1,11 +1,16 @@
 """Knowledge-conflict evaluation over questions whose gold passages we have (HotpotQA distractor 200, KILT mini).
 
-Three conditions, built from the shared data (no downloads):
+Three conditions, built from the shared data (no downloads), plus an intact control:
+- intact (control): the gold passages as they are; the answer equals the gold answer (reading ability, so that the
+  counterfactual rate can also be read on the questions the system answers correctly when nothing is edited);
 - counterfactual: the gold answer in the gold passages is replaced by another answer of the same kind (KAFT);
   context adherence = the answer follows the edited context (controllability);
 - irrelevant: only random passages from other questions; robustness = the answer equals the closed-book answer;
 - assumption: the gold passages are intact, the user states (`--assume`) the answer sentence with the substitute;
   the rate = the answer follows the assumption.
+Questions: HotpotQA bridge questions and KILT questions whose answer occurs in the gold passages and not in the
+question (a comparison question names its answer, so an edit cannot move it); the substitute is the nearest answer
+of the same kind by embedding (a band for a band, a country for a country) that the gold passages do not name.
 Systems: the default preference policy (filters + policy, the naive mode's path minus retrieval), a plain RAG prompt
 (evals/conflicts_prompt.py, the assumption prepended to the context), and closed-book (question only).
 
@@ -15,6 +20,8 @@ Systems: the default preference policy (filters + policy, the naive mode's path 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import random
 import re
 import time
@@ -33,7 +40,7 @@ from kgsolver.pipeline.preference import get_policy
 from kgsolver.pipeline.preference.base import PreferenceInputs
 from kgsolver.pipeline.preference.parametric import closed_book_answer
 
-CONDITIONS = ("counterfactual", "irrelevant", "assumption")
+CONDITIONS = ("intact", "counterfactual", "irrelevant", "assumption")
 SYSTEMS = ("default", "plain_rag", "closed_book")
 
 
@@ -43,7 +50,9 @@ class ConflictSample:
     question: str
     answer: str
     gold: list[tuple[str, str]]  # (title, text)
+    kind: str = ""  # HotpotQA question type (bridge | comparison); empty for KILT
     substitute: str = ""
+    substitute_kind: str = ""  # the entity label (or surface kind) that answer and substitute share
     irrelevant: list[tuple[str, str]] = field(default_factory=list)
 
     def counterfactual(self) -> list[tuple[str, str]]:
@@ -51,10 +60,13 @@ class ConflictSample:
         return [(t, pattern.sub(self.substitute, x)) for t, x in self.gold]
 
     def assumption(self) -> str:
-        for _, text in self.gold:
+        """The gold sentence that states the answer, with the substitute, prefixed by its page title when the
+        sentence does not name it (so "it broadcasts on ..." still says what "it" is)."""
+        for title, text in self.gold:
             for sentence in split_sentences(text):
                 if self.answer.lower() in sentence.lower():
-                    return re.sub(re.escape(self.answer), self.substitute, sentence, flags=re.I)
+                    fact = re.sub(re.escape(self.answer), self.substitute, sentence, flags=re.I)
+                    return fact if normal(title) in normal(fact) else f"{title}: {fact}"
         return f"The answer to \"{self.question}\" is {self.substitute}."
 
 
@@ -78,7 +90,7 @@ def _hotpot_samples() -> list[ConflictSample]:
     for r in read_jsonl(dataset_path(HOTPOTQA_200)):
         gold_titles = {t for t, _ in r["supporting_facts"]}
         gold = [(t, " ".join(s)) for t, s in r["context"] if t in gold_titles]
-        out.append(ConflictSample(r["_id"], r["question"], r["answer"], gold))
+        out.append(ConflictSample(r["_id"], r["question"], r["answer"], gold, kind=r.get("type", "")))
     return out
 
 
@@ -96,32 +108,115 @@ def _kilt_samples() -> list[ConflictSample]:
     return out
 
 
-def build_samples(limit: int, seed: int = 0, source: str = "both") -> list[ConflictSample]:
-    """Questions whose answer occurs in the gold passages (not yes/no), each with a same-kind substitute answer
-    and three random unrelated passages; deterministic for a seed. Alternates HotpotQA and KILT with `both`."""
-    pools = {"hotpotqa": _hotpot_samples, "kilt": _kilt_samples}
-    chosen = [pools[s]() for s in (("hotpotqa", "kilt") if source == "both" else (source,))]
+def _editable(s: ConflictSample) -> bool:
+    """An answer an edit of the passages can move: named in the gold passages, not yes/no, not in the question."""
+    answer = normal(s.answer)
+    words = set(answer.split()) - {"the", "of", "a", "and"}
+    in_question = len(words & set(normal(s.question).split())) >= max(1, len(words) / 2)
+    return (s.kind != "comparison" and answer not in {"yes", "no"} and len(answer) > 1 and not in_question
+            and any(s.answer.lower() in text.lower() for _, text in s.gold))
+
+
+def _answer_sentence(sample: ConflictSample) -> str | None:
+    for _, text in sample.gold:
+        hit = next((x for x in split_sentences(text) if sample.answer.lower() in x.lower()), None)
+        if hit:
+            return hit
+    return None
+
+
+def typed_pool(samples: list[ConflictSample], max_passages: int = 500) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """(answer -> kind, kind -> candidate substitutes). The kind of an answer is the spaCy entity label it has in
+    the gold sentence that states it (PERSON, GPE, ORG, DATE, CARDINAL, ...), else its surface kind (`answer_kind`);
+    candidates are every entity of that label named in (up to `max_passages` of) the gold passages, plus the other answers of the kind."""
+    from kgsolver.graphs.extract_spacy import load_spacy
+
+    nlp = load_spacy()
+    kinds = {s.answer: answer_kind(s.answer) for s in samples}
+    sentences = {s.answer: x for s in samples if (x := _answer_sentence(s))}
+    for (answer, _), doc in zip(sentences.items(), nlp.pipe(sentences.values())):
+        target = normal(answer)
+        label = next((e.label_ for e in doc.ents if normal(e.text) and (normal(e.text) in target
+                                                                      or target in normal(e.text))), None)
+        kinds[answer] = label or kinds[answer]
+    pool: dict[str, set[str]] = {}
+    for answer, kind in kinds.items():
+        pool.setdefault(kind, set()).add(answer)
+    texts = sorted({text for s in samples for _, text in s.gold})
+    texts = random.Random(0).sample(texts, min(max_passages, len(texts)))  # enough names per kind, in seconds
+    for doc in nlp.pipe(texts, batch_size=64):
+        for ent in doc.ents:
+            if 1 <= len(ent.text.split()) <= 6 and len(normal(ent.text)) > 1:
+                pool.setdefault(ent.label_, set()).add(ent.text.strip())
+    return kinds, pool
+
+
+class _Substitutes:
+    """Same-kind substitute answers, the nearest by embedding when an embedder is given (else a seeded random one).
+    Names are embedded per kind on first use and kept, so a second build with the same embedder costs nothing."""
+
+    def __init__(self, kinds: dict[str, str], pool: dict[str, set[str]], embedder=None, max_similarity: float = 0.8):
+        self.kinds, self.pool = kinds, {k: sorted(v) for k, v in pool.items()}
+        self.embedder, self.max_similarity, self.vectors = embedder, max_similarity, {}
+
+    def pick(self, sample: ConflictSample, rng: random.Random) -> str | None:
+        text = normal(" ".join(t for _, t in sample.gold) + " " + sample.question)
+        answer = normal(sample.answer)
+        kind = self.kinds.get(sample.answer, answer_kind(sample.answer))
+        names = self.pool.get(kind, [])
+        ok = [i for i, o in enumerate(names) if normal(o) and normal(o) not in text and answer not in normal(o)
+              and normal(o) not in answer and normal(o) not in {"yes", "no"}
+              and abs(len(o.split()) - len(sample.answer.split())) <= 1]
+        if not ok:
+            return None
+        if self.embedder is None:
+            return names[rng.choice(ok)]
+        if kind not in self.vectors:
+            self.vectors[kind] = self.embedder.encode(names)
+        sims = self.vectors[kind][ok] @ self.embedder.encode([sample.answer])[0]
+        # The nearest that is not a paraphrase of the answer ("U.S." vs "United States" would edit nothing).
+        ranked = sorted((float(-v), names[i]) for v, i in zip(sims, ok) if v < self.max_similarity)
+        return ranked[0][1] if ranked else None
+
+
+_SOURCES = {"hotpotqa": _hotpot_samples, "kilt": _kilt_samples}
+
+
+@functools.lru_cache(maxsize=4)
+def _source_pools(source: str) -> tuple[list[list[ConflictSample]], dict[str, str], dict[str, set[str]]]:
+    chosen = [_SOURCES[s]() for s in (("hotpotqa", "kilt") if source == "both" else (source,))]
+    kinds, pool = typed_pool([s for group in chosen for s in group])
+    return chosen, kinds, pool
+
+
+@functools.lru_cache(maxsize=4)
+def _substitutes(source: str, embedder) -> _Substitutes:
+    _, kinds, pool = _source_pools(source)
+    return _Substitutes(kinds, pool, embedder)
+
+
+def build_samples(limit: int, seed: int = 0, source: str = "both", embedder=None) -> list[ConflictSample]:
+    """Questions whose answer an edit can move (`_editable`), each with a same-kind substitute answer and three
+    random unrelated passages; deterministic for a seed. Alternates HotpotQA and KILT with `both`."""
+    chosen, _, _ = _source_pools(source)
+    substitutes = _substitutes(source, embedder)
     rng = random.Random(seed)
-    everything = [s for pool in chosen for s in pool]
-    passages = [p for s in everything for p in s.gold]
-    usable = [[s for s in pool if normal(s.answer) not in {"yes", "no"} and len(normal(s.answer)) > 1
-               and any(s.answer.lower() in text.lower() for _, text in s.gold)] for pool in chosen]
-    for pool in usable:
-        rng.shuffle(pool)
+    passages = [p for group in chosen for s in group for p in s.gold]
+    seen: set[str] = set()  # HotpotQA and KILT share questions: keep each once
+    usable = [[s for s in group if _editable(s) and not (normal(s.question) in seen or seen.add(normal(s.question)))]
+              for group in chosen]
+    for group in usable:
+        rng.shuffle(group)
     ordered = [s for group in zip(*usable) for s in group] if len(usable) > 1 else usable[0]
     samples = []
     for s in ordered:
-        text = normal(" ".join(t for _, t in s.gold))
-        same_kind = [o.answer for o in everything if answer_kind(o.answer) == answer_kind(s.answer)
-                     and normal(o.answer) not in text and normal(s.answer) not in normal(o.answer)
-                     and normal(o.answer) not in {"yes", "no"}
-                     and abs(len(o.answer.split()) - len(s.answer.split())) <= 1]
-        if not same_kind:
+        substitute = substitutes.pick(s, rng)
+        if not substitute:
             continue
-        s.substitute = rng.choice(sorted(set(same_kind)))
         titles = {t for t, _ in s.gold}
-        s.irrelevant = rng.sample([p for p in passages if p[0] not in titles and normal(s.answer) not in normal(p[1])], 3)
-        samples.append(s)
+        irrelevant = rng.sample([p for p in passages if p[0] not in titles and normal(s.answer) not in normal(p[1])], 3)
+        samples.append(dataclasses.replace(s, substitute=substitute, irrelevant=irrelevant,
+                                           substitute_kind=substitutes.kinds.get(s.answer, "")))
         if len(samples) >= limit:
             break
     return samples
@@ -171,16 +266,21 @@ def run_closed_book(gateway, config, question) -> str | None:
                               max_tokens=config.preference.parametric_max_tokens).answer
 
 
+def _target(sample: ConflictSample, condition: str, closed: str | None) -> str | None:
+    return {"intact": sample.answer, "irrelevant": closed}.get(condition, sample.substitute)
+
+
 def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, conditions=CONDITIONS,
              systems=SYSTEMS, on_record=None) -> dict:
-    """Per condition and system: the rate (and the per-sample records)."""
+    """Per condition and system: the rate (and the per-sample records). With the intact control, also the
+    counterfactual rate on the questions that system answers correctly when nothing is edited (`readable`)."""
     hits = {(c, s): [] for c in conditions for s in systems}
     records = []
     for sample in samples:
         closed = run_closed_book(gateway, config, sample.question)
         for condition in conditions:
-            passages = {"counterfactual": sample.counterfactual(), "irrelevant": sample.irrelevant,
-                        "assumption": sample.gold}[condition]
+            passages = {"counterfactual": sample.counterfactual(), "irrelevant": sample.irrelevant}.get(
+                condition, sample.gold)
             assumptions = [sample.assumption()] if condition == "assumption" else []
             for system in systems:
                 if system == "default":
@@ -189,22 +289,31 @@ def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, 
                     answer = run_plain_rag(gateway, sample.question, passages, assumptions)
                 else:
                     answer = closed
-                ok = same_answer(answer, closed) if condition == "irrelevant" else matches(answer, sample.substitute)
+                target = _target(sample, condition, closed)
+                ok = same_answer(answer, closed) if condition == "irrelevant" else matches(answer, target)
                 hits[(condition, system)].append(ok)
                 records.append({"qid": sample.qid, "condition": condition, "system": system, "answer": answer,
-                                "target": closed if condition == "irrelevant" else sample.substitute, "ok": ok})
+                                "target": target, "ok": ok})
                 if on_record is not None:
                     on_record(records[-1])
     rates = {key: (sum(v) / len(v) if v else 0.0) for key, v in hits.items()}
-    return {"rates": rates, "records": records, "n": len(samples)}
+    readable = {}
+    if "intact" in conditions and "counterfactual" in conditions:
+        for system in systems:
+            pairs = [cf for ok, cf in zip(hits[("intact", system)], hits[("counterfactual", system)]) if ok]
+            readable[system] = (sum(pairs) / len(pairs) if pairs else 0.0, len(pairs))
+    return {"rates": rates, "records": records, "n": len(samples), "readable": readable}
 
 
 def format_table(result: dict, conditions=CONDITIONS, systems=SYSTEMS) -> str:
-    names = {"counterfactual": "counterfactual: context adherence", "irrelevant": "irrelevant: = closed-book",
-             "assumption": "assumption: follows --assume"}
-    lines = [f"{'condition (n=' + str(result['n']) + ')':38}" + "".join(f"{s:>13}" for s in systems)]
+    names = {"intact": "intact (control): = gold answer", "counterfactual": "counterfactual: context adherence",
+             "irrelevant": "irrelevant: = closed-book", "assumption": "assumption: follows --assume"}
+    lines = [f"{'condition (n=' + str(result['n']) + ')':40}" + "".join(f"{s:>13}" for s in systems)]
     for c in conditions:
-        lines.append(f"{names[c]:38}" + "".join(f"{result['rates'][(c, s)]:>13.2f}" for s in systems))
+        lines.append(f"{names[c]:40}" + "".join(f"{result['rates'][(c, s)]:>13.2f}" for s in systems))
+    if result.get("readable"):
+        cells = "".join(f"{f'{rate:.2f} (n={n})':>13}" for rate, n in (result["readable"][s] for s in systems))
+        lines.append(f"{'counterfactual | intact answered':40}" + cells)
     return "\n".join(lines)
 
 
@@ -224,8 +333,9 @@ def main(argv: list[str] | None = None) -> None:
         config.llm.name = args.llm
     solver = Solver(".", config)  # only for its gateway (cache, backend) and embedder; no knowledge base is opened
     started = time.perf_counter()
-    samples = build_samples(args.limit, args.seed, args.source)
-    result = evaluate(samples, solver.gateway, load_embedder(config.embedder.model_path), config,
+    embedder = load_embedder(config.embedder.model_path)
+    samples = build_samples(args.limit, args.seed, args.source, embedder)
+    result = evaluate(samples, solver.gateway, embedder, config,
                       on_record=(lambda r: print(r, flush=True)) if args.verbose else None)
     print(f"knowledge-conflict suite: {len(samples)} questions ({args.source}), LLM {config.llm.name}, "
           f"policy {config.preference.policy}, {time.perf_counter() - started:.0f}s")

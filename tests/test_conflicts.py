@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from kgsolver.evals.conflicts import (CONDITIONS, answer_kind, build_samples, evaluate, format_table, matches,
+from kgsolver.evals.conflicts import (CONDITIONS, build_samples, evaluate, format_table, matches,
                                       same_answer)
 from kgsolver.pipeline.filters.base import normal
 
 
-def test_samples_are_built_from_gold_passages(shared_datasets):
-    samples = build_samples(6)
-    assert len(samples) == 6
+def test_samples_are_built_from_gold_passages(shared_datasets, embedder):
+    samples = build_samples(6, embedder=embedder)
+    assert len(samples) == 6 and len({normal(s.question) for s in samples}) == 6
     for s in samples:
+        assert s.kind != "comparison" and normal(s.answer) not in normal(s.question)
         gold_text = " ".join(t for _, t in s.gold).lower()
         assert s.answer.lower() in gold_text
         cf = " ".join(t for _, t in s.counterfactual())
         assert s.substitute in cf and s.answer.lower() not in cf.lower()
-        assert answer_kind(s.substitute)[:4] == answer_kind(s.answer)[:4]
+        assert s.substitute_kind and normal(s.substitute) not in normal(s.answer)
         assert normal(s.substitute) in normal(s.assumption())
         assert len(s.irrelevant) == 3 and all(normal(s.answer) not in normal(t) for _, t in s.irrelevant)
-    assert build_samples(3, seed=0)[0].substitute == build_samples(3, seed=0)[0].substitute
+    # deterministic, and the nearest same-kind name: a date for a date, a person for a person
+    assert [s.substitute for s in build_samples(3, embedder=embedder)] == [s.substitute for s in samples[:3]]
+    kinds = {s.substitute_kind for s in samples}
+    assert kinds & {"PERSON", "DATE", "GPE", "ORG", "CARDINAL", "WORK_OF_ART"}, kinds
 
 
 def test_matching_rules():
@@ -31,7 +35,7 @@ def test_matching_rules():
 
 @pytest.mark.llm
 def test_three_conditions_end_to_end(qwen05, embedder, config, shared_datasets):
-    samples = build_samples(1, seed=0, source="hotpotqa")
+    samples = build_samples(1, seed=0, source="hotpotqa", embedder=embedder)
     result = evaluate(samples, qwen05, embedder, config, systems=("default", "closed_book"))
     rates = result["rates"]
     # irrelevant context: the policy falls back on the model's own answer, which is the closed-book answer
