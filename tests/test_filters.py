@@ -37,6 +37,21 @@ def test_relevance_drops_unrelated_passages_and_triples_with_reasons(embedder):
     assert any(r.kind == "triple" and "Tomato" in r.ref for r in result.report.removed)
 
 
+def test_relevance_keeps_a_bridge_passage_named_by_a_relevant_one(embedder):
+    """HotpotQA 5ab6c65e: the town's page shares no words with the question, the tugboat's page names the town."""
+    q = "What was the population of the town as of 2000 where the historic tugboat Catawissa is located?"
+    tug = doc("Catawissa was a historic tugboat located at Waterford in Saratoga County, New York.", "tug",
+              "Catawissa (tugboat)")
+    town = doc("Waterford is a town in Saratoga County. The population was 8,515 at the 2000 census.", "town",
+               "Waterford, New York")
+    plain = RelevanceFilter(embedder, threshold=0.25, keep_bridges=False).apply(q, [tug, town])
+    assert [d.metadata["doc_id"] for d in plain.documents] == ["tug"]  # the case the rescue exists for
+    result = RelevanceFilter(embedder, threshold=0.25).apply(q, [tug, town, doc(TOMATO, "tomato", "Tomato")])
+    assert [d.metadata["doc_id"] for d in result.documents] == ["tug", "town"]
+    assert result.documents[1].metadata["bridge_from"] == "tug"
+    assert any(r.kind == "flag" and r.ref == "town" and "bridge" in r.reason for r in result.report.removed)
+
+
 def test_brevity_keeps_the_answer_sentence_within_the_budget(embedder):
     result = BrevityFilter(embedder, token_budget=30).apply(Q, [doc(CURIE, "curie", "Marie Curie")])
     kept = result.documents[0].page_content

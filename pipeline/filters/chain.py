@@ -56,7 +56,8 @@ def build_filter_chain(settings: FilterSettings, embedder, *, session=None,
         "relevance": lambda: RelevanceFilter(
             embedder, threshold=settings.relevance_threshold, triple_threshold=settings.triple_threshold,
             session=session, llm_judge=settings.llm_judge, judge_reserve_calls=settings.judge_reserve_calls,
-            cross_encoder_path=settings.cross_encoder_path, cross_encoder_threshold=settings.cross_encoder_threshold),
+            cross_encoder_path=settings.cross_encoder_path, cross_encoder_threshold=settings.cross_encoder_threshold,
+            keep_bridges=settings.keep_bridges),
         "consistency": lambda: ConsistencyFilter(
             embedder, user_facts=user_facts, similarity=settings.consistency_similarity,
             user_similarity=settings.user_fact_similarity, drop_contradicted_by_kg=settings.drop_contradicted_by_kg),

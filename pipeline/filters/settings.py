@@ -11,6 +11,7 @@ class FilterSettings(BaseModel):
                              description="filters in the order they run")
     relevance_threshold: float = Field(0.25, description="min cosine(question, passage) with the embedder")
     triple_threshold: float = 0.3
+    keep_bridges: bool = Field(True, description="keep a passage below the threshold when a kept passage names its title")
     llm_judge: bool = Field(False, description="one batched LLM yes/no relevance judgement when calls are to spare")
     judge_reserve_calls: int = Field(3, description="calls that must stay available after the judgement")
     cross_encoder_path: str | None = Field(None, description="a local sentence-transformers CrossEncoder folder")
