@@ -45,6 +45,27 @@ def ci95(values: list[float]) -> list[float]:
     return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
+def paired(rows: list[dict], headline: str) -> list[dict[str, Any]]:
+    """For each pair of conditions, on the questions both answered: how many each got right that the other did not
+    (a question counts as right when its headline score is 1). Shows whether retrieval or the KG changes answers."""
+    right: dict[str, dict[str, bool]] = {}
+    for r in rows:
+        if not r.get("unavailable"):
+            right.setdefault(r["condition"], {})[r["qid"]] = r.get("metrics", {}).get(headline, 0.0) == 1.0
+    out = []
+    names = sorted(right)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = sorted(set(right[a]) & set(right[b]))
+            if common:
+                out.append({"a": a, "b": b, "n": len(common),
+                            "both": sum(right[a][q] and right[b][q] for q in common),
+                            "only_a": sum(right[a][q] and not right[b][q] for q in common),
+                            "only_b": sum(right[b][q] and not right[a][q] for q in common),
+                            "neither": sum(not right[a][q] and not right[b][q] for q in common)})
+    return out
+
+
 def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     for condition in sorted({r["condition"] for r in rows}):
@@ -64,7 +85,7 @@ def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
     seconds = [r.get("seconds", 0.0) for r in scored]
     calls = [r.get("usage", {}).get("llm_calls", 0) for r in scored]
     return {"headline": headline, "rows": len(rows), "questions": len({r["qid"] for r in rows}),
-            "conditions": conditions,
+            "conditions": conditions, "paired": paired(rows, headline),
             "latency_s": {"mean": round(mean(seconds), 3), "p50": round(_percentile(seconds, 0.5), 3),
                           "p95": round(_percentile(seconds, 0.95), 3), "total": round(sum(seconds), 1)},
             "llm_calls": {"mean": round(mean(calls), 3), "total": sum(calls)},
@@ -92,6 +113,18 @@ def _table(summary: dict, headline: str) -> list[str]:
     return lines
 
 
+def _paired_table(summary: dict) -> list[str]:
+    pairs = summary.get("paired") or []
+    if not pairs:
+        return []
+    head = summary["headline"]
+    lines = [f"Paired, same questions ({head} = 1 counts as right):", "",
+             "| A | B | n | both right | only A right | only B right | neither |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {p['a']} | {p['b']} | {p['n']} | {p['both']} | {p['only_a']} | {p['only_b']} | {p['neither']} |"
+              for p in pairs]
+    return lines + [""]
+
+
 def render_markdown(config: dict, summary: dict, notes: list[str], plots: list[str]) -> str:
     model = config.get("model", {})
     invocation = (config.get("invocations") or [{}])[-1].get("command") or "(Python API)"
@@ -101,7 +134,7 @@ def render_markdown(config: dict, summary: dict, notes: list[str], plots: list[s
              f"{summary['llm_calls']['total']} LLM calls ({summary['cache_hits']} from cache), "
              f"{summary['tokens']} tokens; latency mean {summary['latency_s']['mean']}s, "
              f"p95 {summary['latency_s']['p95']}s. Model sha256 `{model.get('sha256', 'n/a')}`.", "",
-             *_table(summary, summary["headline"]), ""]
+             *_table(summary, summary["headline"]), "", *_paired_table(summary)]
     lines += [f"> {note}" for note in notes]
     lines += [f"![{Path(p).stem}]({p})" for p in plots]
     return "\n".join(lines) + "\n"

@@ -97,3 +97,15 @@ def test_ci95_wilson_for_accuracy_and_normal_for_f1():
     rows = [{"key": f"{i}::rag", "qid": str(i), "condition": "rag", "group": "all",
              "metrics": {"accuracy": float(i < 3)}} for i in range(10)]
     assert summarize(rows, "accuracy")["conditions"]["rag"]["ci95"] == [0.1078, 0.6032]
+
+
+def test_paired_counts_which_condition_got_which_question():
+    def row(qid, condition, score):
+        return {"key": f"{qid}::{condition}", "qid": qid, "condition": condition, "group": "all",
+                "metrics": {"accuracy": score}}
+
+    rows = [row("1", "closed-book", 1.0), row("1", "rag", 0.0), row("2", "closed-book", 0.0), row("2", "rag", 1.0),
+            row("3", "closed-book", 1.0), row("3", "rag", 1.0), row("4", "closed-book", 0.0),  # 4: rag not run yet
+            {**row("1", "rag+kg", 0.0), "unavailable": "no graph"}]
+    pairs = summarize(rows, "accuracy")["paired"]
+    assert pairs == [{"a": "closed-book", "b": "rag", "n": 3, "both": 1, "only_a": 1, "only_b": 1, "neither": 0}]
