@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import json
 import random
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from langchain_core.documents import Document
 from pydantic import BaseModel
@@ -273,7 +275,8 @@ def _target(sample: ConflictSample, condition: str, closed: str | None) -> str |
 def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, conditions=CONDITIONS,
              systems=SYSTEMS, on_record=None) -> dict:
     """Per condition and system: the rate (and the per-sample records). With the intact control, also the
-    counterfactual rate on the questions that system answers correctly when nothing is edited (`readable`)."""
+    counterfactual and assumption rates on the questions that system answers correctly when nothing is edited
+    (`readable`: whether an edit is followed, apart from whether the model can read the answer at all)."""
     hits = {(c, s): [] for c in conditions for s in systems}
     records = []
     for sample in samples:
@@ -298,10 +301,12 @@ def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, 
                     on_record(records[-1])
     rates = {key: (sum(v) / len(v) if v else 0.0) for key, v in hits.items()}
     readable = {}
-    if "intact" in conditions and "counterfactual" in conditions:
+    for edited in ("counterfactual", "assumption"):
+        if "intact" not in conditions or edited not in conditions:
+            continue
         for system in systems:
-            pairs = [cf for ok, cf in zip(hits[("intact", system)], hits[("counterfactual", system)]) if ok]
-            readable[system] = (sum(pairs) / len(pairs) if pairs else 0.0, len(pairs))
+            pairs = [e for ok, e in zip(hits[("intact", system)], hits[(edited, system)]) if ok]
+            readable[(edited, system)] = (sum(pairs) / len(pairs) if pairs else 0.0, len(pairs))
     return {"rates": rates, "records": records, "n": len(samples), "readable": readable}
 
 
@@ -311,9 +316,11 @@ def format_table(result: dict, conditions=CONDITIONS, systems=SYSTEMS) -> str:
     lines = [f"{'condition (n=' + str(result['n']) + ')':40}" + "".join(f"{s:>13}" for s in systems)]
     for c in conditions:
         lines.append(f"{names[c]:40}" + "".join(f"{result['rates'][(c, s)]:>13.2f}" for s in systems))
-    if result.get("readable"):
-        cells = "".join(f"{f'{rate:.2f} (n={n})':>13}" for rate, n in (result["readable"][s] for s in systems))
-        lines.append(f"{'counterfactual | intact answered':40}" + cells)
+    for edited in ("counterfactual", "assumption"):
+        if (edited, systems[0]) in result.get("readable", {}):
+            cells = "".join(f"{f'{rate:.2f} (n={n})':>13}" for rate, n in (result["readable"][(edited, s)]
+                                                                           for s in systems))
+            lines.append(f"{edited + ' | intact answered':40}" + cells)
     return "\n".join(lines)
 
 
@@ -324,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", choices=["both", "hotpotqa", "kilt"], default="both")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true", help="print every answer")
+    parser.add_argument("--out", type=Path, default=None, help="write rates, samples and every answer as JSON")
     args = parser.parse_args(argv)
     from kgsolver.connectors.embedders import load_embedder
     from kgsolver.pipeline.solver import Solver
@@ -340,6 +348,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"knowledge-conflict suite: {len(samples)} questions ({args.source}), LLM {config.llm.name}, "
           f"policy {config.preference.policy}, {time.perf_counter() - started:.0f}s")
     print(format_table(result))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "llm": config.llm.name, "policy": config.preference.policy, "limit": args.limit, "seed": args.seed,
+            "source": args.source, "n": result["n"],
+            "rates": {f"{c}/{s}": v for (c, s), v in result["rates"].items()},
+            "readable": {f"{c}/{s}": {"rate": r, "n": n} for (c, s), (r, n) in result["readable"].items()},
+            "samples": [{"qid": x.qid, "question": x.question, "answer": x.answer, "substitute": x.substitute,
+                         "kind": x.substitute_kind, "assumption": x.assumption()} for x in samples],
+            "records": result["records"]}, indent=1))
 
 
 if __name__ == "__main__":
