@@ -51,6 +51,17 @@ def model_info(name: str) -> dict[str, Any]:
             "packages": [f"{d}=={model.version}" for d in model.distributions]}
 
 
+def fingerprint_changes(old: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
+    """The fingerprint keys on which a resume disagrees with the run folder. A run begun without a knowledge base
+    (only offline conditions, e.g. MedQA closed-book before the corpus was ingested) recorded no knowledge-base
+    embedder; its rows used none, so adding conditions that need the knowledge base later is no disagreement."""
+    changed = [k for k in FINGERPRINT_KEYS if old.get(k) != fresh.get(k)]
+    if "embedder" in changed and (old.get("embedder") or {}).get("knowledge_base") is None:
+        if dict(old["embedder"], knowledge_base=None) == dict(fresh.get("embedder") or {}, knowledge_base=None):
+            changed.remove("embedder")
+    return changed
+
+
 def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
     from kgsolver.pipeline.knowledge_base import KnowledgeBase
 

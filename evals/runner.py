@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.evals.datasets import datasets_dir
-from kgsolver.evals.run_config import FINGERPRINT_KEYS, build_config
+from kgsolver.evals.run_config import build_config, fingerprint_changes
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.ingest import ingest
@@ -107,7 +107,7 @@ def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver
     fresh = build_config(spec, suite, config, solver, data_dir)
     if config_path.exists():
         old = json.loads(config_path.read_text(encoding="utf-8"))
-        changed = [k for k in FINGERPRINT_KEYS if old.get(k) != fresh.get(k)]
+        changed = fingerprint_changes(old, fresh)
         if changed:
             raise KGSolverError(f"{spec.out} holds a run with different {', '.join(changed)}; use a new --out folder")
         fresh["invocations"] = old.get("invocations", []) + fresh["invocations"]

@@ -120,3 +120,18 @@ def test_medqa_corpus_keeps_every_medquad_passage(shared_datasets, tmp_path):
     corpus = get_suite("medqa").corpus_files(shared_datasets, tmp_path)[0]
     ids = [json.loads(line)["id"] for line in corpus.read_text(encoding="utf-8").splitlines()]
     assert len(ids) == 16407 and len(set(ids)) == len(ids)
+
+
+def test_resume_accepts_a_knowledge_base_added_after_offline_conditions():
+    from kgsolver.evals.run_config import fingerprint_changes
+
+    settings = {"model_path": None, "device": "cpu", "batch_size": 64}
+    kb = {"name": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": 384}
+    closed_book = {"suite": "medqa", "embedder": {"settings": settings, "knowledge_base": None}}
+    with_kb = {"suite": "medqa", "embedder": {"settings": settings, "knowledge_base": kb}}
+    assert fingerprint_changes(closed_book, with_kb) == []
+    other_kb = {"suite": "medqa", "embedder": {"settings": settings, "knowledge_base": dict(kb, dimensions=768)}}
+    assert fingerprint_changes(with_kb, other_kb) == ["embedder"]  # a different embedder is still refused
+    other_settings = {"suite": "medqa", "embedder": {"settings": dict(settings, model_path="/x"), "knowledge_base": kb}}
+    assert fingerprint_changes(closed_book, other_settings) == ["embedder"]
+    assert fingerprint_changes(with_kb, dict(with_kb, suite="pubmedqa")) == ["suite"]
