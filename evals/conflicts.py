@@ -58,13 +58,21 @@ class ConflictSample:
     irrelevant: list[tuple[str, str]] = field(default_factory=list)
 
     def counterfactual(self) -> list[tuple[str, str]]:
+        """Every mention of the answer replaced, and the page title too when the page is about the answer (else
+        "Lee Hazlewood: Harry Lee (born 1929) was ..." still names the original answer in its title)."""
         pattern = re.compile(re.escape(self.answer), re.I)
-        return [(t, pattern.sub(self.substitute, x)) for t, x in self.gold]
+
+        def title(t: str) -> str:
+            key = normal(re.split(r"[(,]", t, maxsplit=1)[0])
+            return self.substitute if key and (key in normal(self.answer) or normal(self.answer) in key) else t
+
+        return [(title(t), pattern.sub(self.substitute, x)) for t, x in self.gold]
 
     def assumption(self) -> str:
         """The gold sentence that states the answer, with the substitute, prefixed by its page title when the
-        sentence does not name it (so "it broadcasts on ..." still says what "it" is)."""
-        for title, text in self.gold:
+        sentence does not name it (so "it broadcasts on ..." still says what "it" is); a page about the answer
+        is renamed as in the counterfactual."""
+        for (_, text), (title, _) in zip(self.gold, self.counterfactual()):
             for sentence in split_sentences(text):
                 if self.answer.lower() in sentence.lower():
                     fact = re.sub(re.escape(self.answer), self.substitute, sentence, flags=re.I)

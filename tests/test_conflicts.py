@@ -46,3 +46,14 @@ def test_three_conditions_end_to_end(qwen05, embedder, config, shared_datasets):
     assert rates[("counterfactual", "closed_book")] == 0.0
     assert len(result["records"]) == len(CONDITIONS) * 2
     assert "counterfactual" in format_table(result, systems=("default", "closed_book"))
+
+
+def test_counterfactual_renames_the_page_about_the_answer():
+    from kgsolver.evals.conflicts import ConflictSample
+
+    s = ConflictSample("q", "Who wrote These Boots?", "Barton Lee Hazlewood",
+                       [("Lee Hazlewood", "Barton Lee Hazlewood (born 1929) was a singer."),
+                        ("These Boots (song)", "A song written by Barton Lee Hazlewood.")], substitute="Harry Lee")
+    assert s.counterfactual() == [("Harry Lee", "Harry Lee (born 1929) was a singer."),
+                                  ("These Boots (song)", "A song written by Harry Lee.")]
+    assert s.assumption() == "Harry Lee (born 1929) was a singer."
