@@ -84,8 +84,24 @@ def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
         "versions": versions(),
         "hardware": {"machine": platform.machine(), "cpus": _cpus(), "system": platform.system()},
         "invocations": [{"command": shlex.join(spec.command) if spec.command else None,
-                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "limit": spec.limit}],
+                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "limit": spec.limit,
+                         "git": git_state()}],
     }
+
+
+def git_state(root: Path | None = None) -> dict[str, Any] | None:
+    """The commit the code ran from and whether tracked files differed from it; None outside a git checkout."""
+    import subprocess
+
+    root = root or Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": sorted(line[3:] for line in dirty.splitlines() if line.strip())}
 
 
 def _cpus() -> int | None:

@@ -135,3 +135,20 @@ def test_resume_accepts_a_knowledge_base_added_after_offline_conditions():
     other_settings = {"suite": "medqa", "embedder": {"settings": dict(settings, model_path="/x"), "knowledge_base": kb}}
     assert fingerprint_changes(closed_book, other_settings) == ["embedder"]
     assert fingerprint_changes(with_kb, dict(with_kb, suite="pubmedqa")) == ["suite"]
+
+
+def test_git_state_names_the_commit_and_modified_files(tmp_path):
+    import re
+    import subprocess
+
+    from kgsolver.evals.run_config import git_state
+
+    assert git_state(tmp_path) is None  # not a checkout
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.txt").write_text("one\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "a.txt"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a"],
+                   check=True)
+    (tmp_path / "a.txt").write_text("two\n")
+    state = git_state(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{40}", state["commit"]) and state["dirty"] == ["a.txt"]
