@@ -46,6 +46,11 @@ CONDITIONS = ("intact", "counterfactual", "irrelevant", "assumption")
 SYSTEMS = ("default", "plain_rag", "closed_book")
 
 
+def _title_name(title: str) -> str:
+    """The name a page title gives its subject: "Lee Hazlewood" -> itself, "Waterford, New York" -> "Waterford"."""
+    return re.split(r"\s*[(,]", title, maxsplit=1)[0].strip()
+
+
 @dataclass
 class ConflictSample:
     qid: str
@@ -58,15 +63,14 @@ class ConflictSample:
     irrelevant: list[tuple[str, str]] = field(default_factory=list)
 
     def counterfactual(self) -> list[tuple[str, str]]:
-        """Every mention of the answer replaced, and the page title too when the page is about the answer (else
-        "Lee Hazlewood: Harry Lee (born 1929) was ..." still names the original answer in its title)."""
-        pattern = re.compile(re.escape(self.answer), re.I)
-
-        def title(t: str) -> str:
-            key = normal(re.split(r"[(,]", t, maxsplit=1)[0])
-            return self.substitute if key and (key in normal(self.answer) or normal(self.answer) in key) else t
-
-        return [(title(t), pattern.sub(self.substitute, x)) for t, x in self.gold]
+        """Every mention of the answer replaced, and the page about the answer renamed, its title's name replaced
+        in every passage too (else "Lee Hazlewood: Harry Lee (born 1929) ..." and "written by Lee Hazlewood" still
+        name the original answer)."""
+        answer = normal(self.answer)
+        about = {t for t, _ in self.gold if (key := normal(_title_name(t))) and (key in answer or answer in key)}
+        names = sorted({self.answer} | {_title_name(t) for t in about}, key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(n) for n in names), re.I)
+        return [(self.substitute if t in about else t, pattern.sub(self.substitute, x)) for t, x in self.gold]
 
     def assumption(self) -> str:
         """The gold sentence that states the answer, with the substitute, prefixed by its page title when the

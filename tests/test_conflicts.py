@@ -53,7 +53,8 @@ def test_counterfactual_renames_the_page_about_the_answer():
 
     s = ConflictSample("q", "Who wrote These Boots?", "Barton Lee Hazlewood",
                        [("Lee Hazlewood", "Barton Lee Hazlewood (born 1929) was a singer."),
-                        ("These Boots (song)", "A song written by Barton Lee Hazlewood.")], substitute="Harry Lee")
+                        ("These Boots (song)", "A song by Barton Lee Hazlewood, sung by Lee Hazlewood.")],
+                       substitute="Harry Lee")
     assert s.counterfactual() == [("Harry Lee", "Harry Lee (born 1929) was a singer."),
-                                  ("These Boots (song)", "A song written by Harry Lee.")]
+                                  ("These Boots (song)", "A song by Harry Lee, sung by Harry Lee.")]
     assert s.assumption() == "Harry Lee (born 1929) was a singer."
