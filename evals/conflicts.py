@@ -36,7 +36,7 @@ from kgsolver.connectors.llms.gateway import Budget, LLMGateway
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.filters.base import normal, split_sentences
+from kgsolver.pipeline.filters.base import normal, split_sentences, title_name
 from kgsolver.pipeline.filters.chain import build_filter_chain
 from kgsolver.pipeline.preference import get_policy
 from kgsolver.pipeline.preference.base import PreferenceInputs
@@ -44,11 +44,6 @@ from kgsolver.pipeline.preference.parametric import closed_book_answer
 
 CONDITIONS = ("intact", "counterfactual", "irrelevant", "assumption")
 SYSTEMS = ("default", "plain_rag", "closed_book")
-
-
-def _title_name(title: str) -> str:
-    """The name a page title gives its subject: "Lee Hazlewood" -> itself, "Waterford, New York" -> "Waterford"."""
-    return re.split(r"\s*[(,]", title, maxsplit=1)[0].strip()
 
 
 @dataclass
@@ -67,8 +62,8 @@ class ConflictSample:
         in every passage too (else "Lee Hazlewood: Harry Lee (born 1929) ..." and "written by Lee Hazlewood" still
         name the original answer)."""
         answer = normal(self.answer)
-        about = {t for t, _ in self.gold if (key := normal(_title_name(t))) and (key in answer or answer in key)}
-        names = sorted({self.answer} | {_title_name(t) for t in about}, key=len, reverse=True)
+        about = {t for t, _ in self.gold if (key := normal(title_name(t))) and (key in answer or answer in key)}
+        names = sorted({self.answer} | {title_name(t) for t in about}, key=len, reverse=True)
         pattern = re.compile("|".join(re.escape(n) for n in names), re.I)
         return [(self.substitute if t in about else t, pattern.sub(self.substitute, x)) for t, x in self.gold]
 

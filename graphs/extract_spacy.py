@@ -83,8 +83,15 @@ class SpacyExtractor:
     def __init__(self, nlp=None, *, model: str = SPACY_MODEL, batch_size: int = 64, n_process: int = 1,
                  cooccurrence: bool = True):
         self.model = model if nlp is None else None  # workers load by name; a given pipeline stays in-process
-        self.nlp = nlp or load_spacy(model)
+        self._nlp = nlp
         self.batch_size, self.n_process, self.cooccurrence = batch_size, n_process, cooccurrence
+
+    @property
+    def nlp(self):
+        """The in-process pipeline, loaded on first serial use (the worker path never needs it here)."""
+        if self._nlp is None:
+            self._nlp = load_spacy(self.model)
+        return self._nlp
 
     def extract(self, chunks: Iterable[tuple[int, str, str]]) -> GraphBatch:
         """`chunks` are (chunk_id, title, text); the title is an entity the chunk is about (Wikipedia, MedQuAD)."""

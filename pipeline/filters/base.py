@@ -72,6 +72,12 @@ def triple_text(triple: Any) -> str:
     return f"{triple.head} {str(triple.relation).replace('_', ' ')} {triple.tail}"
 
 
+def title_name(title: str) -> str:
+    """The name a page title gives its subject: "Catawissa (tugboat)" -> "Catawissa", "Waterford, New York" ->
+    "Waterford"."""
+    return re.split(r"\s*[(,]", title or "", maxsplit=1)[0].strip()
+
+
 def normal(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", re.sub(r"(?<=\d),(?=\d{3})", "", text.lower()))).strip()
 
