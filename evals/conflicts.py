@@ -67,16 +67,25 @@ class ConflictSample:
         pattern = re.compile("|".join(re.escape(n) for n in names), re.I)
         return [(self.substitute if t in about else t, pattern.sub(self.substitute, x)) for t, x in self.gold]
 
+    def answer_sentence(self) -> tuple[int, str] | None:
+        """(index of the gold passage, its first sentence that names the answer)."""
+        for i, (_, text) in enumerate(self.gold):
+            for sentence in split_sentences(text):
+                if self.answer.lower() in sentence.lower():
+                    return i, sentence
+        return None
+
     def assumption(self) -> str:
         """The gold sentence that states the answer, with the substitute, prefixed by its page title when the
         sentence does not name it (so "it broadcasts on ..." still says what "it" is); a page about the answer
         is renamed as in the counterfactual."""
-        for (_, text), (title, _) in zip(self.gold, self.counterfactual()):
-            for sentence in split_sentences(text):
-                if self.answer.lower() in sentence.lower():
-                    fact = re.sub(re.escape(self.answer), self.substitute, sentence, flags=re.I)
-                    return fact if normal(title) in normal(fact) else f"{title}: {fact}"
-        return f"The answer to \"{self.question}\" is {self.substitute}."
+        found = self.answer_sentence()
+        if found is None:
+            return f"The answer to \"{self.question}\" is {self.substitute}."
+        i, sentence = found
+        title = self.counterfactual()[i][0]
+        fact = re.sub(re.escape(self.answer), self.substitute, sentence, flags=re.I)
+        return fact if normal(title) in normal(fact) else f"{title}: {fact}"
 
 
 _MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -126,14 +135,6 @@ def _editable(s: ConflictSample) -> bool:
             and any(s.answer.lower() in text.lower() for _, text in s.gold))
 
 
-def _answer_sentence(sample: ConflictSample) -> str | None:
-    for _, text in sample.gold:
-        hit = next((x for x in split_sentences(text) if sample.answer.lower() in x.lower()), None)
-        if hit:
-            return hit
-    return None
-
-
 def typed_pool(samples: list[ConflictSample], max_passages: int = 500) -> tuple[dict[str, str], dict[str, set[str]]]:
     """(answer -> kind, kind -> candidate substitutes). The kind of an answer is the spaCy entity label it has in
     the gold sentence that states it (PERSON, GPE, ORG, DATE, CARDINAL, ...), else its surface kind (`answer_kind`);
@@ -142,7 +143,7 @@ def typed_pool(samples: list[ConflictSample], max_passages: int = 500) -> tuple[
 
     nlp = load_spacy()
     kinds = {s.answer: answer_kind(s.answer) for s in samples}
-    sentences = {s.answer: x for s in samples if (x := _answer_sentence(s))}
+    sentences = {s.answer: found[1] for s in samples if (found := s.answer_sentence())}
     for (answer, _), doc in zip(sentences.items(), nlp.pipe(sentences.values())):
         target = normal(answer)
         label = next((e.label_ for e in doc.ents if normal(e.text) and (normal(e.text) in target
