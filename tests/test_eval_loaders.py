@@ -113,13 +113,11 @@ def test_paired_counts_which_condition_got_which_question():
     assert pairs == [{"a": "closed-book", "b": "rag", "n": 3, "both": 1, "only_a": 1, "only_b": 1, "neither": 0}]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, not fixed yet: MedQuAD ids repeat across sources (16,407 passages, "
-                   "12,133 distinct ids), so ingest keeps the last passage per id; the fix (source-qualified ids) needs "
-                   "a re-ingest of the MedQA knowledge base and new MedQA rag numbers (docs/RESULTS.md)")
 def test_medqa_corpus_keeps_every_medquad_passage(shared_datasets, tmp_path):
     corpus = get_suite("medqa").corpus_files(shared_datasets, tmp_path)[0]
     ids = [json.loads(line)["id"] for line in corpus.read_text(encoding="utf-8").splitlines()]
     assert len(ids) == 16407 and len(set(ids)) == len(ids)
+    assert ids[0] == "CancerGov/0000001_1-1"  # the released id stays readable, qualified by its source
 
 
 def test_resume_accepts_a_knowledge_base_added_after_offline_conditions():

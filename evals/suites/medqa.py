@@ -9,7 +9,8 @@ a third of questions, as often as the wrong options); the report says so. The KG
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from collections import Counter
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from kgsolver.evals.datasets import MEDQA_300, MEDQUAD, dataset_path, read_jsonl
 from kgsolver.evals.suites import WorkItem
@@ -38,9 +39,19 @@ def find_kg(kb) -> tuple[KGFacts | None, str]:
     return (lambda text, limit: kg_facts(kb, text, limit)), "graph"
 
 
-def medquad_record(record: dict) -> dict:
-    meta = {k: record[k] for k in ("source", "url", "focus", "semantic_group", "qtype") if k in record}
-    return {"id": record["id"], "title": record["question"], "text": record["text"], **meta}
+def medquad_records(records: Iterable[dict]) -> Iterator[dict]:
+    """MedQuAD passages titled by their question, with ids unique across the file.
+
+    The released ids repeat (16,407 passages, 12,133 ids; even `source` + id repeats for 34), and ingest keeps one
+    document per id, so each id is qualified by its source and, from its second use on, by its occurrence number.
+    """
+    seen: Counter[str] = Counter()
+    for record in records:
+        base = f"{record.get('source', 'medquad')}/{record['id']}"
+        seen[base] += 1
+        doc_id = base if seen[base] == 1 else f"{base}~{seen[base]}"
+        meta = {k: record[k] for k in ("source", "url", "focus", "semantic_group", "qtype") if k in record}
+        yield {"id": doc_id, "title": record["question"], "text": record["text"], "medquad_id": record["id"], **meta}
 
 
 class MedQASuite:
@@ -60,7 +71,7 @@ class MedQASuite:
                 for condition in CONDITIONS for r in records]
 
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
-        records = (medquad_record(r) for r in read_jsonl(dataset_path(MEDQUAD, data_dir)))
+        records = medquad_records(read_jsonl(dataset_path(MEDQUAD, data_dir)))
         return [write_corpus(records, kb_dir / "_sources" / "medquad_titled.jsonl")]
 
     def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:

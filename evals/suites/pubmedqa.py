@@ -29,7 +29,9 @@ class PubMedQASuite:
                 for condition in CONDITIONS for r in records]
 
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
-        records = [{"id": r["pmid"], "title": r["QUESTION"], "text": "\n".join(r["CONTEXTS"])}
+        # Not titled by QUESTION: PQA-L questions are the articles' titles, so a question would find its own
+        # abstract by its title alone; retrieval has to work from the abstract text.
+        records = [{"id": r["pmid"], "title": f"PMID {r['pmid']}", "text": "\n".join(r["CONTEXTS"])}
                    for r in read_pubmedqa(dataset_path(PUBMEDQA_500, data_dir))]
         return [write_corpus(records, kb_dir / "_sources" / "pubmedqa500_abstracts.jsonl")]
 
@@ -45,4 +47,8 @@ class PubMedQASuite:
         out["trace"] = trace + out["trace"]
         out["evidence"] = evidence
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}
+        if item.condition == "rag":
+            own = [i for i, e in enumerate(evidence) if e["doc_id"] == item.qid]
+            out["metrics"]["own_abstract_retrieved"] = float(bool(own))
+            out["metrics"]["own_abstract_first"] = float(own[:1] == [0])
         return out
