@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
 from kgsolver.evals.suites.common import write_corpus
 from kgsolver.evals.suites.hotpotqa import pooled_paragraphs
 from kgsolver.pipeline.agent.atomic_index import AtomicIndex
-from kgsolver.pipeline.agent.evidence import EvidencePool, spare_calls, tighten_budget
+from kgsolver.pipeline.agent.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
 from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
 from kgsolver.pipeline.agent.kg_walk import KGWalker
 from kgsolver.pipeline.agent.resources import AgentResources
@@ -136,6 +137,31 @@ def test_evidence_pool_fuses_and_keeps_provenance(resources):
     top = pool.ranked(1)[0]
     assert top.metadata["title"] == "FC Cartagena"
     assert set(top.metadata["found_by"]) == {"dense_search", "bm25_search"}
+
+
+def test_hop_evidence_alternates_first_hop_and_expansions():
+    def docs(*cids):
+        return [Document(f"passage {c}", metadata={"cid": c, "doc_id": f"d{c}", "retriever": "t", "title": f"t{c}"})
+                for c in cids]
+
+    hops = HopEvidence()
+    hops.first.add(docs(1, 2, 3, 4))
+    hops.next.add(docs(9, 3, 8))  # 3 is also a first-hop hit: listed once, where it comes first
+    assert [d.metadata["cid"] for d in hops.ranked()] == [1, 9, 2, 3, 8, 4]
+    assert [d.metadata["cid"] for d in hops.ranked(3)] == [1, 9, 2]
+    assert set(hops.scores) == {1, 2, 3, 4, 8, 9}
+    hops.anchors = {"d4"}  # a passage the question names leads, then the alternation resumes
+    assert [d.metadata["cid"] for d in hops.ranked()] == [4, 1, 9, 2, 3, 8]
+    empty = HopEvidence()
+    empty.first.add(docs(5, 6))
+    assert [d.metadata["cid"] for d in empty.ranked()] == [5, 6]  # no expansions: the first hop's own order
+
+
+def test_hop_evidence_anchors_are_the_titles_the_question_names(resources):
+    hops = HopEvidence()
+    hops.anchor(resources.title_linker, "Which club did Len Worley play for, and where is FC Cartagena based?")
+    titles = {resources.kb.chunks[c].title for c in resources.kb.chunk_ids_of(hops.anchors).tolist()}
+    assert {"Len Worley", "FC Cartagena"} <= titles
 
 
 def test_budget_tightening_and_reserve(hotpot_kb, embedder, config, qwen05):

@@ -1,13 +1,14 @@
 """`agent`: one budgeted agent with every tool. LLM-free first: dense, BM25 and atomic-question search on the
 question, then neighbourhood lookup (titles and entities the first-hop passages mention) and personalized PageRank
 from the question's and first-hop passages' entities. Then, while LLM calls are to spare beyond the answer's, one
-decomposition round (sub-question proposed and knowledge selected by the LLM) and a KG walk (LLM-picked hops). The
-pooled evidence goes through the filters and preference policy."""
+decomposition round (sub-question proposed and knowledge selected by the LLM) and a KG walk (LLM-picked hops). First-hop
+hits and everything found from them are ranked apart and alternate in the evidence (evidence.HopEvidence), which goes
+through the filters and preference policy."""
 
 from __future__ import annotations
 
 from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.agent.evidence import (EvidencePool, finish, fused_search, run_tool, spare_calls,
+from kgsolver.pipeline.agent.evidence import (HopEvidence, finish, fused_search, run_tool, spare_calls,
                                               tighten_budget)
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import KGWalkTool, NeighbourhoodTool, PageRankTool, search_tools
@@ -16,7 +17,6 @@ from kgsolver.pipeline.solver import QuestionContext
 
 EXPANSION_WEIGHT = 1.0
 PPR_WEIGHT = 0.5
-SEED_WEIGHT = 2.0
 
 
 class AgentMode:
@@ -24,22 +24,23 @@ class AgentMode:
 
     def answer(self, question: str, ctx: QuestionContext) -> AskResult:
         tighten_budget(ctx)
-        tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
+        tracer, hops, res, a = Tracer(), HopEvidence(), AgentResources.for_context(ctx), ctx.config.agent
+        hops.anchor(res.title_linker, question)
         first = search_tools(res)
-        pool.add(fused_search(first, question, tracer, k=a.first_hop_k))
-        seeds = pool.ranked(a.expand_from)
-        pool.add(run_tool(NeighbourhoodTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
-                 weight=EXPANSION_WEIGHT)
+        hops.first.add(fused_search(first, question, tracer, k=a.first_hop_k))
+        seeds = hops.first.ranked(a.expand_from)
+        hops.next.add(run_tool(NeighbourhoodTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
+                      weight=EXPANSION_WEIGHT)
         if res.store is not None:
-            pool.add(run_tool(PageRankTool(res), question, tracer, seeds=seeds, k=a.first_hop_k), weight=PPR_WEIGHT)
-        pool.add(seeds, weight=SEED_WEIGHT)  # the expansions exclude their seeds; they still vouch for them
+            hops.next.add(run_tool(PageRankTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
+                          weight=PPR_WEIGHT)
         rationale = Rationale()
-        for doc in pool.ranked(2):
+        for doc in hops.first.ranked(2):
             rationale.add(doc)
         rounds = first + [NeighbourhoodTool(res)]
-        Decomposer(ctx, tracer, rounds, pool).run(question, rationale)
+        Decomposer(ctx, tracer, rounds, hops.next).run(question, rationale)
         if res.store is not None and spare_calls(ctx) >= 1:
             walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
                               can_call=lambda: spare_calls(ctx) >= 1)
-            pool.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=PPR_WEIGHT)
-        return finish(question, ctx, tracer, pool, self.name)
+            hops.next.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=PPR_WEIGHT)
+        return finish(question, ctx, tracer, hops, self.name)

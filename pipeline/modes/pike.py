@@ -5,7 +5,7 @@ the filters and preference policy on the pooled evidence."""
 from __future__ import annotations
 
 from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.agent.evidence import EvidencePool, finish, fused_search, tighten_budget
+from kgsolver.pipeline.agent.evidence import HopEvidence, finish, fused_search, tighten_budget
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool, search_tools
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -17,12 +17,13 @@ class PikeMode:
 
     def answer(self, question: str, ctx: QuestionContext) -> AskResult:
         tighten_budget(ctx)
-        tracer, pool, res, a = Tracer(), EvidencePool(), AgentResources.for_context(ctx), ctx.config.agent
+        tracer, hops, res, a = Tracer(), HopEvidence(), AgentResources.for_context(ctx), ctx.config.agent
+        hops.anchor(res.title_linker, question)
         first = search_tools(res)
-        pool.add(fused_search(first, question, tracer, k=a.first_hop_k))
+        hops.first.add(fused_search(first, question, tracer, k=a.first_hop_k))
         rationale = Rationale()
-        for doc in pool.ranked(2):
+        for doc in hops.first.ranked(2):
             rationale.add(doc)
         rounds = first + [NeighbourhoodTool(res)] + ([PageRankTool(res)] if res.store is not None else [])
-        Decomposer(ctx, tracer, rounds, pool).run(question, rationale)
-        return finish(question, ctx, tracer, pool, self.name)
+        Decomposer(ctx, tracer, rounds, hops.next).run(question, rationale)
+        return finish(question, ctx, tracer, hops, self.name)
