@@ -61,6 +61,15 @@ def test_pubmedqa_items(shared_datasets):
     assert all(i.payload["contexts"] for i in items)
 
 
+def test_pubmedqa_pooled_abstracts_are_not_titled_by_their_question(shared_datasets, tmp_path):
+    """PQA-L questions are the articles' titles: as a title, a question would find its own abstract by itself."""
+    corpus = get_suite("pubmedqa").corpus_files(shared_datasets, tmp_path)[0]
+    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    questions = {i.question for i in get_suite("pubmedqa").items(shared_datasets, None)}
+    assert len(records) == 500 and not questions & {r["title"] for r in records}
+    assert all(r["title"] == f"PMID {r['id']}" for r in records)
+
+
 def test_load_done_drops_a_torn_last_line(tmp_path):
     path = tmp_path / "predictions.jsonl"
     rows = [{"key": "a::rag", "prediction": "x"}, {"key": "b::rag", "prediction": "y"}]
