@@ -80,9 +80,9 @@ class HopEvidence:
     bridge).
 
     A bridge question needs one passage from each hop; fused into one list, the third to tenth first-hop hits outrank
-    the second-hop passages they link to. HotpotQA, LLM-free (benchmarks/multihop_retrieval.py): recall@5 on 134
-    bridge questions 0.854 with one fused pool, 0.877 anchored and alternating; on 66 comparison questions
-    0.932 and 1.000 (alternating without anchors: 0.917, as it pushes the second named entity to rank 3).
+    the second-hop passages they link to. Without the anchors, alternation pushes the second entity a comparison
+    names down to rank 3. HotpotQA, LLM-free (benchmarks/multihop_retrieval.py, docs/RESULTS.md): agent recall@5 on
+    134 bridge questions 0.881 (naive 0.765); recall@2 on 66 comparison questions 0.939 (naive 0.742).
     """
 
     def __init__(self) -> None:
