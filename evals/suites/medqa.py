@@ -8,8 +8,8 @@ a third of questions, as often as the wrong options); the report says so. The KG
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from kgsolver.evals.datasets import MEDQA_300, MEDQUAD, dataset_path, read_jsonl
