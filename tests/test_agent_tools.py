@@ -152,6 +152,9 @@ def test_hop_evidence_alternates_first_hop_and_expansions():
     assert set(hops.scores) == {1, 2, 3, 4, 8, 9}
     hops.anchors = {"d4"}  # a passage the question names leads, then the alternation resumes
     assert [d.metadata["cid"] for d in hops.ranked()] == [4, 1, 9, 2, 3, 8]
+    hops.picked.add(docs(7, 8))  # LLM-directed passages take turns with the LLM-free expansions
+    assert [d.metadata["cid"] for d in hops.ranked()] == [4, 1, 9, 2, 7, 3, 8]
+    assert set(hops.scores) == {1, 2, 3, 4, 7, 8, 9}
     empty = HopEvidence()
     empty.first.add(docs(5, 6))
     assert [d.metadata["cid"] for d in empty.ranked()] == [5, 6]  # no expansions: the first hop's own order

@@ -74,10 +74,10 @@ class EvidencePool:
 
 
 class HopEvidence:
-    """Evidence kept in two pools, the first hop (question-level search) and the next hop (passages reached from it:
-    linked titles and entities, PageRank, sub-question searches, KG walks), ranked by alternating the two after the
-    anchors: first-hop passages titled by a name the question states (both sides of a comparison, the start of a
-    bridge).
+    """Evidence kept in three pools: the first hop (question-level search), the next hop reached from it without the
+    LLM (linked titles and entities, PageRank: `next`) and the next hop the LLM directed (sub-question picks, KG walks:
+    `picked`). Ranked by the anchors (first-hop passages titled by a name the question states: both sides of a
+    comparison, the start of a bridge), then the first hop and the next hop taking turns.
 
     A bridge question needs one passage from each hop; fused into one list, the third to tenth first-hop hits outrank
     the second-hop passages they link to. Without the anchors, alternation pushes the second entity a comparison
@@ -86,7 +86,7 @@ class HopEvidence:
     """
 
     def __init__(self) -> None:
-        self.first, self.next = EvidencePool(), EvidencePool()
+        self.first, self.next, self.picked = EvidencePool(), EvidencePool(), EvidencePool()
         self.anchors: set[str] = set()
 
     def anchor(self, title_linker, question: str) -> None:
@@ -95,18 +95,31 @@ class HopEvidence:
 
     @property
     def scores(self) -> dict[int, float]:
-        return {**self.next.scores, **self.first.scores}
+        return {**self.picked.scores, **self.next.scores, **self.first.scores}
 
     def ranked(self, k: int | None = None) -> list[Document]:
         first = self.first.ranked()
         anchored = [d for d in first if d.metadata.get("doc_id") in self.anchors]
         rest = [d for d in first if d.metadata.get("doc_id") not in self.anchors]
-        out, seen = [], set()
-        for doc in anchored + [d for pair in zip_longest(rest, self.next.ranked()) for d in pair if d is not None]:
-            if doc.metadata["cid"] not in seen:
+        return _interleave(anchored + _interleave(rest, self._next_hop()))[:k]  # one list: only deduplicated
+
+    def _next_hop(self) -> list[Document]:
+        """The LLM-free expansions and the LLM-directed passages (sub-question picks, KG walks) take turns: summed
+        into one score, a 0.5B model's picks pushed the expansions' bridge passage out of the top five (80 bridge
+        questions, Qwen 0.5B, the pools replayed offline: recall@5 0.850 summed, 0.881 taking turns; recall@10 0.956
+        and 0.969; recall@2 0.556 and 0.537)."""
+        return _interleave(self.next.ranked(), self.picked.ranked())
+
+
+def _interleave(*lists: list[Document]) -> list[Document]:
+    """Round-robin over ranked lists, each chunk kept where it first appears (given one list, its order)."""
+    out, seen = [], set()
+    for group in zip_longest(*lists):
+        for doc in group:
+            if doc is not None and doc.metadata["cid"] not in seen:
                 seen.add(doc.metadata["cid"])
                 out.append(doc)
-        return out[:k]
+    return out
 
 
 def tighten_budget(ctx) -> None:

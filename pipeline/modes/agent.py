@@ -17,9 +17,9 @@ from kgsolver.pipeline.solver import QuestionContext
 
 EXPANSION_WEIGHT = 1.0
 PPR_WEIGHT = 0.5
-# Below the LLM-free expansions: a small model's picks were worse than the neighbourhood's top passages (20 bridge
-# questions, Qwen 0.5B: recall@5 0.80 with its picks at 1.5, against 0.85 for the same questions without the LLM);
-# a pick the expansions agree with still rises, as the scores add.
+# Within the LLM-directed pool (hops.picked): a selected passage adds 0.75 to its 0.5 as a sub-question candidate,
+# and a KG walk's passages count 0.5, so a walk's top hit can still rank above a low pick. (The weights were set when
+# the two next-hop pools were still one score; taking turns since, see evidence.HopEvidence.)
 LLM_PICK_WEIGHT = 0.75
 
 
@@ -42,9 +42,9 @@ class AgentMode:
         for doc in hops.first.ranked(2):
             rationale.add(doc)
         rounds = first + [NeighbourhoodTool(res)]
-        Decomposer(ctx, tracer, rounds, hops.next, weight=LLM_PICK_WEIGHT).run(question, rationale)
+        Decomposer(ctx, tracer, rounds, hops.picked, weight=LLM_PICK_WEIGHT).run(question, rationale)
         if res.store is not None and spare_calls(ctx) >= 1:
             walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
                               can_call=lambda: spare_calls(ctx) >= 1)
-            hops.next.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=PPR_WEIGHT)
+            hops.picked.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=PPR_WEIGHT)
         return finish(question, ctx, tracer, hops, self.name)

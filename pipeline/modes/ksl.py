@@ -23,7 +23,7 @@ class KSLMode:
         if res.store is not None:
             walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
                               can_call=lambda: spare_calls(ctx) >= 1)
-            hops.next.add(run_tool(walk, question, tracer, k=a.first_hop_k))
+            hops.picked.add(run_tool(walk, question, tracer, k=a.first_hop_k))
         else:
             tracer.record("kg_walk", question, None, decision="skipped: this knowledge base has no graph")
         return finish(question, ctx, tracer, hops, self.name)

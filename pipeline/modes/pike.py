@@ -25,5 +25,5 @@ class PikeMode:
         for doc in hops.first.ranked(2):
             rationale.add(doc)
         rounds = first + [NeighbourhoodTool(res)] + ([PageRankTool(res)] if res.store is not None else [])
-        Decomposer(ctx, tracer, rounds, hops.next).run(question, rationale)
+        Decomposer(ctx, tracer, rounds, hops.picked).run(question, rationale)
         return finish(question, ctx, tracer, hops, self.name)
