@@ -338,9 +338,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--llm", default=None, help="registry name, gguf:PATH, openai:MODEL")
     parser.add_argument("--source", choices=["both", "hotpotqa", "kilt"], default="both")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help="comma-separated subset of " + ", ".join(SYSTEMS) + " (the closed-book answer is computed "
+                             "anyway: it is the irrelevant condition's target)")
     parser.add_argument("--verbose", action="store_true", help="print every answer")
     parser.add_argument("--out", type=Path, default=None, help="write rates, samples and every answer as JSON")
     args = parser.parse_args(argv)
+    systems = tuple(x.strip() for x in args.systems.split(",") if x.strip())
+    if unknown := set(systems) - set(SYSTEMS):
+        parser.error(f"--systems: unknown {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     from kgsolver.connectors.embedders import load_embedder
     from kgsolver.pipeline.solver import Solver
 
@@ -351,11 +357,11 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     embedder = load_embedder(config.embedder.model_path)
     samples = build_samples(args.limit, args.seed, args.source, embedder)
-    result = evaluate(samples, solver.gateway, embedder, config,
+    result = evaluate(samples, solver.gateway, embedder, config, systems=systems,
                       on_record=(lambda r: print(r, flush=True)) if args.verbose else None)
     print(f"knowledge-conflict suite: {len(samples)} questions ({args.source}), LLM {config.llm.name}, "
           f"policy {config.preference.policy}, {time.perf_counter() - started:.0f}s")
-    print(format_table(result))
+    print(format_table(result, systems=systems))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({

@@ -58,3 +58,12 @@ def test_counterfactual_renames_the_page_about_the_answer():
     assert s.counterfactual() == [("Harry Lee", "Harry Lee (born 1929) was a singer."),
                                   ("These Boots (song)", "A song by Harry Lee, sung by Harry Lee.")]
     assert s.assumption() == "Harry Lee (born 1929) was a singer."
+
+
+def test_unknown_system_is_refused_by_name(capsys):
+    from kgsolver.evals.conflicts import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--systems", "default,oracle"])
+    assert exc.value.code == 2
+    assert "--systems: unknown ['oracle']" in capsys.readouterr().err
