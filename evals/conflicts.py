@@ -32,6 +32,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 from pydantic import BaseModel
 
+from kgsolver.connectors.errors import StructuredOutputError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
@@ -266,14 +267,20 @@ def run_default(gateway, embedder, config: KGSolverConfig, question, passages, a
 
 def run_plain_rag(gateway, question, passages, assumptions) -> str | None:
     texts = list(assumptions) + [f"{t}: {x}" for t, x in passages]
-    reply, _ = gateway.session(Budget(max_llm_calls=2)).chat_json(
-        plain_rag_messages(question, texts), _PlainReply, purpose="plain rag", max_tokens=48)
+    try:
+        reply, _ = gateway.session(Budget(max_llm_calls=2)).chat_json(
+            plain_rag_messages(question, texts), _PlainReply, purpose="plain rag", max_tokens=48)
+    except StructuredOutputError:  # a reply cut off mid-JSON is no answer (scored a miss), not the end of the run
+        return None
     return None if normal(reply.answer) in {"", "unknown"} else reply.answer
 
 
 def run_closed_book(gateway, config, question) -> str | None:
-    return closed_book_answer(gateway.session(Budget(max_llm_calls=2)), question,
-                              max_tokens=config.preference.parametric_max_tokens).answer
+    try:
+        return closed_book_answer(gateway.session(Budget(max_llm_calls=2)), question,
+                                  max_tokens=config.preference.parametric_max_tokens).answer
+    except StructuredOutputError:
+        return None
 
 
 def _target(sample: ConflictSample, condition: str, closed: str | None) -> str | None:

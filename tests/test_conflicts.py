@@ -67,3 +67,21 @@ def test_unknown_system_is_refused_by_name(capsys):
         main(["--systems", "default,oracle"])
     assert exc.value.code == 2
     assert "--systems: unknown ['oracle']" in capsys.readouterr().err
+
+
+def test_a_reply_that_breaks_its_json_is_a_miss_not_a_crash():
+    """The 1.5B model once cut its plain-RAG reply off mid-JSON; the suite scores that as no answer and goes on."""
+    from kgsolver.connectors.errors import StructuredOutputError
+    from kgsolver.evals.conflicts import run_closed_book, run_plain_rag
+    from kgsolver.pipeline.config import KGSolverConfig
+
+    class BrokenJSON:
+        def chat_json(self, *args, **kwargs):
+            raise StructuredOutputError('plain rag: constrained output did not validate: \'{"answer": ">{{{context\'')
+
+    class Gateway:
+        def session(self, budget):
+            return BrokenJSON()
+
+    assert run_plain_rag(Gateway(), "Where?", [("T", "text")], []) is None
+    assert run_closed_book(Gateway(), KGSolverConfig(), "Where?") is None
