@@ -233,8 +233,13 @@ def build_samples(limit: int, seed: int = 0, source: str = "both", embedder=None
     return samples
 
 
+_RANGE = re.compile(r"\b(\d{3,4})\s*(?:-|–|—|to|until|till|through)\s*(\d{2,4})\b", re.I)
+
+
 def matches(prediction: str | None, target: str | None) -> bool:
-    p, t = normal(prediction or ""), normal(target or "")
+    """The target in the prediction or the reverse, after normalisation; a year range is the same range however it
+    is joined ("1969-1974" = "1969 until 1974")."""
+    p, t = (normal(_RANGE.sub(r"\1 \2", x or "")) for x in (prediction, target))
     if not p or not t:
         return False
     return t in p or (len(p) >= 3 and p in t)

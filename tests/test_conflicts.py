@@ -31,6 +31,8 @@ def test_samples_are_built_from_gold_passages(shared_datasets, embedder):
 def test_matching_rules():
     assert matches("It was Zanzibar Quintet.", "Zanzibar Quintet") and not matches("Rush", "Zanzibar Quintet")
     assert same_answer(None, None) and same_answer("Paris", "paris") and not same_answer("Paris", None)
+    assert matches("1969-1974", "1969 until 1974") and matches("1986–2013", "from 1986 to 2013")
+    assert not matches("1972-1978", "1969 until 1974") and not matches("1969", "1972 to 1978")
 
 
 @pytest.mark.llm
