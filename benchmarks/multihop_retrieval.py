@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--kb", type=Path, default=Path(".kgsolver/hotpot200-kb"))
     parser.add_argument("--limit", type=int, default=10, help="questions answered with the LLM (0 = skip)")
     parser.add_argument("--retrieval-limit", type=int, default=50, help="questions in the LLM-free pass (0 = skip)")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N questions of the type (held out)")
     parser.add_argument("--types", default="bridge", help="bridge | comparison | all")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--llm", default=None)
@@ -99,22 +100,25 @@ def main() -> None:
     config.retrieval.top_k = 10  # naive's evidence list is as long as the others' (recall@10)
     records = list(read_jsonl(dataset_path(HOTPOTQA_200)))
     ensure_kb(args.kb, records, config)
-    chosen = [r for r in records if args.types == "all" or r["type"] == args.types]
+    chosen = [r for r in records if args.types == "all" or r["type"] == args.types][args.skip:]
     modes = args.modes.split(",")
     solver = Solver(args.kb, config)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"llm": config.llm.name, "types": args.types, "limit": args.limit, "retrieval_limit": args.retrieval_limit}
+    report = {"llm": config.llm.name, "types": args.types, "skip": args.skip, "limit": args.limit,
+              "retrieval_limit": args.retrieval_limit}
+
+    def span(n: int) -> str:
+        return f"{args.types} questions {args.skip + 1}-{args.skip + len(chosen[:n])}"
+
     with args.out.with_suffix(".rows.jsonl").open("w") as log:
         if args.retrieval_limit:
             rows = run_pass(solver, chosen[: args.retrieval_limit], modes, Budget(max_llm_calls=0), log)
             report["retrieval_only"] = summarise(rows, with_answers=False)
-            print(table(report["retrieval_only"], f"LLM-free retrieval, first {args.retrieval_limit} {args.types}"),
-                  flush=True)
+            print(table(report["retrieval_only"], f"LLM-free retrieval, {span(args.retrieval_limit)}"), flush=True)
         if args.limit:
             rows = run_pass(solver, chosen[: args.limit], modes, None, log)
             report["with_llm"] = summarise(rows, with_answers=True)
-            print(table(report["with_llm"], f"Full modes with {config.llm.name}, first {args.limit} {args.types}"),
-                  flush=True)
+            print(table(report["with_llm"], f"Full modes with {config.llm.name}, {span(args.limit)}"), flush=True)
     args.out.write_text(json.dumps(report, indent=2))
 
 
