@@ -10,7 +10,8 @@ Three conditions, built from the shared data (no downloads), plus an intact cont
   the rate = the answer follows the assumption.
 Questions: HotpotQA bridge questions and KILT questions whose answer occurs in the gold passages and not in the
 question (a comparison question names its answer, so an edit cannot move it); the substitute is the nearest answer
-of the same kind by embedding (a band for a band, a country for a country) that the gold passages do not name.
+of the same kind by embedding (another rapper for a rapper, a span of years for a span; `conflict_substitutes.py`)
+that the gold passages do not name.
 Systems: the default preference policy (filters + policy, the naive mode's path minus retrieval), a plain RAG prompt
 (evals/conflicts_prompt.py, the assumption prepended to the context), and closed-book (question only).
 
@@ -34,6 +35,7 @@ from pydantic import BaseModel
 
 from kgsolver.connectors.errors import StructuredOutputError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
+from kgsolver.evals.conflict_substitutes import KindIndex, Substitutes, build_kind_index
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
@@ -89,21 +91,6 @@ class ConflictSample:
         return fact if normal(title) in normal(fact) else f"{title}: {fact}"
 
 
-_MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December)"
-_DATE = re.compile(rf"(\d{{1,2}} )?({_MONTH} )?(\d{{1,2}}, )?\d{{3,4}}|{_MONTH} \d{{1,2}}", re.I)
-
-
-def answer_kind(answer: str) -> str:
-    if _DATE.fullmatch(answer.strip()):
-        return "date"
-    if re.fullmatch(r"[\d,.\s%]+", answer):
-        return "number"
-    words = [w for w in answer.split() if w.lower() not in {"the", "of", "and", "de", "a"}]
-    if words and all(w[:1].isupper() or w[:1].isdigit() for w in words):
-        return "name" + ("1" if len(words) == 1 else "+")
-    return "other"
-
-
 def _hotpot_samples() -> list[ConflictSample]:
     out = []
     for r in read_jsonl(dataset_path(HOTPOTQA_200)):
@@ -136,80 +123,40 @@ def _editable(s: ConflictSample) -> bool:
             and any(s.answer.lower() in text.lower() for _, text in s.gold))
 
 
-def typed_pool(samples: list[ConflictSample], max_passages: int = 500) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """(answer -> kind, kind -> candidate substitutes). The kind of an answer is the spaCy entity label it has in
-    the gold sentence that states it (PERSON, GPE, ORG, DATE, CARDINAL, ...), else its surface kind (`answer_kind`);
-    candidates are every entity of that label named in (up to `max_passages` of) the gold passages, plus the other answers of the kind."""
-    from kgsolver.graphs.extract_spacy import load_spacy
-
-    nlp = load_spacy()
-    kinds = {s.answer: answer_kind(s.answer) for s in samples}
-    sentences = {s.answer: found[1] for s in samples if (found := s.answer_sentence())}
-    for (answer, _), doc in zip(sentences.items(), nlp.pipe(sentences.values())):
-        target = normal(answer)
-        label = next((e.label_ for e in doc.ents if normal(e.text) and (normal(e.text) in target
-                                                                      or target in normal(e.text))), None)
-        kinds[answer] = label or kinds[answer]
-    pool: dict[str, set[str]] = {}
-    for answer, kind in kinds.items():
-        pool.setdefault(kind, set()).add(answer)
-    texts = sorted({text for s in samples for _, text in s.gold})
-    texts = random.Random(0).sample(texts, min(max_passages, len(texts)))  # enough names per kind, in seconds
-    for doc in nlp.pipe(texts, batch_size=64):
-        for ent in doc.ents:
-            if 1 <= len(ent.text.split()) <= 6 and len(normal(ent.text)) > 1:
-                pool.setdefault(ent.label_, set()).add(ent.text.strip())
-    return kinds, pool
-
-
-class _Substitutes:
-    """Same-kind substitute answers, the nearest by embedding when an embedder is given (else a seeded random one).
-    Names are embedded per kind on first use and kept, so a second build with the same embedder costs nothing."""
-
-    def __init__(self, kinds: dict[str, str], pool: dict[str, set[str]], embedder=None, max_similarity: float = 0.8):
-        self.kinds, self.pool = kinds, {k: sorted(v) for k, v in pool.items()}
-        self.embedder, self.max_similarity, self.vectors = embedder, max_similarity, {}
-
-    def pick(self, sample: ConflictSample, rng: random.Random) -> str | None:
-        text = normal(" ".join(t for _, t in sample.gold) + " " + sample.question)
-        answer = normal(sample.answer)
-        kind = self.kinds.get(sample.answer, answer_kind(sample.answer))
-        names = self.pool.get(kind, [])
-        ok = [i for i, o in enumerate(names) if normal(o) and normal(o) not in text and answer not in normal(o)
-              and normal(o) not in answer and normal(o) not in {"yes", "no"}
-              and abs(len(o.split()) - len(sample.answer.split())) <= 1]
-        if not ok:
-            return None
-        if self.embedder is None:
-            return names[rng.choice(ok)]
-        if kind not in self.vectors:
-            self.vectors[kind] = self.embedder.encode(names)
-        sims = self.vectors[kind][ok] @ self.embedder.encode([sample.answer])[0]
-        # The nearest that is not a paraphrase of the answer ("U.S." vs "United States" would edit nothing).
-        ranked = sorted((float(-v), names[i]) for v, i in zip(sims, ok) if v < self.max_similarity)
-        return ranked[0][1] if ranked else None
-
-
 _SOURCES = {"hotpotqa": _hotpot_samples, "kilt": _kilt_samples}
 
 
+def _pages() -> dict[str, str]:
+    """Every page of the corpus, title -> opening text: HotpotQA's distractor contexts and the KILT mini corpus."""
+    pages: dict[str, str] = {}
+    for r in read_jsonl(dataset_path(HOTPOTQA_200)):
+        for title, sentences in r["context"]:
+            pages.setdefault(title, " ".join(sentences[:1]))
+    for row in read_jsonl(dataset_path(KILT_CORPUS)):
+        pages.setdefault(row["title"], row["text"][:400])
+    return pages
+
+
 @functools.lru_cache(maxsize=4)
-def _source_pools(source: str) -> tuple[list[list[ConflictSample]], dict[str, str], dict[str, set[str]]]:
+def _source_pools(source: str) -> tuple[list[list[ConflictSample]], KindIndex]:
+    from kgsolver.graphs.extract_spacy import load_spacy
+
     chosen = [_SOURCES[s]() for s in (("hotpotqa", "kilt") if source == "both" else (source,))]
-    kinds, pool = typed_pool([s for group in chosen for s in group])
-    return chosen, kinds, pool
+    samples = [s for group in chosen for s in group]
+    sentences = {s.answer: (found[1] if (found := s.answer_sentence()) else None) for s in samples}
+    passages = [text for s in samples for _, text in s.gold]
+    return chosen, build_kind_index(sentences, passages, _pages(), load_spacy())
 
 
 @functools.lru_cache(maxsize=4)
-def _substitutes(source: str, embedder) -> _Substitutes:
-    _, kinds, pool = _source_pools(source)
-    return _Substitutes(kinds, pool, embedder)
+def _substitutes(source: str, embedder) -> Substitutes:
+    return Substitutes(_source_pools(source)[1], embedder)
 
 
 def build_samples(limit: int, seed: int = 0, source: str = "both", embedder=None) -> list[ConflictSample]:
     """Questions whose answer an edit can move (`_editable`), each with a same-kind substitute answer and three
     random unrelated passages; deterministic for a seed. Alternates HotpotQA and KILT with `both`."""
-    chosen, _, _ = _source_pools(source)
+    chosen, _ = _source_pools(source)
     substitutes = _substitutes(source, embedder)
     rng = random.Random(seed)
     passages = [p for group in chosen for s in group for p in s.gold]
@@ -221,13 +168,13 @@ def build_samples(limit: int, seed: int = 0, source: str = "both", embedder=None
     ordered = [s for group in zip(*usable) for s in group] if len(usable) > 1 else usable[0]
     samples = []
     for s in ordered:
-        substitute = substitutes.pick(s, rng)
+        substitute = substitutes.pick(s.answer, " ".join(t for _, t in s.gold) + " " + s.question, rng)
         if not substitute:
             continue
         titles = {t for t, _ in s.gold}
         irrelevant = rng.sample([p for p in passages if p[0] not in titles and normal(s.answer) not in normal(p[1])], 3)
         samples.append(dataclasses.replace(s, substitute=substitute, irrelevant=irrelevant,
-                                           substitute_kind=substitutes.kinds.get(s.answer, "")))
+                                           substitute_kind=substitutes.kind(s.answer)))
         if len(samples) >= limit:
             break
     return samples

@@ -1,0 +1,165 @@
+"""Same-kind substitute answers for the counterfactual and assumption conditions (KAFT's "another entity of the same
+kind"), typed as finely as the shared data allows, most specific first:
+
+1. the answer names a Wikipedia page of the corpus: its kind is the head noun of the page's definition ("Wale ... is an
+   American rapper" -> rapper; "The Apalachee are a Native American people" -> people); the substitutes are the other
+   pages defined by the same noun (another rapper, another people);
+2. otherwise its spaCy entity label, voted over every mention in the passages (one sentence can mislabel "Murcia");
+   the substitutes are the names with that label in the passages and the other answers of that label;
+3. otherwise its surface kind (`answer_kind`: a span of years, date, number, name); a span of years takes another
+   span from the passages, in the answer's wording; a lower-case answer ("goalkeeper") takes the passages'
+   lower-case noun phrases as substitutes.
+
+Among the candidates of the kind, the nearest to the answer by embedding that is not a paraphrase of it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kgsolver.pipeline.filters.base import normal, title_name
+
+_MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December)"
+_DATE = re.compile(rf"(\d{{1,2}} )?({_MONTH} )?(\d{{1,2}}, )?\d{{3,4}}|{_MONTH} \d{{1,2}}", re.I)
+_YEARS = re.compile(r"\b(1\d{3}|20\d{2})\s*(-|–|—|to|until|till|through)\s*(1\d{3}|20\d{2})\b")
+_QUANTIFIERS = {"few", "many", "several", "some", "most", "more", "all", "other", "such", "each", "every"}
+_GENERIC_NOUNS = {"name", "term", "one", "part", "member", "type", "kind", "form", "list", "number", "title"}
+
+
+def answer_kind(answer: str) -> str:
+    if _YEARS.search(answer):
+        return "years"
+    if _DATE.fullmatch(answer.strip()):
+        return "date"
+    if re.fullmatch(r"[\d,.\s%]+", answer):
+        return "number"
+    words = [w for w in answer.split() if w.lower() not in {"the", "of", "and", "de", "a"}]
+    if words and all(w[:1].isupper() or w[:1].isdigit() for w in words):
+        return "name" + ("1" if len(words) == 1 else "+")
+    return "other"
+
+
+def definition_noun(doc) -> str | None:
+    """The head noun of a page's defining phrase: the first noun phrase after the first "is / was / are" of its
+    first sentence ("... is an American rapper" -> "rapper"); None for generic heads ("a name for ...")."""
+    sentence = next(iter(doc.sents), doc)
+    copula = next((t for t in sentence if t.lemma_ == "be"), None)
+    if copula is None:
+        return None
+    chunk = next((c for c in doc.noun_chunks if c.start > copula.i and c.start <= copula.i + 3), None)
+    if chunk is None or chunk.root.pos_ != "NOUN":
+        return None
+    noun = chunk.root.text.lower()  # the root's text: the pipeline runs without a lemmatizer
+    return None if noun in _GENERIC_NOUNS else noun
+
+
+def _same_entity(answer: str, text: str) -> bool:
+    """A mention is the answer when it is the answer, contains it, or covers most of it ("1986 to 2013" in
+    "from 1986 to 2013"; "2009" alone does not make "2009 Big 12 Conference" a date)."""
+    a, t = normal(answer), normal(text)
+    return bool(a and t) and (a == t or a in t or (t in a and len(t) >= 0.6 * len(a)))
+
+
+@dataclass
+class KindIndex:
+    kinds: dict[str, str]  # answer -> kind ("def:rapper", "PERSON", "other", ...)
+    pool: dict[str, set[str]] = field(default_factory=dict)  # kind -> candidate substitutes
+
+
+def build_kind_index(answers_with_sentence: dict[str, str | None], passages: list[str], pages: dict[str, str],
+                     nlp, max_passages: int = 500) -> KindIndex:
+    """answers_with_sentence: answer -> the gold sentence that states it (None if none does); passages: gold
+    texts, entity and phrase candidates are drawn from (up to `max_passages` of) them; pages: title -> the page's
+    opening text, for definition nouns."""
+    defined: dict[str, str] = {}  # normal(page name) -> definition noun
+    names: dict[str, str] = {}
+    titles = sorted(pages)
+    for title, doc in zip(titles, nlp.pipe((pages[t][:300] for t in titles), batch_size=64, disable=["ner"])):
+        if noun := definition_noun(doc):
+            defined[normal(title_name(title))] = noun
+            names[normal(title_name(title))] = title_name(title)
+    pool: dict[str, set[str]] = {}
+    for key, noun in defined.items():
+        pool.setdefault(f"def:{noun}", set()).add(names[key])
+
+    votes: dict[str, Counter] = {a: Counter() for a in answers_with_sentence}
+    texts = [s for s in answers_with_sentence.values() if s]
+    texts += random.Random(0).sample(sorted(set(passages)), min(max_passages, len(set(passages))))
+    for doc in nlp.pipe(texts, batch_size=64):
+        for ent in doc.ents:
+            if 1 <= len(ent.text.split()) <= 6 and len(normal(ent.text)) > 1:
+                pool.setdefault(ent.label_, set()).add(ent.text.strip())
+            for answer in votes:
+                if _same_entity(answer, ent.text):
+                    votes[answer][ent.label_] += 1
+        for chunk in doc.noun_chunks:
+            text = chunk.text.strip()
+            if (text.islower() and 1 <= len(text.split()) <= 4 and chunk.root.pos_ == "NOUN"
+                    and not any(t.tag_ in ("JJS", "RBS") or t.lower_ in _QUANTIFIERS for t in chunk)):
+                pool.setdefault("other", set()).add(re.sub(r"^(the|a|an|his|her|its|their) ", "", text))
+        pool.setdefault("years", set()).update(m.group(0) for m in _YEARS.finditer(doc.text))
+
+    kinds = {}
+    for answer, counter in votes.items():
+        page_noun = defined.get(normal(answer)) or _page_noun_by_stem(answer, defined)
+        surface = answer_kind(answer)
+        if page_noun:
+            kinds[answer] = f"def:{page_noun}"
+        elif counter and (surface != "other" or any(c.isdigit() for c in answer)):
+            kinds[answer] = counter.most_common(1)[0][0]
+        else:
+            kinds[answer] = surface
+        pool.setdefault(kinds[answer], set()).add(answer)
+    return KindIndex(kinds, pool)
+
+
+def _page_noun_by_stem(answer: str, defined: dict[str, str]) -> str | None:
+    """A plural or inflected answer naming a page ("Apalachees" -> the page "Apalachee")."""
+    key = normal(answer)
+    if len(key) < 5:
+        return None
+    for stem in (key[:-1], key[:-2]):
+        if stem in defined:
+            return defined[stem]
+    return None
+
+
+class Substitutes:
+    """Same-kind substitute answers, the nearest by embedding when an embedder is given (else a seeded random one).
+    Names are embedded per kind on first use and kept, so a second build with the same embedder costs nothing."""
+
+    def __init__(self, index: KindIndex, embedder=None, max_similarity: float = 0.8):
+        self.kinds, self.pool = index.kinds, {k: sorted(v) for k, v in index.pool.items()}
+        self.embedder, self.max_similarity, self.vectors = embedder, max_similarity, {}
+
+    def kind(self, answer: str) -> str:
+        return self.kinds.get(answer, answer_kind(answer))
+
+    def pick(self, answer: str, forbidden_text: str, rng: random.Random) -> str | None:
+        """The substitute for `answer`: of its kind, not named in `forbidden_text` (the gold passages and the
+        question), about as long, and not a paraphrase."""
+        text, key, kind = normal(forbidden_text), normal(answer), self.kind(answer)
+        names = self.pool.get(kind, [])
+        ok = [i for i, o in enumerate(names) if (n := normal(o)) and n not in text and key not in n and n not in key
+              and n not in {"yes", "no"} and (kind == "years" or abs(len(o.split()) - len(answer.split())) <= 1)]
+        if not ok:
+            return None
+        chosen = self._nearest(kind, names, ok, answer) if self.embedder is not None else names[rng.choice(ok)]
+        return _in_answer_wording(answer, chosen) if chosen and kind == "years" else chosen
+
+    def _nearest(self, kind: str, names: list[str], ok: list[int], answer: str) -> str | None:
+        if kind not in self.vectors:
+            self.vectors[kind] = self.embedder.encode(names)
+        sims = self.vectors[kind][ok] @ self.embedder.encode([answer])[0]
+        # The nearest that is not a paraphrase of the answer ("U.S." vs "United States" would edit nothing).
+        ranked = sorted((float(-v), names[i]) for v, i in zip(sims, ok) if v < self.max_similarity)
+        return ranked[0][1] if ranked else None
+
+
+def _in_answer_wording(answer: str, years: str) -> str:
+    """"1978-2012" as a substitute for "from 1986 to 2013" reads "from 1978 to 2012"."""
+    new, old = _YEARS.search(years), _YEARS.search(answer)
+    return answer[:old.start(1)] + new.group(1) + answer[old.end(1):old.start(3)] + new.group(3) + answer[old.end(3):]
