@@ -6,8 +6,8 @@ Three conditions, built from the shared data (no downloads), plus an intact cont
 - counterfactual: the gold answer in the gold passages is replaced by another answer of the same kind (KAFT);
   context adherence = the answer follows the edited context (controllability);
 - irrelevant: only random passages from other questions; robustness = the answer equals the closed-book answer;
-- assumption: the gold passages are intact, the user states (`--assume`) the answer sentence with the substitute;
-  the rate = the answer follows the assumption.
+- assumption: the gold passages are intact, the user states (`--assume`) the counterfactual's edited sentences, the
+  ones nearest the question first, at most 3; the rate = the answer follows the assumption.
 Questions: HotpotQA bridge questions and KILT questions whose answer occurs in the gold passages and not in the
 question (a comparison question names its answer, so an edit cannot move it); the substitute is the nearest answer
 of the same kind by embedding (another rapper for a rapper, a span of years for a span; `conflict_substitutes.py`)
@@ -78,17 +78,24 @@ class ConflictSample:
                     return i, sentence
         return None
 
-    def assumption(self) -> str:
-        """The gold sentence that states the answer, with the substitute, prefixed by its page title when the
-        sentence does not name it (so "it broadcasts on ..." still says what "it" is); a page about the answer
-        is renamed as in the counterfactual."""
-        found = self.answer_sentence()
-        if found is None:
-            return f"The answer to \"{self.question}\" is {self.substitute}."
-        i, sentence = found
-        title = self.counterfactual()[i][0]
-        fact = re.sub(re.escape(self.answer), self.substitute, sentence, flags=re.I)
-        return fact if normal(title) in normal(fact) else f"{title}: {fact}"
+    def assumptions(self, max_facts: int = 3) -> list[str]:
+        """What the user states (`--assume`, one fact each): the sentences the counterfactual edit changed, those
+        sharing most words with the question first; a sentence that does not name its page is prefixed by the
+        (renamed) page title, so "It stars ..." still says what "it" is. One edited sentence is not enough: the
+        first to name the answer is often not the one the question asks about ("In 2008, X signed with Interscope"
+        leaves "In 2011, Wale signed with Maybach" intact), and the answer would rightly stay the same."""
+        edited = []
+        for (title, text), (_, original) in zip(self.counterfactual(), self.gold):
+            unchanged = set(split_sentences(original))
+            for sentence in split_sentences(text):
+                if sentence not in unchanged and normal(self.substitute) in normal(sentence):
+                    named = normal(title_name(title)) in normal(sentence)
+                    edited.append(sentence if named else f"{title_name(title)}: {sentence}")
+        if not edited:
+            return [f"The answer to \"{self.question}\" is {self.substitute}."]
+        question = set(normal(self.question).split())
+        edited.sort(key=lambda x: -len(question & set(normal(x).split())))  # stable: passage order among ties
+        return edited[:max_facts]
 
 
 def _hotpot_samples() -> list[ConflictSample]:
@@ -185,11 +192,20 @@ _RANGE = re.compile(r"\b(\d{3,4})\s*(?:-|–|—|to|until|till|through)\s*(\d{2,
 
 def matches(prediction: str | None, target: str | None) -> bool:
     """The target in the prediction or the reverse, after normalisation; a year range is the same range however it
-    is joined ("1969-1974" = "1969 until 1974")."""
+    is joined ("1969-1974" = "1969 until 1974"); an acronym matches the name it abbreviates ("UDC" = "University
+    of the District of Columbia")."""
     p, t = (normal(_RANGE.sub(r"\1 \2", x or "")) for x in (prediction, target))
     if not p or not t:
         return False
-    return t in p or (len(p) >= 3 and p in t)
+    return t in p or (len(p) >= 3 and p in t) or _abbreviates(prediction, target) or _abbreviates(target, prediction)
+
+
+def _abbreviates(short: str | None, name: str | None) -> bool:
+    short = (short or "").strip()
+    if not re.fullmatch(r"[A-Z]{2,6}", short):
+        return False
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", name or "") if w[0].isupper())
+    return initials == short
 
 
 def same_answer(a: str | None, b: str | None) -> bool:
@@ -251,7 +267,7 @@ def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, 
         for condition in conditions:
             passages = {"counterfactual": sample.counterfactual(), "irrelevant": sample.irrelevant}.get(
                 condition, sample.gold)
-            assumptions = [sample.assumption()] if condition == "assumption" else []
+            assumptions = sample.assumptions() if condition == "assumption" else []
             for system in systems:
                 if system == "default":
                     answer = run_default(gateway, embedder, config, sample.question, passages, assumptions)
@@ -329,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
             "rates": {f"{c}/{s}": v for (c, s), v in result["rates"].items()},
             "readable": {f"{c}/{s}": {"rate": r, "n": n} for (c, s), (r, n) in result["readable"].items()},
             "samples": [{"qid": x.qid, "question": x.question, "answer": x.answer, "substitute": x.substitute,
-                         "kind": x.substitute_kind, "assumption": x.assumption()} for x in samples],
+                         "kind": x.substitute_kind, "assumptions": x.assumptions()} for x in samples],
             "records": result["records"]}, indent=1))
 
 

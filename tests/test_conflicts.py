@@ -20,7 +20,7 @@ def test_samples_are_built_from_gold_passages(shared_datasets, embedder):
         cf = " ".join(t for _, t in s.counterfactual())
         assert s.substitute in cf and s.answer.lower() not in cf.lower()
         assert s.substitute_kind and normal(s.substitute) not in normal(s.answer)
-        assert normal(s.substitute) in normal(s.assumption())
+        assert 1 <= len(s.assumptions()) <= 3 and all(normal(s.substitute) in normal(a) for a in s.assumptions())
         assert len(s.irrelevant) == 3 and all(normal(s.answer) not in normal(t) for _, t in s.irrelevant)
     # deterministic, and the nearest same-kind name: a date for a date, a person for a person
     assert [s.substitute for s in build_samples(3, embedder=embedder)] == [s.substitute for s in samples[:3]]
@@ -32,6 +32,8 @@ def test_matching_rules():
     assert matches("It was Zanzibar Quintet.", "Zanzibar Quintet") and not matches("Rush", "Zanzibar Quintet")
     assert same_answer(None, None) and same_answer("Paris", "paris") and not same_answer("Paris", None)
     assert matches("1969-1974", "1969 until 1974") and matches("1986–2013", "from 1986 to 2013")
+    assert matches("University of the District of Columbia", "UDC") and matches("UDC", "University of the District of Columbia")
+    assert not matches("University of Dayton", "UDC") and not matches("US", "the Soviet Union")
     assert not matches("1972-1978", "1969 until 1974") and not matches("1969", "1972 to 1978")
 
 
@@ -59,7 +61,9 @@ def test_counterfactual_renames_the_page_about_the_answer():
                        substitute="Harry Lee")
     assert s.counterfactual() == [("Harry Lee", "Harry Lee (born 1929) was a singer."),
                                   ("These Boots (song)", "A song by Harry Lee, sung by Harry Lee.")]
-    assert s.assumption() == "Harry Lee (born 1929) was a singer."
+    # every edited sentence is stated, the one nearest the question first, each naming what it is about
+    assert s.assumptions() == ["These Boots: A song by Harry Lee, sung by Harry Lee.",
+                               "Harry Lee (born 1929) was a singer."]
 
 
 def test_unknown_system_is_refused_by_name(capsys):
