@@ -283,27 +283,69 @@ def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, 
                 if on_record is not None:
                     on_record(records[-1])
     rates = {key: (sum(v) / len(v) if v else 0.0) for key, v in hits.items()}
-    readable = {}
+    result = {"rates": rates, "records": records, "n": len(samples)}
+    result["readable"] = edit_rates(result, conditions, systems)
+    return result
+
+
+def edit_rates(result: dict, conditions=CONDITIONS, systems=SYSTEMS, qids: set[str] | None = None,
+               given_intact: bool = True) -> dict:
+    """(edited condition, system) -> (rate, n) over the questions in `qids` (all when None), and, with
+    `given_intact`, only those the system answers correctly from the intact passages."""
+    ok = {(r["qid"], r["condition"], r["system"]): r["ok"] for r in result["records"]}
+    asked = [q for q in dict.fromkeys(r["qid"] for r in result["records"]) if qids is None or q in qids]
+    out = {}
     for edited in ("counterfactual", "assumption"):
-        if "intact" not in conditions or edited not in conditions:
+        if edited not in conditions or (given_intact and "intact" not in conditions):
             continue
         for system in systems:
-            pairs = [e for ok, e in zip(hits[("intact", system)], hits[(edited, system)]) if ok]
-            readable[(edited, system)] = (sum(pairs) / len(pairs) if pairs else 0.0, len(pairs))
-    return {"rates": rates, "records": records, "n": len(samples), "readable": readable}
+            kept = [ok[(q, edited, system)] for q in asked if not given_intact or ok[(q, "intact", system)]]
+            out[(edited, system)] = (sum(kept) / len(kept) if kept else 0.0, len(kept))
+    return out
 
 
-def format_table(result: dict, conditions=CONDITIONS, systems=SYSTEMS) -> str:
+def load_result(path: Path) -> dict:
+    """A run saved with --out, back in `evaluate`'s shape (its records re-scored with today's `matches`)."""
+    saved = json.loads(Path(path).read_text())
+    records = saved["records"]
+    for r in records:
+        r["ok"] = same_answer(r["answer"], r["target"]) if r["condition"] == "irrelevant" else matches(r["answer"],
+                                                                                                     r["target"])
+    hits: dict[tuple[str, str], list[bool]] = {}
+    for r in records:
+        hits.setdefault((r["condition"], r["system"]), []).append(r["ok"])
+    result = {"records": records, "n": saved["n"], "rates": {k: sum(v) / len(v) for k, v in hits.items()}}
+    result["readable"] = edit_rates(result, systems=tuple(dict.fromkeys(s for _, s in hits)))
+    return result
+
+
+def read_audit(path: Path) -> set[str]:
+    """The questions whose substitute a reader judged plausible: a TSV with the columns qid and verdict
+    (plausible | implausible | alias), e.g. benchmarks/results/conflicts40_substitute_audit.tsv."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not {"qid", "verdict"} <= set(rows[0]):
+        raise ValueError(f"{path}: an audit needs the TSV columns qid and verdict")
+    return {r["qid"] for r in rows if r["verdict"].strip() == "plausible"}
+
+
+def format_table(result: dict, conditions=CONDITIONS, systems=SYSTEMS, plausible: set[str] | None = None) -> str:
     names = {"intact": "intact (control): = gold answer", "counterfactual": "counterfactual: context adherence",
              "irrelevant": "irrelevant: = closed-book", "assumption": "assumption: follows --assume"}
-    lines = [f"{'condition (n=' + str(result['n']) + ')':40}" + "".join(f"{s:>13}" for s in systems)]
+    lines = [f"{'condition (n=' + str(result['n']) + ')':44}" + "".join(f"{s:>13}" for s in systems)]
     for c in conditions:
-        lines.append(f"{names[c]:40}" + "".join(f"{result['rates'][(c, s)]:>13.2f}" for s in systems))
-    for edited in ("counterfactual", "assumption"):
-        if (edited, systems[0]) in result.get("readable", {}):
-            cells = "".join(f"{f'{rate:.2f} (n={n})':>13}" for rate, n in (result["readable"][(edited, s)]
-                                                                           for s in systems))
-            lines.append(f"{edited + ' | intact answered':40}" + cells)
+        lines.append(f"{names[c]:44}" + "".join(f"{result['rates'][(c, s)]:>13.2f}" for s in systems))
+    rows = [("intact answered", result.get("readable", {}))]
+    if plausible is not None:
+        rows += [("plausible substitute", edit_rates(result, conditions, systems, plausible, given_intact=False)),
+                 ("plausible, intact answered", edit_rates(result, conditions, systems, plausible))]
+    for label, table in rows:
+        for edited in ("counterfactual", "assumption"):
+            if (edited, systems[0]) in table:
+                cells = "".join(f"{f'{rate:.2f} (n={n})':>13}" for rate, n in (table[(edited, s)] for s in systems))
+                lines.append(f"{edited + ' | ' + label:44}" + cells)
     return "\n".join(lines)
 
 
@@ -317,11 +359,21 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated subset of " + ", ".join(SYSTEMS) + " (the closed-book answer is computed "
                              "anyway: it is the irrelevant condition's target)")
     parser.add_argument("--verbose", action="store_true", help="print every answer")
+    parser.add_argument("--audit", type=Path, default=None,
+                        help="a TSV (qid, verdict) judging each substitute; adds the rates on the plausible ones")
     parser.add_argument("--out", type=Path, default=None, help="write rates, samples and every answer as JSON")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="print the table of a run saved with --out (with --audit, say), asking no LLM")
     args = parser.parse_args(argv)
     systems = tuple(x.strip() for x in args.systems.split(",") if x.strip())
     if unknown := set(systems) - set(SYSTEMS):
         parser.error(f"--systems: unknown {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
+    plausible = read_audit(args.audit) if args.audit else None
+    if args.table is not None:
+        result = load_result(args.table)
+        present = tuple(s for s in SYSTEMS if any(r["system"] == s for r in result["records"]))
+        print(format_table(result, systems=present, plausible=plausible))
+        return
     from kgsolver.connectors.embedders import load_embedder
     from kgsolver.pipeline.solver import Solver
 
@@ -336,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
                       on_record=(lambda r: print(r, flush=True)) if args.verbose else None)
     print(f"knowledge-conflict suite: {len(samples)} questions ({args.source}), LLM {config.llm.name}, "
           f"policy {config.preference.policy}, {time.perf_counter() - started:.0f}s")
-    print(format_table(result, systems=systems))
+    print(format_table(result, systems=systems, plausible=plausible))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({

@@ -91,3 +91,35 @@ def test_a_reply_that_breaks_its_json_is_a_miss_not_a_crash():
 
     assert run_plain_rag(Gateway(), "Where?", [("T", "text")], []) is None
     assert run_closed_book(Gateway(), KGSolverConfig(), "Where?") is None
+
+
+def test_a_saved_run_is_re_tabled_with_an_audit_of_its_substitutes(tmp_path, capsys):
+    import json
+
+    from kgsolver.evals.conflicts import main
+
+    def rec(qid, condition, answer, target):
+        return {"qid": qid, "condition": condition, "system": "default", "answer": answer, "target": target,
+                "ok": False}  # re-scored on load
+
+    records = [rec("a", "intact", "Rush", "Rush"), rec("a", "counterfactual", "Yes", "Yes"),
+               rec("a", "irrelevant", None, None), rec("a", "assumption", "Yes", "Yes"),
+               rec("b", "intact", "Oslo", "Oslo"), rec("b", "counterfactual", "Oslo", "fruit"),
+               rec("b", "irrelevant", "Bergen", "Oslo"), rec("b", "assumption", "Oslo", "fruit"),
+               rec("c", "intact", "x", "Paris"), rec("c", "counterfactual", "Rome", "Rome"),
+               rec("c", "irrelevant", "Lyon", "Lyon"), rec("c", "assumption", "x", "Rome")]
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"n": 3, "records": records}))
+    audit = tmp_path / "audit.tsv"
+    audit.write_text("qid\tanswer\tsubstitute\tverdict\twhy\na\t\t\tplausible\t\nb\t\t\timplausible\tfood\n"
+                     "c\t\t\tplausible\t\n")
+    main(["--table", str(saved), "--audit", str(audit)])
+    table = {line[:44].strip(): line[44:].split() for line in capsys.readouterr().out.splitlines()}
+    assert table["intact (control): = gold answer"] == ["0.67"]
+    assert table["irrelevant: = closed-book"] == ["0.67"]
+    assert table["counterfactual | intact answered"] == ["0.50", "(n=2)"]
+    assert table["counterfactual | plausible substitute"] == ["1.00", "(n=2)"]  # b's "fruit" left out
+    assert table["assumption | plausible, intact answered"] == ["1.00", "(n=1)"]
+    audit.write_text("qid\tjudgement\na\tok\n")
+    with pytest.raises(ValueError, match="audit.tsv: an audit needs the TSV columns qid and verdict"):
+        main(["--table", str(saved), "--audit", str(audit)])
