@@ -192,9 +192,9 @@ _RANGE = re.compile(r"\b(\d{3,4})\s*(?:-|–|—|to|until|till|through)\s*(\d{2,
 
 def matches(prediction: str | None, target: str | None) -> bool:
     """The target in the prediction or the reverse, after normalisation; a year range is the same range however it
-    is joined ("1969-1974" = "1969 until 1974"); an acronym matches the name it abbreviates ("UDC" = "University
+    is joined ("1969-1974" = "1969 until 1974"); a leading article does not count; an acronym matches the name it abbreviates ("UDC" = "University
     of the District of Columbia")."""
-    p, t = (normal(_RANGE.sub(r"\1 \2", x or "")) for x in (prediction, target))
+    p, t = (re.sub(r"^(the|a|an) ", "", normal(_RANGE.sub(r"\1 \2", x or ""))) for x in (prediction, target))
     if not p or not t:
         return False
     return t in p or (len(p) >= 3 and p in t) or _abbreviates(prediction, target) or _abbreviates(target, prediction)

@@ -34,6 +34,7 @@ def test_matching_rules():
     assert matches("1969-1974", "1969 until 1974") and matches("1986–2013", "from 1986 to 2013")
     assert matches("University of the District of Columbia", "UDC") and matches("UDC", "University of the District of Columbia")
     assert not matches("University of Dayton", "UDC") and not matches("US", "the Soviet Union")
+    assert matches("2013–14 Premier League I FBS", "The 2013–14 Premier League")
     assert not matches("1972-1978", "1969 until 1974") and not matches("1969", "1972 to 1978")
 
 
