@@ -4,9 +4,11 @@ kind"), typed as finely as the shared data allows, most specific first:
 1. the answer names a Wikipedia page of the corpus: its kind is the head noun of the page's definition ("Wale ... is an
    American rapper" -> rapper; "The Apalachee are a Native American people" -> people); the substitutes are the other
    pages defined by the same noun (another rapper, another people);
-2. otherwise its spaCy entity label, voted over every mention in the passages (one sentence can mislabel "Murcia");
+2. otherwise the noun the question asks for, when pages of the corpus are defined by it ("In what city ...": another
+   page defined as a city, where the spaCy label GPE would also allow a country);
+3. otherwise its spaCy entity label, voted over every mention in the passages (one sentence can mislabel "Murcia");
    the substitutes are the names with that label in the passages and the other answers of that label;
-3. otherwise its surface kind (`answer_kind`: a span of years, date, number, name); a span of years takes another
+4. otherwise its surface kind (`answer_kind`: a span of years, date, number, name); a span of years takes another
    span from the passages, in the answer's wording; a lower-case answer ("goalkeeper") takes the passages'
    lower-case noun phrases as substitutes.
 
@@ -49,11 +51,38 @@ def definition_noun(doc) -> str | None:
     copula = next((t for t in sentence if t.lemma_ == "be"), None)
     if copula is None:
         return None
-    chunk = next((c for c in doc.noun_chunks if c.start > copula.i and c.start <= copula.i + 3), None)
+    # The phrase right after the copula (adverbs between allowed): "is also an American rapper", not "is in the city".
+    chunk = next((c for c in doc.noun_chunks if c.start > copula.i
+                  and all(t.pos_ == "ADV" for t in doc[copula.i + 1:c.start])), None)
     if chunk is None or chunk.root.pos_ != "NOUN":
         return None
     noun = chunk.root.text.lower()  # the root's text: the pipeline runs without a lemmatizer
     return None if noun in _GENERIC_NOUNS else noun
+
+
+_VAGUE_ASKS = {"year", "time", "sort", "way", "extent", "date", "age", "percentage", "amount"}
+
+
+def asked_noun(doc) -> str | None:
+    """The noun a question asks for: "In what city ...", "Which Australian city ..." -> city; None for vague ones
+    ("which year", "what sort of"). The parse's det link first; else the last noun of the run of modifiers and
+    nouns after "which / what" (the small parser attaches "Which" to the verb in "Which Australian city contains")."""
+    for token in doc:
+        if token.lower_ in ("which", "what"):
+            head = token.head if token.dep_ == "det" and token.head.pos_ == "NOUN" else _noun_after(doc, token.i)
+            noun = head.text.lower() if head is not None else None
+            if noun and noun not in _GENERIC_NOUNS and noun not in _VAGUE_ASKS:
+                return noun
+    return None
+
+
+def _noun_after(doc, i: int):
+    last = None
+    for token in doc[i + 1:i + 6]:
+        if token.pos_ not in ("ADJ", "NOUN", "PROPN", "NUM"):
+            break
+        last = token if token.pos_ == "NOUN" else last
+    return last
 
 
 def _same_entity(answer: str, text: str) -> bool:
@@ -67,13 +96,14 @@ def _same_entity(answer: str, text: str) -> bool:
 class KindIndex:
     kinds: dict[str, str]  # answer -> kind ("def:rapper", "PERSON", "other", ...)
     pool: dict[str, set[str]] = field(default_factory=dict)  # kind -> candidate substitutes
+    asked: dict[str, str] = field(default_factory=dict)  # question -> the noun it asks for ("what city" -> city)
 
 
 def build_kind_index(answers_with_sentence: dict[str, str | None], passages: list[str], pages: dict[str, str],
-                     nlp, max_passages: int = 500) -> KindIndex:
+                     nlp, max_passages: int = 500, questions: list[str] = ()) -> KindIndex:
     """answers_with_sentence: answer -> the gold sentence that states it (None if none does); passages: gold
     texts, entity and phrase candidates are drawn from (up to `max_passages` of) them; pages: title -> the page's
-    opening text, for definition nouns."""
+    opening text, for definition nouns; questions: for the noun each asks for."""
     defined: dict[str, str] = {}  # normal(page name) -> definition noun
     names: dict[str, str] = {}
     titles = sorted(pages)
@@ -113,7 +143,8 @@ def build_kind_index(answers_with_sentence: dict[str, str | None], passages: lis
         else:
             kinds[answer] = surface
         pool.setdefault(kinds[answer], set()).add(answer)
-    return KindIndex(kinds, pool)
+    asked = {q: noun for q, doc in zip(questions, nlp.pipe(questions, disable=["ner"])) if (noun := asked_noun(doc))}
+    return KindIndex(kinds, pool, asked)
 
 
 def _page_noun_by_stem(answer: str, defined: dict[str, str]) -> str | None:
@@ -132,16 +163,33 @@ class Substitutes:
     Names are embedded per kind on first use and kept, so a second build with the same embedder costs nothing."""
 
     def __init__(self, index: KindIndex, embedder=None, max_similarity: float = 0.8):
-        self.kinds, self.pool = index.kinds, {k: sorted(v) for k, v in index.pool.items()}
+        self.kinds, self.pool, self.asked = index.kinds, {k: sorted(v) for k, v in index.pool.items()}, index.asked
         self.embedder, self.max_similarity, self.vectors = embedder, max_similarity, {}
 
-    def kind(self, answer: str) -> str:
-        return self.kinds.get(answer, answer_kind(answer))
+    def kind(self, answer: str, question: str = "") -> str:
+        """The answer's own page definition first; else the noun the question asks for, when pages are defined by
+        it ("In what city ...": another city, not a country of the same spaCy label); else the answer's kind."""
+        own = self.kinds.get(answer, answer_kind(answer))
+        asked = self.asked.get(question)
+        if not own.startswith("def:") and asked and f"def:{asked}" in self.pool:
+            return f"def:{asked}"
+        return own
 
-    def pick(self, answer: str, forbidden_text: str, rng: random.Random) -> str | None:
+    def pick(self, answer: str, forbidden_text: str, rng: random.Random, question: str = "") -> str | None:
         """The substitute for `answer`: of its kind, not named in `forbidden_text` (the gold passages and the
-        question), about as long, and not a paraphrase."""
-        text, key, kind = normal(forbidden_text), normal(answer), self.kind(answer)
+        question), about as long, and not a paraphrase. A kind taken from the question with no usable name falls
+        back on the answer's own kind."""
+        return self.pick_with_kind(answer, forbidden_text, rng, question)[0]
+
+    def pick_with_kind(self, answer: str, forbidden_text: str, rng: random.Random,
+                       question: str = "") -> tuple[str | None, str]:
+        for kind in dict.fromkeys((self.kind(answer, question), self.kind(answer))):
+            if chosen := self._pick_of_kind(kind, answer, forbidden_text, rng):
+                return chosen, kind
+        return None, self.kind(answer)
+
+    def _pick_of_kind(self, kind: str, answer: str, forbidden_text: str, rng: random.Random) -> str | None:
+        text, key = normal(forbidden_text), normal(answer)
         names = self.pool.get(kind, [])
         ok = [i for i, o in enumerate(names) if (n := normal(o)) and n not in text and key not in n and n not in key
               and n not in {"yes", "no"} and (kind == "years" or abs(len(o.split()) - len(answer.split())) <= 1)]

@@ -152,7 +152,8 @@ def _source_pools(source: str) -> tuple[list[list[ConflictSample]], KindIndex]:
     samples = [s for group in chosen for s in group]
     sentences = {s.answer: (found[1] if (found := s.answer_sentence()) else None) for s in samples}
     passages = [text for s in samples for _, text in s.gold]
-    return chosen, build_kind_index(sentences, passages, _pages(), load_spacy())
+    return chosen, build_kind_index(sentences, passages, _pages(), load_spacy(),
+                                    questions=[s.question for s in samples])
 
 
 @functools.lru_cache(maxsize=4)
@@ -175,13 +176,14 @@ def build_samples(limit: int, seed: int = 0, source: str = "both", embedder=None
     ordered = [s for group in zip(*usable) for s in group] if len(usable) > 1 else usable[0]
     samples = []
     for s in ordered:
-        substitute = substitutes.pick(s.answer, " ".join(t for _, t in s.gold) + " " + s.question, rng)
+        substitute, kind = substitutes.pick_with_kind(s.answer, " ".join(t for _, t in s.gold) + " " + s.question, rng,
+                                                      s.question)
         if not substitute:
             continue
         titles = {t for t, _ in s.gold}
         irrelevant = rng.sample([p for p in passages if p[0] not in titles and normal(s.answer) not in normal(p[1])], 3)
         samples.append(dataclasses.replace(s, substitute=substitute, irrelevant=irrelevant,
-                                           substitute_kind=substitutes.kind(s.answer)))
+                                           substitute_kind=kind))
         if len(samples) >= limit:
             break
     return samples

@@ -20,6 +20,8 @@ def test_definition_noun_is_the_head_of_the_defining_phrase(nlp):
     assert definition_noun(nlp("The Indianapolis Motor Speedway is an automobile racing circuit in Indiana.")) == "circuit"
     assert definition_noun(nlp("Animorphs is a science fantasy series of young adult books.")) == "series"
     assert definition_noun(nlp("In 2008, Wale signed with Interscope Records.")) is None
+    assert definition_noun(nlp("Wale is also an American rapper.")) == "rapper"
+    assert definition_noun(nlp("The museum is in the city of Nagasaki.")) is None
 
 
 def test_an_answer_naming_a_page_takes_another_page_of_the_same_definition(nlp):
@@ -49,3 +51,21 @@ def test_a_common_noun_answer_takes_a_noun_phrase_not_a_superlative(nlp):
                              ["The team signed a defender and the largest stadium was built."], {}, nlp)
     assert index.kinds["goalkeeper"] == "other"
     assert "defender" in index.pool["other"] and not any("largest" in x for x in index.pool["other"])
+
+
+def test_the_noun_a_question_asks_for_outranks_a_broad_entity_label(nlp):
+    from kgsolver.evals.conflict_substitutes import asked_noun
+
+    assert asked_noun(nlp("In what city did the tenor star in a film?")) == "city"
+    assert asked_noun(nlp("Which Australian city contains the school?")) == "city"
+    assert asked_noun(nlp("In which year was the King born?")) is None
+    pages = {"Italy": "Italy is a country in Europe.", "Dover": "Dover is a town and major ferry port in Kent.",
+             "Turin": "Turin is a city in northern Italy.", "Lyon": "Lyon is a city in France."}
+    question = "In what city did the tenor star in a film?"
+    index = build_kind_index({"Rome": "He starred in a film shot in Rome."}, ["The film was shot in Rome, Italy."],
+                             pages, nlp, questions=[question])
+    subs = Substitutes(index)
+    pick, kind = subs.pick_with_kind("Rome", "The film was shot in Rome, Italy. " + question, random.Random(0), question)
+    assert kind == "def:city" and pick in {"Turin", "Lyon"}  # a city, never the country its label (GPE) allows
+    # a question whose noun defines no page keeps the answer's own kind
+    assert subs.kind("Rome", "Which tribe lived there?") == subs.kind("Rome")
