@@ -90,7 +90,7 @@ def read_jsonl(path: Path, report: ReadReport) -> Iterator[SourceDocument]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+                raise CorpusFormatError(f"{path}:{lineno}: malformed JSON at column {exc.colno} ({exc.msg.removesuffix(' at')})") from exc
             if not isinstance(record, dict):
                 raise CorpusFormatError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
             yield _jsonl_document(record, f"{path}:{lineno}")

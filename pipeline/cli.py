@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kgsolver.connectors.errors import KGSolverError
@@ -139,9 +140,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
-    except KGSolverError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise SystemExit(2) from None
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (KGSolverError, ValueError) as exc:
+        # One unwrapped line, the message escaped: a "file:line:" prefix must stay greppable whatever the terminal
+        # width, and a path with [brackets] is not rich markup.
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None

@@ -1,14 +1,16 @@
 """The command line end to end: real embedder, real Qwen 0.5B, the demo knowledge base."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 
-def kgsolver(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "kgsolver.pipeline", *args], capture_output=True, text=True, timeout=600)
+def kgsolver(*args, check=True, **env):
+    proc = subprocess.run([sys.executable, "-m", "kgsolver.pipeline", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env})
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -47,9 +49,10 @@ def test_ingest_reports_malformed_line_and_keeps_kb(tmp_path, demo_corpus):
     manifest = (kb / "manifest.json").read_text()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "ok", "text": "fine"}\n\n{"id": "broken", "text": "unterminated}\n')
-    proc = kgsolver("ingest", str(bad), "--kb", str(kb), check=False)
+    # A narrow terminal must not wrap the error: "file:line:" stays on one line for grep and editors.
+    proc = kgsolver("ingest", str(bad), "--kb", str(kb), check=False, COLUMNS="40")
     assert proc.returncode == 2
-    assert f"{bad}:3: malformed JSON" in proc.stderr.replace("\n", "")
+    assert f"{bad}:3: malformed JSON at column 40 (Invalid control character)" in proc.stderr
     assert (kb / "manifest.json").read_text() == manifest
 
 
