@@ -8,11 +8,10 @@ through the filters and preference policy."""
 from __future__ import annotations
 
 from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.agent.evidence import (HopEvidence, finish, fused_search, run_tool, spare_calls,
-                                              tighten_budget)
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import KGWalkTool, NeighbourhoodTool, PageRankTool, search_tools
-from kgsolver.pipeline.results import AskResult, Tracer
+from kgsolver.pipeline.agent.evidence import finish, run_tool, spare_calls
+from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk
+from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool
+from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.solver import QuestionContext
 
 EXPANSION_WEIGHT = 1.0
@@ -27,11 +26,8 @@ class AgentMode:
     name = "agent"
 
     def answer(self, question: str, ctx: QuestionContext) -> AskResult:
-        tighten_budget(ctx)
-        tracer, hops, res, a = Tracer(), HopEvidence(), AgentResources.for_context(ctx), ctx.config.agent
-        hops.anchor(res.title_linker, question)
-        first = search_tools(res)
-        hops.first.add(fused_search(first, question, tracer, k=a.first_hop_k))
+        start = first_hop(question, ctx)
+        tracer, hops, res, a = start.tracer, start.hops, start.res, ctx.config.agent
         seeds = hops.first.ranked(a.expand_from)
         hops.next.add(run_tool(NeighbourhoodTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
                       weight=EXPANSION_WEIGHT)
@@ -41,10 +37,8 @@ class AgentMode:
         rationale = Rationale()
         for doc in hops.first.ranked(2):
             rationale.add(doc)
-        rounds = first + [NeighbourhoodTool(res)]
+        rounds = start.first_tools + [NeighbourhoodTool(res)]
         Decomposer(ctx, tracer, rounds, hops.picked, weight=LLM_PICK_WEIGHT).run(question, rationale)
         if res.store is not None and spare_calls(ctx) >= 1:
-            walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
-                              can_call=lambda: spare_calls(ctx) >= 1)
-            hops.picked.add(run_tool(walk, question, tracer, k=a.first_hop_k), weight=PPR_WEIGHT)
+            hops.picked.add(kg_walk(question, ctx, start), weight=PPR_WEIGHT)
         return finish(question, ctx, tracer, hops, self.name)

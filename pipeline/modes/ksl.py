@@ -4,11 +4,10 @@ fallback when the KB has no graph), go to the filters and preference policy."""
 
 from __future__ import annotations
 
-from kgsolver.pipeline.agent.evidence import (HopEvidence, finish, fused_search, run_tool, spare_calls,
-                                              tighten_budget)
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool, KGWalkTool
-from kgsolver.pipeline.results import AskResult, Tracer
+from kgsolver.pipeline.agent.evidence import finish
+from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk
+from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool
+from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.solver import QuestionContext
 
 
@@ -16,14 +15,10 @@ class KSLMode:
     name = "ksl"
 
     def answer(self, question: str, ctx: QuestionContext) -> AskResult:
-        tighten_budget(ctx)
-        tracer, hops, res, a = Tracer(), HopEvidence(), AgentResources.for_context(ctx), ctx.config.agent
-        hops.anchor(res.title_linker, question)
-        hops.first.add(fused_search([DenseSearchTool(res), BM25SearchTool(res)], question, tracer, k=a.first_hop_k))
-        if res.store is not None:
-            walk = KGWalkTool(res, a, session=ctx.session, tracer=tracer, question=question,
-                              can_call=lambda: spare_calls(ctx) >= 1)
-            hops.picked.add(run_tool(walk, question, tracer, k=a.first_hop_k))
+        start = first_hop(question, ctx, lambda res: [DenseSearchTool(res), BM25SearchTool(res)])
+        tracer, hops = start.tracer, start.hops
+        if start.res.store is not None:
+            hops.picked.add(kg_walk(question, ctx, start))
         else:
             tracer.record("kg_walk", question, None, decision="skipped: this knowledge base has no graph")
         return finish(question, ctx, tracer, hops, self.name)
