@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import bm25s
 import numpy as np
+
+# bm25s sets its logger to DEBUG when imported, so "Building index from IDs" reached every console; its level goes
+# back to the application's (NOTSET: the root logger decides).
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 try:
     import Stemmer
