@@ -21,6 +21,7 @@ Systems: the default preference policy (filters + policy, the naive mode's path 
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import functools
 import json
@@ -194,8 +195,8 @@ _RANGE = re.compile(r"\b(\d{3,4})\s*(?:-|–|—|to|until|till|through)\s*(\d{2,
 
 def matches(prediction: str | None, target: str | None) -> bool:
     """The target in the prediction or the reverse, after normalisation; a year range is the same range however it
-    is joined ("1969-1974" = "1969 until 1974"); a leading article does not count; an acronym matches the name it abbreviates ("UDC" = "University
-    of the District of Columbia")."""
+    is joined ("1969-1974" = "1969 until 1974"); a leading article does not count; an acronym matches the name it
+    abbreviates ("UDC" = "University of the District of Columbia")."""
     p, t = (re.sub(r"^(the|a|an) ", "", normal(_RANGE.sub(r"\1 \2", x or ""))) for x in (prediction, target))
     if not p or not t:
         return False
@@ -262,7 +263,6 @@ def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, 
     """Per condition and system: the rate (and the per-sample records). With the intact control, also the
     counterfactual and assumption rates on the questions that system answers correctly when nothing is edited
     (`readable`: whether an edit is followed, apart from whether the model can read the answer at all)."""
-    hits = {(c, s): [] for c in conditions for s in systems}
     records = []
     for sample in samples:
         closed = run_closed_book(gateway, config, sample.question)
@@ -278,14 +278,25 @@ def evaluate(samples, gateway: LLMGateway, embedder, config: KGSolverConfig, *, 
                 else:
                     answer = closed
                 target = _target(sample, condition, closed)
-                ok = same_answer(answer, closed) if condition == "irrelevant" else matches(answer, target)
-                hits[(condition, system)].append(ok)
                 records.append({"qid": sample.qid, "condition": condition, "system": system, "answer": answer,
-                                "target": target, "ok": ok})
+                                "target": target, "ok": is_followed(condition, answer, target)})
                 if on_record is not None:
                     on_record(records[-1])
-    rates = {key: (sum(v) / len(v) if v else 0.0) for key, v in hits.items()}
-    result = {"rates": rates, "records": records, "n": len(samples)}
+    return tabulate(records, len(samples), conditions, systems)
+
+
+def is_followed(condition: str, answer: str | None, target: str | None) -> bool:
+    """Irrelevant context: the answer is the closed-book one (`target`); otherwise it matches the target."""
+    return same_answer(answer, target) if condition == "irrelevant" else matches(answer, target)
+
+
+def tabulate(records: list[dict], n: int, conditions=CONDITIONS, systems=SYSTEMS) -> dict:
+    """`evaluate`'s result from its records: the rate per (condition, system) and the `readable` edit rates."""
+    rates = {}
+    for key in ((c, s) for c in conditions for s in systems):
+        oks = [r["ok"] for r in records if (r["condition"], r["system"]) == key]
+        rates[key] = sum(oks) / len(oks) if oks else 0.0
+    result = {"rates": rates, "records": records, "n": n, "conditions": tuple(conditions), "systems": tuple(systems)}
     result["readable"] = edit_rates(result, conditions, systems)
     return result
 
@@ -311,21 +322,15 @@ def load_result(path: Path) -> dict:
     saved = json.loads(Path(path).read_text())
     records = saved["records"]
     for r in records:
-        r["ok"] = same_answer(r["answer"], r["target"]) if r["condition"] == "irrelevant" else matches(r["answer"],
-                                                                                                     r["target"])
-    hits: dict[tuple[str, str], list[bool]] = {}
-    for r in records:
-        hits.setdefault((r["condition"], r["system"]), []).append(r["ok"])
-    result = {"records": records, "n": saved["n"], "rates": {k: sum(v) / len(v) for k, v in hits.items()}}
-    result["readable"] = edit_rates(result, systems=tuple(dict.fromkeys(s for _, s in hits)))
-    return result
+        r["ok"] = is_followed(r["condition"], r["answer"], r["target"])
+    conditions = tuple(c for c in CONDITIONS if any(r["condition"] == c for r in records))
+    systems = tuple(s for s in SYSTEMS if any(r["system"] == s for r in records))
+    return tabulate(records, saved["n"], conditions, systems)
 
 
 def read_audit(path: Path) -> set[str]:
     """The questions whose substitute a reader judged plausible: a TSV with the columns qid and verdict
     (plausible | implausible | alias), e.g. benchmarks/results/conflicts40_substitute_audit.tsv."""
-    import csv
-
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     if not rows or not {"qid", "verdict"} <= set(rows[0]):
@@ -333,7 +338,9 @@ def read_audit(path: Path) -> set[str]:
     return {r["qid"] for r in rows if r["verdict"].strip() == "plausible"}
 
 
-def format_table(result: dict, conditions=CONDITIONS, systems=SYSTEMS, plausible: set[str] | None = None) -> str:
+def format_table(result: dict, conditions=None, systems=None, plausible: set[str] | None = None) -> str:
+    """The rates as a text table; the conditions and systems the result was computed for unless named."""
+    conditions, systems = conditions or result["conditions"], systems or result["systems"]
     names = {"intact": "intact (control): = gold answer", "counterfactual": "counterfactual: context adherence",
              "irrelevant": "irrelevant: = closed-book", "assumption": "assumption: follows --assume"}
     lines = [f"{'condition (n=' + str(result['n']) + ')':44}" + "".join(f"{s:>13}" for s in systems)]
@@ -372,9 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--systems: unknown {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     plausible = read_audit(args.audit) if args.audit else None
     if args.table is not None:
-        result = load_result(args.table)
-        present = tuple(s for s in SYSTEMS if any(r["system"] == s for r in result["records"]))
-        print(format_table(result, systems=present, plausible=plausible))
+        print(format_table(load_result(args.table), plausible=plausible))
         return
     from kgsolver.connectors.embedders import load_embedder
     from kgsolver.pipeline.solver import Solver
@@ -390,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
                       on_record=(lambda r: print(r, flush=True)) if args.verbose else None)
     print(f"knowledge-conflict suite: {len(samples)} questions ({args.source}), LLM {config.llm.name}, "
           f"policy {config.preference.policy}, {time.perf_counter() - started:.0f}s")
-    print(format_table(result, systems=systems, plausible=plausible))
+    print(format_table(result, plausible=plausible))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({
