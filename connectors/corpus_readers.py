@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from kgsolver.connectors.errors import CorpusFormatError
+from kgsolver.connectors.errors import CorpusFormatError, malformed_json
 
 log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -90,7 +90,7 @@ def read_jsonl(path: Path, report: ReadReport) -> Iterator[SourceDocument]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{path}:{lineno}: malformed JSON at column {exc.colno} ({exc.msg.removesuffix(' at')})") from exc
+                raise CorpusFormatError(malformed_json(path, lineno, exc)) from exc
             if not isinstance(record, dict):
                 raise CorpusFormatError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
             yield _jsonl_document(record, f"{path}:{lineno}")

@@ -1,6 +1,14 @@
 """Errors raised at the boundary with the outside world, each naming what the user must fix."""
 
 
+def malformed_json(path, lineno: int, exc) -> str:
+    """The message for a JSON-lines file whose line `lineno` does not parse (`exc`, a json.JSONDecodeError):
+    "data.jsonl:3: malformed JSON at column 40 (Invalid control character)"."""
+    # The column from the offset: json counts the line's own trailing newline as the start of a second line, so its
+    # colno says "column 1" for a record cut short. Its messages end in " at" when they mean the position.
+    return f"{path}:{lineno}: malformed JSON at column {exc.pos + 1} ({exc.msg.removesuffix(' at')})"
+
+
 class KGSolverError(Exception):
     """Base class: every error a user can act on."""
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors.errors import KGSolverError, malformed_json
 
 DATASETS_ENV = "KGSOLVER_DATASETS"
 KILT_QUESTIONS = "kilt/hotpotqa-dev-kilt.mini.jsonl"
@@ -46,7 +46,7 @@ def read_jsonl(path: Path) -> Iterator[dict]:
                 try:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise KGSolverError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+                    raise KGSolverError(malformed_json(path, lineno, exc)) from exc
 
 
 def kilt_gold_titles(record: dict) -> list[set[str]]:

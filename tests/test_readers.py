@@ -19,7 +19,14 @@ def test_reads_demo_jsonl_with_metadata(demo_corpus):
 def test_malformed_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": oops}\n')
-    with pytest.raises(CorpusFormatError, match=r"bad\.jsonl:2: malformed JSON"):
+    with pytest.raises(CorpusFormatError, match=r"bad\.jsonl:2: malformed JSON at column 21 \(Expecting value\)"):
+        list(read_corpus(path))
+
+
+def test_a_record_cut_short_is_placed_on_its_own_line(tmp_path):
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"id": "a", "text": \n')  # past the line end; json alone says "line 2 column 1"
+    with pytest.raises(CorpusFormatError, match=r"cut\.jsonl:1: malformed JSON at column 22 \(Expecting value\)"):
         list(read_corpus(path))
 
 
