@@ -169,7 +169,7 @@ class Substitutes:
     def kind(self, answer: str, question: str = "") -> str:
         """The answer's own page definition first; else the noun the question asks for, when pages are defined by
         it ("In what city ...": another city, not a country of the same spaCy label); else the answer's kind."""
-        own = self.kinds.get(answer, answer_kind(answer))
+        own = self.kinds.get(answer) or answer_kind(answer)
         asked = self.asked.get(question)
         if not own.startswith("def:") and asked and f"def:{asked}" in self.pool:
             return f"def:{asked}"
@@ -183,10 +183,11 @@ class Substitutes:
 
     def pick_with_kind(self, answer: str, forbidden_text: str, rng: random.Random,
                        question: str = "") -> tuple[str | None, str]:
-        for kind in dict.fromkeys((self.kind(answer, question), self.kind(answer))):
+        own = self.kind(answer)
+        for kind in dict.fromkeys((self.kind(answer, question), own)):
             if chosen := self._pick_of_kind(kind, answer, forbidden_text, rng):
                 return chosen, kind
-        return None, self.kind(answer)
+        return None, own
 
     def _pick_of_kind(self, kind: str, answer: str, forbidden_text: str, rng: random.Random) -> str | None:
         text, key = normal(forbidden_text), normal(answer)

@@ -23,8 +23,8 @@ def first_hop(question: str, ctx, first_tools=None) -> HopStart:
     """The budget tightened by the agent's limits, the question's titles anchored, and the first-hop search (every
     search tool unless `first_tools` names some) fused into `hops.first`."""
     tighten_budget(ctx)
-    start = HopStart(Tracer(), HopEvidence(), AgentResources.for_context(ctx), [])
-    start.first_tools = list(first_tools(start.res)) if first_tools else search_tools(start.res)
+    res = AgentResources.for_context(ctx)
+    start = HopStart(Tracer(), HopEvidence(), res, list(first_tools(res)) if first_tools else search_tools(res))
     start.hops.anchor(start.res.title_linker, question)
     start.hops.first.add(fused_search(start.first_tools, question, start.tracer, k=ctx.config.agent.first_hop_k))
     return start
