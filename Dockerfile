@@ -13,10 +13,10 @@ WORKDIR /app
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 
-# 2. llama-cpp-python from source, portable (GGML_NATIVE=OFF: not tuned to the build CPU, runs on any x86-64).
-COPY .ci/constraints.txt .ci/constraints.txt
-RUN CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" \
-    pip install --no-cache-dir -c .ci/constraints.txt llama-cpp-python==0.3.36
+# 2. llama-cpp-python from source, the same portable build as the Makefile's (.ci/build-llama.sh: never tuned to the
+#    build CPU; an AVX2 base and an AVX-512 CPU backend, chosen at load time from the CPU's flags).
+COPY .ci/constraints.txt .ci/build-llama.sh .ci/
+RUN KGSOLVER_BUILD_CACHE=/tmp/llama-build bash .ci/build-llama.sh python && rm -rf /tmp/llama-build
 
 # 3. The project with the API and KG extras (neo4j driver, spaCy; add model-0-5b for the embedded LLM).
 COPY pyproject.toml README.md ./

@@ -20,9 +20,10 @@ $(STAMPS)/torch: $(STAMPS)/venv
 	$(PIP) install -q torch==2.13.0
 	touch $@
 
-# llama-cpp-python builds from source with -march=native: once per .venv, never from or into pip's wheel cache.
-$(STAMPS)/llama: $(STAMPS)/torch
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -q --no-cache-dir -c $(CONSTRAINTS) llama-cpp-python==0.3.36
+# llama-cpp-python, portable (GGML_NATIVE=OFF, never tuned to this CPU): a base AVX2 build plus an AVX-512 CPU backend, chosen at load
+# time from the CPU's flags. Built once per machine into ~/.cache/kgsolver/llama-build; a second .venv reuses it.
+$(STAMPS)/llama: $(STAMPS)/torch .ci/build-llama.sh
+	bash .ci/build-llama.sh $(PY)
 	touch $@
 
 $(STAMPS)/project: $(STAMPS)/llama pyproject.toml $(CONSTRAINTS)

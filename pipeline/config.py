@@ -36,6 +36,7 @@ class LLMSettings(BaseModel):
     name: str = DEMO_MODEL
     n_ctx: int = 4096
     n_threads: int = 0  # 0 = all cores
+    cpu_build: str = Field("auto", description="llama.cpp CPU build: auto (best the CPU runs, proven once), avx512, base")
     seed: int = 0
     temperature: float = 0.0
     max_tokens: int = 384

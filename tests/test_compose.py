@@ -191,7 +191,14 @@ def test_dockerfile_builds_portable_cpu_image():
     torch = re.search(r"pip install torch==2\.13\.0 --index-url \$\{TORCH_INDEX_URL\}", DOCKERFILE)
     assert torch and "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu\n" in DOCKERFILE
     assert DOCKERFILE.index("torch==2.13.0") < DOCKERFILE.index("llama-cpp-python") < DOCKERFILE.index('".[${EXTRAS}]"')
-    assert 'CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF"' in DOCKERFILE and "march=native" not in DOCKERFILE
+    # One portable llama.cpp build for the image and the Makefile: the same script, never tuned to the build CPU.
+    assert re.search(r"^RUN .*bash \.ci/build-llama\.sh python", DOCKERFILE, re.M)
+    assert "bash .ci/build-llama.sh $(PY)" in (REPO / "Makefile").read_text()
+    script = (REPO / ".ci" / "build-llama.sh").read_text()
+    base = re.search(r'^BASE_ARGS="([^"]*)"', script, re.M).group(1).split()
+    assert "-DGGML_NATIVE=OFF" in base and "-DLLAVA_BUILD=OFF" in base
+    for text in (DOCKERFILE, script, (REPO / "Makefile").read_text()):
+        assert "march=native" not in text and "GGML_NATIVE=ON" not in text and "GGML_AMX" not in text
     assert re.search(r'^CMD \["kgsolver", "serve"\]$', DOCKERFILE, re.M)
     pyproject = (REPO / "pyproject.toml").read_text()
     for folder in set(re.findall(r'"kgsolver\.\w+" = "(\w+)"', pyproject)):

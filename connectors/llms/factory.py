@@ -24,14 +24,16 @@ class ChatBackend:
     json_mode: str  # "llamacpp-schema" | "openai-schema" | "none"
 
 
-def _llamacpp(path: Path, model_id: str, settings) -> ChatBackend:
-    try:
-        from kgsolver.connectors.llms.llamacpp_chat import ChatLlamaCpp
-        import llama_cpp  # noqa: F401  (fail here, with the install hint, rather than at first call)
-    except ImportError as exc:
-        raise MissingModelError(
-            'llama-cpp-python is not installed; run: CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install llama-cpp-python==0.3.36'
-        ) from exc
+def _llamacpp(path: Path, model_id: str, settings, cache_dir: Path) -> ChatBackend:
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise MissingModelError("llama-cpp-python is not installed; run: .ci/build-llama.sh PYTHON (the portable "
+                                "build the Makefile and the Dockerfile use)")
+    from kgsolver.connectors.llms.llama_build import activate
+    from kgsolver.connectors.llms.llamacpp_chat import ChatLlamaCpp
+
+    activate(path, cache_dir, settings.cpu_build)  # before llama_cpp's first import: it reads the library path once
     model = ChatLlamaCpp(
         model_path=str(path), model_name=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
         seed=settings.seed, temperature=settings.temperature, max_tokens=settings.max_tokens,
@@ -58,14 +60,15 @@ def build_chat_backend(settings, cache_dir: Path) -> ChatBackend:
     name = settings.name
     if name in MODELS:
         spec = MODELS[name]
-        return _llamacpp(resolve_gguf(spec, cache_dir / "models"), f"{spec.name}@{spec.sha256[:16]}", settings)
+        return _llamacpp(resolve_gguf(spec, cache_dir / "models"), f"{spec.name}@{spec.sha256[:16]}", settings,
+                         cache_dir)
     kind, _, value = name.partition(":")
     if kind == "gguf" and value:
         path = Path(value).expanduser()
         if not path.is_file():
             raise MissingModelError(f"GGUF file not found: {path}")
         stat = path.stat()
-        return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings)
+        return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings, cache_dir)
     if kind == "openai" and value:
         return _openai(value, settings)
     if kind == "transformers" and value:

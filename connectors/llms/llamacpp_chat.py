@@ -17,24 +17,37 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
-_LOADED: dict[tuple, Any] = {}
+# One llama.cpp context per (file, settings) per process, with its one lock: a context is not re-entrant, and two
+# chat models sharing it from two threads must queue on the same lock (two locks aborted the process, issue 19).
+_LOADED: dict[tuple, tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int):
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int) -> tuple[Any, threading.Lock]:
     key = (model_path, n_ctx, n_threads, seed)
     with _LOAD_LOCK:
         if key not in _LOADED:
             from llama_cpp import Llama
 
-            _LOADED[key] = Llama(
-                model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False, n_batch=512
-            )
+            llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False,
+                          n_batch=512)
+            _LOADED[key] = (llama, threading.Lock())
         return _LOADED[key]
 
 
+def default_threads(requested: int) -> int:
+    """`requested`, or with 0 one thread per core this process may run on (sched_getaffinity, so a container's, a
+    taskset's or a Ray worker's CPU set counts, not the machine's)."""
+    if requested > 0:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 class ChatLlamaCpp(BaseChatModel):
-    """Local GGUF chat model. One llama.cpp context is shared per process and guarded by a lock (it is not re-entrant)."""
+    """Local GGUF chat model. One llama.cpp context is shared per process and guarded by its lock (not re-entrant)."""
 
     model_path: str
     model_name: str = "local-gguf"
@@ -45,7 +58,7 @@ class ChatLlamaCpp(BaseChatModel):
     max_tokens: int = 384
     supports_json_schema: bool = True
     _llama: Any = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _lock: threading.Lock | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -55,11 +68,11 @@ class ChatLlamaCpp(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "n_ctx": self.n_ctx, "seed": self.seed}
 
-    def _client(self):
+    def _client(self) -> tuple[Any, threading.Lock]:
         if self._llama is None:
-            threads = self.n_threads or max(1, os.cpu_count() or 1)
-            self._llama = _load_llama(self.model_path, self.n_ctx, threads, self.seed)
-        return self._llama
+            self._llama, self._lock = _load_llama(self.model_path, self.n_ctx, default_threads(self.n_threads),
+                                                  self.seed)
+        return self._llama, self._lock
 
     def _generate(
         self,
@@ -77,8 +90,8 @@ class ChatLlamaCpp(BaseChatModel):
         }
         if kwargs.get("response_format"):
             params["response_format"] = kwargs["response_format"]
-        client = self._client()
-        with self._lock:
+        client, lock = self._client()
+        with lock:
             client.reset()
             response = client.create_chat_completion(messages=payload, **params)
         usage = response.get("usage") or {}

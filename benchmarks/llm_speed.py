@@ -1,0 +1,184 @@
+"""LLM speed: prompt and decode tokens/s of each installed llama.cpp build, by thread count, idle and contended, and
+the project's chat path against raw llama.cpp on the same messages.
+
+    .venv/bin/python benchmarks/llm_speed.py [--models qwen2.5-coder-0.5b-instruct,qwen2.5-coder-1.5b-instruct]
+                                             [--prompt-tokens 900] [--decode-tokens 64] [--out FILE.json]
+
+1. Raw llama.cpp, one fresh subprocess per measurement (LLAMA_CPP_LIB_PATH picks the build): `Llama.eval` of a
+   prompt of real passages in 512-token batches, then single-token decode steps. "contended" runs a second
+   llama.cpp process decoding on the same cores at the same time (what a 2-core laptop running two jobs sees).
+2. The project path: the chat messages of real `naive` questions sent through `LLMGateway` (no response cache)
+   against `Llama.create_chat_completion` on the same loaded model with the same messages; the ratio is the
+   project's overhead (target <= 1.1).
+A build that dies by a signal is reported as such (the table says SIGILL), not taken down with the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kgsolver.connectors.llms.gguf_files import resolve_gguf
+from kgsolver.connectors.llms.llama_build import BASE, LIB_ENV, cpu_flags, installed_variants, REQUIRED_FLAGS
+from kgsolver.connectors.llms.registry import MODELS
+from kgsolver.pipeline.config import KGSolverConfig
+
+
+def worker(model: str, threads: int, prompt_tokens: int, decode_tokens: int, loop: bool) -> None:
+    """Runs in the subprocess: print one JSON line of raw llama.cpp rates (or decode forever, with --loop)."""
+    from llama_cpp import Llama
+
+    from kgsolver.pipeline.cli import demo_corpus_dir
+
+    llama = Llama(model_path=model, n_ctx=prompt_tokens + decode_tokens + 64, n_threads=threads, n_batch=512,
+                  verbose=False)
+    text = " ".join(json.loads(line)["text"] for line in (demo_corpus_dir() / "corpus.jsonl").open())
+    tokens = llama.tokenize(text.encode("utf-8"))[:prompt_tokens]
+    if loop:  # the competing process: decode until killed
+        while True:
+            llama.reset()
+            llama.eval(tokens[:8])
+            for _ in range(prompt_tokens):
+                llama.eval([tokens[0]])
+    started = time.perf_counter()
+    llama.eval(tokens)
+    prompt_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for i in range(decode_tokens):
+        llama.eval([tokens[i % len(tokens)]])
+    decode_s = time.perf_counter() - started
+    print(json.dumps({"prompt_tok_s": len(tokens) / prompt_s, "decode_tok_s": decode_tokens / decode_s,
+                      "prompt_tokens": len(tokens)}))
+
+
+def measure(lib_dir: str | None, model: Path, threads: int, args, contended: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != LIB_ENV}
+    if lib_dir:
+        env[LIB_ENV] = lib_dir
+    cmd = [sys.executable, __file__, "--worker", str(model), "--threads", str(threads),
+           "--prompt-tokens", str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens)]
+    rival = None
+    if contended:
+        rival = subprocess.Popen(cmd[:4] + ["--threads", "2", "--loop"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(3.0)  # let it load and start decoding
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        if rival is not None:
+            rival.kill()
+            rival.wait()
+    if proc.returncode < 0:
+        return {"error": signal.Signals(-proc.returncode).name}
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def builds() -> dict[str, str | None]:
+    flags = cpu_flags()
+    found: dict[str, str | None] = {BASE: None}
+    for variant, path in installed_variants().items():
+        if REQUIRED_FLAGS[variant] <= flags:
+            found[variant] = str(path)
+    return found
+
+
+def raw_table(models: dict[str, Path], args) -> list[dict]:
+    rows = []
+    for name, path in models.items():
+        for variant, lib_dir in builds().items():
+            for contended in (False, True):
+                for threads in (1, 2):
+                    result = measure(lib_dir, path, threads, args, contended)
+                    row = {"model": name, "build": variant, "threads": threads,
+                           "load": "contended" if contended else "idle", **result}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    return rows
+
+
+def chat_overhead(model_name: str, questions: int) -> dict:
+    """Seconds per question through the project's gateway vs raw create_chat_completion, same model and messages."""
+    from kgsolver.connectors.llms.gateway import LLMGateway
+    from kgsolver.connectors.llms.factory import build_chat_backend
+    from kgsolver.pipeline.cli import demo_corpus_dir
+    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.solver import Solver
+    import tempfile
+
+    config = KGSolverConfig()
+    config.llm.name = model_name
+    config.llm_cache = False
+    backend = build_chat_backend(config.llm, config.cache_dir)
+    recorded: list[list] = []
+    original = backend.model._generate
+
+    def recording(messages, *a, **kw):
+        recorded.append((messages, kw))
+        return original(messages, *a, **kw)
+
+    object.__setattr__(backend.model, "_generate", recording)
+    gateway = LLMGateway(backend, None, default_max_tokens=config.llm.max_tokens)
+    demo = [json.loads(line) for line in (demo_corpus_dir() / "questions.jsonl").open()][:questions]
+    with tempfile.TemporaryDirectory() as kb:
+        ingest(demo_corpus_dir() / "corpus.jsonl", Path(kb), config, show_progress=False)
+        solver = Solver(kb, config, gateway=gateway)
+        solver.ask(demo[0]["question"])  # warm: model loaded, first-call costs paid
+        recorded.clear()
+        started = time.perf_counter()
+        for q in demo:
+            solver.ask(q["question"])
+        project_s = time.perf_counter() - started
+    client, lock = backend.model._client()
+    started = time.perf_counter()
+    for messages, kw in recorded:
+        payload = [{"role": {"human": "user", "ai": "assistant"}.get(m.type, m.type), "content": str(m.content)}
+                   for m in messages]
+        params = {"temperature": 0.0, "max_tokens": kw.get("max_tokens", config.llm.max_tokens), "seed": 0}
+        if kw.get("response_format"):
+            params["response_format"] = kw["response_format"]
+        with lock:
+            client.reset()
+            client.create_chat_completion(messages=payload, **params)
+    raw_s = time.perf_counter() - started
+    return {"model": model_name, "questions": len(demo), "llm_calls": len(recorded),
+            "project_s_per_question": project_s / len(demo), "raw_llm_s_per_question": raw_s / len(demo),
+            "ratio": project_s / raw_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="qwen2.5-coder-0.5b-instruct,qwen2.5-coder-1.5b-instruct")
+    parser.add_argument("--prompt-tokens", type=int, default=900)
+    parser.add_argument("--decode-tokens", type=int, default=64)
+    parser.add_argument("--questions", type=int, default=4, help="demo questions for the chat-path comparison")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.threads, args.prompt_tokens, args.decode_tokens, args.loop)
+    cache = KGSolverConfig().cache_dir / "models"
+    models = {}
+    for name in args.models.split(","):
+        try:
+            models[name] = resolve_gguf(MODELS[name], cache)
+        except Exception as exc:  # a model whose packages are not installed is reported and skipped
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+    report = {"cpu": sorted(cpu_flags() & set().union(*REQUIRED_FLAGS.values())), "raw": raw_table(models, args),
+              "chat_path": [chat_overhead(name, args.questions) for name in models]}
+    print(json.dumps(report["chat_path"], indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The portable llama.cpp build: which build a CPU gets, and a real model generating tokens in a subprocess with
+the build this machine chose (a crash there names its signal and the build instead of taking pytest down)."""
+
+from pathlib import Path
+
+import pytest
+
+from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors.llms import llama_build
+from kgsolver.connectors.llms.llama_build import BASE, REQUIRED_FLAGS, LlamaBuild, candidates, cpu_flags, probe
+
+AVX512_CPU = REQUIRED_FLAGS["avx512"] | {"sse4_2", "amx_tile", "amx_int8"}  # a Sapphire Rapids VM's flags
+AVX2_CPU = REQUIRED_FLAGS[BASE] | {"sse4_2"}
+
+
+def test_avx512_cpu_tries_avx512_then_base(tmp_path):
+    builds = candidates(AVX512_CPU, {"avx512": tmp_path})
+    assert [b.variant for b in builds] == ["avx512", BASE]
+    assert builds[0].lib_dir == str(tmp_path) and builds[-1].lib_dir is None
+
+
+def test_avx2_cpu_or_missing_variant_gets_base_only(tmp_path):
+    assert [b.variant for b in candidates(AVX2_CPU, {"avx512": tmp_path})] == [BASE]
+    assert [b.variant for b in candidates(AVX512_CPU, {})] == [BASE]
+    # one AVX-512 extension missing (an AVX-512 CPU without VBMI, e.g. Skylake-X) is not enough
+    assert [b.variant for b in candidates(AVX512_CPU - {"avx512vbmi"}, {"avx512": tmp_path})] == [BASE]
+
+
+def test_forced_builds_and_cpus_below_the_floor_are_clear_errors(tmp_path):
+    assert [b.variant for b in candidates(AVX512_CPU, {"avx512": tmp_path}, "base")] == [BASE]
+    with pytest.raises(KGSolverError, match="lacks avx512"):
+        candidates(AVX2_CPU, {"avx512": tmp_path}, "avx512")
+    with pytest.raises(KGSolverError, match="lacks avx2"):
+        candidates(frozenset({"sse4_2", "avx"}), {})
+    with pytest.raises(KGSolverError, match="cpu_build"):
+        candidates(AVX2_CPU, {}, "amx")
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\nbugs\t\t: spectre_v1\n")
+    assert cpu_flags(info) == {"fpu", "avx2", "fma"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_a_build_that_cannot_load_is_reported_not_fatal(tmp_path):
+    (tmp_path / "libllama.so").write_bytes(b"not a library")
+    result = probe(LlamaBuild("avx512", str(tmp_path), "test"), tmp_path / "none.gguf", timeout_s=60)
+    assert not result.ok and "avx512 build" in result.detail
+
+
+@pytest.mark.llm
+def test_every_usable_build_generates_tokens_in_a_subprocess(config):
+    from kgsolver.connectors.llms.gguf_files import resolve_gguf
+    from kgsolver.connectors.llms.registry import MODELS
+
+    model = resolve_gguf(MODELS["qwen2.5-coder-0.5b-instruct"], config.cache_dir / "models")
+    flags = cpu_flags()
+    for build in candidates(flags, llama_build.installed_variants()):
+        result = probe(build, model)
+        assert result.ok, f"{build.variant} build ({build.lib_dir or 'llama_cpp/lib'}): {result.detail}"
+        assert result.detail.strip() and result.detail != "(empty)"
