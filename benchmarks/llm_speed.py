@@ -6,7 +6,8 @@ the project's chat path against raw llama.cpp on the same messages.
 
 1. Raw llama.cpp, one fresh subprocess per measurement (LLAMA_CPP_LIB_PATH picks the build): `Llama.eval` of a
    prompt of real passages in 512-token batches, then single-token decode steps. "contended" runs a second
-   llama.cpp process decoding on the same cores at the same time (what a 2-core laptop running two jobs sees).
+   llama.cpp process (2 threads) decoding on the same cores at the same time (what a 2-core laptop running two jobs
+   sees), with a 128-token prompt and 16 decode steps.
 2. The project path: the chat messages of real `naive` questions sent through `LLMGateway` (no response cache)
    against `Llama.create_chat_completion` on the same loaded model with the same messages; the ratio is the
    project's overhead (target <= 1.1).
@@ -61,15 +62,19 @@ def measure(lib_dir: str | None, model: Path, threads: int, args, contended: boo
     env = {k: v for k, v in os.environ.items() if k != LIB_ENV}
     if lib_dir:
         env[LIB_ENV] = lib_dir
+    # Contended runs are short: with a spinning thread pool they can be 50x slower than idle ones.
+    prompt, decode = (128, 16) if contended else (args.prompt_tokens, args.decode_tokens)
     cmd = [sys.executable, __file__, "--worker", str(model), "--threads", str(threads),
-           "--prompt-tokens", str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens)]
+           "--prompt-tokens", str(prompt), "--decode-tokens", str(decode)]
     rival = None
     if contended:
         rival = subprocess.Popen(cmd[:4] + ["--threads", "2", "--loop"], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         time.sleep(3.0)  # let it load and start decoding
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {args.timeout}s"}
     finally:
         if rival is not None:
             rival.kill()
@@ -160,6 +165,7 @@ def main() -> None:
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--questions", type=int, default=4, help="demo questions for the chat-path comparison")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per measurement")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)

@@ -25,6 +25,7 @@ class EmbedderSettings(BaseModel):
     model_path: str | None = Field(None, description="a local sentence-transformers folder; None = packaged MiniLM")
     device: str = "cpu"
     batch_size: int = 64
+    memo_size: int = Field(4096, ge=0, description="texts whose vectors the query path keeps per process")
 
 
 class ChunkingSettings(BaseModel):

@@ -17,6 +17,7 @@ from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import GraphBuildReport, update_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 
 EMBED_BLOCK = 512
 
@@ -90,6 +91,21 @@ def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: 
     return changed
 
 
+def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress: bool) -> None:
+    """Stage the sentence vectors of every chunk the index lacks (all of them for a KB built before it existed)."""
+    path = kb.component_path(SENTENCE_COMPONENT)
+    current = SentenceIndex.load(path) if path is not None else None
+    current = current or SentenceIndex.empty(embedder.dimensions)
+    stored = set(current.rows[:, 0].tolist())
+    missing = {cid: chunk for cid, chunk in kb.chunks.items() if cid not in stored}
+    if not missing and len(stored) == len(kb.chunks):
+        return
+    with tqdm(total=len(missing), unit="passage", desc="sentences", disable=not show_progress) as bar:
+        index = current.updated(set(kb.chunks), missing, embedder)
+        bar.update(len(missing))
+    kb.stage_component(SENTENCE_COMPONENT, index.save)
+
+
 def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
            embedder: Embedder | None = None, show_progress: bool = True, llm_session=None) -> IngestReport:
     config = config or KGSolverConfig()
@@ -111,6 +127,7 @@ def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KG
         report.embed_seconds = time.perf_counter() - embed_started
         new_ids = kb.add_chunks(chunks, vectors).tolist()
         report.chunks_added = len(chunks)
+        _update_sentence_index(kb, embedder, show_progress)
         report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
                                     llm_session=llm_session)
         kb.commit()

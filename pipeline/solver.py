@@ -19,6 +19,7 @@ from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from kgsolver.pipeline.vectors import QueryVectors
 
 
 @dataclass
@@ -26,7 +27,7 @@ class QuestionContext:
     """What a mode may use while answering one question."""
 
     kb: KnowledgeBase
-    embedder: Embedder
+    embedder: Embedder  # a QueryVectors: texts encoded once, stored chunk and sentence vectors reused
     retriever: HybridRetriever
     session: LLMSession
     config: KGSolverConfig
@@ -61,12 +62,17 @@ class Solver:
         backend = build_chat_backend(self.config.llm, self.config.cache_dir)
         return LLMGateway(backend, cache, default_max_tokens=self.config.llm.max_tokens)
 
+    @cached_property
+    def vectors(self) -> QueryVectors:
+        """The embedder as questions use it: each text encoded once, stored chunk and sentence vectors reused."""
+        return QueryVectors(self.embedder, self.kb, self.config.embedder.memo_size)
+
     def retriever(self, k: int | None = None) -> HybridRetriever:
         r = self.config.retrieval
         k = k or r.top_k
         return HybridRetriever(
             kb=self.kb, k=k, candidates=r.candidates, rrf_k=r.rrf_k,
-            retrievers=[DenseRetriever(kb=self.kb, embedder=self.embedder, k=k), BM25Retriever(kb=self.kb, k=k)],
+            retrievers=[DenseRetriever(kb=self.kb, embedder=self.vectors, k=k), BM25Retriever(kb=self.kb, k=k)],
         )
 
     def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None,
@@ -76,7 +82,7 @@ class Solver:
         if not question.strip():
             raise ValueError("the question is empty")
         session = self.gateway.session(budget or self.config.budget)
-        ctx = QuestionContext(self.kb, self.embedder, self.retriever(), session, self.config,
+        ctx = QuestionContext(self.kb, self.vectors, self.retriever(), session, self.config,
                               assumptions=list(assumptions or []), policy=policy)
         result = get_mode(mode).answer(question, ctx)
         result.usage = session.usage.model_copy()

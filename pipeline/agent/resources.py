@@ -73,12 +73,6 @@ class AgentResources:
         doc.metadata.update(extra)
         return doc
 
-    def similarity(self, query: str, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros(0, dtype=np.float32)
-        vectors = self.embedder.encode([query] + texts)
-        return vectors[1:] @ vectors[0]
-
     def chunk_similarity(self, query: str, cids: list[int]) -> np.ndarray:
         """Cosine of the query to stored chunk vectors (no re-encoding of passages)."""
         if not cids:

@@ -5,12 +5,13 @@ Filters never call a model directly: the relevance filter's optional LLM judgeme
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
+
+from kgsolver.connectors.text import normal, split_sentences, title_name  # noqa: F401  (re-exported for the filters)
 
 
 @dataclass(frozen=True)
@@ -70,23 +71,6 @@ def triple_text(triple: Any) -> str:
     if hasattr(triple, "text") and callable(triple.text):
         return triple.text()
     return f"{triple.head} {str(triple.relation).replace('_', ' ')} {triple.tail}"
-
-
-def title_name(title: str) -> str:
-    """The name a page title gives its subject: "Catawissa (tugboat)" -> "Catawissa", "Waterford, New York" ->
-    "Waterford"."""
-    return re.split(r"\s*[(,]", title or "", maxsplit=1)[0].strip()
-
-
-def normal(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", re.sub(r"(?<=\d),(?=\d{3})", "", text.lower()))).strip()
-
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
 
 
 def with_text(document: Document, text: str, **extra: Any) -> Document:

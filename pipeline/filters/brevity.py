@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
+from kgsolver.pipeline.vectors import sentence_vectors
 
 
 class BrevityFilter:
@@ -25,10 +27,11 @@ class BrevityFilter:
         units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(split_sentences(doc.page_content))]
         if not units:
             return FilterResult(documents, list(triples or []), FilterReport(filter=self.name, kept=len(documents)))
-        # A sentence is scored with its passage's title in front, so "She was born in ..." keeps its subject.
-        titles = [documents[d].metadata.get("title", "") for d, _, _ in units]
-        vectors = self.embedder.encode([question] + [f"{t}: {s}" if t else s for t, (_, _, s) in zip(titles, units)])
-        scores = vectors[1:] @ vectors[0]
+        # A sentence is scored with its passage's title in front ("She was born in ..." keeps its subject), from the
+        # vectors ingest stored.
+        sentences = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, _, s in units if dd == d])
+                                    for d, doc in enumerate(documents)])
+        scores = sentences @ self.embedder.encode([question])[0]
         ranked = sorted(range(len(units)), key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
         chosen, spent = set(), 0
         for i in ranked:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal, split_sentences,
                                             triple_text, with_text)
+from kgsolver.pipeline.vectors import sentence_vectors
 
 _VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")
 _STOP_CAPS = {"the", "a", "an", "in", "on", "it", "he", "she", "they", "this", "that", "his", "her", "its", "there"}
@@ -57,11 +59,10 @@ class ConsistencyFilter:
         references = [("user", f, None) for f in self.user_facts] + [("kg", triple_text(t), t) for t in triples]
         if not units:
             return FilterResult(documents, triples, FilterReport(filter=self.name, kept=len(documents)))
-        # Sentences are embedded with their passage title in front, so "She was born in ..." keeps its subject.
-        titled = [f"{documents[d].metadata.get('title', '')}: {s}" if documents[d].metadata.get("title") else s
-                  for d, s in units]
-        vectors = self.embedder.encode(titled + [text for _, text, _ in references])
-        sent_vecs, ref_vecs = vectors[: len(units)], vectors[len(units):]
+        # Sentences carry their passage title ("She was born in ..." keeps its subject); ingest stored their vectors.
+        sent_vecs = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, s in units if dd == d])
+                                    for d, doc in enumerate(documents)])
+        ref_vecs = self.embedder.encode([text for _, text, _ in references])
         removed: list[Removed] = []
         dropped: set[int] = set()
         marks: dict[int, list[str]] = {}

@@ -1,0 +1,75 @@
+"""The query path encodes each text once and reuses what ingest stored: chunk vectors from faiss, sentence vectors
+from the sentence index (issue 15)."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.pipeline.chunking import Chunk
+from kgsolver.pipeline.filters.base import split_sentences
+from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex, titled_sentence
+from kgsolver.pipeline.solver import Solver
+from kgsolver.pipeline.vectors import TextMemo, document_vectors, sentence_vectors
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and records every text it is asked to encode."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dimensions = inner, inner.name, inner.dimensions
+        self.tokenizer = inner.tokenizer
+        self.texts: list[str] = []
+
+    def encode(self, texts, *, batch_size=None):
+        self.texts += list(texts)
+        return self.inner.encode(texts)
+
+    def count_tokens(self, text):
+        return self.inner.count_tokens(text)
+
+
+def test_memo_encodes_each_text_once(embedder):
+    counting = CountingEmbedder(embedder)
+    memo = TextMemo(counting, size=2)
+    first = memo.encode(["a cat", "a dog", "a cat"])
+    again = memo.encode(["a dog"])
+    assert counting.texts == ["a cat", "a dog"]
+    assert np.allclose(first[1], again[0]) and np.allclose(first[0], first[2])
+    memo.encode(["a bird"])  # over the size: the least recently used ("a cat") goes
+    memo.encode(["a cat"])
+    assert counting.texts[-1] == "a cat" and len(counting.texts) == 4
+
+
+def test_sentence_index_keeps_survivors_and_adds_new(embedder):
+    chunks = {1: Chunk("c1", "d1", "Marie Curie", "She was born in Warsaw. She won two Nobel prizes.", 0, 10),
+              2: Chunk("c2", "d2", "", "Paris is in France.", 0, 10)}
+    index = SentenceIndex.empty(embedder.dimensions).updated({1, 2}, chunks, embedder)
+    expected = embedder.encode([titled_sentence("Marie Curie", "She won two Nobel prizes.")])[0]
+    assert index.of_chunk(1).shape == (2, embedder.dimensions) and index.of_chunk(3) is None
+    assert float(index.of_chunk(1)[1] @ expected) > 0.999  # float16 on disk, the same vector
+    counting = CountingEmbedder(embedder)
+    later = index.updated({2}, {5: Chunk("c5", "d5", "", "One. Two.", 0, 4)}, counting)
+    assert later.of_chunk(1) is None and np.allclose(later.of_chunk(2), index.of_chunk(2))
+    assert counting.texts == ["One.", "Two."]  # only the new chunk's sentences were encoded
+
+
+@pytest.mark.slow
+def test_a_question_encodes_only_itself(demo_kb, embedder, config, tmp_path):
+    kb = tmp_path / "kb"
+    shutil.copytree(demo_kb, kb)
+    counting = CountingEmbedder(embedder)
+    solver = Solver(kb, config, embedder=counting)
+    question = "Which Canadian rock band released a song called Counterparts?"
+    result = solver.ask(question, budget=Budget(max_llm_calls=0))
+    assert result.trace and counting.texts == [question], counting.texts[:5]
+    # The stored vectors are the ones a fresh encoding would give.
+    docs = solver.retriever().invoke(question)
+    stored = document_vectors(solver.vectors, docs)
+    fresh = embedder.encode([f"{d.metadata['title']}\n{d.page_content}" for d in docs])
+    assert np.allclose(stored, fresh, atol=1e-4)
+    sentences = split_sentences(docs[0].page_content)
+    fresh = embedder.encode([titled_sentence(docs[0].metadata["title"], s) for s in sentences])
+    assert np.allclose(sentence_vectors(solver.vectors, docs[0], sentences), fresh, atol=2e-3)
+    assert solver.kb.component_path(SENTENCE_COMPONENT) is not None
