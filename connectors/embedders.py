@@ -46,7 +46,11 @@ class SentenceTransformerEmbedder(Embeddings):
     def __init__(self, model_path: str | Path | None = None, *, device: str = "cpu", batch_size: int = 64):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every command are noise, not progress
 
         path = Path(model_path) if model_path else packaged_model_dir()
         if not (path / "modules.json").exists() and not (path / "config.json").exists():

@@ -42,7 +42,7 @@ from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, d
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.filters.base import normal, split_sentences, title_name
 from kgsolver.pipeline.filters.chain import build_filter_chain
-from kgsolver.pipeline.preference import get_policy
+from kgsolver.pipeline.preference.registry import get_policy
 from kgsolver.pipeline.preference.base import PreferenceInputs
 from kgsolver.pipeline.preference.parametric import closed_book_answer
 

@@ -66,7 +66,24 @@ def _print_result(result, as_json: bool) -> None:
     for n, citation in enumerate(result.citations, start=1):
         out.print(f"   [{n}] {citation.title} ({citation.doc_id})")
     u = result.usage
-    out.print(f"   [dim]{u.llm_calls} LLM call(s), {u.prompt_tokens}+{u.completion_tokens} tokens, {u.seconds:.1f}s[/dim]")
+    out.print(f"   [dim]{u.llm_calls} LLM call(s), {u.prompt_tokens}+{u.completion_tokens} tokens, {u.seconds:.1f}s "
+              f"in the LLM[/dim]")
+
+
+def _print_trace(result) -> None:
+    """A short trace: the search tools used, each LLM step, the filters that removed something, the final decision."""
+    searches = [s.tool for s in result.trace if not s.tool.startswith(("llm:", "filter:", "generate", "preference",
+                                                                        "parametric", "evidence"))]
+    if searches:
+        out.print(f"   [dim]> {len(searches)} search step(s): {escape(', '.join(dict.fromkeys(searches)))}[/dim]")
+    for step in result.trace:
+        decision = " ".join(str(step.decision or "").split())
+        shown = step.tool.startswith(("llm:", "generate", "preference")) or (
+            step.tool.startswith("filter:") and "removed" in decision)
+        if shown and step.tool.removeprefix("llm:") != decision:
+            out.print(f"   [dim]> {escape(step.tool)}: {escape(decision[:110])}[/dim]")
+        elif shown:
+            out.print(f"   [dim]> {escape(step.tool)}[/dim]")
 
 
 @app.command()
@@ -90,8 +107,12 @@ def demo_corpus_dir() -> Path:
 
 @app.command()
 def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: Optional[str] = LLM_OPTION,
-         questions: int = typer.Option(4, "--questions", min=1)) -> None:
+         questions: int = typer.Option(4, "--questions", min=1),
+         mode: str = typer.Option("agent", "--mode", help="the sample questions are multi-hop: agent by default")) -> None:
     """Ingest the bundled demo corpus (300 Wikipedia paragraphs) and answer sample questions with citations."""
+    import time
+
+    from kgsolver.connectors.text import normal
     from kgsolver.pipeline.ingest import ingest as run_ingest
     from kgsolver.pipeline.solver import Solver
 
@@ -103,9 +124,14 @@ def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: Option
     solver = Solver(kb, config)
     samples = [json.loads(line) for line in (folder / "questions.jsonl").read_text().splitlines()[:questions]]
     for sample in samples:
-        result = solver.ask(sample["question"])
+        started = time.perf_counter()
+        result = solver.ask(sample["question"], mode=mode)
+        seconds = time.perf_counter() - started
         _print_result(result, as_json=False)
-        out.print(f"   [dim]gold: {', '.join(sample['answers'])}[/dim]\n")
+        _print_trace(result)
+        right = any(normal(g) and normal(g) in normal(result.answer) for g in sample["answers"])
+        verdict = "[green]right[/green]" if right else "[red]wrong[/red]"
+        out.print(f"   {verdict} (gold: {escape(', '.join(sample['answers']))}); {mode} mode, {seconds:.1f}s in all\n")
 
 
 @models_app.command("list")

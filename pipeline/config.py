@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.pipeline.agent.settings import AgentSettings

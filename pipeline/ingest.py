@@ -91,7 +91,7 @@ def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: 
     return changed
 
 
-def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress: bool) -> None:
+def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder) -> None:
     """Stage the sentence vectors of every chunk the index lacks (all of them for a KB built before it existed)."""
     path = kb.component_path(SENTENCE_COMPONENT)
     current = SentenceIndex.load(path) if path is not None else None
@@ -100,10 +100,7 @@ def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress:
     missing = {cid: chunk for cid, chunk in kb.chunks.items() if cid not in stored}
     if not missing and len(stored) == len(kb.chunks):
         return
-    with tqdm(total=len(missing), unit="passage", desc="sentences", disable=not show_progress) as bar:
-        index = current.updated(set(kb.chunks), missing, embedder)
-        bar.update(len(missing))
-    kb.stage_component(SENTENCE_COMPONENT, index.save)
+    kb.stage_component(SENTENCE_COMPONENT, current.updated(set(kb.chunks), missing, embedder).save)
 
 
 def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
@@ -127,7 +124,7 @@ def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KG
         report.embed_seconds = time.perf_counter() - embed_started
         new_ids = kb.add_chunks(chunks, vectors).tolist()
         report.chunks_added = len(chunks)
-        _update_sentence_index(kb, embedder, show_progress)
+        _update_sentence_index(kb, embedder)
         report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
                                     llm_session=llm_session)
         kb.commit()

@@ -16,6 +16,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.cache import ResponseCache, cache_key
 from kgsolver.connectors.llms.factory import ChatBackend
 
@@ -32,14 +33,6 @@ class Usage(BaseModel):
     def add(self, other: "Usage") -> None:
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-class Budget(BaseModel):
-    """Hard per-question limits; None means unlimited."""
-
-    max_llm_calls: int | None = 6
-    max_tokens: int | None = 20_000
-    max_seconds: float | None = 300.0
 
 
 @dataclass

@@ -13,7 +13,7 @@ import sys
 def main(model_path: str) -> None:
     from llama_cpp import Llama
 
-    llama = Llama(model_path=model_path, n_ctx=256, n_threads=1, n_batch=64, seed=0, verbose=False)
+    llama = Llama(model_path=model_path, n_ctx=256, n_threads=1, n_threads_batch=1, n_batch=64, seed=0, verbose=False)
     # A prompt long enough to take the batched matrix path, then single-token decoding.
     prompt = "Count from one to twenty in words: one, two, three, four, five, six, seven, eight,"
     out = llama.create_completion(prompt, max_tokens=4, temperature=0.0)

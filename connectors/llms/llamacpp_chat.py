@@ -29,8 +29,10 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int) -> tuple
         if key not in _LOADED:
             from llama_cpp import Llama
 
-            llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False,
-                          n_batch=512)
+            # n_threads_batch too: llama-cpp-python otherwise prefills on every core of the machine, whatever
+            # n_threads says, and a spinning pool on busy cores collapses (issue 15).
+            llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                          seed=seed, verbose=False, n_batch=512)
             _LOADED[key] = (llama, threading.Lock())
         return _LOADED[key]
 

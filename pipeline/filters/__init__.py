@@ -1,15 +1,31 @@
 """Knowledge filters (CooK's relevance, brevity, factuality, plus dedup and an instruction guard), one per module
 behind the `KnowledgeFilter` protocol, composed by `FilterChain`. Reusable by every answering mode."""
 
-from kgsolver.pipeline.filters.base import FilterReport, FilterResult, KnowledgeFilter, Removed, Triple
-from kgsolver.pipeline.filters.brevity import BrevityFilter
-from kgsolver.pipeline.filters.chain import ChainResult, FilterChain, build_filter_chain
-from kgsolver.pipeline.filters.consistency import ConsistencyFilter
-from kgsolver.pipeline.filters.dedup import DedupFilter
-from kgsolver.pipeline.filters.instructions import InstructionGuardFilter
-from kgsolver.pipeline.filters.relevance import RelevanceFilter
-from kgsolver.pipeline.filters.settings import FilterSettings
+import importlib
 
-__all__ = ["BrevityFilter", "ChainResult", "ConsistencyFilter", "DedupFilter", "FilterChain", "FilterReport",
-           "FilterResult", "FilterSettings", "InstructionGuardFilter", "KnowledgeFilter", "RelevanceFilter", "Removed",
-           "Triple", "build_filter_chain"]
+# Imported on first use (PEP 562): reading FilterSettings for the configuration must not load every filter.
+_EXPORTS = {
+    "FilterReport": "base",
+    "FilterResult": "base",
+    "KnowledgeFilter": "base",
+    "Removed": "base",
+    "Triple": "base",
+    "BrevityFilter": "brevity",
+    "ChainResult": "chain",
+    "FilterChain": "chain",
+    "build_filter_chain": "chain",
+    "ConsistencyFilter": "consistency",
+    "DedupFilter": "dedup",
+    "InstructionGuardFilter": "instructions",
+    "RelevanceFilter": "relevance",
+    "FilterSettings": "settings",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+__all__ = sorted(_EXPORTS)

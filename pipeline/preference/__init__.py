@@ -1,30 +1,22 @@
 """Preference policies: which knowledge wins when user-stated facts, retrieved context and the model's parametric
 knowledge disagree. One policy per module behind `PreferencePolicy`; `get_policy(name)` is the registry."""
 
-from __future__ import annotations
+import importlib
 
-from kgsolver.pipeline.preference.adaptive import AdaptivePolicy
-from kgsolver.pipeline.preference.base import (Candidates, GroundedCandidate, PolicyOutcome, PreferenceInputs,
-                                               PreferencePolicy, answers_conflict)
-from kgsolver.pipeline.preference.context_only import ContextOnlyPolicy
-from kgsolver.pipeline.preference.hierarchical import HierarchicalPolicy, decide_hierarchical
-from kgsolver.pipeline.preference.settings import PreferenceSettings
-from kgsolver.pipeline.preference.tagged import TaggedPolicy
-
-POLICIES: dict[str, type] = {p.name: p for p in (HierarchicalPolicy, ContextOnlyPolicy, TaggedPolicy, AdaptivePolicy)}
-_INSTANCES: dict[str, PreferencePolicy] = {}
+# Imported on first use (PEP 562): reading PreferenceSettings for the configuration must not load every policy.
+_EXPORTS = {
+    "AdaptivePolicy": "adaptive", "Candidates": "base", "ContextOnlyPolicy": "context_only",
+    "GroundedCandidate": "base", "HierarchicalPolicy": "hierarchical", "POLICIES": "registry",
+    "PolicyOutcome": "base", "PreferenceInputs": "base", "PreferencePolicy": "base",
+    "PreferenceSettings": "settings", "TaggedPolicy": "tagged", "answers_conflict": "base",
+    "decide_hierarchical": "hierarchical", "get_policy": "registry",
+}
 
 
-def get_policy(name: str) -> PreferencePolicy:
-    """The shared instance of a policy (the adaptive policy's retrieval counter lives on it)."""
-    key = name.replace("-", "_")
-    if key not in POLICIES:
-        raise ValueError(f"unknown preference policy {name!r}; available: {', '.join(sorted(POLICIES))}")
-    if key not in _INSTANCES:
-        _INSTANCES[key] = POLICIES[key]()
-    return _INSTANCES[key]
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
 
 
-__all__ = ["AdaptivePolicy", "Candidates", "ContextOnlyPolicy", "GroundedCandidate", "HierarchicalPolicy", "POLICIES",
-           "PolicyOutcome", "PreferenceInputs", "PreferencePolicy", "PreferenceSettings", "TaggedPolicy",
-           "answers_conflict", "decide_hierarchical", "get_policy"]
+__all__ = sorted(_EXPORTS)

@@ -11,7 +11,7 @@ from typing import Callable
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.filters.chain import build_filter_chain
-from kgsolver.pipeline.preference import get_policy
+from kgsolver.pipeline.preference.registry import get_policy
 from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs
 
 
