@@ -38,6 +38,7 @@ demo: install
 	$(VENV)/bin/kgsolver demo
 
 test: install
+	$(PY) -m ruff check connectors graphs pipeline evals benchmarks tests
 	$(PY) -m pytest -q
 
 bench: install

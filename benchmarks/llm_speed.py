@@ -154,7 +154,11 @@ def chat_overhead(model_name: str, questions: int) -> dict:
             client.reset()
             client.create_chat_completion(messages=payload, **params)
     raw_s = time.perf_counter() - started
+    # What llama.cpp's prompt cache could reuse: the prefix each call shares with the call before it.
+    texts = ["\n".join(str(m.content) for m in messages) for messages, _ in recorded]
+    shared = sum(len(os.path.commonprefix([a, b])) for a, b in zip(texts, texts[1:]))
     return {"model": model_name, "questions": len(demo), "llm_calls": len(recorded),
+            "prompt_chars": sum(map(len, texts)), "prefix_shared_with_previous_call_chars": shared,
             "project_s_per_question": project_s / len(demo), "raw_llm_s_per_question": raw_s / len(demo),
             "ratio": project_s / raw_s}
 
@@ -166,6 +170,7 @@ def main() -> None:
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--questions", type=int, default=4, help="demo questions for the chat-path comparison")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--parts", default="raw,chat", help="raw (tokens/s per build and threads), chat (overhead)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per measurement")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -180,9 +185,13 @@ def main() -> None:
             models[name] = resolve_gguf(MODELS[name], cache)
         except Exception as exc:  # a model whose packages are not installed is reported and skipped
             print(f"skipped {name}: {exc}", file=sys.stderr)
-    report = {"cpu": sorted(cpu_flags() & set().union(*REQUIRED_FLAGS.values())), "raw": raw_table(models, args),
-              "chat_path": [chat_overhead(name, args.questions) for name in models]}
-    print(json.dumps(report["chat_path"], indent=1))
+    parts = set(args.parts.split(","))
+    report = {"cpu": sorted(cpu_flags() & set().union(*REQUIRED_FLAGS.values()))}
+    if "raw" in parts:
+        report["raw"] = raw_table(models, args)
+    if "chat" in parts:
+        report["chat_path"] = [chat_overhead(name, args.questions) for name in models]
+        print(json.dumps(report["chat_path"], indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
 

@@ -21,3 +21,11 @@ def title_name(title: str) -> str:
     """The name a page title gives its subject: "Catawissa (tugboat)" -> "Catawissa", "Waterford, New York" ->
     "Waterford"."""
     return re.split(r"\s*[(,]", title or "", maxsplit=1)[0].strip()
+
+
+_ARTICLES = {"the", "a", "an", "of"}
+
+
+def content_words(text: str) -> set[str]:
+    """The normalised words of a short answer, without articles: "The Beatles" and "Beatles" share all of theirs."""
+    return set(normal(text).split()) - _ARTICLES

@@ -40,10 +40,8 @@ from kgsolver.evals.conflict_substitutes import KindIndex, Substitutes, build_ki
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.filters.base import normal, split_sentences, title_name
-from kgsolver.pipeline.filters.chain import build_filter_chain
-from kgsolver.pipeline.preference.registry import get_policy
-from kgsolver.pipeline.preference.base import PreferenceInputs
+from kgsolver.connectors.text import normal, split_sentences, title_name
+from kgsolver.pipeline.answer import answer_passages
 from kgsolver.pipeline.preference.parametric import closed_book_answer
 
 CONDITIONS = ("intact", "counterfactual", "irrelevant", "assumption")
@@ -229,11 +227,8 @@ def _docs(passages: list[tuple[str, str]]) -> list[Document]:
 
 def run_default(gateway, embedder, config: KGSolverConfig, question, passages, assumptions, policy=None) -> str | None:
     session = gateway.session(Budget(**config.budget.model_dump()))
-    chain = build_filter_chain(config.filters, embedder, session=session, user_facts=assumptions)
-    inputs = PreferenceInputs(question=question, session=session, settings=config.preference, assumptions=assumptions,
-                              retrieve=lambda: chain.run(question, _docs(passages)).documents, embedder=embedder)
-    outcome = get_policy(policy or config.preference.policy).resolve(inputs)
-    return outcome.answer
+    return answer_passages(question, _docs(passages), session=session, config=config, embedder=embedder,
+                           assumptions=assumptions, policy=policy).answer
 
 
 def run_plain_rag(gateway, question, passages, assumptions) -> str | None:
@@ -382,16 +377,15 @@ def main(argv: list[str] | None = None) -> None:
         print(format_table(load_result(args.table), plausible=plausible))
         return
     from kgsolver.connectors.embedders import load_embedder
-    from kgsolver.pipeline.solver import Solver
+    from kgsolver.pipeline.config import build_gateway
 
     config = KGSolverConfig()
     if args.llm:
         config.llm.name = args.llm
-    solver = Solver(".", config)  # only for its gateway (cache, backend) and embedder; no knowledge base is opened
     started = time.perf_counter()
     embedder = load_embedder(config.embedder.model_path)
     samples = build_samples(args.limit, args.seed, args.source, embedder)
-    result = evaluate(samples, solver.gateway, embedder, config, systems=systems,
+    result = evaluate(samples, build_gateway(config), embedder, config, systems=systems,
                       on_record=(lambda r: print(r, flush=True)) if args.verbose else None)
     print(f"knowledge-conflict suite: {len(samples)} questions ({args.source}), LLM {config.llm.name}, "
           f"policy {config.preference.policy}, {time.perf_counter() - started:.0f}s")

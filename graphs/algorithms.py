@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from kgsolver.graphs.model import Subgraph
-
-
-def k_hop(store, seeds: list[str], *, hops: int = 2, predicates: list[str] | None = None,
-          degree_cap: int = 50) -> Subgraph:
-    return store.neighbors(seeds, hops=hops, predicates=predicates, degree_cap=degree_cap)
+from kgsolver.connectors.graph_stores.model import Subgraph
 
 
 def shortest_paths(store, entity_ids: list[str], *, max_hops: int = 4) -> list[Subgraph]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.graphs import extract_llm_prompt as prompt
-from kgsolver.graphs.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 
 log = logging.getLogger(__name__)
 LLM_CONFIDENCE = 0.8

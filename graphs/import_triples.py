@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kgsolver.connectors.errors import CorpusFormatError
-from kgsolver.graphs.model import Entity, GraphBatch, Relation
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation
 
 REQUIRED = ("head_id", "head_name", "relation", "tail_id", "tail_name")
 

@@ -1,50 +1,25 @@
 """Facts from a knowledge base's graph about what a text mentions, as sentences with provenance.
 
-`kg_facts(kb, text, limit)` links the entities the text names (exact and alias matching of `graphs/linking.py`;
+`kg_facts(view, text, limit)` links the entities the text names (exact and alias matching of `graphs/linking.py`;
 fuzzy matching is off by default: on MedQA vignettes against the 58k HPO names and synonyms it took 12-18 s a question
 on the shared 2-core VM and its extra links were wrong, e.g. "Human immunodeficiency" -> "Humoral immunodeficiency"),
 reads their 1-hop neighbourhoods from the knowledge base's graph store (relation filter and degree
 cap of `GraphStore.neighbors`), ranks each fact by the link scores of its ends (a fact between two mentioned entities
 ranks above one that leaves the text; ties go round-robin across the linked entities, so one hub does not fill the
-list) and verbalizes each as one sentence that names its provenance. The store and the linker are loaded once per
-knowledge-base generation.
+list) and verbalizes each as one sentence that names its provenance. The view (graphs/view.py) loads the store and the
+linker once per knowledge-base generation.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from kgsolver.graphs.model import Relation, Subgraph
+from kgsolver.connectors.graph_stores.model import Relation, Subgraph
 from kgsolver.graphs.verbalize import provenance
 
-if TYPE_CHECKING:  # linking pulls in spaCy: imported when a graph is first opened, not with the package
-    from kgsolver.graphs.linking import EntityLinker, Link
-
-_CACHE: dict[tuple[str, Any, str], "_GraphView"] = {}
-_LOCK = threading.Lock()
-
-
-@dataclass
-class _GraphView:
-    store: Any
-    linker: "EntityLinker"
-
-
-def _view(kb, settings) -> _GraphView | None:
-    """The store and linker of this knowledge base generation; None when it has no graph."""
-    from kgsolver.graphs.linking import EntityLinker
-    from kgsolver.pipeline.graph_build import GRAPH_COMPONENT, open_kb_graph  # lazy: pipeline imports graphs
-
-    if settings.store == "networkx" and kb.component_path(GRAPH_COMPONENT) is None:
-        return None
-    key = (str(kb.root.resolve()), kb.manifest.get("generation"), settings.store)
-    with _LOCK:
-        if key not in _CACHE:
-            store = open_kb_graph(kb, settings)
-            _CACHE[key] = _GraphView(store, EntityLinker(store.iter_entities()))
-        return _CACHE[key]
+if TYPE_CHECKING:
+    from kgsolver.graphs.linking import Link
+    from kgsolver.graphs.view import GraphView
 
 
 def fact_sentence(rel: Relation, sub: Subgraph) -> str:
@@ -76,19 +51,12 @@ def rank_facts(sub: Subgraph, links: list["Link"]) -> list[Relation]:
     return [rel for _, rel in sorted(keyed, key=lambda x: x[0])]
 
 
-def kg_facts(kb, text: str, limit: int, *, settings=None, predicates: list[str] | None = None,
+def kg_facts(view: "GraphView", text: str, limit: int, *, predicates: list[str] | None = None,
              degree_cap: int = 50, max_links: int = 10, fuzzy: bool = False) -> list[str]:
     """At most `limit` one-sentence facts about the entities `text` mentions (empty if none link or no graph)."""
-    if limit <= 0:
+    if limit <= 0 or view.store is None:
         return []
-    if settings is None:
-        from kgsolver.pipeline.config import KGSolverConfig
-
-        settings = KGSolverConfig().graph
-    view = _view(kb, settings)
-    if view is None:
-        return []
-    links = view.linker.link(text, fuzzy=fuzzy, embedding=False, top=max_links)
+    links = view.entity_linker.link(text, fuzzy=fuzzy, embedding=False, top=max_links)
     if not links:
         return []
     sub = view.store.neighbors([l.entity_id for l in links], hops=1, predicates=predicates, degree_cap=degree_cap)

@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from kgsolver.graphs.model import Entity, normalize_name
+from kgsolver.connectors.graph_stores.model import Entity, normalize_name
 
 _WORD = re.compile(r"[\w'’\-]+", re.UNICODE)
 

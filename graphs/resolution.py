@@ -16,7 +16,7 @@ from typing import Iterable
 import numpy as np
 from rapidfuzz import fuzz
 
-from kgsolver.graphs.model import Entity, GraphBatch, normalize_name
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, normalize_name
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\d+")

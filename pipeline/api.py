@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
 import tempfile
 import threading
 from pathlib import Path
@@ -32,6 +31,7 @@ from kgsolver.pipeline.api_models import (
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.results import AskResult
+from kgsolver.pipeline.config import build_gateway
 from kgsolver.pipeline.solver import Solver
 
 # Keyword arguments of Solver.ask that the API passes through only when this kgsolver's Solver accepts them.
@@ -40,22 +40,9 @@ SOLVER_FEATURES = {name: name in inspect.signature(Solver.ask).parameters for na
 
 
 def registered_modes() -> list[str]:
-    """The answering modes registered in `kgsolver.pipeline.modes`."""
-    from kgsolver.pipeline import modes
+    from kgsolver.pipeline.modes import MODES
 
-    for attr in ("available_modes", "mode_names", "list_modes"):
-        if callable(getattr(modes, attr, None)):
-            return sorted(getattr(modes, attr)())
-    for attr in ("MODES", "REGISTRY"):
-        if isinstance(getattr(modes, attr, None), dict):
-            return sorted(getattr(modes, attr))
-    try:  # the registry's own error message lists what is available
-        modes.get_mode("\x00")
-    except ValueError as exc:
-        match = re.search(r"available: (.+)$", str(exc))
-        if match:
-            return sorted(name.strip() for name in match.group(1).split(","))
-    raise RuntimeError("cannot list the modes registered in kgsolver.pipeline.modes")
+    return MODES.names()
 
 
 class KnowledgeBases:
@@ -95,14 +82,7 @@ class KnowledgeBases:
     def gateway(self):
         with self._lock:
             if self._gateway is None:
-                from kgsolver.connectors.llms.cache import ResponseCache
-                from kgsolver.connectors.llms.factory import build_chat_backend
-                from kgsolver.connectors.llms.gateway import LLMGateway
-
-                c = self.config
-                cache = ResponseCache(c.cache_dir / "llm-cache.sqlite") if c.llm_cache else None
-                backend = build_chat_backend(c.llm, c.cache_dir)
-                self._gateway = LLMGateway(backend, cache, default_max_tokens=c.llm.max_tokens)
+                self._gateway = build_gateway(self.config)
             return self._gateway
 
     def solver(self, name: str, top_k: int | None = None) -> Solver:

@@ -22,16 +22,16 @@ def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
             workers: Optional[int] = typer.Option(None, "--workers", min=1,
                                                   help="parallel calls (remote backends)")) -> None:
     """Atomize a knowledge base's chunks into the questions they answer (PIKE-RAG), as a resumable job."""
+    from kgsolver.connectors.embedders import load_embedder
     from kgsolver.pipeline.agent.atomize import atomize_kb
-    from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.solver import Solver
+    from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 
     config = KGSolverConfig()
     if llm:
         config.llm.name = llm
     a = config.agent
-    solver = Solver(kb, config)
-    report = atomize_kb(kb, solver.gateway, solver.embedder, questions=questions or a.atomize_questions,
+    embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
+    report = atomize_kb(kb, build_gateway(config), embedder, questions=questions or a.atomize_questions,
                         checkpoint_every=checkpoint or a.atomize_checkpoint, workers=workers or a.atomize_workers,
                         limit=limit)
     console.print(f"[green]atomized[/green] {report.chunks_atomized} chunk(s) ({report.chunks_failed} failed) in "

@@ -17,12 +17,12 @@ KB = typer.Option(..., "--kb", help="knowledge base folder")
 
 def _open(kb_dir: Path):
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.graph_build import GRAPH_COMPONENT, open_kb_graph
+    from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
     from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
     config = KGSolverConfig()
     kb = KnowledgeBase.open(kb_dir)
-    if config.graph.store == "networkx" and kb.component_path(GRAPH_COMPONENT) is None:
+    if not has_graph(kb, config.graph):
         raise KnowledgeBaseError(f"{kb_dir} has no graph; ingest with graph.extractor spacy/llm or `graph import`")
     return open_kb_graph(kb, config.graph)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,9 @@ from kgsolver.graphs.settings import GraphSettings
 from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.preference.settings import PreferenceSettings
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.gateway import LLMGateway
 
 
 def _default_cache_dir() -> Path:
@@ -67,3 +71,16 @@ class KGSolverConfig(BaseSettings):
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
     agent: AgentSettings = AgentSettings()
+
+
+def build_gateway(config: KGSolverConfig) -> "LLMGateway":
+    """The one way to build the LLM gateway from the configuration: the backend, and the response cache where
+    `llm_cache` is on (at `llm_cache_path`, or the cache folder's llm-cache.sqlite). Imports stay inside, so reading
+    the configuration does not load LangChain."""
+    from kgsolver.connectors.llms.cache import ResponseCache
+    from kgsolver.connectors.llms.factory import build_chat_backend
+    from kgsolver.connectors.llms.gateway import LLMGateway
+
+    cache_path = config.llm_cache_path or config.cache_dir / "llm-cache.sqlite"
+    cache = ResponseCache(cache_path) if config.llm_cache else None
+    return LLMGateway(build_chat_backend(config.llm, config.cache_dir), cache, default_max_tokens=config.llm.max_tokens)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgsolver.connectors.graph_stores.base import GraphStore, open_store
-from kgsolver.graphs.model import GraphBatch
+from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.graphs.resolution import EntityResolver, Merge
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,12 @@ def kb_graph_namespace(kb_root: Path) -> str:
     root = Path(kb_root).resolve()
     safe = re.sub(r"[^A-Za-z0-9_]", "_", root.name)[:40]
     return f"{safe}_{hashlib.sha1(str(root).encode('utf-8')).hexdigest()[:8]}"
+
+
+def has_graph(kb, settings) -> bool:
+    """The one "does this knowledge base have a graph?" check: a Neo4j store always may; networkx needs the
+    knowledge base's `graph` component."""
+    return settings.store != "networkx" or kb.component_path(GRAPH_COMPONENT) is not None
 
 
 def open_kb_graph(kb, settings) -> GraphStore:
@@ -72,7 +78,7 @@ def stage_graph(kb, store) -> None:
 def update_graph(kb, removed_chunk_ids: list[int], new_chunk_ids: list[int], settings, *, embedder=None,
                  llm_session=None, extractor=None) -> GraphBuildReport:
     report, started = GraphBuildReport(extractor=settings.extractor), time.perf_counter()
-    if settings.extractor == "none" and kb.component_path(GRAPH_COMPONENT) is None:
+    if settings.extractor == "none" and kb.component_path(GRAPH_COMPONENT) is None:  # nothing to update or build
         return report
     store = open_kb_graph(kb, settings)
     try:

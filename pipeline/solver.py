@@ -12,10 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_embedder
-from kgsolver.connectors.llms.cache import ResponseCache
-from kgsolver.connectors.llms.factory import build_chat_backend
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession
-from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
@@ -33,6 +31,7 @@ class QuestionContext:
     config: KGSolverConfig
     assumptions: list[str] = field(default_factory=list)  # user-stated facts (`--assume`), outrank retrieved text
     policy: str | None = None  # preference policy name; None = config.preference.policy
+    answer_calls: int = 2  # LLM calls the policy keeps for the answer (set by the answer step before gathering)
 
 
 class Solver:
@@ -55,12 +54,7 @@ class Solver:
 
     @cached_property
     def gateway(self) -> LLMGateway:
-        if self._gateway is not None:
-            return self._gateway
-        cache_path = self.config.llm_cache_path or self.config.cache_dir / "llm-cache.sqlite"
-        cache = ResponseCache(cache_path) if self.config.llm_cache else None
-        backend = build_chat_backend(self.config.llm, self.config.cache_dir)
-        return LLMGateway(backend, cache, default_max_tokens=self.config.llm.max_tokens)
+        return self._gateway if self._gateway is not None else build_gateway(self.config)
 
     @cached_property
     def vectors(self) -> QueryVectors:
@@ -77,13 +71,15 @@ class Solver:
 
     def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None,
             assumptions: list[str] | None = None, policy: str | None = None) -> AskResult:
+        from kgsolver.pipeline.answer import answer_question
         from kgsolver.pipeline.modes import get_mode
 
         if not question.strip():
             raise ValueError("the question is empty")
+        answer_mode = get_mode(mode)
         session = self.gateway.session(budget or self.config.budget)
         ctx = QuestionContext(self.kb, self.vectors, self.retriever(), session, self.config,
                               assumptions=list(assumptions or []), policy=policy)
-        result = get_mode(mode).answer(question, ctx)
+        result = answer_question(question, ctx, answer_mode)
         result.usage = session.usage.model_copy()
         return result

@@ -35,6 +35,10 @@ class TextMemo:
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._memo.clear()
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             found = {t: self._memo[t] for t in texts if t in self._memo}

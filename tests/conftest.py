@@ -79,3 +79,26 @@ def demo_kb(tmp_path_factory, demo_corpus, embedder, config) -> Path:
     kb = tmp_path_factory.mktemp("demo-kb")
     ingest(demo_corpus, kb, config, embedder=embedder, show_progress=False)
     return kb
+
+
+@pytest.fixture(scope="session")
+def hotpot_kb(tmp_path_factory, embedder, config) -> Path:
+    """The pooled paragraphs of 4 HotpotQA bridge questions, ingested with the real embedder and spaCy graph."""
+    from kgsolver.evals.suites.common import write_corpus
+    from kgsolver.evals.suites.hotpotqa import pooled_paragraphs
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from tests.helpers import bridge_records
+
+    root = tmp_path_factory.getbasetemp() / "hotpot-bridge-kb"
+    if not KnowledgeBase.exists(root):
+        corpus = write_corpus(pooled_paragraphs(bridge_records()), root.parent / "hotpot-bridge-pool.jsonl")
+        ingest(corpus, root, config, embedder=embedder, show_progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def resources(hotpot_kb, embedder, config):
+    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+
+    return AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent)

@@ -12,7 +12,7 @@ from kgsolver.evals.metrics import title_recall_at_k
 from kgsolver.pipeline.cli import app
 from kgsolver.pipeline.solver import Solver
 
-from test_agent_tools import bridge_records, gold_titles, hotpot_kb  # noqa: F401
+from tests.helpers import bridge_records, gold_titles
 
 
 @pytest.mark.llm

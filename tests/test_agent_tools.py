@@ -8,44 +8,15 @@ import pytest
 from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
-from kgsolver.evals.suites.common import write_corpus
-from kgsolver.evals.suites.hotpotqa import pooled_paragraphs
 from kgsolver.pipeline.agent.atomic_index import AtomicIndex
 from kgsolver.pipeline.agent.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
 from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
 from kgsolver.pipeline.agent.kg_walk import KGWalker
-from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.agent.tools import (BM25SearchTool, DenseSearchTool, KGWalkTool, NeighbourhoodTool,
                                            PageRankTool, Tool)
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.solver import QuestionContext, Solver
-
-
-def bridge_records(n: int = 4) -> list[dict]:
-    return [r for r in read_jsonl(dataset_path(HOTPOTQA_200)) if r["type"] == "bridge"][:n]
-
-
-def gold_titles(record: dict) -> set[str]:
-    return {t for t, _ in record["supporting_facts"]}
-
-
-@pytest.fixture(scope="session")
-def hotpot_kb(tmp_path_factory, embedder, config):
-    """Idempotent (other test modules import this fixture): built once per test run."""
-    root = tmp_path_factory.getbasetemp() / "hotpot-bridge-kb"
-    if not KnowledgeBase.exists(root):
-        corpus = write_corpus(pooled_paragraphs(bridge_records()), root.parent / "hotpot-bridge-pool.jsonl")
-        ingest(corpus, root, config, embedder=embedder, show_progress=False)
-    return root
-
-
-@pytest.fixture(scope="session")
-def resources(hotpot_kb, embedder, config):
-    kb = KnowledgeBase.open(hotpot_kb)
-    return AgentResources(kb, embedder, config.graph)
+from tests.helpers import bridge_records, gold_titles
 
 
 def titles(docs) -> list[str]:
@@ -169,9 +140,10 @@ def test_hop_evidence_anchors_are_the_titles_the_question_names(resources):
 
 def test_budget_tightening_and_reserve(hotpot_kb, embedder, config, qwen05):
     cfg = config.model_copy(deep=True)
-    cfg.agent.max_llm_calls, cfg.agent.answer_calls = 4, 2
+    cfg.agent.max_llm_calls = 4
     solver = Solver(hotpot_kb, cfg, embedder=embedder, gateway=qwen05)
-    ctx = QuestionContext(solver.kb, embedder, solver.retriever(), qwen05.session(Budget(max_llm_calls=10)), cfg)
+    ctx = QuestionContext(solver.kb, embedder, solver.retriever(), qwen05.session(Budget(max_llm_calls=10)), cfg,
+                          answer_calls=2)
     tighten_budget(ctx)
     assert ctx.session.budget.max_llm_calls == 4 and spare_calls(ctx) == 2
     ctx.session.usage.llm_calls = 3

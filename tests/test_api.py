@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
-import time
 
 import httpx
 import pytest
@@ -15,6 +13,7 @@ import uvicorn
 from kgsolver.pipeline.api import SOLVER_FEATURES, create_app
 from kgsolver.pipeline.api_models import MAX_BODY_BYTES, MAX_DOCUMENTS_PER_REQUEST
 from kgsolver.pipeline.results import AskResult
+from tests.helpers import free_port, wait_until_up
 
 NO_LLM = {"max_llm_calls": 0}  # retrieval runs, the answer step stops before calling the LLM
 
@@ -28,23 +27,6 @@ BETA = [
     {"id": "b2", "title": "Orvania", "text": "Orvania is a mountainous country whose capital is Kesh."},
     {"id": "shared", "title": "Kesh Observatory", "text": "The Kesh Observatory sits below Mount Velthar in Orvania."},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up in {seconds}s")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_api import free_port, wait_until_up
+from tests.helpers import free_port, wait_until_up
 
 KGSOLVER = Path(sys.executable).with_name("kgsolver")
 

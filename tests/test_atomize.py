@@ -15,7 +15,6 @@ from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.ingest import ingest
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
-from test_agent_tools import hotpot_kb  # noqa: F401  (the shared tiny HotpotQA KB)
 
 
 def test_clean_questions_dedups_and_normalises():
@@ -44,7 +43,7 @@ def test_atomize_resume_and_incremental(hotpot_kb, tmp_path, qwen05, embedder, c
     second = atomize_kb(kb_dir, qwen05, embedder, questions=3, checkpoint_every=5, limit=1, show_progress=False)
     assert second.chunks_done_before == first.chunks_atomized and second.chunks_atomized + second.chunks_failed == 1
     # the atomic index is searchable by the agent's tool, pointing back to chunks
-    res = AgentResources(KnowledgeBase.open(kb_dir), embedder, config.graph)
+    res = AgentResources(KnowledgeBase.open(kb_dir), embedder, config.graph, config.agent)
     tool = AtomicSearchTool(res)
     assert tool.available and any(t.name == "atomic_search" for t in search_tools(res))
     hits = tool.run(index.questions[0], k=3)

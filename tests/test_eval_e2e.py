@@ -143,11 +143,11 @@ def test_kg_condition_is_unavailable_without_a_graph(tmp_path, demo_corpus, conf
 
 @pytest.mark.llm
 def test_kg_condition_adds_graph_facts_to_the_passages(demo_kb, config, embedder):
-    from kgsolver.graphs import kg_facts
+    from kgsolver.pipeline.agent.resources import AgentResources
 
     solver = Solver(demo_kb, config, embedder=embedder)  # the demo KB has a spaCy graph
     query = BAND_QUESTION.question + "\n" + " | ".join(BAND_QUESTION.payload["options"].values())
-    facts = kg_facts(solver.kb, query, 10)
+    facts = AgentResources.for_kb(solver.kb, embedder, config).graph.facts(query, 10)
     assert facts and all("[source: chunks " in f for f in facts)
     out = MedQASuite().evaluate(BAND_QUESTION, solver, "naive")
     assert "unavailable" not in out and out["prediction"] in {"A", "B", "C", "D", ""}

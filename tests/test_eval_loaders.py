@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from kgsolver.evals.datasets import (HOTPOTQA_200, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts)
 from kgsolver.evals.report import summarize

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgsolver.graphs.extract_llm import LLMExtractor
-from kgsolver.graphs.model import normalize_name
+from kgsolver.connectors.graph_stores.model import normalize_name
 
 PASSAGES = [
     (11, "Neil Peart", "Neil Peart was a Canadian musician. Neil Peart was the drummer of the rock band Rush."),

@@ -6,14 +6,20 @@ import gzip
 
 import pytest
 
-from kgsolver.graphs import kg_facts
 from kgsolver.graphs.kg_facts import fact_sentence
-from kgsolver.graphs.model import Entity, Relation, Subgraph
+from kgsolver.connectors.graph_stores.model import Entity, Relation, Subgraph
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import import_into_kb
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
 MARFAN, ARACHNODACTYLY = "OMIM:154700", "HP:0001166"
+
+
+def kg_facts(kb, text, limit, **options):
+    """Facts through the query path's one graph view of the knowledge base (pipeline/agent/resources.py)."""
+    from kgsolver.pipeline.agent.resources import AgentResources
+
+    return AgentResources.for_kb(kb, None, KGSolverConfig()).graph.facts(text, limit, **options)
 
 
 def _sample(shared_datasets, dst, keep) -> None:

@@ -1,7 +1,6 @@
 """The portable llama.cpp build: which build a CPU gets, and a real model generating tokens in a subprocess with
 the build this machine chose (a crash there names its signal and the build instead of taking pytest down)."""
 
-from pathlib import Path
 
 import pytest
 
@@ -60,3 +59,49 @@ def test_every_usable_build_generates_tokens_in_a_subprocess(config):
         result = probe(build, model)
         assert result.ok, f"{build.variant} build ({build.lib_dir or 'llama_cpp/lib'}): {result.detail}"
         assert result.detail.strip() and result.detail != "(empty)"
+
+
+def test_thread_default_follows_the_cpu_set_and_omp_num_threads(monkeypatch):
+    from kgsolver.connectors.llms.llamacpp_chat import default_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert default_threads(0) == 4 and default_threads(3) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a Ray actor with 2 CPUs
+    assert default_threads(0) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert default_threads(0) == 4
+
+
+@pytest.mark.llm
+def test_two_solvers_in_two_threads_share_the_model_safely(demo_kb, demo_questions, config, embedder, run_cache,
+                                                           tmp_path):
+    """Issue 19: two Solvers (two KBs) called from two threads share one llama.cpp context; with a lock per Solver
+    this aborted the process (GGML_ASSERT). Now the context's one lock serialises them."""
+    import shutil
+    import threading
+
+    from kgsolver.pipeline.solver import Solver
+
+    cfg = config.model_copy(deep=True)
+    cfg.llm_cache_path = run_cache / "threads.sqlite"
+    solvers = []
+    for name in ("a", "b"):
+        shutil.copytree(demo_kb, tmp_path / name)
+        solvers.append(Solver(tmp_path / name, cfg, embedder=embedder))
+    results, errors = {}, []
+
+    def ask(i):
+        try:
+            results[i] = solvers[i].ask(demo_questions[i]["question"] + f" ({i})")
+        except Exception as exc:  # collected and reported below, with the thread it came from
+            errors.append((i, exc))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors and len(results) == 2, errors
+    assert all(r.usage.llm_calls >= 1 and r.answer for r in results.values())
+    assert solvers[0].gateway.backend.model._client()[1] is solvers[1].gateway.backend.model._client()[1]

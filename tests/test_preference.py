@@ -156,7 +156,7 @@ def test_a_user_fact_that_needs_a_passage_to_bridge_is_asked_with_the_context():
 
     session = ScriptedSession(grounded)
     inputs = PreferenceInputs(question="On what UHF channel is the station Cindy Williams is on?", session=session,
-                              settings=S, retrieve=lambda: [bridge], assumptions=[fact])
+                              settings=S, documents=[bridge], assumptions=[fact])
     out = get_policy("hierarchical").resolve(inputs)
     assert out.answer == "31" and out.preference.source_used == "user", out.preference
     assert [p.count("USER FACT") for p in session.prompts[:2]] == [1, 1] and "news anchor" in session.prompts[1]

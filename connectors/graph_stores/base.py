@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, runtime_checkable
 
-from kgsolver.graphs.model import Entity, GraphBatch, Subgraph
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Subgraph
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.graphs.model import Entity, GraphBatch, Relation, Subgraph
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation, Subgraph
 
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")

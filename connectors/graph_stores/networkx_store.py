@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import networkx as nx
 
-from kgsolver.graphs.model import Entity, GraphBatch, Relation, Subgraph
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation, Subgraph
 
 
 def _merge_entity(old: Entity | None, new: Entity) -> Entity:
@@ -85,28 +85,6 @@ class NetworkXStore:
                 self.g.remove_node(eid)
                 self.entity_chunks.pop(eid, None)
         return deleted
-
-    def merge_entities(self, keep: str, drop: str) -> None:
-        """Entity resolution: move every edge, mention and name of `drop` onto `keep`."""
-        if keep == drop or drop not in self.g:
-            return
-        dropped: Entity = self.g.nodes[drop]["entity"]
-        kept = self.g.nodes[keep]["entity"]
-        kept.aliases = list(dict.fromkeys([*kept.aliases, dropped.name, *dropped.aliases]))
-        kept.aliases = [a for a in kept.aliases if a != kept.name]
-        kept.description = kept.description or dropped.description
-        for s, o, p, data in list(self.g.in_edges(drop, keys=True, data=True)) + \
-                list(self.g.out_edges(drop, keys=True, data=True)):
-            rel = data["rel"]
-            rel.subject = keep if rel.subject == drop else rel.subject
-            rel.object = keep if rel.object == drop else rel.object
-            if rel.subject != rel.object:
-                self._upsert_relation(rel)
-        for cid in self.entity_chunks.pop(drop, set()):
-            self.mentions[cid].discard(drop)
-            self.mentions[cid].add(keep)
-            self.entity_chunks.setdefault(keep, set()).add(cid)
-        self.g.remove_node(drop)
 
     # ---- reading ----
     def get_entity(self, entity_id: str) -> Entity | None:

@@ -38,14 +38,20 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int) -> tuple
 
 
 def default_threads(requested: int) -> int:
-    """`requested`, or with 0 one thread per core this process may run on (sched_getaffinity, so a container's, a
-    taskset's or a Ray worker's CPU set counts, not the machine's)."""
+    """`requested`, or with 0 one thread per core this process may run on: its CPU set (sched_getaffinity: a
+    container's or taskset's), capped by OMP_NUM_THREADS where set (Ray sets it to each actor's CPUs). Measured on 2
+    cores (docs/RESULTS.md): 2 threads prefill 1.6-1.9x faster than 1 on an idle machine, but collapse when another
+    process competes for the cores; such a machine wants KGSOLVER_LLM__N_THREADS=1."""
     if requested > 0:
         return requested
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        cores = min(cores, int(omp))
+    return max(1, cores)
 
 
 class ChatLlamaCpp(BaseChatModel):
@@ -108,7 +114,3 @@ class ChatLlamaCpp(BaseChatModel):
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-
-def json_schema_format(schema: dict) -> dict:
-    """The llama.cpp `response_format` that constrains output to a JSON schema."""
-    return {"type": "json_object", "schema": schema}

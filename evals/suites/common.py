@@ -83,10 +83,6 @@ def choose(solver: Solver, question: str, options: dict[str, str], passages: lis
     return {"prediction": prediction, "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
 
 
-def evidence_titles(docs: list[Document]) -> list[str]:
-    return [d.metadata.get("title", "") for d in docs]
-
-
 def dump_evidence(docs: list[Document]) -> list[dict]:
     return [{"title": d.metadata.get("title", ""), "doc_id": d.metadata.get("doc_id"),
              "score": round(float(d.metadata.get("score", 0.0)), 5)} for d in docs]

@@ -3,7 +3,7 @@
 MedQuAD is consumer-health text and does not cover USMLE vignettes well (the gold answer string occurs in it for about
 a third of questions, as often as the wrong options); the report says so. The KG condition plugs in through
 `KGFacts`: it runs only when the knowledge base holds a `graph` component and `kgsolver.graphs` exposes
-`kg_facts(kb, text, limit) -> list[str]`; otherwise its rows are recorded as unavailable, never answered another way.
+the graph view's `facts(text, limit) -> list[str]` (graphs/view.py); otherwise its rows are recorded as unavailable, never answered another way.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ class KGFacts(Protocol):
 
 def find_kg(kb) -> tuple[KGFacts | None, str]:
     """The graph work's fact lookup over this knowledge base, or None and the reason it is unavailable."""
-    if kb.component_path("graph") is None:
+    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.graph_build import has_graph
+
+    config = KGSolverConfig()
+    if not has_graph(kb, config.graph):
         return None, "no `graph` component in the knowledge base"
-    try:
-        from kgsolver.graphs import kg_facts  # provided by the knowledge-graph work (graphs/)
-    except ImportError:
-        return None, "kgsolver.graphs does not provide kg_facts(kb, text, limit) yet"
-    return (lambda text, limit: kg_facts(kb, text, limit)), "graph"
+    view = AgentResources.for_kb(kb, None, config).graph  # the query path's own graph view of this KB
+    return view.facts, "graph"
 
 
 def medquad_records(records: Iterable[dict]) -> Iterator[dict]:

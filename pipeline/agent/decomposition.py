@@ -70,7 +70,8 @@ class Decomposer:
 
     def candidates(self, sub_question: str, rationale: Rationale) -> list[Document]:
         k = self.ctx.config.agent.first_hop_k
-        return fused_search(self.tools, sub_question, self.tracer, seeds=rationale.selected, k=k)[:SELECT_CANDIDATES]
+        return fused_search(self.tools, sub_question, self.tracer, seeds=rationale.selected, k=k,
+                            rrf_k=self.ctx.config.agent.rrf_k)[:SELECT_CANDIDATES]
 
     def select(self, question: str, sub_question: str, cands: list[Document]) -> list[Document]:
         if spare_calls(self.ctx) >= 1:

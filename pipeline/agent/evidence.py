@@ -1,6 +1,5 @@
 """What the multi-hop modes share: running a tool with a trace step, fusing ranked lists from several tools
-(weighted reciprocal rank fusion, provenance kept), budgets, and the final answer through the same knowledge filters
-and preference policy as the naive mode."""
+(weighted reciprocal rank fusion, provenance kept), budgets, and the ranked evidence they hand to the answer step."""
 
 from __future__ import annotations
 
@@ -10,14 +9,11 @@ from typing import Sequence
 
 from langchain_core.documents import Document
 
-from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.filters.chain import build_filter_chain
-from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
-from kgsolver.pipeline.preference.run import resolve_preference
-from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
-
-RRF_K = 10
-
+from kgsolver.connectors.errors import BudgetExceeded
+from kgsolver.connectors.llms.budget import Budget
+from kgsolver.pipeline.answer import Gathered
+from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.retrievers.hybrid import rrf_score
 
 def run_tool(tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
     started = time.perf_counter()
@@ -30,10 +26,11 @@ def run_tool(tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = ()
     return docs
 
 
-def fused_search(tools, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+def fused_search(tools, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10,
+                 rrf_k: int = 10) -> list[Document]:
     """Several search tools on one query, fused into one ranked list (so that tools agreeing on a first-hop
     passage do not push it above the passages the expansion tools find next to it)."""
-    local = EvidencePool()
+    local = EvidencePool(rrf_k)
     for tool in tools:
         local.add(run_tool(tool, query, tracer, seeds=seeds, k=k))
     return local.ranked(k)
@@ -49,14 +46,15 @@ class EvidencePool:
     """Weighted reciprocal-rank fusion over every list a tool returned; the first provenance of a chunk is kept
     and every tool that found it is listed in `found_by`."""
 
-    def __init__(self) -> None:
+    def __init__(self, rrf_k: int = 10) -> None:
+        self.rrf_k = rrf_k  # agent.rrf_k
         self.scores: dict[int, float] = {}
         self.docs: dict[int, Document] = {}
 
     def add(self, docs: Sequence[Document], weight: float = 1.0) -> None:
         for rank, doc in enumerate(docs):
             cid = doc.metadata["cid"]
-            self.scores[cid] = self.scores.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+            self.scores[cid] = self.scores.get(cid, 0.0) + rrf_score(rank, self.rrf_k, weight)
             if cid not in self.docs:
                 self.docs[cid] = Document(doc.page_content, metadata=dict(doc.metadata, found_by=[]), id=doc.id)
             found = self.docs[cid].metadata["found_by"]
@@ -85,8 +83,8 @@ class HopEvidence:
     134 bridge questions 0.881 (naive 0.765); recall@2 on 66 comparison questions 0.939 (naive 0.742).
     """
 
-    def __init__(self) -> None:
-        self.first, self.next, self.picked = EvidencePool(), EvidencePool(), EvidencePool()
+    def __init__(self, rrf_k: int = 10) -> None:
+        self.first, self.next, self.picked = EvidencePool(rrf_k), EvidencePool(rrf_k), EvidencePool(rrf_k)
         self.anchors: set[str] = set()
 
     def anchor(self, title_linker, question: str) -> None:
@@ -140,26 +138,15 @@ def spare_calls(ctx) -> int:
     left = 1_000 if left is None else left
     try:
         ctx.session.check()
-    except Exception:  # tokens or seconds already spent: no more retrieval calls
+    except BudgetExceeded:  # tokens or seconds already spent: no more retrieval calls
         return 0
-    return max(0, left - ctx.config.agent.answer_calls)
+    return max(0, left - ctx.answer_calls)
 
 
-def finish(question: str, ctx, tracer: Tracer, pool: EvidencePool | HopEvidence, mode: str) -> AskResult:
-    """Rank the pooled evidence, filter the top passages, answer through the preference policy."""
+def ranked_evidence(ctx, tracer: Tracer, pool: EvidencePool | HopEvidence) -> Gathered:
+    """The pooled evidence ranked; its top passages go to the answer step, the rest are listed as evidence."""
     ranked = pool.ranked(ctx.config.agent.evidence_k)
     top = ranked[: ctx.config.agent.answer_k]
-
-    def retrieve() -> list[Document]:
-        chain = build_filter_chain(ctx.config.filters, ctx.embedder, session=ctx.session, user_facts=ctx.assumptions)
-        return chain.run(question, top, tracer=tracer).documents
-
     tracer.record("evidence", {"pooled": len(pool.scores)}, [_describe(d) for d in ranked],
                   decision=f"top {len(top)} to the answer step")
-    outcome = resolve_preference(question, ctx, tracer, retrieve)
-    citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
-                      for d in outcome.cited}.values())
-    evidence = [Evidence.from_document(d) for d in user_fact_documents(ctx.assumptions) + ranked]
-    return AskResult(question=question, mode=mode, answer=outcome.answer or ABSTAIN_ANSWER,
-                     abstained=outcome.answer is None, citations=citations, evidence=evidence, trace=tracer.steps,
-                     preference=outcome.preference)
+    return Gathered(top, ranked)

@@ -19,14 +19,15 @@ class HopStart:
     first_tools: list
 
 
-def first_hop(question: str, ctx, first_tools=None) -> HopStart:
+def first_hop(question: str, ctx, tracer: Tracer, first_tools=None) -> HopStart:
     """The budget tightened by the agent's limits, the question's titles anchored, and the first-hop search (every
     search tool unless `first_tools` names some) fused into `hops.first`."""
     tighten_budget(ctx)
     res = AgentResources.for_context(ctx)
-    start = HopStart(Tracer(), HopEvidence(), res, list(first_tools(res)) if first_tools else search_tools(res))
+    a = ctx.config.agent
+    start = HopStart(tracer, HopEvidence(a.rrf_k), res, list(first_tools(res)) if first_tools else search_tools(res))
     start.hops.anchor(start.res.title_linker, question)
-    start.hops.first.add(fused_search(start.first_tools, question, start.tracer, k=ctx.config.agent.first_hop_k))
+    start.hops.first.add(fused_search(start.first_tools, question, start.tracer, k=a.first_hop_k, rrf_k=a.rrf_k))
     return start
 
 

@@ -12,7 +12,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
-from kgsolver.graphs.model import Relation
+from kgsolver.connectors.graph_stores.model import Relation
 from kgsolver.pipeline.agent import kg_walk_prompt as prompt
 from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
 

@@ -8,53 +8,76 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.documents import Document
 
+from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.graph_stores.base import GraphStore
 from kgsolver.graphs.linking import EntityLinker
-from kgsolver.graphs.model import Entity
+from kgsolver.connectors.graph_stores.model import Entity
+from kgsolver.graphs.settings import GraphSettings
+from kgsolver.graphs.view import GraphView
 from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
-from kgsolver.pipeline.graph_build import GRAPH_COMPONENT, open_kb_graph
+from kgsolver.pipeline.agent.settings import AgentSettings
+from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
+from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrievers.base import chunk_document
 
+if TYPE_CHECKING:
+    from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.solver import QuestionContext
+
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
-_CLUB = re.compile(r"\s+(A\.F\.C\.|F\.C\.|FC|AFC)$")
-_CACHE: dict[tuple[str, int], "AgentResources"] = {}
+_CACHE: dict[tuple[str, int, str], "AgentResources"] = {}
 _LOCK = threading.Lock()
 
 
 @dataclass
 class AgentResources:
-    kb: object
-    embedder: object
-    graph_settings: object
+    kb: KnowledgeBase
+    embedder: Embedder
+    graph_settings: GraphSettings
+    agent_settings: AgentSettings
 
     @classmethod
-    def for_context(cls, ctx) -> "AgentResources":
-        key = (str(ctx.kb.root.resolve()), ctx.kb.manifest["generation"])
+    def for_kb(cls, kb: KnowledgeBase, embedder: Embedder, config: KGSolverConfig) -> "AgentResources":
+        """The one per-knowledge-base-generation cache of graph view, linkers and atomic index."""
+        key = (str(kb.root.resolve()), kb.manifest["generation"], config.graph.store)
         with _LOCK:
             if key not in _CACHE:
-                _CACHE[key] = cls(ctx.kb, ctx.embedder, ctx.config.graph)
+                _CACHE[key] = cls(kb, embedder, config.graph, config.agent)
             return _CACHE[key]
 
-    @cached_property
-    def store(self):
-        if self.kb.component_path(GRAPH_COMPONENT) is None and self.graph_settings.store == "networkx":
-            return None
-        return open_kb_graph(self.kb, self.graph_settings)
+    @classmethod
+    def for_context(cls, ctx: QuestionContext) -> "AgentResources":
+        return cls.for_kb(ctx.kb, ctx.embedder, ctx.config)
 
     @cached_property
+    def graph(self) -> GraphView:
+        return GraphView(lambda: open_kb_graph(self.kb, self.graph_settings) if has_graph(self.kb, self.graph_settings)
+                         else None)
+
+    @property
+    def store(self) -> GraphStore | None:
+        return self.graph.store
+
+    @property
     def entity_linker(self) -> EntityLinker | None:
-        return EntityLinker(self.store.iter_entities()) if self.store is not None else None
+        return self.graph.entity_linker
 
     @cached_property
     def title_linker(self) -> EntityLinker:
-        """Document titles as linkable names ('Rush (band)' is also found as 'Rush')."""
+        """Document titles as linkable names ('Rush (band)' is also found as 'Rush', 'Tottenham Hotspur F.C.' as
+        'Tottenham Hotspur': the suffixes are `agent.title_suffixes`)."""
+        suffixes = "|".join(re.escape(x) for x in self.agent_settings.title_suffixes)
+        suffix = re.compile(rf"\s+({suffixes})$") if suffixes else None
         docs: dict[str, Entity] = {}
         for chunk in self.kb.chunks.values():
             if chunk.title and chunk.doc_id not in docs:
-                short = _CLUB.sub("", _PAREN.sub("", chunk.title))
+                short = _PAREN.sub("", chunk.title)
+                short = suffix.sub("", short) if suffix else short
                 docs[chunk.doc_id] = Entity(id=chunk.doc_id, name=chunk.title,
                                             aliases=[short] if short != chunk.title else [])
         return EntityLinker(docs.values())

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 class AgentSettings(BaseModel):
     max_llm_calls: int = Field(6, ge=1, description="LLM calls per question, the final answer's included")
-    answer_calls: int = Field(2, ge=1, description="calls kept for the final answer (grounded + parametric)")
     max_tokens: int = Field(20_000, ge=256, description="prompt + completion tokens per question")
     max_seconds: float = Field(300.0, gt=0, description="wall-clock seconds per question")
     max_rounds: int = Field(2, ge=0, description="pike/agent: decomposition rounds (sub-questions)")
@@ -28,3 +27,9 @@ class AgentSettings(BaseModel):
     atomize_questions: int = Field(4, ge=1, le=10, description="atomic questions per chunk")
     atomize_checkpoint: int = Field(100, ge=1, description="chunks between atomic-index commits")
     atomize_workers: int = Field(1, ge=1, description="parallel LLM calls (remote backends only)")
+    title_suffixes: list[str] = Field(default_factory=lambda: ["A.F.C.", "F.C.", "FC", "AFC"],
+                                      description="title endings a question may leave out ('Tottenham Hotspur F.C.')")
+    rrf_k: int = Field(10, ge=1, description="reciprocal-rank constant of the evidence pools (hybrid search: 60)")
+    expansion_weight: float = Field(1.0, description="agent: weight of the neighbourhood expansion in the next hop")
+    ppr_weight: float = Field(0.5, description="agent: weight of personalized PageRank and KG-walk passages")
+    llm_pick_weight: float = Field(0.75, description="agent: weight of a passage the LLM selected for a sub-question")

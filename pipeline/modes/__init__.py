@@ -1,27 +1,38 @@
-"""Answering modes, one strategy per module behind the `AnswerMode` protocol. Multi-hop: pike, ksl, agent (pipeline/agent/)."""
+"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer.py does the rest).
+Multi-hop: pike, ksl, agent (their tools live in pipeline/agent/)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from kgsolver.pipeline.results import AskResult
-    from kgsolver.pipeline.solver import QuestionContext
+from kgsolver.connectors.registry import Registry
+from kgsolver.pipeline.answer import AnswerMode
 
 
-class AnswerMode(Protocol):
-    name: str
+def _naive() -> AnswerMode:
+    from kgsolver.pipeline.modes.naive import NaiveMode
 
-    def answer(self, question: str, ctx: "QuestionContext") -> "AskResult": ...
+    return NaiveMode()
+
+
+def _pike() -> AnswerMode:
+    from kgsolver.pipeline.modes.pike import PikeMode
+
+    return PikeMode()
+
+
+def _ksl() -> AnswerMode:
+    from kgsolver.pipeline.modes.ksl import KSLMode
+
+    return KSLMode()
+
+
+def _agent() -> AnswerMode:
+    from kgsolver.pipeline.modes.agent import AgentMode
+
+    return AgentMode()
+
+
+MODES: Registry[AnswerMode] = Registry("mode", {"naive": _naive, "pike": _pike, "ksl": _ksl, "agent": _agent})
 
 
 def get_mode(name: str) -> AnswerMode:
-    from kgsolver.pipeline.modes.agent import AgentMode
-    from kgsolver.pipeline.modes.ksl import KSLMode
-    from kgsolver.pipeline.modes.naive import NaiveMode
-    from kgsolver.pipeline.modes.pike import PikeMode
-
-    modes: dict[str, AnswerMode] = {"naive": NaiveMode(), "pike": PikeMode(), "ksl": KSLMode(), "agent": AgentMode()}
-    if name not in modes:
-        raise ValueError(f"unknown mode {name!r}; available: {', '.join(sorted(modes))}")
-    return modes[name]
+    return MODES.get(name)

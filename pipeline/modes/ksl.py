@@ -1,24 +1,25 @@
 """`ksl`: Knowledge-Solver. Walk the KG from the question's linked entities (LLM picks hops from numbered choices,
 embedding scores combine or stand in, beams kept); the paths' source passages, fused with a hybrid first hop (the
-fallback when the KB has no graph), go to the filters and preference policy."""
+fallback when the KB has no graph), go to the answer step."""
 
 from __future__ import annotations
 
-from kgsolver.pipeline.agent.evidence import finish
+from kgsolver.pipeline.agent.evidence import ranked_evidence
 from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk
 from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool
-from kgsolver.pipeline.results import AskResult
+from kgsolver.pipeline.answer import Gathered
+from kgsolver.pipeline.results import Tracer
 from kgsolver.pipeline.solver import QuestionContext
 
 
 class KSLMode:
     name = "ksl"
 
-    def answer(self, question: str, ctx: QuestionContext) -> AskResult:
-        start = first_hop(question, ctx, lambda res: [DenseSearchTool(res), BM25SearchTool(res)])
-        tracer, hops = start.tracer, start.hops
+    def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
+        start = first_hop(question, ctx, tracer, lambda res: [DenseSearchTool(res), BM25SearchTool(res)])
+        hops = start.hops
         if start.res.store is not None:
             hops.picked.add(kg_walk(question, ctx, start))
         else:
             tracer.record("kg_walk", question, None, decision="skipped: this knowledge base has no graph")
-        return finish(question, ctx, tracer, hops, self.name)
+        return ranked_evidence(ctx, tracer, hops)

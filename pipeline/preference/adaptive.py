@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs, ask_parametric, make_preference
+from kgsolver.pipeline.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs, ask_parametric,
+                                               make_preference)
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
@@ -21,27 +22,28 @@ class RetrievalCounter:
     questions: int = 0
     skipped: int = 0
 
-    @property
-    def skip_rate(self) -> float:
-        return self.skipped / self.questions if self.questions else 0.0
 
-
-class AdaptivePolicy:
+class AdaptivePolicy(Policy):
     name = "adaptive"
 
     def __init__(self) -> None:
         self.counter = RetrievalCounter()
 
-    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+    def before_retrieval(self, inputs: PreferenceInputs) -> PolicyOutcome | None:
+        """Ask the model first; a confident answer (and no user facts) skips retrieval, in every mode."""
         self.counter.questions += 1
-        cand = Candidates(parametric=ask_parametric(inputs))
-        if should_skip_retrieval(cand, inputs.settings, bool(inputs.assumptions)):
-            self.counter.skipped += 1
-            reason = (f"the model is confident ({cand.parametric.confidence} >= {inputs.settings.adaptive_skip_confidence}); "
-                      f"retrieval skipped ({self.counter.skipped} of {self.counter.questions} questions so far)")
-            return PolicyOutcome(cand.parametric.answer, make_preference(self.name, "parametric", cand, reason,
-                                                                         retrieval_skipped=True))
-        cand, documents = gather(inputs, cand)
+        inputs.parametric = ask_parametric(inputs)
+        cand = Candidates(parametric=inputs.parametric)
+        if not should_skip_retrieval(cand, inputs.settings, bool(inputs.assumptions)):
+            return None
+        self.counter.skipped += 1
+        reason = (f"the model is confident ({cand.parametric.confidence} >= {inputs.settings.adaptive_skip_confidence}); "
+                  f"retrieval skipped ({self.counter.skipped} of {self.counter.questions} questions so far)")
+        return PolicyOutcome(cand.parametric.answer, make_preference(self.name, "parametric", cand, reason,
+                                                                     retrieval_skipped=True))
+
+    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+        cand, documents = gather(inputs)
         outcome = decide_hierarchical(cand, inputs.settings, inputs.embedder, policy=self.name)
         outcome.documents = documents
         return outcome

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.documents import Document
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.filters.base import normal
-from kgsolver.pipeline.generate import generate_grounded, supporting_passages, user_fact_documents
+from kgsolver.connectors.text import content_words, normal
+from kgsolver.pipeline.generate import generate_grounded, user_fact_documents
 from kgsolver.pipeline.preference.parametric import ParametricAnswer, closed_book_answer
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 from kgsolver.pipeline.results import Preference
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.results import Tracer
 
 
 @dataclass
@@ -26,10 +30,11 @@ class PreferenceInputs:
     question: str
     session: LLMSession
     settings: PreferenceSettings
-    retrieve: Callable[[], list[Document]]  # retrieval + filter chain, called lazily (adaptive may skip it)
+    documents: list[Document] = field(default_factory=list)  # the filtered passages (set by the answer step)
     assumptions: list[str] = field(default_factory=list)
-    embedder: object | None = None
-    tracer: object | None = None
+    embedder: Embedder | None = None
+    tracer: Tracer | None = None
+    parametric: ParametricAnswer | None = None  # a closed-book answer asked before retrieval (adaptive)
 
 
 @dataclass
@@ -59,11 +64,30 @@ class PolicyOutcome:
 class PreferencePolicy(Protocol):
     name: str
 
+    def before_retrieval(self, inputs: PreferenceInputs) -> PolicyOutcome | None: ...
+
+    def answer_calls(self, inputs: PreferenceInputs) -> int: ...
+
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome: ...
 
 
-def _tokens(text: str) -> set[str]:
-    return set(normal(text).split()) - {"the", "a", "an", "of"}
+class Policy:
+    """What the policies share: retrieval always happens, and the answer's LLM calls are counted by its candidates."""
+
+    name = "policy"
+    asks_parametric = True  # a closed-book candidate beside the grounded one
+
+    def before_retrieval(self, inputs: PreferenceInputs) -> PolicyOutcome | None:
+        return None
+
+    def answer_calls(self, inputs: PreferenceInputs) -> int:
+        """LLM calls `resolve` may make: a grounded answer, a closed-book one, and up to two over the user's facts.
+        Multi-hop modes keep these aside from their retrieval budget."""
+        parametric = self.asks_parametric and inputs.parametric is None
+        return 1 + int(parametric) + (2 if inputs.assumptions else 0)
+
+    def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
+        raise NotImplementedError
 
 
 def answers_conflict(a: str | None, b: str | None, embedder=None, same_similarity: float = 0.85) -> bool:
@@ -74,7 +98,7 @@ def answers_conflict(a: str | None, b: str | None, embedder=None, same_similarit
     na, nb = normal(a), normal(b)
     if not na or not nb or na == nb or na in nb or nb in na:
         return False
-    ta, tb = _tokens(a), _tokens(b)
+    ta, tb = content_words(a), content_words(b)
     if ta and tb and len(ta & tb) / min(len(ta), len(tb)) >= 0.5:
         return False
     if embedder is not None:
@@ -114,37 +138,14 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
         _record(inputs, "generate", inputs.question, None, f"stopped: {exc}", started)
         return None
     if grounded.abstained:
-        _record(inputs, "generate", inputs.question, None, "abstain: no passage supports an answer", started)
+        _record(inputs, "generate", inputs.question, None, grounded.reason, started)
         return GroundedCandidate(None)
-    cited = [evidence[i] for i in grounded.cited]
-    verbatim = supporting_passages(grounded.answer, evidence) or token_support(grounded.answer, evidence)
-    from_user = [evidence[i] for i in verbatim if i < len(user_docs)]
+    from_user = [evidence[i] for i in grounded.support if i < len(user_docs)]
     source = "user" if from_user else "context"
-    if from_user:
-        cited = from_user
-    elif not verbatim:  # an answer no passage contains is not grounded: the model used its own knowledge
-        _record(inputs, "generate", inputs.question, grounded.answer,
-                "ungrounded: no passage contains the answer, treated as abstain", started)
-        return GroundedCandidate(None)
+    cited = from_user or [evidence[i] for i in grounded.cited]
     _record(inputs, "generate", inputs.question, grounded.answer,
             f"{source}: cited {[d.metadata.get('doc_id') for d in cited]}", started)
     return GroundedCandidate(grounded.answer, cited, source)
-
-
-def token_support(answer: str, documents: list[Document]) -> list[int]:
-    """Passages that contain every content word of the answer (looser than verbatim: "The Beatles" vs "Beatles")."""
-    words = _tokens(answer)
-    if not words:
-        return []
-    return [i for i, d in enumerate(documents)
-            if words <= set(normal(d.metadata.get("title", "") + " " + d.page_content).split())]
-
-
-def relevant_documents(inputs: PreferenceInputs) -> list[Document]:
-    """Retrieve (+ filter), then keep what clears the policy's relevance threshold (scored by the filter chain)."""
-    documents = inputs.retrieve()
-    threshold = inputs.settings.relevance_threshold
-    return [d for d in documents if d.metadata.get("relevance", 1.0) >= threshold]
 
 
 def make_preference(policy: str, source: str, cand: Candidates, reason: str, conflict: bool = False,

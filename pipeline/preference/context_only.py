@@ -3,7 +3,7 @@ knowledge. No closed-book call is made; with no supporting passage the answer is
 
 from __future__ import annotations
 
-from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs
+from kgsolver.pipeline.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
@@ -12,8 +12,9 @@ def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder
     return decide_hierarchical(cand, settings, embedder, policy="context_only", allow_parametric=False)
 
 
-class ContextOnlyPolicy:
+class ContextOnlyPolicy(Policy):
     name = "context_only"
+    asks_parametric = False
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
         return gather_and_decide(inputs, decide_context_only, parametric=False)

@@ -9,8 +9,8 @@ relevant context that does not answer falls back only on a confident parametric 
 
 from __future__ import annotations
 
-from kgsolver.pipeline.preference.base import (Candidates, PolicyOutcome, PreferenceInputs, answers_conflict,
-                                               ask_grounded, ask_parametric, make_preference, relevant_documents)
+from kgsolver.pipeline.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs, answers_conflict,
+                                               ask_grounded, ask_parametric, make_preference)
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
 
@@ -53,8 +53,8 @@ def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder
 
 
 def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametric: bool = True) -> tuple[Candidates, list]:
-    cand = cand or Candidates()
-    documents = relevant_documents(inputs)
+    cand = cand or Candidates(parametric=inputs.parametric)
+    documents = inputs.documents  # what the relevance filter kept is what is relevant
     cand.context_relevant = bool(documents)
     # User-stated facts are asked on their own first, so a passage can never outvote them inside one prompt; the
     # context is still asked separately, so a disagreement between the two is detected and reported.
@@ -84,7 +84,7 @@ def gather_and_decide(inputs: PreferenceInputs, decide, *, parametric: bool = Tr
     return outcome
 
 
-class HierarchicalPolicy:
+class HierarchicalPolicy(Policy):
     name = "hierarchical"
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:

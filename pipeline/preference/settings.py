@@ -7,7 +7,6 @@ from pydantic import BaseModel, Field
 
 class PreferenceSettings(BaseModel):
     policy: str = Field("hierarchical", description="hierarchical | context_only | tagged | adaptive")
-    relevance_threshold: float = Field(0.25, description="passages below this question similarity count as irrelevant")
     parametric_min_confidence: int = Field(50, ge=0, le=100,
                                            description="closed-book answers below this self-rated confidence abstain")
     adaptive_skip_confidence: int = Field(90, ge=0, le=100,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from kgsolver.pipeline.preference.base import Candidates, PolicyOutcome, PreferenceInputs
+from kgsolver.pipeline.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
@@ -12,7 +12,7 @@ def decide_tagged(cand: Candidates, settings: PreferenceSettings, embedder=None)
     return decide_hierarchical(cand, settings, embedder, policy="tagged", tag_parametric=True)
 
 
-class TaggedPolicy:
+class TaggedPolicy(Policy):
     name = "tagged"
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:

@@ -1,4 +1,5 @@
-"""The KG model: entities, relations with provenance, and chunk <-> entity mentions.
+"""The KG model: entities, relations with provenance, and chunk <-> entity mentions. It lives beside the graph stores
+(connectors/ is the lowest layer): the stores read and write it, graphs/ builds and walks it.
 
 Every entity and relation names where it came from: `source` is "text" (extracted from chunks, whose ids are in
 `chunks`) or "kg:<name>" (imported from an external KG file).

@@ -1,0 +1,102 @@
+"""One answer path for every mode: decide whether to retrieve, let the mode gather evidence, then filter, generate and
+apply the preference policy once, and assemble the result in one place.
+
+    policy.before_retrieval   "should we retrieve at all?" (IKEA / adaptive); the other policies say yes
+    mode.gather               naive: hybrid search; pike, ksl, agent: multi-hop tools -> ranked evidence
+    filter chain              relevance, dedup, consistency, brevity, instruction guard: once
+    policy.resolve            user facts > context > parametric (or the configured rule): grounded answer, citations
+    AskResult                 answer, citations, evidence, trace, preference (usage is added by the Solver)
+
+Modes never see the policy, and the policy never sees retrieval: it gets the filtered passages.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from langchain_core.documents import Document
+
+from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.pipeline.filters.chain import build_filter_chain
+from kgsolver.pipeline.filters.settings import FilterSettings
+from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
+from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
+from kgsolver.pipeline.preference.registry import get_policy
+from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.solver import QuestionContext
+
+
+@dataclass
+class Gathered:
+    """What a mode hands to the answer step."""
+
+    documents: list[Document]  # the passages the answer is generated from, best first (the filters run on these)
+    evidence: list[Document] = field(default_factory=list)  # what the result lists as evidence (the ranked pool)
+
+
+class AnswerMode(Protocol):
+    name: str
+
+    def gather(self, question: str, ctx: "QuestionContext", tracer: Tracer) -> Gathered: ...
+
+
+def answer_question(question: str, ctx: "QuestionContext", mode: AnswerMode) -> AskResult:
+    tracer = Tracer()
+    policy = get_policy(ctx.policy or ctx.config.preference.policy)  # from configuration or the caller, never text
+    inputs = _inputs(question, ctx.session, ctx.config.preference, ctx.assumptions, ctx.embedder, tracer)
+    outcome = policy.before_retrieval(inputs)
+    gathered = Gathered([])
+    if outcome is None:
+        ctx.answer_calls = policy.answer_calls(inputs)
+        gathered = mode.gather(question, ctx, tracer)
+        outcome = _filter_and_resolve(policy, inputs, gathered.documents, ctx.config.filters)
+    return assemble(question, mode.name, ctx, tracer, outcome, gathered.evidence or gathered.documents)
+
+
+def answer_passages(question: str, documents: list[Document], *, session: LLMSession, config: "KGSolverConfig",
+                    embedder: Embedder, assumptions: list[str] = (), policy: str | None = None) -> PolicyOutcome:
+    """The same answer step over passages the caller supplies (the conflict suite's edited contexts)."""
+    chosen = get_policy(policy or config.preference.policy)
+    inputs = _inputs(question, session, config.preference, assumptions, embedder, Tracer())
+    return chosen.before_retrieval(inputs) or _filter_and_resolve(chosen, inputs, documents, config.filters)
+
+
+def _inputs(question: str, session: LLMSession, settings: PreferenceSettings, assumptions, embedder: Embedder,
+            tracer: Tracer) -> PreferenceInputs:
+    return PreferenceInputs(question=question, session=session, settings=settings, assumptions=list(assumptions),
+                            embedder=embedder, tracer=tracer)
+
+
+def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, documents: list[Document],
+                        filters: FilterSettings) -> PolicyOutcome:
+    """The filters once, then the policy once, over what the mode gathered."""
+    chain = build_filter_chain(filters, inputs.embedder, session=inputs.session, user_facts=inputs.assumptions)
+    inputs.documents = chain.run(inputs.question, documents, tracer=inputs.tracer).documents
+    started = time.perf_counter()
+    outcome = policy.resolve(inputs)
+    _trace_preference(inputs.tracer, outcome, len(inputs.assumptions), started)
+    return outcome
+
+
+def _trace_preference(tracer: Tracer, outcome: PolicyOutcome, assumptions: int, started: float) -> None:
+    p = outcome.preference
+    tracer.record("preference", {"policy": p.policy, "assumptions": assumptions},
+                  {"source_used": p.source_used, "conflict": p.conflict, "parametric": p.parametric_answer,
+                   "context": p.context_answer, "user": p.user_answer}, decision=p.reason, started=started)
+
+
+def assemble(question: str, mode: str, ctx: "QuestionContext", tracer: Tracer, outcome: PolicyOutcome,
+             evidence: list[Document]) -> AskResult:
+    citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
+                      for d in outcome.cited}.values())
+    listed = [Evidence.from_document(d) for d in user_fact_documents(ctx.assumptions) + evidence]
+    return AskResult(question=question, mode=mode, answer=outcome.answer or ABSTAIN_ANSWER,
+                     abstained=outcome.answer is None, citations=citations, evidence=listed, trace=tracer.steps,
+                     preference=outcome.preference)

@@ -1,0 +1,52 @@
+"""The one answer path (pipeline/answer.py): modes gather, the answer step filters and applies the policy once, and
+"should we retrieve at all?" is decided before the mode runs."""
+
+import pytest
+
+from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.pipeline import answer as answer_step
+from kgsolver.pipeline.preference import adaptive
+from kgsolver.pipeline.preference.base import PreferenceInputs
+from kgsolver.pipeline.preference.parametric import ParametricAnswer
+from kgsolver.pipeline.preference.registry import get_policy
+from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.solver import QuestionContext, Solver
+
+
+def inputs(assumptions=(), parametric=None) -> PreferenceInputs:
+    return PreferenceInputs(question="q", session=None, settings=PreferenceSettings(), assumptions=list(assumptions),
+                            parametric=parametric)
+
+
+def test_answer_calls_are_the_policys():
+    assert get_policy("hierarchical").answer_calls(inputs()) == 2  # grounded + closed-book
+    assert get_policy("context_only").answer_calls(inputs()) == 1  # never closed-book
+    assert get_policy("hierarchical").answer_calls(inputs(["a fact"])) == 4  # + the user's facts, alone and with passages
+    asked = ParametricAnswer("Paris", 90, 0)
+    assert get_policy("adaptive").answer_calls(inputs(parametric=asked)) == 1  # asked before retrieval already
+
+
+class ExplodingMode:
+    name = "boom"
+
+    def gather(self, question, ctx, tracer):
+        raise AssertionError("the mode ran although the policy skipped retrieval")
+
+
+def test_adaptive_skips_the_mode_itself_when_confident(monkeypatch, demo_kb, config, embedder):
+    monkeypatch.setattr(adaptive, "ask_parametric", lambda inputs: ParametricAnswer("Paris", 99, 0))
+    solver = Solver(demo_kb, config, embedder=embedder)
+    ctx = QuestionContext(solver.kb, solver.vectors, solver.retriever(), session=None, config=config, policy="adaptive")
+    result = answer_step.answer_question("What is the capital of France?", ctx, ExplodingMode())
+    assert result.answer == "Paris" and result.preference.retrieval_skipped and result.evidence == []
+
+
+@pytest.mark.parametrize("mode", ["naive", "pike", "ksl", "agent"])
+def test_every_mode_filters_and_decides_once(mode, demo_kb, config, embedder):
+    solver = Solver(demo_kb, config, embedder=embedder)
+    result = solver.ask("Which Canadian rock band released a song called Counterparts?", mode=mode,
+                        budget=Budget(max_llm_calls=0))
+    tools = [s.tool for s in result.trace]
+    assert tools.count("filter:relevance") == 1 and tools.count("preference") == 1, tools
+    assert tools.index("filter:relevance") < tools.index("preference") and tools[-1] == "preference"
+    assert result.evidence and result.mode == mode
