@@ -16,7 +16,7 @@ RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 # 2. llama-cpp-python from source, the same portable build as the Makefile's (.ci/build-llama.sh: never tuned to the
 #    build CPU; an AVX2 base and an AVX-512 CPU backend, chosen at load time from the CPU's flags).
 COPY .ci/constraints.txt .ci/build-llama.sh .ci/
-RUN KGSOLVER_BUILD_CACHE=/tmp/llama-build bash .ci/build-llama.sh python && rm -rf /tmp/llama-build
+RUN KGSOLVER_BUILD_CACHE=.llama-build bash .ci/build-llama.sh python && rm -rf .llama-build
 
 # 3. The project with the API and KG extras (neo4j driver, spaCy; add model-0-5b for the embedded LLM).
 COPY pyproject.toml README.md ./
