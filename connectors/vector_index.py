@@ -36,6 +36,12 @@ class FaissIndex:
         self._search_index = None
         return int(self.index.remove_ids(faiss.IDSelectorArray(ids.astype(np.int64))))
 
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of these ids (what ingest encoded), shape (len(ids), dimensions)."""
+        if not ids:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.stack([self.index.reconstruct(int(i)) for i in ids])
+
     def _searcher(self) -> faiss.Index:
         if self._search_index is None:
             self._search_index = self.index

@@ -74,25 +74,17 @@ def is_unknown(answer: str | None) -> bool:
     return answer is None or normal(answer) in _UNKNOWN
 
 
-def supporting_passages(answer: str, documents: list[Document]) -> list[int]:
-    """Passages that contain the answer verbatim (after normalisation): citations the model forgot to give."""
-    needle = normal(answer)
-    return [i for i, d in enumerate(documents)
-            if needle and needle in normal(d.metadata.get("title", "") + " " + d.page_content)]
-
-
-def token_support(answer: str, documents: list[Document]) -> list[int]:
-    """Passages that contain every content word of the answer (looser than verbatim: "The Beatles" vs "Beatles")."""
-    words = content_words(answer)
-    if not words:
-        return []
-    return [i for i, d in enumerate(documents)
-            if words <= set(normal(d.metadata.get("title", "") + " " + d.page_content).split())]
-
-
 def grounding(answer: str, documents: list[Document]) -> list[int]:
-    """The one grounding check: the passages that contain the answer, verbatim or else word for word."""
-    return supporting_passages(answer, documents) or token_support(answer, documents)
+    """The one grounding check: the passages that contain the answer verbatim (after normalisation), else those that
+    contain every content word of it ("The Beatles" vs "Beatles"). Each passage is normalised once."""
+    needle, words = normal(answer), content_words(answer)
+    if not needle:
+        return []
+    texts = [normal(d.metadata.get("title", "") + " " + d.page_content) for d in documents]
+    verbatim = [i for i, text in enumerate(texts) if needle in text]
+    if verbatim or not words:
+        return verbatim
+    return [i for i, text in enumerate(texts) if words <= set(text.split())]
 
 
 def generate_grounded(session: LLMSession, question: str, documents: list[Document]) -> GroundedAnswer:

@@ -103,14 +103,16 @@ class QueryVectors:
 def document_vectors(embedder: Embedder, documents: list[Document]) -> np.ndarray:
     """A vector per passage, of the text the dense index holds ("title\\ntext")."""
     out = np.zeros((len(documents), embedder.dimensions), dtype=np.float32)
-    todo = []
+    stored, todo = [], []
     for i, doc in enumerate(documents):
         cid = embedder.stored_chunk(doc) if isinstance(embedder, QueryVectors) else None
         if cid is not None:
-            out[i] = embedder.kb.dense.index.reconstruct(cid)
+            stored.append((i, cid))
         else:
             title = doc.metadata.get("title", "")
             todo.append((i, f"{title}\n{doc.page_content}" if title else doc.page_content))
+    if stored:
+        out[[i for i, _ in stored]] = embedder.kb.dense.vectors([c for _, c in stored])
     if todo:
         out[[i for i, _ in todo]] = embedder.encode([t for _, t in todo])
     return out

@@ -100,6 +100,4 @@ class AgentResources:
         """Cosine of the query to stored chunk vectors (no re-encoding of passages)."""
         if not cids:
             return np.zeros(0, dtype=np.float32)
-        q = self.embedder.encode([query])[0]
-        vectors = np.stack([self.kb.dense.index.reconstruct(int(c)) for c in cids])
-        return vectors @ q
+        return self.kb.dense.vectors(cids) @ self.embedder.encode([query])[0]

@@ -1,7 +1,7 @@
 """Knowledge filters (CooK's relevance, brevity, factuality, plus dedup and an instruction guard), one per module
 behind the `KnowledgeFilter` protocol, composed by `FilterChain`. Reusable by every answering mode."""
 
-import importlib
+from kgsolver.connectors.lazy import lazy_exports
 
 # Imported on first use (PEP 562): reading FilterSettings for the configuration must not load every filter.
 _EXPORTS = {
@@ -21,11 +21,5 @@ _EXPORTS = {
     "FilterSettings": "settings",
 }
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-
-
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -1,7 +1,7 @@
 """Preference policies: which knowledge wins when user-stated facts, retrieved context and the model's parametric
 knowledge disagree. One policy per module behind `PreferencePolicy`; `get_policy(name)` is the registry."""
 
-import importlib
+from kgsolver.connectors.lazy import lazy_exports
 
 # Imported on first use (PEP 562): reading PreferenceSettings for the configuration must not load every policy.
 _EXPORTS = {
@@ -12,11 +12,5 @@ _EXPORTS = {
     "decide_hierarchical": "hierarchical", "get_policy": "registry",
 }
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-
-
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
