@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from kgsolver.pipeline.config import KGSolverConfig
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = (REPO / "Dockerfile").read_text()

@@ -5,7 +5,7 @@ import ast
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LAYERS = ["connectors", "graphs", "pipeline", "evals"]
 # The command line is the composition root: it wires the eval runner into `kgsolver eval`.
 ENTRY_POINTS = {"pipeline/cli.py", "pipeline/cli_eval.py"}

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "question_answering.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "question_answering.ipynb"
 # A guard against a hung kernel, not a speed check: the answering cell asks 4 modes x 2 questions, each within the
 # notebook's 240 s budget, and on a loaded 2-core machine it has needed more than 300 s.
 CELL_TIMEOUT_S = 8 * 240 + 300
