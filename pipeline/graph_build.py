@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kgsolver.connectors.graph_stores.base import GraphStore, open_store
 from kgsolver.connectors.graph_stores.model import GraphBatch
+from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
 
 log = logging.getLogger(__name__)
@@ -49,25 +50,12 @@ def has_graph(kb, settings) -> bool:
 
 def open_kb_graph(kb, settings) -> GraphStore:
     """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
-    if settings.store == "networkx":
-        return open_store("networkx", path=kb.component_path(GRAPH_COMPONENT))
-    return open_store("neo4j", namespace=kb_graph_namespace(kb.root))
+    # Each store takes what it needs: networkx the file, a shared Bolt database the knowledge base's labels.
+    return open_store(settings.store, path=kb.component_path(GRAPH_COMPONENT), namespace=kb_graph_namespace(kb.root))
 
 
-def make_extractor(settings, *, llm_session=None):
-    if settings.extractor == "spacy":
-        from kgsolver.graphs.extract_spacy import SpacyExtractor
-
-        return SpacyExtractor(model=settings.spacy_model, batch_size=settings.spacy_batch_size,
-                              n_process=settings.spacy_processes, cooccurrence=settings.cooccurrence)
-    if settings.extractor == "llm":
-        from kgsolver.graphs.extract_llm import LLMExtractor
-
-        if llm_session is None:
-            raise ValueError("graph.extractor is llm but no LLM session was given to ingest")
-        return LLMExtractor(llm_session, entity_types=settings.llm_entity_types,
-                            relation_types=settings.llm_relation_types, batch_chunks=settings.llm_batch_chunks)
-    return None
+def make_extractor(settings, *, llm_session=None) -> GraphExtractor | None:
+    return EXTRACTORS.get(settings.extractor, settings, llm_session)
 
 
 def stage_graph(kb, store) -> None:

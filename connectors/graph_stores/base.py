@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Protocol, runtime_checkable
 
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Subgraph
+from kgsolver.connectors.registry import Registry
 
 
 @runtime_checkable
@@ -38,16 +39,24 @@ class GraphStore(Protocol):
     def close(self) -> None: ...
 
 
+def _networkx(path: Path | None, namespace: str | None) -> GraphStore:
+    from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
+
+    return NetworkXStore.load(path) if path and path.exists() else NetworkXStore()
+
+
+def _neo4j(path: Path | None, namespace: str | None) -> GraphStore:
+    from kgsolver.connectors.graph_stores.neo4j_store import Neo4jStore
+
+    if namespace:
+        return Neo4jStore.from_env(label=f"Entity_{namespace}", chunk_label=f"Chunk_{namespace}")
+    return Neo4jStore.from_env()
+
+
+# Factories import their backend (the Bolt driver) only when a store of that kind is opened.
+GRAPH_STORES: Registry[GraphStore] = Registry("graph store", {"networkx": _networkx, "neo4j": _neo4j})
+
+
 def open_store(kind: str, *, path: Path | None = None, namespace: str | None = None) -> GraphStore:
     """`namespace` scopes a shared Bolt database: its nodes get the labels Entity_<namespace> and Chunk_<namespace>."""
-    if kind == "networkx":
-        from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
-
-        return NetworkXStore.load(path) if path and path.exists() else NetworkXStore()
-    if kind == "neo4j":
-        from kgsolver.connectors.graph_stores.neo4j_store import Neo4jStore
-
-        if namespace:
-            return Neo4jStore.from_env(label=f"Entity_{namespace}", chunk_label=f"Chunk_{namespace}")
-        return Neo4jStore.from_env()
-    raise ValueError(f"unknown graph store {kind!r}; use networkx or neo4j")
+    return GRAPH_STORES.get(kind, path, namespace)

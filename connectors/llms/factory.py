@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from kgsolver.connectors.errors import KGSolverError, MissingModelError
 from kgsolver.connectors.llms.gguf_files import resolve_gguf
 from kgsolver.connectors.llms.registry import MODELS
+from kgsolver.connectors.registry import Registry, UnknownName
 
 
 @dataclass
@@ -41,7 +42,7 @@ def _llamacpp(path: Path, model_id: str, settings, cache_dir: Path) -> ChatBacke
     return ChatBackend(model, model_id, "llamacpp-schema")
 
 
-def _openai(model_name: str, settings) -> ChatBackend:
+def _openai(model_name: str, settings, cache_dir: Path) -> ChatBackend:
     from langchain_openai import ChatOpenAI
 
     base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -55,6 +56,26 @@ def _openai(model_name: str, settings) -> ChatBackend:
     return ChatBackend(model, f"openai:{base_url or 'api'}:{model_name}", "openai-schema")
 
 
+def _gguf(value: str, settings, cache_dir: Path) -> ChatBackend:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise MissingModelError(f"GGUF file not found: {path}")
+    stat = path.stat()
+    return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings, cache_dir)
+
+
+def _transformers(value: str, settings, cache_dir: Path) -> ChatBackend:
+    from kgsolver.connectors.llms.transformers_chat import ChatLocalTransformers  # loads torch
+
+    return ChatBackend(ChatLocalTransformers(model_path=value, max_tokens=settings.max_tokens),
+                       f"transformers:{value}", "none")
+
+
+# KIND:VALUE names; a bare name is a pinned model of registry.MODELS.
+BACKENDS: Registry[ChatBackend] = Registry("LLM backend", {
+    "gguf": _gguf, "openai": _openai, "transformers": _transformers})
+
+
 def build_chat_backend(settings, cache_dir: Path) -> ChatBackend:
     """`settings` is an `LLMSettings` (pipeline.config); kept duck-typed so connectors never import the pipeline."""
     name = settings.name
@@ -63,18 +84,7 @@ def build_chat_backend(settings, cache_dir: Path) -> ChatBackend:
         return _llamacpp(resolve_gguf(spec, cache_dir / "models"), f"{spec.name}@{spec.sha256[:16]}", settings,
                          cache_dir)
     kind, _, value = name.partition(":")
-    if kind == "gguf" and value:
-        path = Path(value).expanduser()
-        if not path.is_file():
-            raise MissingModelError(f"GGUF file not found: {path}")
-        stat = path.stat()
-        return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings, cache_dir)
-    if kind == "openai" and value:
-        return _openai(value, settings)
-    if kind == "transformers" and value:
-        from kgsolver.connectors.llms.transformers_chat import ChatLocalTransformers
-
-        return ChatBackend(ChatLocalTransformers(model_path=value, max_tokens=settings.max_tokens),
-                           f"transformers:{value}", "none")
-    known = ", ".join(sorted(MODELS))
-    raise KGSolverError(f"unknown LLM {name!r}: use one of {known}, gguf:PATH, openai:MODEL or transformers:PATH")
+    if kind not in BACKENDS or not value:
+        raise UnknownName(f"unknown LLM {name!r}: use one of {', '.join(sorted(MODELS))}, or KIND:VALUE with KIND one "
+                          f"of {', '.join(BACKENDS.names())} (gguf:PATH, openai:MODEL, transformers:PATH)")
+    return BACKENDS.get(kind, value, settings, cache_dir)

@@ -8,6 +8,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from kgsolver.connectors.registry import Registry
 from kgsolver.pipeline.filters.base import FilterReport, KnowledgeFilter
 from kgsolver.pipeline.filters.brevity import BrevityFilter
 from kgsolver.pipeline.filters.consistency import ConsistencyFilter
@@ -45,25 +46,44 @@ class FilterChain:
         return ChainResult(docs, kept_triples, reports)
 
 
+@dataclass
+class FilterContext:
+    """What the filters of one question are built from."""
+    settings: FilterSettings
+    embedder: Any
+    session: Any = None
+    user_facts: list[str] | None = None  # feed the consistency filter
+
+
+def _relevance(c: FilterContext) -> KnowledgeFilter:
+    s = c.settings
+    return RelevanceFilter(
+        c.embedder, threshold=s.relevance_threshold, triple_threshold=s.triple_threshold, session=c.session,
+        llm_judge=s.llm_judge, judge_reserve_calls=s.judge_reserve_calls, cross_encoder_path=s.cross_encoder_path,
+        cross_encoder_threshold=s.cross_encoder_threshold, keep_bridges=s.keep_bridges)
+
+
+def _consistency(c: FilterContext) -> KnowledgeFilter:
+    s = c.settings
+    return ConsistencyFilter(c.embedder, user_facts=c.user_facts, similarity=s.consistency_similarity,
+                             user_similarity=s.user_fact_similarity, drop_contradicted_by_kg=s.drop_contradicted_by_kg)
+
+
+FILTERS: Registry[KnowledgeFilter] = Registry("filter", {
+    "instruction_guard": lambda c: InstructionGuardFilter(),
+    "dedup": lambda c: DedupFilter(similarity=c.settings.dedup_similarity),
+    "relevance": _relevance,
+    "consistency": _consistency,
+    "brevity": lambda c: BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens),
+})
+
+
 def build_filter_chain(settings: FilterSettings, embedder, *, session=None,
                        user_facts: list[str] | None = None) -> FilterChain:
     """The configured chain for one question (user facts feed the consistency filter)."""
     if not settings.enabled:
         return FilterChain([])
-    makers = {
-        "instruction_guard": lambda: InstructionGuardFilter(),
-        "dedup": lambda: DedupFilter(similarity=settings.dedup_similarity),
-        "relevance": lambda: RelevanceFilter(
-            embedder, threshold=settings.relevance_threshold, triple_threshold=settings.triple_threshold,
-            session=session, llm_judge=settings.llm_judge, judge_reserve_calls=settings.judge_reserve_calls,
-            cross_encoder_path=settings.cross_encoder_path, cross_encoder_threshold=settings.cross_encoder_threshold,
-            keep_bridges=settings.keep_bridges),
-        "consistency": lambda: ConsistencyFilter(
-            embedder, user_facts=user_facts, similarity=settings.consistency_similarity,
-            user_similarity=settings.user_fact_similarity, drop_contradicted_by_kg=settings.drop_contradicted_by_kg),
-        "brevity": lambda: BrevityFilter(embedder, token_budget=settings.brevity_tokens),
-    }
-    unknown = [s for s in settings.steps if s not in makers]
-    if unknown:
-        raise ValueError(f"unknown filter(s) {unknown}; available: {', '.join(makers)}")
-    return FilterChain([makers[s]() for s in settings.steps])
+    for step in settings.steps:  # every name is checked before any filter loads a model
+        FILTERS.check(step)
+    context = FilterContext(settings, embedder, session, user_facts)
+    return FilterChain([FILTERS.get(step, context) for step in settings.steps])

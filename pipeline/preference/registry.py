@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from kgsolver.pipeline.preference.adaptive import AdaptivePolicy
-from kgsolver.pipeline.preference.base import PreferencePolicy
-from kgsolver.pipeline.preference.context_only import ContextOnlyPolicy
-from kgsolver.pipeline.preference.hierarchical import HierarchicalPolicy
-from kgsolver.pipeline.preference.tagged import TaggedPolicy
+import importlib
+from functools import cache
+from typing import TYPE_CHECKING, Callable
 
-POLICIES: dict[str, type] = {p.name: p for p in (HierarchicalPolicy, ContextOnlyPolicy, TaggedPolicy, AdaptivePolicy)}
-_INSTANCES: dict[str, PreferencePolicy] = {}
+from kgsolver.connectors.registry import Registry
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.preference.base import PreferencePolicy
+
+
+def _shared(module: str, cls: str) -> Callable[[], PreferencePolicy]:
+    """One instance per process (the adaptive policy's retrieval counter lives on it), imported on first use so that
+    validating the configuration's policy name does not load the policies."""
+
+    @cache
+    def make() -> PreferencePolicy:
+        return getattr(importlib.import_module(f"kgsolver.pipeline.preference.{module}"), cls)()
+
+    return make
+
+
+POLICIES: Registry[PreferencePolicy] = Registry("preference policy", {
+    "hierarchical": _shared("hierarchical", "HierarchicalPolicy"),
+    "context_only": _shared("context_only", "ContextOnlyPolicy"),
+    "tagged": _shared("tagged", "TaggedPolicy"),
+    "adaptive": _shared("adaptive", "AdaptivePolicy"),
+})
+
+
+def policy_key(name: str) -> str:
+    """The registered name of `name` ('context-only' is 'context_only'), or the error listing the policies."""
+    return POLICIES.check(name.replace("-", "_"))
 
 
 def get_policy(name: str) -> PreferencePolicy:
-    """The shared instance of a policy (the adaptive policy's retrieval counter lives on it)."""
-    key = name.replace("-", "_")
-    if key not in POLICIES:
-        raise ValueError(f"unknown preference policy {name!r}; available: {', '.join(sorted(POLICIES))}")
-    if key not in _INSTANCES:
-        _INSTANCES[key] = POLICIES[key]()
-    return _INSTANCES[key]
+    return POLICIES.get(policy_key(name))
