@@ -25,11 +25,16 @@ class ModelIntegrityError(KGSolverError):
     """An assembled or packaged model file does not have the size or sha256 it must have."""
 
 
-class BudgetExceeded(KGSolverError):
+class LLMStepFailed(KGSolverError):
+    """One LLM step gave no usable reply (the budget ran out, or the reply did not parse); its caller falls back
+    (pipeline/llm_step.py records the failure on the trace)."""
+
+
+class BudgetExceeded(LLMStepFailed):
     """A per-question budget (LLM calls, tokens, seconds) would be exceeded."""
 
 
-class StructuredOutputError(KGSolverError):
+class StructuredOutputError(LLMStepFailed):
     """The LLM did not return JSON matching the requested schema, even after one retry."""
 
 

@@ -12,9 +12,9 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.pipeline.agent import decomposition_prompt as prompt
 from kgsolver.pipeline.agent.evidence import EvidencePool, fused_search, spare_calls
+from kgsolver.pipeline.llm_step import llm_step
 
 FACT_CHARS = 220
 SELECT_CANDIDATES = 6
@@ -54,12 +54,13 @@ class Decomposer:
 
     def _ask(self, system: str, user: str, schema, purpose: str, max_tokens: int):
         started = time.perf_counter()
-        try:
-            parsed, raw = self.ctx.session.chat_json([SystemMessage(system), HumanMessage(user)], schema,
-                                                     purpose=purpose, max_tokens=max_tokens)
-        except (BudgetExceeded, StructuredOutputError) as exc:
-            self.tracer.record(f"llm:{purpose}", user[-300:], None, decision=f"no reply: {exc}", started=started)
+        reply = llm_step(lambda: self.ctx.session.chat_json([SystemMessage(system), HumanMessage(user)], schema,
+                                                            purpose=purpose, max_tokens=max_tokens),
+                         None, tracer=self.tracer, tool=f"llm:{purpose}", input=user[-300:], failure="no reply",
+                         started=started)
+        if reply is None:  # no sub-question or selection this round
             return None
+        parsed, raw = reply
         self.tracer.record(f"llm:{purpose}", user[-300:], parsed.model_dump(), decision=purpose,
                            tokens=raw.usage.prompt_tokens + raw.usage.completion_tokens, started=started)
         return parsed

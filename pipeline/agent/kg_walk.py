@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.connectors.graph_stores.model import Relation
 from kgsolver.pipeline.agent import kg_walk_prompt as prompt
 from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
+from kgsolver.pipeline.llm_step import llm_step
 
 
 class HopPick(BaseModel):
@@ -67,11 +67,12 @@ class KGWalker:
         started = time.perf_counter()
         messages = [SystemMessage(prompt.SYSTEM),
                     HumanMessage(prompt.user_message(question, path.facts, self.name(path.node), texts))]
-        try:
-            pick, raw = self.session.chat_json(messages, HopPick, purpose="kg hop", max_tokens=12)
-        except (BudgetExceeded, StructuredOutputError) as exc:
-            self._trace("kg_walk:llm", {"node": self.name(path.node)}, None, f"no pick: {exc}", 0, started)
+        reply = llm_step(lambda: self.session.chat_json(messages, HopPick, purpose="kg hop", max_tokens=12), None,
+                         tracer=self.tracer, tool="kg_walk:llm", input={"node": self.name(path.node)},
+                         failure="no pick", started=started)
+        if reply is None:  # the embedding score picks
             return None
+        pick, raw = reply
         valid = 0 <= pick.choice <= len(texts)
         decision = ("stop" if pick.choice == 0 else f"pick {pick.choice}: {texts[pick.choice - 1]}") if valid \
             else f"invalid choice {pick.choice}; embedding fallback"

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
 from kgsolver.pipeline.generate import generate_grounded, user_fact_documents
+from kgsolver.pipeline.llm_step import llm_step
 from kgsolver.pipeline.preference.parametric import ParametricAnswer, closed_book_answer
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 from kgsolver.pipeline.results import Preference
@@ -115,10 +115,11 @@ def _record(inputs: PreferenceInputs, tool: str, inp, out, decision: str, starte
 
 def ask_parametric(inputs: PreferenceInputs) -> ParametricAnswer | None:
     started = time.perf_counter()
-    try:
-        answer = closed_book_answer(inputs.session, inputs.question, max_tokens=inputs.settings.parametric_max_tokens)
-    except (BudgetExceeded, StructuredOutputError) as exc:
-        _record(inputs, "parametric_answer", inputs.question, None, f"skipped: {exc}", started)
+    answer = llm_step(lambda: closed_book_answer(inputs.session, inputs.question,
+                                                 max_tokens=inputs.settings.parametric_max_tokens),
+                      None, tracer=inputs.tracer, tool="parametric_answer", input=inputs.question, failure="skipped",
+                      started=started)
+    if answer is None:  # no closed-book candidate
         return None
     _record(inputs, "parametric_answer", inputs.question, answer.answer,
             f"closed-book, confidence {answer.confidence}", started)
@@ -132,10 +133,9 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
     if not evidence:
         return GroundedCandidate(None)
     started = time.perf_counter()
-    try:
-        grounded = generate_grounded(inputs.session, inputs.question, evidence)
-    except (BudgetExceeded, StructuredOutputError) as exc:
-        _record(inputs, "generate", inputs.question, None, f"stopped: {exc}", started)
+    grounded = llm_step(lambda: generate_grounded(inputs.session, inputs.question, evidence), None,
+                        tracer=inputs.tracer, tool="generate", input=inputs.question, failure="stopped", started=started)
+    if grounded is None:  # no grounded candidate (not an abstention: the model never answered)
         return None
     if grounded.abstained:
         _record(inputs, "generate", inputs.question, None, grounded.reason, started)
