@@ -9,7 +9,6 @@ _EXPORTS = {
     "FilterResult": "base",
     "KnowledgeFilter": "base",
     "Removed": "base",
-    "Triple": "base",
     "BrevityFilter": "brevity",
     "ChainResult": "chain",
     "FilterChain": "chain",

@@ -1,11 +1,11 @@
-"""The filter interface: question + Documents (+ triples) in, kept Documents + a report of what was removed and why.
+"""The filter interface: question + Documents in, kept Documents + a report of what was removed and why.
 
 Filters never call a model directly: the relevance filter's optional LLM judgement goes through the `LLMSession`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
@@ -14,24 +14,11 @@ from pydantic import BaseModel, Field
 from kgsolver.connectors.text import normal, split_sentences, title_name  # noqa: F401  (re-exported for the filters)
 
 
-@dataclass(frozen=True)
-class Triple:
-    """A KG fact used as cross-check evidence. Any object with head/relation/tail attributes works as well."""
-
-    head: str
-    relation: str
-    tail: str
-    source: str = "kg"
-
-    def text(self) -> str:
-        return f"{self.head} {self.relation.replace('_', ' ')} {self.tail}"
-
-
 class Removed(BaseModel):
     """One item a filter dropped (or, for the consistency filter, flagged)."""
 
-    kind: str = "document"  # document | sentence | triple | flag
-    ref: str  # doc_id / chunk_id or the triple's text
+    kind: str = "document"  # document | sentence | flag
+    ref: str  # doc_id / chunk_id
     reason: str
     detail: str = ""
 
@@ -51,7 +38,6 @@ class FilterReport(BaseModel):
 @dataclass
 class FilterResult:
     documents: list[Document]
-    triples: list[Any] = field(default_factory=list)
     report: FilterReport | None = None
 
 
@@ -59,18 +45,12 @@ class FilterResult:
 class KnowledgeFilter(Protocol):
     name: str
 
-    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult: ...
+    def apply(self, question: str, documents: list[Document]) -> FilterResult: ...
 
 
 def doc_ref(document: Document) -> str:
     meta = document.metadata
     return str(meta.get("chunk_id") or meta.get("doc_id") or meta.get("title") or document.page_content[:40])
-
-
-def triple_text(triple: Any) -> str:
-    if hasattr(triple, "text") and callable(triple.text):
-        return triple.text()
-    return f"{triple.head} {str(triple.relation).replace('_', ' ')} {triple.tail}"
 
 
 def with_text(document: Document, text: str, **extra: Any) -> Document:

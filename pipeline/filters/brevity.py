@@ -6,8 +6,6 @@ their original order within each passage. A passage's first sentence (usually na
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from langchain_core.documents import Document
 
@@ -23,10 +21,10 @@ class BrevityFilter:
         self.token_budget = token_budget
         self.first_sentence_bonus = first_sentence_bonus
 
-    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult:
+    def apply(self, question: str, documents: list[Document]) -> FilterResult:
         units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(split_sentences(doc.page_content))]
         if not units:
-            return FilterResult(documents, list(triples or []), FilterReport(filter=self.name, kept=len(documents)))
+            return FilterResult(documents, FilterReport(filter=self.name, kept=len(documents)))
         # A sentence is scored with its passage's title in front ("She was born in ..." keeps its subject), from the
         # vectors ingest stored.
         sentences = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, _, s in units if dd == d])
@@ -52,4 +50,4 @@ class BrevityFilter:
             elif mine:
                 removed.append(Removed(ref=doc_ref(doc), reason="no sentence within the token budget"))
         report = FilterReport(filter=self.name, kept=len(kept), removed=removed)
-        return FilterResult(kept, list(triples or []), report)
+        return FilterResult(kept, report)

@@ -21,7 +21,6 @@ from kgsolver.pipeline.filters.settings import FilterSettings
 @dataclass
 class ChainResult:
     documents: list[Document]
-    triples: list[Any]
     reports: list[FilterReport] = field(default_factory=list)
 
 
@@ -29,21 +28,20 @@ class FilterChain:
     def __init__(self, filters: list[KnowledgeFilter]):
         self.filters = list(filters)
 
-    def run(self, question: str, documents: list[Document], triples: list[Any] | None = None,
-            tracer=None) -> ChainResult:
+    def run(self, question: str, documents: list[Document], tracer=None) -> ChainResult:
         """Apply each filter in turn; with a `Tracer`, each filter's report becomes one trace step."""
-        docs, kept_triples, reports = list(documents), list(triples or []), []
+        docs, reports = list(documents), []
         for step in self.filters:
             started = time.perf_counter()
             n_in = len(docs)
-            result = step.apply(question, docs, kept_triples)
-            docs, kept_triples = result.documents, result.triples
+            result = step.apply(question, docs)
+            docs = result.documents
             report = result.report or FilterReport(filter=step.name, kept=len(docs))
             reports.append(report)
             if tracer is not None:
                 tracer.record(f"filter:{step.name}", {"documents": n_in},
                               [r.model_dump() for r in report.removed], decision=report.summary(), started=started)
-        return ChainResult(docs, kept_triples, reports)
+        return ChainResult(docs, reports)
 
 
 @dataclass
@@ -58,7 +56,7 @@ class FilterContext:
 def _relevance(c: FilterContext) -> KnowledgeFilter:
     s = c.settings
     return RelevanceFilter(
-        c.embedder, threshold=s.relevance_threshold, triple_threshold=s.triple_threshold, session=c.session,
+        c.embedder, threshold=s.relevance_threshold, session=c.session,
         llm_judge=s.llm_judge, judge_reserve_calls=s.judge_reserve_calls, cross_encoder_path=s.cross_encoder_path,
         cross_encoder_threshold=s.cross_encoder_threshold, keep_bridges=s.keep_bridges)
 
@@ -66,7 +64,7 @@ def _relevance(c: FilterContext) -> KnowledgeFilter:
 def _consistency(c: FilterContext) -> KnowledgeFilter:
     s = c.settings
     return ConsistencyFilter(c.embedder, user_facts=c.user_facts, similarity=s.consistency_similarity,
-                             user_similarity=s.user_fact_similarity, drop_contradicted_by_kg=s.drop_contradicted_by_kg)
+                             user_similarity=s.user_fact_similarity)
 
 
 FILTERS: Registry[KnowledgeFilter] = Registry("filter", {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langchain_core.documents import Document
 from rapidfuzz import fuzz
 
-from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, triple_text
+from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
 
 
 class DedupFilter:
@@ -16,7 +14,7 @@ class DedupFilter:
     def __init__(self, similarity: float = 92.0):
         self.similarity = similarity  # rapidfuzz token_set_ratio, 0-100
 
-    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult:
+    def apply(self, question: str, documents: list[Document]) -> FilterResult:
         kept: list[Document] = []
         kept_norm: list[str] = []
         removed: list[Removed] = []
@@ -36,12 +34,4 @@ class DedupFilter:
             else:
                 kept.append(doc)
                 kept_norm.append(text)
-        kept_triples, seen = [], set()
-        for triple in triples or []:
-            key = normal(triple_text(triple))
-            if key in seen:
-                removed.append(Removed(kind="triple", ref=triple_text(triple), reason="exact duplicate"))
-            else:
-                seen.add(key)
-                kept_triples.append(triple)
-        return FilterResult(kept, kept_triples, FilterReport(filter=self.name, kept=len(kept), removed=removed))
+        return FilterResult(kept, FilterReport(filter=self.name, kept=len(kept), removed=removed))

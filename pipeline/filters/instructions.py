@@ -6,7 +6,6 @@ generation prompts also fence passages as data. Neither the answer nor the prefe
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from langchain_core.documents import Document
 
@@ -29,7 +28,7 @@ def looks_like_instruction(sentence: str) -> bool:
 class InstructionGuardFilter:
     name = "instruction_guard"
 
-    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult:
+    def apply(self, question: str, documents: list[Document]) -> FilterResult:
         kept, removed = [], []
         for doc in documents:
             sentences = split_sentences(doc.page_content)
@@ -42,5 +41,4 @@ class InstructionGuardFilter:
                 kept.append(doc if len(clean) == len(sentences) else with_text(doc, " ".join(clean)))
             elif sentences:
                 removed.append(Removed(ref=doc_ref(doc), reason="passage consists only of instructions"))
-        kept_triples = [t for t in (triples or []) if not looks_like_instruction(str(getattr(t, "tail", "")))]
-        return FilterResult(kept, kept_triples, FilterReport(filter=self.name, kept=len(kept), removed=removed))
+        return FilterResult(kept, FilterReport(filter=self.name, kept=len(kept), removed=removed))

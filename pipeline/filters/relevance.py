@@ -1,4 +1,4 @@
-"""Relevance: drop passages and triples that do not bear on the (sub-)question.
+"""Relevance: drop passages that do not bear on the (sub-)question.
 
 Scores are the embedder's cosine similarity (or a local cross-encoder's score when `cross_encoder_path` is set; none is
 packaged here). When affordable (`llm_judge` on and the session has calls to spare) one batched yes/no judgement from
@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
-
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
-from kgsolver.pipeline.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal, title_name,
-                                            triple_text)
+from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
+from kgsolver.pipeline.llm_step import llm_step
 from kgsolver.pipeline.vectors import document_vectors
 
 JUDGE_PROMPT = (
@@ -56,13 +53,12 @@ def bridge_source(doc: Document, kept: list[Document]) -> Document | None:
 class RelevanceFilter:
     name = "relevance"
 
-    def __init__(self, embedder, *, threshold: float = 0.3, triple_threshold: float = 0.3, session=None,
+    def __init__(self, embedder, *, threshold: float = 0.3, session=None,
                  llm_judge: bool = False, judge_reserve_calls: int = 3, cross_encoder_path: str | None = None,
                  cross_encoder_threshold: float = 0.0, keep_bridges: bool = True):
         self.keep_bridges = keep_bridges
         self.embedder = embedder
         self.threshold = threshold
-        self.triple_threshold = triple_threshold
         self.session = session
         self.llm_judge = llm_judge
         self.judge_reserve_calls = judge_reserve_calls
@@ -79,7 +75,7 @@ class RelevanceFilter:
         query = self.embedder.encode([question])[0]
         return [float(v) for v in document_vectors(self.embedder, documents) @ query]
 
-    def apply(self, question: str, documents: list[Document], triples: list[Any] | None = None) -> FilterResult:
+    def apply(self, question: str, documents: list[Document]) -> FilterResult:
         threshold = self.cross_encoder_threshold if self.cross_encoder_path else self.threshold
         scorer = "cross-encoder" if self.cross_encoder_path else "embedding"
         kept, removed, below = [], [], []
@@ -103,18 +99,8 @@ class RelevanceFilter:
         if kept and self._judge_affordable():
             kept, judged_out, llm_calls = self._judge(question, kept)
             removed += judged_out
-        kept_triples = []
-        triples = list(triples or [])
-        tscores = self.embedder.encode([question, *map(triple_text, triples)]) if triples else None
-        for i, triple in enumerate(triples):
-            score = float(tscores[i + 1] @ tscores[0])
-            if score >= self.triple_threshold:
-                kept_triples.append(triple)
-            else:
-                removed.append(Removed(kind="triple", ref=triple_text(triple),
-                                       reason=f"embedding relevance {score:.3f} < {self.triple_threshold}"))
         report = FilterReport(filter=self.name, kept=len(kept), removed=removed, llm_calls=llm_calls)
-        return FilterResult(kept, kept_triples, report)
+        return FilterResult(kept, report)
 
     def _judge_affordable(self) -> bool:
         if not (self.llm_judge and self.session is not None):
@@ -127,10 +113,11 @@ class RelevanceFilter:
 
         messages = [SystemMessage(JUDGE_PROMPT),
                     HumanMessage(f"<passages>\n{format_passages(documents, 600)}\n</passages>\n\nQuestion: {question}")]
-        try:
-            reply, _ = self.session.chat_json(messages, RelevanceJudgement, purpose="relevance judgement", max_tokens=40)
-        except (BudgetExceeded, StructuredOutputError):
+        judged = llm_step(lambda: self.session.chat_json(messages, RelevanceJudgement, purpose="relevance judgement",
+                                                         max_tokens=40), None)
+        if judged is None:  # no judgement: the embedding score alone decides
             return documents, [], 1
+        reply, _ = judged
         chosen = {n - 1 for n in reply.relevant if 1 <= n <= len(documents)}
         if not chosen:  # a small model that says "none" is not trusted over the embedding score
             return documents, [], 1

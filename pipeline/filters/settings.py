@@ -10,7 +10,6 @@ class FilterSettings(BaseModel):
     steps: list[str] = Field(default_factory=lambda: ["instruction_guard", "dedup", "relevance", "consistency", "brevity"],
                              description="filters in the order they run")
     relevance_threshold: float = Field(0.25, description="min cosine(question, passage) with the embedder")
-    triple_threshold: float = 0.3
     keep_bridges: bool = Field(True, description="keep a passage below the threshold when a kept passage names its title")
     llm_judge: bool = Field(False, description="one batched LLM yes/no relevance judgement when calls are to spare")
     judge_reserve_calls: int = Field(3, description="calls that must stay available after the judgement")
@@ -20,4 +19,3 @@ class FilterSettings(BaseModel):
     dedup_similarity: float = Field(92.0, description="rapidfuzz token_set_ratio for near duplicates")
     consistency_similarity: float = 0.8
     user_fact_similarity: float = 0.6
-    drop_contradicted_by_kg: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.filters import (BrevityFilter, ConsistencyFilter, DedupFilter, FilterSettings,
-                                       InstructionGuardFilter, KnowledgeFilter, RelevanceFilter, Triple,
+                                       InstructionGuardFilter, KnowledgeFilter, RelevanceFilter,
                                        build_filter_chain)
 from kgsolver.pipeline.results import Tracer
 
@@ -25,16 +25,13 @@ def test_every_filter_satisfies_the_protocol(embedder):
         assert isinstance(f, KnowledgeFilter)
 
 
-def test_relevance_drops_unrelated_passages_and_triples_with_reasons(embedder):
+def test_relevance_drops_unrelated_passages_with_reasons(embedder):
     result = RelevanceFilter(embedder, threshold=0.25).apply(
-        Q, [doc(CURIE, "curie", "Marie Curie"), doc(TOMATO, "tomato", "Tomato")],
-        [Triple("Marie Curie", "born_in", "Warsaw"), Triple("Tomato", "is_a", "berry")])
+        Q, [doc(CURIE, "curie", "Marie Curie"), doc(TOMATO, "tomato", "Tomato")])
     assert [d.metadata["doc_id"] for d in result.documents] == ["curie"]
     assert result.documents[0].metadata["relevance"] >= 0.25
-    assert [t.head for t in result.triples] == ["Marie Curie"]
     reasons = {r.ref: r.reason for r in result.report.removed}
     assert "tomato" in reasons and "embedding relevance" in reasons["tomato"]
-    assert any(r.kind == "triple" and "Tomato" in r.ref for r in result.report.removed)
 
 
 def test_relevance_keeps_a_bridge_passage_named_by_a_relevant_one(embedder):
@@ -68,13 +65,11 @@ def test_dedup_removes_exact_and_near_duplicates(embedder):
     assert reasons["b"] == "exact duplicate" and reasons["c"].startswith("near duplicate")
 
 
-def test_consistency_marks_passage_and_kg_contradictions(embedder):
+def test_consistency_marks_passage_contradictions(embedder):
     other = "Marie Curie was born in Krakow in 1867, and studied in Paris."
-    result = ConsistencyFilter(embedder, similarity=0.7).apply(
-        Q, [doc(CURIE, "curie"), doc(other, "other")], [Triple("Marie Curie", "was born in", "Paris")])
+    result = ConsistencyFilter(embedder, similarity=0.7).apply(Q, [doc(CURIE, "curie"), doc(other, "other")])
     flags = [r for r in result.report.removed if r.kind == "flag"]
     assert any("contradicts passage" in r.reason for r in flags)
-    assert any("KG triple" in r.reason for r in flags)
     assert len(result.documents) == 2 and "contradictions" in result.documents[0].metadata
     agreeing = ConsistencyFilter(embedder).apply(Q, [doc(CURIE, "curie"), doc("Curie was born in Warsaw.", "b")])
     assert not agreeing.report.removed
