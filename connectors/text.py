@@ -4,8 +4,14 @@ imports them from here, the lowest layer, so that two copies can never drift apa
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+# Abbreviations spaCy's English tokenizer does not already keep whole ("Dr.", "U.S.", "S." and the months it does):
+# without them the sentencizer ends a sentence at "Lt." or "No.", leaving fragments.
+_ABBREVIATIONS = ("No.", "Nos.", "Lt.", "Col.", "Gen.", "Capt.", "Sgt.", "Maj.", "Cmdr.", "Adm.", "Gov.", "Sen.",
+                  "Rep.", "Prof.", "Rev.", "Hon.", "Fr.", "Sr.", "Jr.", "Mt.", "Ft.", "ca.", "c.", "cf.", "al.",
+                  "approx.", "est.", "vol.", "Vol.", "Vols.", "pp.", "p.", "Fig.", "Ed.", "Eds.", "op.", "nr.")
 
 
 def normal(text: str) -> str:
@@ -13,8 +19,29 @@ def normal(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", re.sub(r"(?<=\d),(?=\d{3})", "", text.lower()))).strip()
 
 
+@cache
+def _sentencizer() -> Any:
+    """spaCy's blank English pipeline with the rule-based sentencizer: its tokenizer knows abbreviations, so "the
+    chemist S. P. L. Sørensen" and "Dr. Smith" stay in one sentence. Loaded once per process, on first use (importing
+    spaCy costs about a second, which commands that never split text should not pay)."""
+    import spacy
+    from spacy.symbols import ORTH
+
+    nlp = spacy.blank("en")
+    tokenizer: Any = nlp.tokenizer  # typed as a plain callable by spaCy; it is a Tokenizer
+    for abbreviation in _ABBREVIATIONS:
+        tokenizer.add_special_case(abbreviation, [{ORTH: abbreviation}])
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
+    """The one sentence splitter (ingest's sentence index, the filters, the conflict suite): white space folded, then
+    spaCy's sentencizer."""
+    folded = " ".join(text.split())
+    if not folded:
+        return []
+    return [s.text.strip() for s in _sentencizer()(folded).sents if s.text.strip()]
 
 
 def title_name(title: str) -> str:

@@ -20,7 +20,7 @@ from kgsolver.connectors.text import split_sentences
 
 SENTENCE_COMPONENT = "sentences"
 # Bumped when split_sentences or the titled form changes: a store of another version is ignored, never misread.
-SENTENCE_FORMAT = 1
+SENTENCE_FORMAT = 2
 
 
 def titled_sentence(title: str, sentence: str) -> str:
