@@ -1,28 +1,77 @@
-"""Instruction guard: retrieved text is data, never instructions. Sentences that address the model ("ignore previous
-instructions", "you must answer ...", "system prompt", role tags) are removed and reported before generation; the
-generation prompts also fence passages as data. Neither the answer nor the preference policy can be set by a passage.
+"""Instruction guard: retrieved text is data, never instructions.
+
+The defence is by construction, not by this filter: the generation prompt quotes every passage inside its own
+delimited block, neutralises delimiter look-alikes in the passage text (pipeline/generate.py), and tells the model that
+passages are data; the preference policy comes from the configuration or the caller, never from passage text.
+
+This filter is a second, narrow layer. It deletes only sentences that match patterns with zero false positives
+measured on clean text (every supporting sentence of the shared HotpotQA and KILT sets, tests/unit/test_instructions.py
+and benchmarks/injection_guard.py): fake role headers and chat-template tokens, "ignore the previous instructions" in a
+few languages, and notes addressed to the model reading the text. Matching runs on a folded copy of the sentence
+(NFKC, zero-width characters dropped, Cyrillic and Greek look-alikes mapped to Latin), and a keyword spelled
+out letter by letter ("i g n o r e") is flagged, so unicode tricks do not hide a pattern. Ordinary prose ("an assistant to the chemist", "Transport mode:", "answer with")
+is never touched: an earlier, broader pattern list deleted real evidence (issue 19).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
 
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|context|above|previous)\b"
-    r"|\b(you (must|should|have to) (now )?(answer|reply|respond|say|output))\b"
-    r"|\b(answer|reply|respond) (only |always )?with\b"
-    r"|\bsystem prompt\b|\bnew instructions?\b|</?(system|assistant|user|passages)>|\b(policy|mode) *[:=]"
-    r"|\bas an? (ai|language model|assistant)\b",
-    re.I,
-)
+# Cyrillic and Greek letters that render like Latin ones (the homoglyphs an attacker picks to dodge a pattern).
+_HOMOGLYPHS = str.maketrans("аеорсухкмтнвіјѕԁɡοαιντρκΑΒΕΗΙΚΜΝΟΡΤΧΥΖАВЕКМНОРСТХІЈЅ",
+                            "aeopcyxkmthbijsdgoaivtpkABEHIKMNOPTXYZABEKMHOPCTXIJS")
+_SPACED = re.compile(r"\b(?:\w[ .\-_*]){4,}\w\b")  # "i g n o r e" or "i.g.n.o.r.e": five or more single letters
+_ROLE = r"(?:system|assistant|user|developer|instructions?|passages?|context|documents?|data)"
+_IGNORE_VERBS = (r"(?:ignore|disregard|forget|override|bypass|ignorez|oubliez|ignoriere|ignorieren|vergiss|vergessen"
+                 r"|ignora|ignore[nm]|olvida|olvide|ignorar|игнорируй\w*|забудь\w*|忽略|无视|無視)")
+_RULES = (r"(?:instructions?|prompts?|rules|directions|guidelines|context|passages?|documents?|consignes|anweisungen"
+          r"|regeln|instrucciones|istruzioni|instruções|инструкци\w*)")
+_CJK_RULES, _CJK_IGNORE = r"(?:指令|指示|命令|规则|規則|说明|說明)", r"(?:忽略|无视|無視|忽視|不要理会)"
+_PATTERNS = [
+    # Fake delimiters, role headers and chat-template tokens: no clean passage has them.
+    rf"</?\s*{_ROLE}\s*>", rf"#{{2,}}\s*{_ROLE}\b", rf"^\W*{_ROLE}\s*(?:prompt|message)?\s*:", r"<\|\w+\|>",
+    r"\[/?(?:inst|sys)\]", r"\b(?:begin|end) of (?:the )?(?:context|passages?|documents?|system prompt)\b",
+    # "Ignore the previous instructions" and its translations.
+    rf"{_IGNORE_VERBS}\W+(?:\w+\W+){{0,4}}{_RULES}", rf"{_RULES}\W+(?:\w+\W+){{0,3}}{_IGNORE_VERBS}",
+    rf"{_CJK_IGNORE}[^。.!?]{{0,12}}{_CJK_RULES}", rf"{_CJK_RULES}[^。.!?]{{0,6}}{_CJK_IGNORE}",
+    r"\bsystem prompt\b", r"\bnew (?:system )?instructions?\s*:",
+    # Text that addresses the model reading it.
+    r"\b(?:note|message|attention|instruction|reminder)s? (?:to|for) (?:the |any )?(?:ai|assistant|model|llm|"
+    r"language model|chatbot|bot|reader model)\b",
+    r"\b(?:ai|assistant|model|llm|chatbot|language model)s? (?:reading|processing|summari[sz]ing) (?:this|these)\b",
+    r"\b(?:dear|hey|hello|attention) (?:ai|assistant|model|llm|chatbot)\b",
+    r"\byou are (?:now )?(?:an? |the )?(?:ai|assistant|chatbot|language model|llm)\b",
+    r"\b(?:as|if you are) (?:an? |the )?(?:ai|language model|llm|chatbot)\b",
+    r"\byou (?:must|should|have to|are required to|will) (?:now |always |only )*(?:answer|reply|respond|say|output"
+    r"|state|claim)\b",
+]
+_INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I | re.M)
+
+
+# A word spelled out letter by letter hides from the patterns; in clean text no such run spells one of these.
+_SPELLED_KEYWORDS = re.compile(r"ignor|disregard|instruct|prompt|system|assistant|passage|answer|respond|reply", re.I)
+
+
+def fold_for_matching(text: str) -> str:
+    """The sentence as the patterns see it: compatibility forms folded (NFKC: full-width letters, ligatures) and
+    invisible format characters (zero-width space and joiner, bidi marks) dropped."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+
+
+def _spelled_out(text: str) -> bool:
+    return any(_SPELLED_KEYWORDS.search(re.sub(r"[ .\-_*]", "", m.group(0))) for m in _SPACED.finditer(text))
 
 
 def looks_like_instruction(sentence: str) -> bool:
-    return bool(_INJECTION.search(sentence))
+    """Matched twice: as written (so Cyrillic stays Cyrillic for the Russian pattern) and with look-alike letters
+    mapped to Latin (so "Ignоrе" with Cyrillic о and е is still "Ignore")."""
+    folded = fold_for_matching(sentence)
+    return bool(_INJECTION.search(folded) or _INJECTION.search(folded.translate(_HOMOGLYPHS)) or _spelled_out(folded))
 
 
 class InstructionGuardFilter:
