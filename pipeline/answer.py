@@ -92,11 +92,29 @@ def _trace_preference(tracer: Tracer, outcome: PolicyOutcome, assumptions: int, 
                    "context": p.context_answer, "user": p.user_answer}, decision=p.reason, started=started)
 
 
+# The policy's source names, as the user reads them: an answer is from the documents, the user's own facts, the
+# model's own knowledge (nothing in the knowledge base backs it), or there is none.
+_SOURCES = {"context": "documents", "user": "user", "parametric": "model_knowledge", "none": "none"}
+SOURCE_NOTES = {
+    "documents": "Answered from your documents (see the citations).",
+    "user": "Answered from the facts you stated.",
+    "model_knowledge": "Not from your documents: this answer is the language model's own knowledge; verify it.",
+    "none": "No answer: nothing in your documents answers the question.",
+}
+
+
+def answer_source(outcome: PolicyOutcome) -> str:
+    if outcome.answer is None:
+        return "none"
+    return _SOURCES[outcome.preference.source_used]
+
+
 def assemble(question: str, mode: str, ctx: "QuestionContext", tracer: Tracer, outcome: PolicyOutcome,
              evidence: list[Document]) -> AskResult:
     citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
                       for d in outcome.cited}.values())
     listed = [Evidence.from_document(d) for d in user_fact_documents(ctx.assumptions) + evidence]
+    source = answer_source(outcome)
     return AskResult(question=question, mode=mode, answer=outcome.answer or ABSTAIN_ANSWER,
                      abstained=outcome.answer is None, citations=citations, evidence=listed, trace=tracer.steps,
-                     preference=outcome.preference)
+                     preference=outcome.preference, answer_source=source, answer_source_note=SOURCE_NOTES[source])

@@ -61,9 +61,12 @@ def _print_result(result, as_json: bool) -> None:
         out.print_json(result.model_dump_json())
         return
     out.print(f"[bold]Q:[/bold] {result.question}")
-    out.print(f"[bold]A:[/bold] {result.answer}")
+    out.print(f"[bold]A:[/bold] {escape(result.answer)}")
+    # Said plainly, not dimmed: whether the answer comes from the user's documents is what the reader must not miss.
+    style = "bold yellow" if result.answer_source == "model_knowledge" else "cyan"
+    out.print(f"   [{style}]{escape(result.answer_source_note)}[/{style}]", soft_wrap=True)
     if result.preference is not None and result.preference.source_used != "context":
-        out.print(f"   [dim]source: {result.preference.source_used} ({result.preference.reason})[/dim]")
+        out.print(f"   [dim]why: {escape(result.preference.reason)}[/dim]")
     for n, citation in enumerate(result.citations, start=1):
         out.print(f"   [{n}] {citation.title} ({citation.doc_id})")
     u = result.usage

@@ -59,6 +59,10 @@ class AskResult(BaseModel):
     mode: str
     answer: str
     abstained: bool = False
+    # Where the answer comes from: the user's documents, the model's own knowledge (not from any document), facts the
+    # user stated, or nowhere (abstained). `answer_source_note` says it in one plain sentence.
+    answer_source: Literal["documents", "model_knowledge", "user", "none"] = "none"
+    answer_source_note: str = ""
     citations: list[Citation] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)

@@ -37,7 +37,7 @@ class AdaptivePolicy(Policy):
         if not should_skip_retrieval(cand, inputs.settings, bool(inputs.assumptions)):
             return None
         self.counter.skipped += 1
-        reason = (f"the model is confident ({cand.parametric.confidence} >= {inputs.settings.adaptive_skip_confidence}); "
+        reason = ("the model rated itself sure of its own answer (a self-rating, not a measured confidence); "
                   f"retrieval skipped ({self.counter.skipped} of {self.counter.questions} questions so far)")
         return PolicyOutcome(cand.parametric.answer, make_preference(self.name, "parametric", cand, reason,
                                                                      retrieval_skipped=True))

@@ -121,8 +121,9 @@ def ask_parametric(inputs: PreferenceInputs) -> ParametricAnswer | None:
                       started=started)
     if answer is None:  # no closed-book candidate
         return None
+    # The model's self-rating gates the fallbacks but is not shown: it is not a measured confidence (issue 19.4).
     _record(inputs, "parametric_answer", inputs.question, answer.answer,
-            f"closed-book, confidence {answer.confidence}", started)
+            "closed-book: the model's own knowledge, not from the documents", started)
     return answer
 
 

@@ -43,8 +43,8 @@ def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder
             answer = f"{param} {settings.verify_tag}" if tag_parametric else param
             reason = f"{why}; answered from the model's parametric knowledge (not from the knowledge base)"
             return PolicyOutcome(answer, make_preference(policy, "parametric", cand, reason))
-        reason = (f"the passages do not contain the answer and the parametric answer {param!r} has confidence "
-                  f"{cand.parametric.confidence} < {settings.parametric_min_confidence}; abstaining")
+        reason = (f"the passages do not contain the answer and the model did not rate itself sure of its own answer "
+                  f"{param!r}; abstaining")
         return PolicyOutcome(None, make_preference(policy, "none", cand, reason))
     why = "no relevant passage" if not cand.context_relevant else "the passages do not contain the answer"
     if allow_parametric:

@@ -26,6 +26,7 @@ def _shared(module: str, cls: str) -> Callable[[], PreferencePolicy]:
 POLICIES: Registry[PreferencePolicy] = Registry("preference policy", {
     "hierarchical": _shared("hierarchical", "HierarchicalPolicy"),
     "context_only": _shared("context_only", "ContextOnlyPolicy"),
+    "documents_only": _shared("documents_only", "DocumentsOnlyPolicy"),
     "tagged": _shared("tagged", "TaggedPolicy"),
     "adaptive": _shared("adaptive", "AdaptivePolicy"),
 })
