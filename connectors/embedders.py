@@ -43,7 +43,7 @@ def packaged_model_dir(dist_name: str = DEFAULT_EMBEDDER_DIST) -> Path:
 class SentenceTransformerEmbedder(Embeddings):
     """A local sentence-transformers folder, L2-normalised float32 vectors (inner product == cosine)."""
 
-    def __init__(self, model_path: str | Path | None = None, *, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model_path: str | Path | None = None, *, device: str = "cpu", batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -60,7 +60,10 @@ class SentenceTransformerEmbedder(Embeddings):
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dimensions = int(get_dimension())
+        dimensions = get_dimension()
+        if dimensions is None:  # a vector index needs one fixed width
+            raise MissingModelError(f"{path}: the model does not report a fixed embedding dimension")
+        self.dimensions = int(dimensions)
         self.tokenizer = self.model.tokenizer
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:

@@ -1,7 +1,12 @@
 """Errors raised at the boundary with the outside world, each naming what the user must fix."""
 
+from __future__ import annotations
 
-def malformed_json(path, lineno: int, exc) -> str:
+import json
+import os
+
+
+def malformed_json(path: str | os.PathLike[str], lineno: int, exc: json.JSONDecodeError) -> str:
     """The message for a JSON-lines file whose line `lineno` does not parse (`exc`, a json.JSONDecodeError):
     "data.jsonl:3: malformed JSON at column 40 (Invalid control character)"."""
     # The column from the offset: json counts the line's own trailing newline as the start of a second line, so its

@@ -17,10 +17,10 @@ def gpu_count() -> int:
 
 
 class FaissIndex:
-    def __init__(self, dimensions: int, index: faiss.Index | None = None):
+    def __init__(self, dimensions: int, index: faiss.Index | None = None) -> None:
         self.dimensions = dimensions
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimensions))
-        self._search_index = None  # GPU copy, built lazily
+        self._search_index: faiss.Index | None = None  # GPU copy, built lazily
 
     def __len__(self) -> int:
         return int(self.index.ntotal)

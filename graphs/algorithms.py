@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import networkx as nx
 
+from kgsolver.connectors.graph_stores.base import GraphStore
 from kgsolver.connectors.graph_stores.model import Subgraph
 
 
-def shortest_paths(store, entity_ids: list[str], *, max_hops: int = 4) -> list[Subgraph]:
+def shortest_paths(store: GraphStore, entity_ids: list[str], *, max_hops: int = 4) -> list[Subgraph]:
     """Paths between every pair of linked entities (those that are connected within max_hops)."""
     out = []
     for i, a in enumerate(entity_ids):
@@ -28,7 +29,7 @@ def subgraph_to_networkx(sub: Subgraph) -> nx.Graph:
     return g
 
 
-def personalized_pagerank(store, seeds: dict[str, float], *, hops: int = 2, degree_cap: int = 50,
+def personalized_pagerank(store: GraphStore, seeds: dict[str, float], *, hops: int = 2, degree_cap: int = 50,
                           alpha: float = 0.85, top: int = 20) -> list[tuple[str, float]]:
     """Rank entities around the seeds (weights: link scores). Runs on the seeds' k-hop neighbourhood so that it
     costs the same on a 300k-edge graph held in networkx or in a Bolt server."""

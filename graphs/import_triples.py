@@ -7,9 +7,10 @@ import csv
 import gzip
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, TextIO
 
 from kgsolver.connectors.errors import CorpusFormatError
+from kgsolver.connectors.graph_stores.base import GraphStore
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation
 
 REQUIRED = ("head_id", "head_name", "relation", "tail_id", "tail_name")
@@ -19,7 +20,7 @@ class GraphImportError(CorpusFormatError):
     """A KG file is malformed; the message names the file and line."""
 
 
-def _open(path: Path):
+def _open(path: Path) -> TextIO:
     return gzip.open(path, "rt", encoding="utf-8", newline="") if path.suffix == ".gz" else \
         path.open(encoding="utf-8", newline="")
 
@@ -40,7 +41,8 @@ def iter_triples(path: Path, *, limit: int | None = None, batch_size: int = 2000
         if header is None or any(col not in header for col in REQUIRED):
             raise GraphImportError(f"{path}:1: header must name {', '.join(REQUIRED)} (got {header})")
         cols = {c: header.index(c) for c in (*REQUIRED, "attrs") if c in header}
-        batch, names, count = GraphBatch(), {}, 0
+        batch, count = GraphBatch(), 0
+        names: dict[str, str] = {}
         for row in reader:
             line = reader.line_num
             if len(row) != len(header):
@@ -88,9 +90,11 @@ def iter_terms(path: Path, *, source: str = "kg:terms", ids: set[str] | None = N
                          source)
 
 
-def import_kg(store, triples: Path, terms: Path | None = None, *, limit: int | None = None) -> dict:
+def import_kg(store: GraphStore, triples: Path, terms: Path | None = None, *,
+              limit: int | None = None) -> dict[str, Any]:
     """Load triples (and terms) into any GraphStore; returns counts."""
-    source, seen, n = f"kg:{triples.name.split('.')[0]}", set(), 0
+    source, n = f"kg:{triples.name.split('.')[0]}", 0
+    seen: set[str] = set()
     for batch in iter_triples(triples, limit=limit, source=source):
         store.upsert(batch)
         seen.update(e.id for e in batch.entities)

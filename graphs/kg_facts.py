@@ -54,7 +54,7 @@ def rank_facts(sub: Subgraph, links: list["Link"]) -> list[Relation]:
 def kg_facts(view: "GraphView", text: str, limit: int, *, predicates: list[str] | None = None,
              degree_cap: int = 50, max_links: int = 10, fuzzy: bool = False) -> list[str]:
     """At most `limit` one-sentence facts about the entities `text` mentions (empty if none link or no graph)."""
-    if limit <= 0 or view.store is None:
+    if limit <= 0 or view.store is None or view.entity_linker is None:
         return []
     links = view.entity_linker.link(text, fuzzy=fuzzy, embedding=False, top=max_links)
     if not links:

@@ -15,6 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.graph_stores.model import Entity, normalize_name
 
 _WORD = re.compile(r"[\w'’\-]+", re.UNICODE)
@@ -30,8 +31,8 @@ class Link:
 
 
 class EntityLinker:
-    def __init__(self, entities: Iterable[Entity], *, embedder=None, fuzzy_cutoff: float = 90.0,
-                 embedding_cutoff: float = 0.8, max_ngram: int = 6):
+    def __init__(self, entities: Iterable[Entity], *, embedder: Embedder | None = None, fuzzy_cutoff: float = 90.0,
+                 embedding_cutoff: float = 0.8, max_ngram: int = 6) -> None:
         self.names: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.display: dict[str, str] = {}
@@ -44,7 +45,7 @@ class EntityLinker:
         self.key_ids = [self.names.get(k) or self.aliases[k] for k in self.keys]
         self.embedder, self.fuzzy_cutoff, self.embedding_cutoff = embedder, fuzzy_cutoff, embedding_cutoff
         self.max_ngram = max_ngram
-        self._vectors = None
+        self._vectors: np.ndarray | None = None
 
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         words = [m.group(0) for m in _WORD.finditer(text)]
@@ -93,6 +94,7 @@ class EntityLinker:
         return sorted(links.values(), key=lambda l: -l.score)[:top]
 
     def _embedding_links(self, spans: list[str]) -> list[Link]:
+        assert self.embedder is not None, "link() asks for embedding links only with an embedder"
         if self._vectors is None:
             self._vectors = np.asarray(self.embedder.encode(self.keys))
         sims = np.asarray(self.embedder.encode(spans)) @ self._vectors.T

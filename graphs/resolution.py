@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 from rapidfuzz import fuzz
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, normalize_name
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class Merge:
 
 @dataclass
 class EntityResolver:
-    embedder: object | None = None
+    embedder: Embedder | None = None
     threshold: float = 0.95
     fuzzy_block: float = 85.0
     alias_table: dict[str, str] = field(default_factory=dict)
@@ -109,6 +110,7 @@ class EntityResolver:
         if not pairs:
             return
         names = sorted({pending[k].name for pair in pairs for k in pair})
+        assert self.embedder is not None, "resolve() runs this rule only with an embedder"
         by_name = dict(zip(names, np.asarray(self.embedder.encode(names))))
         vectors = {k: by_name[pending[k].name] for pair in pairs for k in pair}
         for i, j in pairs:

@@ -6,7 +6,7 @@ imports the pipeline, so the pipeline hands in an opener (pipeline/agent/resourc
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kgsolver.connectors.graph_stores.base import GraphStore
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # linking pulls in spaCy: imported when a graph is first used
 
 
 class GraphView:
-    def __init__(self, open_store: Callable[[], GraphStore | None]):
+    def __init__(self, open_store: Callable[[], GraphStore | None]) -> None:
         self._open_store = open_store
 
     @cached_property
@@ -29,7 +29,7 @@ class GraphView:
 
         return EntityLinker(self.store.iter_entities()) if self.store is not None else None
 
-    def facts(self, text: str, limit: int, **options) -> list[str]:
+    def facts(self, text: str, limit: int, **options: Any) -> list[str]:
         """One-sentence facts, with provenance, about what `text` mentions (graphs/kg_facts.py)."""
         from kgsolver.graphs.kg_facts import kg_facts
 

@@ -55,6 +55,7 @@ class ArcadeDBServer:
 
     def _command(self) -> list[str]:
         pkg = arcadedb_package_dir()
+        assert self.root is not None, "start() sets the root before it builds the command"
         root = str(self.root)
         props = {
             "arcadedb.server.rootPath": root,
@@ -85,6 +86,7 @@ class ArcadeDBServer:
     def _wait_ready(self, timeout_s: float) -> None:
         from neo4j import GraphDatabase
 
+        assert self.process is not None, "start() launches the process before it waits"
         deadline, last = time.monotonic() + timeout_s, None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -118,5 +120,5 @@ class ArcadeDBServer:
     def __enter__(self) -> "ArcadeDBServer":
         return self.start() if self.process is None else self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

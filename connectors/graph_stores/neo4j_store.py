@@ -12,9 +12,9 @@ import logging
 import os
 import re
 import time
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from neo4j import GraphDatabase
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Record
 from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
 from kgsolver.connectors.errors import KGSolverError
@@ -38,19 +38,19 @@ def checked_identifier(name: str) -> str:
     return name
 
 
-def _entity(record) -> Entity:
+def _entity(record: Record) -> Entity:
     return Entity(record["id"], record["name"] or "", record["type"] or "Thing", list(record["aliases"] or []),
                   record["description"] or "", record["source"] or "text")
 
 
-def _relation(row: list) -> Relation:
+def _relation(row: list[Any]) -> Relation:
     s, p, o, c, chunks, source, attrs = row
     return Relation(s, p, o, float(c if c is not None else 1.0), sorted(chunks or []), source or "text", attrs or "")
 
 
 class Neo4jStore:
-    def __init__(self, driver, *, database: str | None = None, label: str = "Entity", rel_type: str = "REL",
-                 chunk_label: str = "Chunk", retries: int = 5):
+    def __init__(self, driver: Driver, *, database: str | None = None, label: str = "Entity", rel_type: str = "REL",
+                 chunk_label: str = "Chunk", retries: int = 5) -> None:
         self.driver, self.database, self.retries = driver, database, retries
         self.label, self.rel = checked_identifier(label), checked_identifier(rel_type)
         self.chunk_label = checked_identifier(chunk_label)
@@ -58,7 +58,7 @@ class Neo4jStore:
         self.ensure_schema()
 
     @classmethod
-    def from_env(cls, **kwargs) -> "Neo4jStore":
+    def from_env(cls, **kwargs: Any) -> "Neo4jStore":
         uri = os.environ.get("NEO4J_URI")
         if not uri:
             raise GraphStoreError("graph.store is neo4j but NEO4J_URI is not set")
@@ -66,14 +66,14 @@ class Neo4jStore:
         driver = GraphDatabase.driver(uri, auth=(user, os.environ.get("NEO4J_PASSWORD", "")))
         return cls(driver, database=os.environ.get("NEO4J_DATABASE") or None, **kwargs)
 
-    def _detect_capabilities(self) -> dict:
+    def _detect_capabilities(self) -> dict[str, Any]:
         agent = (self.driver.get_server_info().agent or "").lower()
         arcade = "arcade" in agent
         return {"server": agent, "fulltext_ddl": not arcade, "merge_locks": not arcade}
 
     # ---- plumbing ----
-    def _write(self, query: str, **params):
-        def work(tx):
+    def _write(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
             return tx.run(query, **params).data()
 
         for attempt in range(self.retries + 1):
@@ -87,7 +87,8 @@ class Neo4jStore:
                 log.info("graph write retry %d after %s", attempt + 1, type(exc).__name__)
                 time.sleep(0.1 * 2**attempt)
 
-    def _read(self, query: str, **params) -> list:
+        raise AssertionError("unreachable: the last attempt returns or re-raises")
+    def _read(self, query: str, **params: Any) -> list[Record]:
         records, _, _ = self.driver.execute_query(query, params, database_=self.database, routing_="r")
         return records
 

@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -51,7 +52,7 @@ def source_files(model: GGUFModel) -> list[Path]:
     return [path for dist in model.distributions for path in _data_files(model, dist, ".bin")]
 
 
-def _hash_into(sources: list[Path], sink, label: str) -> tuple[int, str]:
+def _hash_into(sources: list[Path], sink: BinaryIO | None, label: str) -> tuple[int, str]:
     digest, size = hashlib.sha256(), 0
     total = sum(p.stat().st_size for p in sources)
     with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False) as bar:

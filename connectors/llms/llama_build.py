@@ -165,5 +165,6 @@ def activate(model_path: Path, cache_dir: Path, requested: str = "auto") -> Llam
             break
         log.warning("llama.cpp %s build failed its probe (%s); using the portable base build", build.variant,
                     result.detail)
+    assert _ACTIVE is not None, "candidates() always ends with the base build, which is never probed"
     log.info("llama.cpp build: %s (%s)", _ACTIVE.variant, _ACTIVE.reason)
     return _ACTIVE

@@ -17,6 +17,7 @@ def main(model_path: str) -> None:
     # A prompt long enough to take the batched matrix path, then single-token decoding.
     prompt = "Count from one to twenty in words: one, two, three, four, five, six, seven, eight,"
     out = llama.create_completion(prompt, max_tokens=4, temperature=0.0)
+    assert isinstance(out, dict), "without stream=True the completion is one response, not an iterator"
     print(out["choices"][0]["text"].strip() or "(empty)")
 
 
