@@ -39,6 +39,7 @@ demo: install
 
 test: install
 	$(PY) -m ruff check connectors graphs pipeline evals benchmarks tests
+	$(PY) -m mypy  # scope and strictness: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest -q
 
 bench: install

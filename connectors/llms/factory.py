@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 
@@ -18,6 +19,22 @@ from kgsolver.connectors.llms.registry import MODELS
 from kgsolver.connectors.registry import Registry, UnknownName
 
 
+class BackendSettings(Protocol):
+    """What the backends read from `LLMSettings` (pipeline/config.py), which satisfies this structurally: connectors
+    never import the pipeline."""
+
+    name: str
+    n_ctx: int
+    n_threads: int
+    cpu_build: str
+    seed: int
+    temperature: float
+    max_tokens: int
+    base_url: str | None
+    api_key_env: str
+    request_timeout_s: float
+
+
 @dataclass
 class ChatBackend:
     model: BaseChatModel
@@ -25,7 +42,7 @@ class ChatBackend:
     json_mode: str  # "llamacpp-schema" | "openai-schema" | "none"
 
 
-def _llamacpp(path: Path, model_id: str, settings, cache_dir: Path) -> ChatBackend:
+def _llamacpp(path: Path, model_id: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
     import importlib.util
 
     if importlib.util.find_spec("llama_cpp") is None:
@@ -42,7 +59,7 @@ def _llamacpp(path: Path, model_id: str, settings, cache_dir: Path) -> ChatBacke
     return ChatBackend(model, model_id, "llamacpp-schema")
 
 
-def _openai(model_name: str, settings, cache_dir: Path) -> ChatBackend:
+def _openai(model_name: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
     from langchain_openai import ChatOpenAI
 
     base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -56,7 +73,7 @@ def _openai(model_name: str, settings, cache_dir: Path) -> ChatBackend:
     return ChatBackend(model, f"openai:{base_url or 'api'}:{model_name}", "openai-schema")
 
 
-def _gguf(value: str, settings, cache_dir: Path) -> ChatBackend:
+def _gguf(value: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
     path = Path(value).expanduser()
     if not path.is_file():
         raise MissingModelError(f"GGUF file not found: {path}")
@@ -64,7 +81,7 @@ def _gguf(value: str, settings, cache_dir: Path) -> ChatBackend:
     return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings, cache_dir)
 
 
-def _transformers(value: str, settings, cache_dir: Path) -> ChatBackend:
+def _transformers(value: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
     from kgsolver.connectors.llms.transformers_chat import ChatLocalTransformers  # loads torch
 
     return ChatBackend(ChatLocalTransformers(model_path=value, max_tokens=settings.max_tokens),
@@ -76,8 +93,8 @@ BACKENDS: Registry[ChatBackend] = Registry("LLM backend", {
     "gguf": _gguf, "openai": _openai, "transformers": _transformers})
 
 
-def build_chat_backend(settings, cache_dir: Path) -> ChatBackend:
-    """`settings` is an `LLMSettings` (pipeline.config); kept duck-typed so connectors never import the pipeline."""
+def build_chat_backend(settings: BackendSettings, cache_dir: Path) -> ChatBackend:
+    """`settings` is an `LLMSettings` (pipeline.config), typed by the BackendSettings Protocol above."""
     name = settings.name
     if name in MODELS:
         spec = MODELS[name]
