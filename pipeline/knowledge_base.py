@@ -3,6 +3,13 @@
 Every commit writes a new generation of files under fresh names, then swaps `manifest.json` with one atomic rename.
 A process killed at any point leaves the previous manifest, and so the previous knowledge base, intact; files no
 manifest names are collected at the next write.
+
+Readers in other processes keep the generation they opened until they close it (a reader lease): each commit also
+writes `.lease-<generation>.json`, listing that generation's files, and an open knowledge base holds a shared
+`flock` on it. The collector (run by the writer, under the write lock) frees an older generation only when it can
+take that lease's exclusive lock without waiting; the files of every generation it cannot lock are kept. A reader
+that finds its lease already unlinked (collected between reading the manifest and locking) reads the manifest again.
+flock locks belong to an open file description, so this holds across processes and between objects of one process.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import uuid
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -30,7 +37,11 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CORE_COMPONENTS = ("chunks", "dense", "bm25")
 # Only names this module writes are ever collected; anything else a user keeps in the folder is left alone.
-_GENERATION_FILE = re.compile(r"^(\w+-\d{6}-[0-9a-f]{8}(\.\w+)*|\.manifest\.json\.[0-9a-f]{8}\.tmp)$")
+_GENERATION_FILE = re.compile(r"^(\w+-\d{6}-[0-9a-f]{8}(\.\w+)*|\.(manifest|lease-\d{6})\.json\.[0-9a-f]{8}\.tmp)$")
+_LEASE_FILE = re.compile(r"^\.lease-(\d{6})\.json$")
+# A test seam, for crash tests only: when this variable names a path, commit writes that path (the pid) once every
+# component, the graph step's included, is on disk, then waits to be killed before the lease and manifest are written.
+HOLD_BEFORE_COMMIT_ENV = "KGSOLVER_TEST_HOLD_BEFORE_COMMIT"
 
 
 def _versions() -> dict[str, str]:
@@ -64,8 +75,53 @@ def write_json_atomic(path: Path, payload: dict) -> None:
         os.close(dir_fd)
 
 
+def _lease_path(root: Path, generation: int) -> Path:
+    return root / f".lease-{generation:06d}.json"
+
+
+def _pin(root: Path, generation: int) -> BinaryIO | None:
+    """A shared lock on this generation's lease, or None when the lease is gone (collected, or never written)."""
+    try:
+        handle = _lease_path(root, generation).open("rb")
+    except FileNotFoundError:
+        return None
+    fcntl.flock(handle, fcntl.LOCK_SH)  # waits only while a collector holds it to delete this generation
+    if os.fstat(handle.fileno()).st_nlink == 0:  # it did: the files are gone
+        handle.close()
+        return None
+    return handle
+
+
+def _read_manifest(root: Path) -> dict:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise KnowledgeBaseError(f"{root}: not a knowledge base (no {MANIFEST}); run `kgsolver ingest` first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise KnowledgeBaseError(f"{path}: damaged manifest ({exc})") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise KnowledgeBaseError(f"{path}: format {manifest.get('format_version')}, this kgsolver reads {FORMAT_VERSION}")
+    return manifest
+
+
+def _hold_if_asked() -> None:
+    marker = os.environ.get(HOLD_BEFORE_COMMIT_ENV)
+    if marker:
+        Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+        while True:
+            time.sleep(1)
+
+
+def manifest_stamp(root: Path) -> tuple[int, int, int]:
+    """Changes with every commit (the manifest is replaced by rename: a new inode): one stat, cheap per question."""
+    st = (root / MANIFEST).stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class KnowledgeBase:
-    def __init__(self, root: Path, manifest: dict, chunks: dict[int, Chunk], dense: FaissIndex, bm25: BM25Index):
+    def __init__(self, root: Path, manifest: dict, chunks: dict[int, Chunk], dense: FaissIndex, bm25: BM25Index,
+                 lease: BinaryIO | None = None):
         self.root = root
         self.manifest = manifest
         self.chunks = chunks
@@ -76,6 +132,8 @@ class KnowledgeBase:
             self._by_doc.setdefault(chunk.doc_id, []).append(cid)
         self._staged: dict[str, Callable[[Path], None]] = {}
         self._core_dirty = False
+        self._lease = lease  # this generation's files stay on disk while it is held
+        self._after_commit: list[Callable[[], None]] = []
 
     # ---- opening ----
     @classmethod
@@ -96,15 +154,23 @@ class KnowledgeBase:
 
     @classmethod
     def open(cls, root: Path) -> "KnowledgeBase":
-        path = root / MANIFEST
-        if not path.is_file():
-            raise KnowledgeBaseError(f"{root}: not a knowledge base (no {MANIFEST}); run `kgsolver ingest` first")
+        """The current generation, pinned by a reader lease until `close()` (or until the object is dropped)."""
+        for _ in range(100):  # each retry means a commit and its collection landed between two stat calls
+            manifest = _read_manifest(root)
+            lease = _pin(root, manifest["generation"])
+            if lease is not None or _read_manifest(root)["generation"] == manifest["generation"]:
+                break  # pinned, or the current generation was written before leases existed (its next commit adds one)
+        else:
+            raise KnowledgeBaseError(f"{root}: the knowledge base changed 100 times while opening it; retry")
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise KnowledgeBaseError(f"{path}: damaged manifest ({exc})") from exc
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise KnowledgeBaseError(f"{path}: format {manifest.get('format_version')}, this kgsolver reads {FORMAT_VERSION}")
+            return cls._load(root, manifest, lease)
+        except BaseException:
+            if lease is not None:
+                lease.close()
+            raise
+
+    @classmethod
+    def _load(cls, root: Path, manifest: dict, lease: BinaryIO | None) -> "KnowledgeBase":
         files = manifest["files"]
         chunks: dict[int, Chunk] = {}
         with (root / files["chunks"]).open(encoding="utf-8") as handle:
@@ -116,7 +182,22 @@ class KnowledgeBase:
         bm25 = BM25Index.load(root / files["bm25"])
         if len(dense) != len(chunks) or len(bm25) != len(chunks):
             raise KnowledgeBaseError(f"{root}: index sizes disagree ({len(dense)} dense, {len(bm25)} bm25, {len(chunks)} chunks)")
-        return cls(root, manifest, chunks, dense, bm25)
+        return cls(root, manifest, chunks, dense, bm25, lease)
+
+    def close(self) -> None:
+        """Release the reader lease: the next commit may then collect this generation's files."""
+        lease, self._lease = getattr(self, "_lease", None), None
+        if lease is not None:
+            lease.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ---- reading ----
     @property
@@ -129,6 +210,11 @@ class KnowledgeBase:
     def component_path(self, name: str) -> Path | None:
         rel = self.manifest["files"].get(name)
         return self.root / rel if rel else None
+
+    def component_generation(self, name: str) -> int | None:
+        """The generation whose commit wrote this component (a component no commit rewrote is carried over)."""
+        rel = self.manifest["files"].get(name)
+        return int(rel.split("-")[1]) if rel else None
 
     # ---- staging changes ----
     def remove_documents(self, doc_ids: set[str]) -> int:
@@ -157,6 +243,10 @@ class KnowledgeBase:
         if name in CORE_COMPONENTS:
             raise ValueError(f"{name} is a core component")
         self._staged[name] = (writer, suffix)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run once the next commit is visible (an external store catching up with the committed generation)."""
+        self._after_commit.append(action)
 
     # ---- committing ----
     def _new_name(self, component: str, suffix: str) -> str:
@@ -191,22 +281,52 @@ class KnowledgeBase:
         manifest = dict(self.manifest, files=files, generation=self.manifest["generation"] + 1,
                         updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), versions=_versions(),
                         counts={"documents": len(self._by_doc), "chunks": len(self.chunks)})
+        _hold_if_asked()
+        write_json_atomic(_lease_path(self.root, manifest["generation"]),
+                          {"generation": manifest["generation"], "files": sorted(set(files.values()))})
         write_json_atomic(self.root / MANIFEST, manifest)
         self.manifest = manifest
         self._staged.clear()
         self._core_dirty = False
+        old, self._lease = self._lease, _pin(self.root, manifest["generation"])  # this object is the new generation
+        if old is not None:
+            old.close()
         self.collect_garbage()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     def collect_garbage(self) -> list[str]:
-        """Remove generation files that no manifest names: leftovers of replaced generations or killed runs."""
+        """Remove generation files that neither the current manifest nor a reader's lease names: leftovers of
+        replaced generations or killed runs. The writer calls it under the write lock."""
         keep = set(self.manifest["files"].values())
-        removed = []
-        for path in self.root.iterdir():
-            if path.name in keep or not _GENERATION_FILE.match(path.name):
-                continue
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-            removed.append(path.name)
-        return removed
+        freed: list[tuple[Path, BinaryIO]] = []
+        try:
+            for path in sorted(self.root.iterdir()):
+                match = _LEASE_FILE.match(path.name)
+                if not match or int(match[1]) == self.manifest["generation"]:
+                    continue
+                handle = path.open("rb")
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # a reader still has this generation open: keep its files
+                    keep.update(json.loads(handle.read().decode("utf-8"))["files"])
+                    handle.close()
+                    continue
+                freed.append((path, handle))
+            removed = []
+            for path in self.root.iterdir():
+                if path.name in keep or not _GENERATION_FILE.match(path.name):
+                    continue
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                removed.append(path.name)
+            for path, _ in freed:  # unlinked while still locked: a reader waiting on it sees st_nlink 0 and retries
+                path.unlink()
+                removed.append(path.name)
+            return removed
+        finally:
+            for _, handle in freed:
+                handle.close()
 
 
 @contextmanager

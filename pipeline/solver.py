@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from kgsolver.connectors.embedders import Embedder, load_embedder
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.knowledge_base import KnowledgeBase, manifest_stamp
 from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.vectors import QueryVectors
@@ -43,10 +44,23 @@ class Solver:
         self.kb_dir = Path(kb_dir)
         self._embedder = embedder
         self._gateway = gateway
+        self._current: tuple[tuple[int, int, int], KnowledgeBase, QueryVectors] | None = None
+        self._reload_lock = threading.Lock()
 
-    @cached_property
+    def _generation(self) -> tuple[KnowledgeBase, QueryVectors]:
+        """The knowledge base's current generation and the query vectors over it. A long-lived Solver (the API)
+        stats the manifest once per call and reopens after a commit; a question already running keeps the
+        generation it started with (its lease holds that generation's files until it drops the object)."""
+        stamp = manifest_stamp(self.kb_dir)  # taken before opening: a commit racing the open means one more reload
+        with self._reload_lock:
+            if self._current is None or self._current[0] != stamp:
+                kb = KnowledgeBase.open(self.kb_dir)
+                self._current = (stamp, kb, QueryVectors(self.embedder, kb, self.config.embedder.memo_size))
+            return self._current[1], self._current[2]
+
+    @property
     def kb(self) -> KnowledgeBase:
-        return KnowledgeBase.open(self.kb_dir)
+        return self._generation()[0]
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -56,17 +70,20 @@ class Solver:
     def gateway(self) -> LLMGateway:
         return self._gateway if self._gateway is not None else build_gateway(self.config)
 
-    @cached_property
+    @property
     def vectors(self) -> QueryVectors:
         """The embedder as questions use it: each text encoded once, stored chunk and sentence vectors reused."""
-        return QueryVectors(self.embedder, self.kb, self.config.embedder.memo_size)
+        return self._generation()[1]
 
     def retriever(self, k: int | None = None) -> HybridRetriever:
+        return self._retriever(*self._generation(), k)
+
+    def _retriever(self, kb: KnowledgeBase, vectors: QueryVectors, k: int | None = None) -> HybridRetriever:
         r = self.config.retrieval
         k = k or r.top_k
         return HybridRetriever(
-            kb=self.kb, k=k, candidates=r.candidates, rrf_k=r.rrf_k,
-            retrievers=[DenseRetriever(kb=self.kb, embedder=self.vectors, k=k), BM25Retriever(kb=self.kb, k=k)],
+            kb=kb, k=k, candidates=r.candidates, rrf_k=r.rrf_k,
+            retrievers=[DenseRetriever(kb=kb, embedder=vectors, k=k), BM25Retriever(kb=kb, k=k)],
         )
 
     def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None,
@@ -78,7 +95,8 @@ class Solver:
             raise ValueError("the question is empty")
         answer_mode = get_mode(mode)
         session = self.gateway.session(budget or self.config.budget)
-        ctx = QuestionContext(self.kb, self.vectors, self.retriever(), session, self.config,
+        kb, vectors = self._generation()  # one generation for the whole question
+        ctx = QuestionContext(kb, vectors, self._retriever(kb, vectors), session, self.config,
                               assumptions=list(assumptions or []), policy=policy)
         result = answer_question(question, ctx, answer_mode)
         result.usage = session.usage.model_copy()

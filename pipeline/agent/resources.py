@@ -47,6 +47,10 @@ class AgentResources:
         key = (str(kb.root.resolve()), kb.manifest["generation"], config.graph.store)
         with _LOCK:
             if key not in _CACHE:
+                # An older generation of the same KB is dropped: the cache must not keep its reader lease (and so its
+                # files) alive forever; a question still using it holds its own reference until it ends.
+                for old in [k for k in _CACHE if k[0] == key[0] and k[2] == key[2] and k[1] < key[1]]:
+                    del _CACHE[old]
                 _CACHE[key] = cls(kb, embedder, config.graph, config.agent)
             return _CACHE[key]
 

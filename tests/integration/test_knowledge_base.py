@@ -77,7 +77,8 @@ def test_crash_before_manifest_swap_keeps_previous_kb(kb_copy, tmp_path, embedde
     assert any(name.startswith("chunks-") for name in orphans)  # the half-done generation is still on disk...
     kb.collect_garbage()
     leftover = {p.name for p in kb_copy.iterdir()} - set(kb.manifest["files"].values())
-    assert leftover <= {"manifest.json", ".lock"}  # ...until the next write collects it
+    current_lease = f".lease-{kb.manifest['generation']:06d}.json"
+    assert leftover <= {"manifest.json", ".lock", current_lease}  # ...until the next write collects it
 
 
 def test_sigkill_mid_ingest_leaves_previous_kb_usable(kb_copy, shared_datasets):
