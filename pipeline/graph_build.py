@@ -2,7 +2,9 @@
 
 Chunks of replaced or removed documents lose their mentions and relation provenance first; the new chunks are then
 extracted, resolved against the entities already known, and upserted. With the networkx store the graph is staged as
-a knowledge-base component, so it is committed atomically with the chunks and indexes.
+a knowledge-base component, so it is committed atomically with the chunks and indexes. A server store (Neo4j) is
+written through a redo journal (connectors/graph_stores/journal.py) staged as a component and replayed after the
+commit, so a process killed before the commit leaves no graph data for chunks that do not exist.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphStore, open_store
+from kgsolver.connectors.graph_stores.journal import GraphJournal, JournaledStore
 from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
 
 log = logging.getLogger(__name__)
 GRAPH_COMPONENT, GRAPH_SUFFIX = "graph", ".jsonl.gz"
+JOURNAL_COMPONENT = "graph_journal"
 
 
 @dataclass
@@ -51,15 +56,72 @@ def has_graph(kb, settings) -> bool:
 def open_kb_graph(kb, settings) -> GraphStore:
     """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
     # Each store takes what it needs: networkx the file, a shared Bolt database the knowledge base's labels.
-    return open_store(settings.store, path=kb.component_path(GRAPH_COMPONENT), namespace=kb_graph_namespace(kb.root))
+    store = open_store(settings.store, path=kb.component_path(GRAPH_COMPONENT), namespace=kb_graph_namespace(kb.root))
+    if hasattr(store, "applied_journal"):  # a server store: catch up with a journal a killed writer left
+        _catch_up_when_free(kb, store)
+    return store
 
 
 def make_extractor(settings, *, llm_session=None) -> GraphExtractor | None:
     return EXTRACTORS.get(settings.extractor, settings, llm_session)
 
 
-def stage_graph(kb, store) -> None:
+def catch_up(kb, store) -> int | None:
+    """Replay the knowledge base's committed graph journal into a server store that has not applied it (a writer
+    killed between its commit and its replay). Only the newest journal can be pending: every writer catches up
+    before it journals. The caller holds the write lock. Returns the relations deleted, or None when up to date."""
+    path = kb.component_path(JOURNAL_COMPONENT)
+    if path is None:
+        return None
+    generation, applied = kb.component_generation(JOURNAL_COMPONENT), store.applied_journal()
+    if applied is not None and applied[0] >= generation:
+        return None
+    deleted = GraphJournal.load(path).replay(store)
+    store.mark_applied(generation, path.name)
+    return deleted
+
+
+def _catch_up_when_free(kb, store) -> None:
+    """On open: replay a pending journal if no writer is running (a running writer replays its own)."""
+    from kgsolver.pipeline.knowledge_base import write_lock
+
+    path, applied = kb.component_path(JOURNAL_COMPONENT), store.applied_journal()
+    if path is None or (applied is not None and applied[0] >= kb.component_generation(JOURNAL_COMPONENT)):
+        return
+    try:
+        with write_lock(kb.root):
+            catch_up(kb, store)
+    except (KnowledgeBaseError, PermissionError):  # busy, or a read-only folder: the next writer replays it
+        log.info("graph journal of %s not replayed on open: the write lock is busy or not writable", kb.root.name)
+
+
+def _store_for_writing(kb, settings) -> GraphStore:
+    store = open_kb_graph(kb, settings)
     if hasattr(store, "save"):
+        return store
+    catch_up(kb, store)
+    return JournaledStore(store)
+
+
+def _replay_committed(kb, settings, report: "GraphBuildReport | None") -> None:
+    store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
+    try:
+        deleted = catch_up(kb, store)
+        if report is not None:
+            stats = store.stats()
+            report.relations_removed = deleted or 0
+            report.entities, report.relations = stats["entities"], stats["relations"]
+    finally:
+        store.close()
+
+
+def stage_graph(kb, store, settings=None, report: "GraphBuildReport | None" = None) -> None:
+    """The graph joins the next commit: a file store as a component, a server store's journal as a component that
+    is replayed once the commit is visible."""
+    if isinstance(store, JournaledStore):
+        kb.stage_component(JOURNAL_COMPONENT, store.journal.save, GRAPH_SUFFIX)
+        kb.after_commit(lambda: _replay_committed(kb, settings, report))
+    elif hasattr(store, "save"):
         kb.stage_component(GRAPH_COMPONENT, store.save, GRAPH_SUFFIX)
 
 
@@ -68,7 +130,7 @@ def update_graph(kb, removed_chunk_ids: list[int], new_chunk_ids: list[int], set
     report, started = GraphBuildReport(extractor=settings.extractor), time.perf_counter()
     if settings.extractor == "none" and kb.component_path(GRAPH_COMPONENT) is None:  # nothing to update or build
         return report
-    store = open_kb_graph(kb, settings)
+    store = _store_for_writing(kb, settings)
     try:
         report.relations_removed = store.remove_chunks(removed_chunk_ids) if removed_chunk_ids else 0
         extractor = extractor or make_extractor(settings, llm_session=llm_session)
@@ -82,7 +144,7 @@ def update_graph(kb, removed_chunk_ids: list[int], new_chunk_ids: list[int], set
         stats = store.stats()
         report.entities, report.relations = stats["entities"], stats["relations"]
         if removed_chunk_ids or new_chunk_ids:
-            stage_graph(kb, store)
+            stage_graph(kb, store, settings, report)
     finally:
         store.close()
     report.seconds = time.perf_counter() - started
@@ -96,10 +158,10 @@ def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, settings, *,
 
     with write_lock(kb_dir):
         kb = KnowledgeBase.open(kb_dir)
-        store = open_kb_graph(kb, settings)
+        store = _store_for_writing(kb, settings)
         try:
             counts = import_kg(store, triples, terms, limit=limit)
-            stage_graph(kb, store)
+            stage_graph(kb, store, settings)
             kb.commit()
             counts["stats"] = store.stats()
         finally:

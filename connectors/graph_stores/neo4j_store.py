@@ -25,6 +25,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 BATCH = 5000
 _ENTITY_FIELDS = "n.id AS id, n.name AS name, n.type AS type, n.aliases AS aliases, n.description AS description, " \
                  "n.source AS source"
+_STATE_LABEL = "KGSolverState"  # one node per store label: the journal generation its graph reflects
 _REL_LIST = "[startNode(r).id, r.predicate, endNode(r).id, r.confidence, r.chunks, r.source, r.attrs]"
 
 
@@ -245,11 +246,23 @@ class Neo4jStore:
         preds = self._read(f"MATCH (:{L})-[r:{R}]->(:{L}) RETURN r.predicate AS p, count(r) AS n ORDER BY n DESC LIMIT 20")
         return {"entities": n, "relations": r, "mentions": m, "predicates": {x["p"]: x["n"] for x in preds}}
 
+    # ---- which committed journal (connectors/graph_stores/journal.py) this store reflects ----
+    def applied_journal(self) -> tuple[int, str] | None:
+        """(knowledge-base generation, journal file name) of the last journal replayed in full, or None."""
+        rows = self._read(f"MATCH (m:{_STATE_LABEL}) WHERE m.label = $label RETURN m.generation AS g, m.journal AS j",
+                          label=self.label)
+        return (int(rows[0]["g"]), rows[0]["j"]) if rows else None
+
+    def mark_applied(self, generation: int, journal: str) -> None:
+        self._write(f"MERGE (m:{_STATE_LABEL} {{label: $label}}) SET m.generation = $g, m.journal = $j",
+                    label=self.label, g=int(generation), j=journal)
+
     def clear(self) -> None:
         """Delete this store's labels (tests and benchmarks use their own labels in a shared database)."""
         for label in (self.chunk_label, self.label):
             while self._write(f"MATCH (n:{label}) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n")[0]["n"]:
                 pass
+        self._write(f"MATCH (m:{_STATE_LABEL}) WHERE m.label = $label DELETE m", label=self.label)
 
     def close(self) -> None:
         self.driver.close()

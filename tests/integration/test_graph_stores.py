@@ -3,7 +3,12 @@ Neo4j when NEO4J_URI is set)."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
@@ -176,3 +181,98 @@ def test_knowledge_bases_sharing_one_bolt_database_never_see_each_others_graph(b
     finally:
         for s in stores.values():
             s.clear()
+
+
+def _bolt_env(monkeypatch, bolt_server) -> None:
+    monkeypatch.setenv("NEO4J_URI", bolt_server["uri"])
+    monkeypatch.setenv("NEO4J_USER", bolt_server["user"])
+    monkeypatch.setenv("NEO4J_PASSWORD", bolt_server["password"])
+    if bolt_server["database"]:
+        monkeypatch.setenv("NEO4J_DATABASE", bolt_server["database"])
+
+
+def _doc(path, doc_id: str, text: str):
+    path.write_text(json.dumps({"id": doc_id, "title": doc_id, "text": text}) + "\n")
+    return path
+
+
+def _kill_at_commit(corpus, root, marker) -> None:
+    """Run `kgsolver ingest` in a child that stops at the test seam (graph step done, manifest not swapped); kill -9."""
+    from kgsolver.pipeline.knowledge_base import HOLD_BEFORE_COMMIT_ENV
+
+    env = {**os.environ, HOLD_BEFORE_COMMIT_ENV: str(marker), "KGSOLVER_GRAPH__STORE": "neo4j"}
+    proc = subprocess.Popen([sys.executable, "-m", "kgsolver.pipeline", "ingest", str(corpus), "--kb", str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the ingest never reached its commit"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_between_graph_step_and_commit_leaves_no_graph_data_in_the_server(bolt_server, tmp_path, monkeypatch,
+                                                                               embedder, config):
+    """Issue 19.6: Neo4j/ArcadeDB writes are part of the knowledge base's commit (a journal replayed after it)."""
+    from kgsolver.pipeline.graph_build import open_kb_graph
+    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+
+    _bolt_env(monkeypatch, bolt_server)
+    settings = config.model_copy(deep=True)
+    settings.graph.store = "neo4j"
+    root = tmp_path / "kb"
+    ingest(_doc(tmp_path / "a.jsonl", "alpha", "Marie Curie worked in Paris with Pierre Curie."), root, settings,
+           embedder=embedder, show_progress=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    _kill_at_commit(_doc(tmp_path / "b.jsonl", "beta", "Alan Turing worked at Bletchley Park with Joan Clarke."),
+                    root, tmp_path / "held")
+    kb = KnowledgeBase.open(root)
+    store = open_kb_graph(kb, settings.graph)
+    try:
+        assert kb.manifest == manifest  # the previous generation
+        names = {e.name for e in store.iter_entities()}
+        assert "Marie Curie" in names and not names & {"Alan Turing", "Joan Clarke"}
+        unborn = range(kb.manifest["next_chunk_id"], kb.manifest["next_chunk_id"] + 100)
+        assert store.entities_in_chunks(unborn) == {}  # no graph data for chunks that do not exist
+        report = ingest(_doc(tmp_path / "c.jsonl", "gamma", "Ada Lovelace worked in London with Charles Babbage."),
+                        root, settings, embedder=embedder, show_progress=False)
+        kb = KnowledgeBase.open(root)
+        names = {e.name for e in store.iter_entities()}
+        assert kb.document_ids == {"alpha", "gamma"} and report.graph.entities == len(names)
+        assert "Ada Lovelace" in names and not names & {"Alan Turing", "Joan Clarke"}
+        assert set(store.entities_in_chunks(kb.chunk_ids_of({"gamma"}).tolist())) == set(kb.chunk_ids_of({"gamma"}))
+    finally:
+        store.clear()
+
+
+def test_a_committed_journal_not_yet_replayed_is_replayed_on_open_and_replay_is_idempotent(bolt_server, tmp_path,
+                                                                                             monkeypatch, embedder,
+                                                                                             config):
+    """The other side of 19.6: killed after the manifest swap but before the server caught up, the next open
+    replays the committed journal; replaying it again changes nothing."""
+    from kgsolver.connectors.graph_stores.journal import GraphJournal
+    from kgsolver.pipeline.graph_build import JOURNAL_COMPONENT, open_kb_graph
+    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+
+    _bolt_env(monkeypatch, bolt_server)
+    settings = config.model_copy(deep=True)
+    settings.graph.store = "neo4j"
+    root = tmp_path / "kb"
+    ingest(_doc(tmp_path / "a.jsonl", "alpha", "Marie Curie worked in Paris with Pierre Curie."), root, settings,
+           embedder=embedder, show_progress=False)
+    kb = KnowledgeBase.open(root)
+    store = open_kb_graph(kb, settings.graph)
+    try:
+        committed = store.stats()
+        assert committed["entities"] and store.applied_journal() == (kb.manifest["generation"],
+                                                                     kb.component_path(JOURNAL_COMPONENT).name)
+        store.clear()  # the state a kill right after the manifest swap leaves: nothing of the journal applied
+        store = open_kb_graph(KnowledgeBase.open(root), settings.graph)
+        assert store.stats() == committed
+        GraphJournal.load(kb.component_path(JOURNAL_COMPONENT)).replay(store)
+        assert store.stats() == committed
+    finally:
+        store.clear()
