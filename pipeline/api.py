@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -102,16 +101,14 @@ class KnowledgeBases:
         return cached[1]
 
     def ingest(self, name: str, request: DocumentsRequest) -> IngestResponse:
-        from kgsolver.pipeline.ingest import ingest
+        from kgsolver.connectors.corpus_readers import SourceDocument
+        from kgsolver.pipeline.ingest import ingest_documents
 
         path = self.path(name)
-        with tempfile.TemporaryDirectory(prefix="kgsolver-api-") as tmp:
-            corpus = Path(tmp) / "documents.jsonl"
-            with corpus.open("w", encoding="utf-8") as handle:
-                for doc in request.documents:
-                    record = {**doc.metadata, "id": doc.id, "title": doc.title, "text": doc.text}
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            report = ingest(corpus, path, self.config, embedder=self.embedder, show_progress=False)
+        # The plain document format, built here: metadata is kept as metadata and never sets the id or the format.
+        documents = [SourceDocument(doc.id, doc.title, doc.text, dict(doc.metadata), where=f"documents[{n}]")
+                     for n, doc in enumerate(request.documents)]
+        report = ingest_documents(documents, path, self.config, embedder=self.embedder, show_progress=False)
         total = KnowledgeBase.open(path).manifest["counts"]["documents"]
         fields = {k: getattr(report, k) for k in IngestResponse.model_fields if hasattr(report, k)}
         return IngestResponse(kb=name, documents_total=total, **fields)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.pipeline.config import KGSolverConfig
 
 # One folder per knowledge base under the root: lower-case letters, digits, `-` and `_`, starting with a letter or
 # digit. No dots and no slashes, so a name can never leave the root or name a hidden folder.
@@ -15,7 +16,7 @@ KB_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 KB_NAME_RE = re.compile(KB_NAME_PATTERN)
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_QUESTION_CHARS = 2_000
+MAX_QUESTION_CHARS = KGSolverConfig().limits.question_chars  # one definition with `kgsolver ask`, env included
 MAX_DOCUMENTS_PER_REQUEST = 1_000
 MAX_DOCUMENT_CHARS = 200_000
 

@@ -41,14 +41,28 @@ def _config(llm: str | None = None) -> KGSolverConfig:
 
 
 @app.command()
-def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT knowledge source, or folder of .txt/.md"),
-           kb: Path = KB_OPTION) -> None:
+def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT knowledge source, or folder of "
+                                                        ".txt/.md/.pdf/.html/.docx files"),
+           kb: Path = KB_OPTION,
+           corpus_format: str = typer.Option("auto", "--format", help="auto|jsonl|kilt|text: auto picks by suffix "
+                                             "and, for a jsonl file, by all of its records"),
+           on_duplicate: str = typer.Option("error", "--on-duplicate", help="error|warn|skip: a repeated id is an "
+                                            "error, or warns and keeps the last record, or keeps the first")) -> None:
     """Add a corpus to a knowledge base (created if missing); documents with a known id replace the old version."""
-    from kgsolver.pipeline.ingest import ingest as run_ingest
+    from kgsolver.connectors.corpus_readers import CORPUS_FORMATS
+    from kgsolver.pipeline.ingest import ON_DUPLICATE, ingest as run_ingest
 
-    report = run_ingest(list(corpus), kb, _config())
+    if corpus_format not in CORPUS_FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(CORPUS_FORMATS)}", param_hint="--format")
+    if on_duplicate not in ON_DUPLICATE:
+        raise typer.BadParameter(f"use one of {', '.join(ON_DUPLICATE)}", param_hint="--on-duplicate")
+    report = run_ingest(list(corpus), kb, _config(), corpus_format=corpus_format, on_duplicate=on_duplicate)
+    for note in report.notes:
+        console.print(f"[cyan]note[/cyan] {escape(note)}", soft_wrap=True)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {escape(warning)}", soft_wrap=True)
     for reason in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {reason}")
+        console.print(f"[yellow]skipped[/yellow] {escape(reason)}", soft_wrap=True)
     console.print(
         f"[green]ingested[/green] {report.documents_read} documents into {kb}: {report.documents_added} new, "
         f"{report.documents_replaced} replaced, {report.documents_unchanged} unchanged; {report.chunks_added} chunks "
@@ -90,6 +104,15 @@ def _print_trace(result) -> None:
             out.print(f"   [dim]> {escape(step.tool)}[/dim]")
 
 
+def check_question(question: str, config: KGSolverConfig) -> None:
+    """The API's question length limit (config.limits), checked before any model loads, so a pasted document cannot
+    hold the LLM for minutes. (Solver.ask refuses an empty question.)"""
+    limit = config.limits.question_chars
+    if len(question) > limit:
+        raise KGSolverError(f"the question is {len(question):,} characters; the limit is {limit:,} "
+                            f"(set KGSOLVER_LIMITS__QUESTION_CHARS to change it)")
+
+
 @app.command()
 def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
         llm: Optional[str] = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
@@ -100,6 +123,7 @@ def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False,
     from kgsolver.pipeline.solver import Solver
 
     config = _config(llm)
+    check_question(question, config)
     if top_k:
         config.retrieval.top_k = top_k
     _print_result(Solver(kb, config).ask(question, mode=mode, assumptions=assume, policy=policy), as_json)

@@ -56,6 +56,13 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=1)
 
 
+class LimitSettings(BaseModel):
+    """Input limits shared by the CLI and the HTTP API, checked before any model runs."""
+
+    question_chars: int = Field(2_000, ge=1, description="longest question accepted; a 20k-character one held the "
+                                "LLM for over 5 minutes")
+
+
 class KGSolverConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KGSOLVER_", env_nested_delimiter="__", extra="ignore")
 
@@ -71,6 +78,7 @@ class KGSolverConfig(BaseSettings):
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
     agent: AgentSettings = AgentSettings()
+    limits: LimitSettings = LimitSettings()
 
 
 def build_gateway(config: KGSolverConfig) -> "LLMGateway":

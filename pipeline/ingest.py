@@ -1,25 +1,34 @@
-"""Ingest: read a corpus, chunk, embed only what changed, update the dense and BM25 indexes, commit atomically."""
+"""Ingest: read and check a corpus, chunk, embed only what changed, update the dense and BM25 indexes and the graph,
+commit atomically.
+
+Every document is read and checked (ids unique, text not empty) before the knowledge base is opened, so a bad corpus
+raises with nothing written. Duplicate ids are an error unless `on_duplicate` says `warn` (the later record replaces
+the earlier, with a warning naming both) or `skip` (the first is kept, the later listed as skipped).
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 from tqdm import tqdm
 
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
-from kgsolver.connectors.embedders import Embedder, load_embedder
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
+from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
+from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.graph_build import GraphBuildReport, update_graph
+from kgsolver.pipeline.graph_build import GraphBuildReport, make_extractor, update_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 
 EMBED_BLOCK = 512
+GRAPH_BLOCK = 1024  # chunks per extractor call under the progress bar; above spaCy's worker-process threshold
+ON_DUPLICATE = ("error", "warn", "skip")
 
 
 @dataclass
@@ -31,6 +40,8 @@ class IngestReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embed_seconds: float = 0.0
     graph: GraphBuildReport | None = None
@@ -67,11 +78,46 @@ def _open_kb(root: Path, embedder: Embedder, config: KGSolverConfig) -> Knowledg
     return kb
 
 
-def _latest_by_id(documents: Iterable[SourceDocument]) -> dict[str, SourceDocument]:
-    latest: dict[str, SourceDocument] = {}
+def collect_documents(documents: Iterable[SourceDocument], report: IngestReport,
+                      on_duplicate: str = "error") -> dict[str, SourceDocument]:
+    """The documents to ingest by id: empty ones listed as skipped, duplicate ids handled as `on_duplicate` says."""
+    if on_duplicate not in ON_DUPLICATE:
+        raise ValueError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}, not {on_duplicate!r}")
+    kept: dict[str, SourceDocument] = {}
     for document in documents:
-        latest[document.id] = document  # a later record with the same id replaces the earlier one
-    return latest
+        if not document.text.strip():
+            report.skipped.append(f"{document.where}: document {document.id!r} has no text, skipped")
+            continue
+        first = kept.get(document.id)
+        if first is not None:
+            message = f"{document.where}: duplicate id {document.id!r} (first at {first.where})"
+            if on_duplicate == "error":
+                raise CorpusFormatError(f"{message}; ids must be unique (--on-duplicate=warn keeps the last record, "
+                                        f"--on-duplicate=skip the first)")
+            if on_duplicate == "skip":
+                report.skipped.append(f"{message}, skipped")
+                continue
+            report.warnings.append(f"{message}: this record replaces it")
+        kept[document.id] = document
+    return kept
+
+
+class ProgressExtractor:
+    """Runs a graph extractor block by block under a progress bar, like the embedding step."""
+
+    def __init__(self, inner: Any, show: bool) -> None:
+        self.inner, self.show = inner, show
+        self.name = getattr(inner, "name", type(inner).__name__)
+
+    def extract(self, chunks: Iterable[tuple[int, str, str]]) -> GraphBatch:
+        items, batch = list(chunks), GraphBatch()
+        with tqdm(total=len(items), unit="chunk", desc="graph", disable=not self.show) as bar:
+            for start in range(0, len(items), GRAPH_BLOCK):
+                batch.extend(self.inner.extract(items[start : start + GRAPH_BLOCK]))
+                bar.update(min(GRAPH_BLOCK, len(items) - start))
+                if getattr(self.inner, "stopped", None):  # the LLM extractor ran out of budget: the rest would too
+                    break
+        return batch
 
 
 def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: IngestReport) -> list[SourceDocument]:
@@ -104,16 +150,29 @@ def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder) -> None:
 
 
 def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
-           embedder: Embedder | None = None, show_progress: bool = True, llm_session=None) -> IngestReport:
-    config = config or KGSolverConfig()
-    embedder = embedder or load_embedder(config.embedder.model_path, device=config.embedder.device)
-    root, started = Path(kb_dir), time.perf_counter()
-    report, read_report = IngestReport(), ReadReport()
+           embedder: TokenizingEmbedder | None = None, show_progress: bool = True, llm_session: Any = None,
+           corpus_format: str = "auto", on_duplicate: str = "error") -> IngestReport:
+    """Read files or folders as `corpus_format` (see connectors/corpus_readers.py) and ingest their documents."""
     paths = corpus if isinstance(corpus, list) else [corpus]
+    read_report = ReadReport()
+    documents = (d for path in paths for d in read_corpus(path, read_report, corpus_format))
+    return ingest_documents(documents, kb_dir, config, embedder=embedder, show_progress=show_progress,
+                            llm_session=llm_session, on_duplicate=on_duplicate, read_report=read_report)
+
+
+def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
+                     embedder: TokenizingEmbedder | None = None, show_progress: bool = True, llm_session: Any = None,
+                     on_duplicate: str = "error", read_report: ReadReport | None = None) -> IngestReport:
+    """Ingest documents already read (the API's); all are checked before the knowledge base is touched."""
+    config = config or KGSolverConfig()
+    root, started = Path(kb_dir), time.perf_counter()
+    report, read_report = IngestReport(), read_report or ReadReport()
+    docs = collect_documents(documents, report, on_duplicate)
+    report.skipped[:0], report.notes = read_report.skipped, read_report.notes
+    report.documents_read = len(docs)
+    embedder = embedder or load_embedder(config.embedder.model_path, device=config.embedder.device)
     with write_lock(root):
         kb = _open_kb(root, embedder, config)
-        docs = _latest_by_id(d for path in paths for d in read_corpus(path, read_report))
-        report.documents_read = len(docs)
         changed = _select_changed(kb, docs, report)
         chunker = TokenChunker(embedder.tokenizer, config.chunking.chunk_tokens, config.chunking.overlap_tokens)
         chunks: list[Chunk] = list(chunker.chunk(changed))
@@ -125,9 +184,9 @@ def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KG
         new_ids = kb.add_chunks(chunks, vectors).tolist()
         report.chunks_added = len(chunks)
         _update_sentence_index(kb, embedder)
-        report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
-                                    llm_session=llm_session)
+        extractor = make_extractor(config.graph, llm_session=llm_session) if new_ids else None
+        report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder, llm_session=llm_session,
+                                    extractor=ProgressExtractor(extractor, show_progress) if extractor else None)
         kb.commit()
-    report.skipped = read_report.skipped
     report.seconds = time.perf_counter() - started
     return report
