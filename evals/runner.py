@@ -8,8 +8,10 @@ resume. `config.json` records everything needed to reproduce the run; a resume w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -21,7 +23,7 @@ from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.evals.datasets import datasets_dir
-from kgsolver.evals.run_config import build_config, fingerprint_changes
+from kgsolver.evals.run_config import build_config, fingerprint_changes, sha256_file
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.ingest import ingest
@@ -34,7 +36,7 @@ PREDICTIONS = "predictions.jsonl"
 @dataclass
 class RunSpec:
     suite: str
-    kb: Path
+    kb: Path | None  # None: the suite's own folder under the cache (default_kb)
     out: Path
     mode: str = "naive"
     llm: str | None = None
@@ -94,15 +96,59 @@ def evaluate_item(suite: Suite, item: WorkItem, solver: Solver, mode: str) -> di
     return {**base, **out, "seconds": round(time.perf_counter() - started, 3)}
 
 
+SUITE_MARKER = "eval_suite.json"  # in a knowledge base a suite built: which suite, from which corpus files
+
+
+def default_kb(suite: str, config: KGSolverConfig) -> Path:
+    """Where a suite builds its knowledge base when no --kb is named: the cache folder, one per suite."""
+    return config.cache_dir / "eval-kbs" / suite
+
+
+def _check_kb_owner(kb: Path, suite: Suite) -> dict | None:
+    """The marker of a knowledge base this suite built (None for a new, empty folder). A suite adds its benchmark
+    corpus only to a knowledge base it built: any other folder with content (a user's KB) is refused untouched."""
+    marker = kb / SUITE_MARKER
+    if marker.is_file():
+        built = json.loads(marker.read_text(encoding="utf-8"))
+        if built.get("suite") != suite.name:
+            raise KGSolverError(f"{kb} was built by the {built.get('suite')!r} suite, not {suite.name!r}; "
+                                "name another --kb folder (or leave --kb out for the cache folder)")
+        return built
+    if kb.exists() and (not kb.is_dir() or any(kb.iterdir())):
+        raise KGSolverError(f"{kb} is not a knowledge base built by the {suite.name} suite (no {SUITE_MARKER}); an "
+                            "eval never adds its benchmark corpus to another knowledge base: name a new folder with "
+                            "--kb, or leave --kb out for the cache folder")
+    return None
+
+
+def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfig, *, embedder=None,
+                   show_progress: bool = True) -> Path:
+    """The suite's own knowledge base at `kb`: built (or completed, after a killed ingest) from its corpus, with a
+    marker of the suite and corpus written first; refused when another suite or corpus built it, or a user did."""
+    built = _check_kb_owner(kb, suite)
+    if built is None:  # claimed before anything is written into it, so a killed build can be completed
+        kb.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(kb / SUITE_MARKER, built := {"suite": suite.name, "corpus": None})
+    with tempfile.TemporaryDirectory() as scratch:  # derived corpora are compared before anything in kb changes
+        digests = {p.name: sha256_file(p) for p in suite.corpus_files(data_dir, Path(scratch))}
+    if built["corpus"] not in (None, digests):
+        raise KGSolverError(f"{kb} was built by the {suite.name} suite from other corpus files "
+                            f"({', '.join(built['corpus']) or 'none'}); name a new --kb folder")
+    corpus = suite.corpus_files(data_dir, kb)
+    if built["corpus"] is None:
+        write_json_atomic(kb / SUITE_MARKER, {"suite": suite.name, "corpus": digests})
+    ingest(corpus, kb, config, embedder=embedder, show_progress=show_progress)  # incremental: nothing new, no work
+    return kb
+
+
 def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path) -> None:
     spec.out.mkdir(parents=True, exist_ok=True)
     wanted = spec.conditions or list(suite.conditions)
     unknown = sorted(set(wanted) - set(suite.conditions))
     if unknown:
         raise KGSolverError(f"{suite.name} has no condition {unknown}; it has {', '.join(suite.conditions)}")
-    corpus = suite.corpus_files(data_dir, spec.kb) if set(wanted) - set(suite.offline_conditions) else []
-    if corpus:
-        ingest(corpus, spec.kb, config, embedder=solver.embedder, show_progress=spec.show_progress)
+    if set(wanted) - set(suite.offline_conditions):
+        build_suite_kb(suite, spec.kb, data_dir, config, embedder=solver.embedder, show_progress=spec.show_progress)
     config_path = spec.out / "config.json"
     fresh = build_config(spec, suite, config, solver, data_dir)
     if config_path.exists():
@@ -122,6 +168,7 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     if spec.llm:
         config.llm.name = spec.llm
     suite, data_dir = get_suite(spec.suite), spec.data_dir or datasets_dir()
+    spec = dataclasses.replace(spec, kb=spec.kb or default_kb(suite.name, config))
     solver = Solver(spec.kb, config, embedder=embedder, gateway=gateway)
     _prepare(spec, suite, config, solver, data_dir)
     _ = solver.gateway  # load once, before worker threads share them

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from kgsolver.evals.suites import SUITE_NAMES
+from kgsolver.evals.suites import SUITES
 
 eval_app = typer.Typer(help="Batch evaluation on the shared benchmarks: resumable runs, reports and plots.",
                        no_args_is_help=True)
@@ -18,7 +18,9 @@ console = Console(stderr=True)
 
 def _make_command(suite: str):
     def command(
-        kb: Path = typer.Option(..., "--kb", help="knowledge base folder (built from the suite's corpus if missing)"),
+        kb: Optional[Path] = typer.Option(
+            None, "--kb", help="the suite's own knowledge base folder, built from its corpus if missing (default: one "
+            "per suite under the cache folder); a knowledge base the suite did not build is refused, never added to"),
         out: Path = typer.Option(..., "--out", help="run folder: config.json, predictions.jsonl, metrics, report"),
         mode: str = typer.Option("naive", "--mode", help="answering mode passed to Solver.ask"),
         llm: Optional[str] = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL, ..."),
@@ -39,7 +41,7 @@ def _make_command(suite: str):
     return command
 
 
-for _name in SUITE_NAMES:
+for _name in SUITES.names():
     eval_app.command(_name)(_make_command(_name))
 
 

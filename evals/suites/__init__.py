@@ -1,10 +1,12 @@
-"""Evaluation suites, one per module behind the `Suite` protocol, registered in `SUITES`."""
+"""Evaluation suites, one per module behind the `Suite` protocol, registered in `SUITES` (connectors/registry.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from kgsolver.connectors.registry import Registry
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.solver import Solver
@@ -44,18 +46,53 @@ class Suite(Protocol):
         ...
 
 
-def get_suite(name: str) -> Suite:
+
+# Each factory imports its module on first use: the suite modules import this one (for WorkItem).
+def _conflicts() -> Suite:
+    from kgsolver.evals.suites.conflicts import ConflictsSuite
+
+    return ConflictsSuite()
+
+
+def _hotpotqa() -> Suite:
     from kgsolver.evals.suites.hotpotqa import HotpotQASuite
+
+    return HotpotQASuite()
+
+
+def _kilt_hotpotqa() -> Suite:
     from kgsolver.evals.suites.kilt_hotpotqa import KiltHotpotQASuite
+
+    return KiltHotpotQASuite()
+
+
+def _medqa() -> Suite:
     from kgsolver.evals.suites.medqa import MedQASuite
+
+    return MedQASuite()
+
+
+def _openbookqa() -> Suite:
     from kgsolver.evals.suites.openbookqa import OpenBookQASuite
+
+    return OpenBookQASuite()
+
+
+def _pubmedqa() -> Suite:
     from kgsolver.evals.suites.pubmedqa import PubMedQASuite
 
-    suites = {s.name: s for s in (KiltHotpotQASuite(), MedQASuite(), HotpotQASuite(), OpenBookQASuite(),
-                                  PubMedQASuite())}
-    if name not in suites:
-        raise ValueError(f"unknown suite {name!r}; available: {', '.join(suites)}")
-    return suites[name]
+    return PubMedQASuite()
 
 
-SUITE_NAMES = ("kilt-hotpotqa", "medqa", "hotpotqa", "openbookqa", "pubmedqa")
+SUITES: Registry[Suite] = Registry("eval suite", {
+    "conflicts": _conflicts,
+    "hotpotqa": _hotpotqa,
+    "kilt-hotpotqa": _kilt_hotpotqa,
+    "medqa": _medqa,
+    "openbookqa": _openbookqa,
+    "pubmedqa": _pubmedqa,
+})
+
+
+def get_suite(name: str) -> Suite:
+    return SUITES.get(name)

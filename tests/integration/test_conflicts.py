@@ -1,47 +1,64 @@
-"""The knowledge-conflict suite: samples built from the shared data (no LLM), then the three conditions end to end
-on one real question with the real Qwen 0.5B."""
+"""The knowledge-conflict suite: the frozen questions joined with the shared data (no LLM), the offline generator
+still reproducing them, the four conditions end to end on one real question with the real Qwen 0.5B, through the
+eval runner too, and the table of a saved run."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from kgsolver.evals.conflicts import (CONDITIONS, build_samples, evaluate, format_table, matches,
-                                      same_answer)
-from kgsolver.pipeline.filters.base import normal
+from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors.text import normal
+from kgsolver.evals.conflicts import CONDITIONS, DATA_FILE, ConflictSample, evaluate, load_samples
+from kgsolver.evals.conflicts_table import format_table
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_samples_are_built_from_gold_passages(shared_datasets, embedder):
-    samples = build_samples(6, embedder=embedder)
-    assert len(samples) == 6 and len({normal(s.question) for s in samples}) == 6
+def test_frozen_questions_join_their_gold_passages(shared_datasets):
+    samples = load_samples(shared_datasets)
+    assert len(samples) == 40 and len({normal(s.question) for s in samples}) == 40
+    assert {s.source for s in samples[:2]} == {"hotpotqa", "kilt"}  # the two sets alternate
+    assert sum(s.verdict == "plausible" for s in samples) == 31  # benchmarks/results/conflicts40_substitute_audit.tsv
     for s in samples:
         assert s.kind != "comparison" and normal(s.answer) not in normal(s.question)
-        gold_text = " ".join(t for _, t in s.gold).lower()
-        assert s.answer.lower() in gold_text
+        assert s.answer.lower() in " ".join(t for _, t in s.gold).lower()
         cf = " ".join(t for _, t in s.counterfactual())
         assert s.substitute in cf and s.answer.lower() not in cf.lower()
-        assert s.substitute_kind and normal(s.substitute) not in normal(s.answer)
         assert 1 <= len(s.assumptions()) <= 3 and all(normal(s.substitute) in normal(a) for a in s.assumptions())
         assert len(s.irrelevant) == 3 and all(normal(s.answer) not in normal(t) for _, t in s.irrelevant)
-    # deterministic, and the nearest same-kind name: a date for a date, a person for a person
-    assert [s.substitute for s in build_samples(3, embedder=embedder)] == [s.substitute for s in samples[:3]]
-    kinds = {s.substitute_kind for s in samples}
-    assert kinds & {"PERSON", "DATE", "GPE", "ORG", "CARDINAL", "WORK_OF_ART"}, kinds
+    assert [s.qid for s in load_samples(shared_datasets, 3)] == [s.qid for s in samples[:3]]
 
 
-def test_matching_rules():
-    assert matches("It was Zanzibar Quintet.", "Zanzibar Quintet") and not matches("Rush", "Zanzibar Quintet")
-    assert same_answer(None, None) and same_answer("Paris", "paris") and not same_answer("Paris", None)
-    assert matches("1969-1974", "1969 until 1974") and matches("1986–2013", "from 1986 to 2013")
-    assert matches("University of the District of Columbia", "UDC") and matches("UDC", "University of the District of Columbia")
-    assert not matches("University of Dayton", "UDC") and not matches("US", "the Soviet Union")
-    assert matches("2013–14 Premier League I FBS", "The 2013–14 Premier League")
-    assert not matches("1972-1978", "1969 until 1974") and not matches("1969", "1972 to 1978")
+def test_a_frozen_row_that_no_longer_fits_is_refused_with_its_line(tmp_path, shared_datasets):
+    rows = DATA_FILE.read_text(encoding="utf-8").splitlines()[:2]
+    changed = dict(json.loads(rows[1]), answer="Somebody Else")
+    bad = tmp_path / "frozen.jsonl"
+    bad.write_text(rows[0] + "\n" + json.dumps(changed) + "\n", encoding="utf-8")
+    with pytest.raises(KGSolverError, match=r"frozen.jsonl:2: question .* is not in the dataset as frozen"):
+        load_samples(shared_datasets, path=bad)
+    bad.write_text(rows[0] + "\n{broken\n", encoding="utf-8")
+    with pytest.raises(KGSolverError, match=r"frozen.jsonl:2"):
+        load_samples(shared_datasets, path=bad)
+    del changed["verdict"]
+    bad.write_text(json.dumps(changed) + "\n", encoding="utf-8")
+    with pytest.raises(KGSolverError, match=r"frozen.jsonl:1: missing field\(s\) verdict"):
+        load_samples(shared_datasets, path=bad)
+
+
+@pytest.mark.slow
+def test_the_offline_generator_reproduces_the_frozen_rows(shared_datasets, embedder):
+    from kgsolver.evals.scripts.freeze_conflicts import build_samples, frozen_row, read_audit
+    audit = read_audit(REPO / "benchmarks" / "results" / "conflicts40_substitute_audit.tsv")
+    rows = [frozen_row(s, audit) for s in build_samples(6, 0, "both", embedder)]
+    assert rows == [json.loads(line) for line in DATA_FILE.read_text(encoding="utf-8").splitlines()[:6]]
 
 
 @pytest.mark.llm
-def test_three_conditions_end_to_end(qwen05, embedder, config, shared_datasets):
-    samples = build_samples(1, seed=0, source="hotpotqa", embedder=embedder)
-    result = evaluate(samples, qwen05, embedder, config, systems=("default", "closed_book"))
+def test_four_conditions_end_to_end(qwen05, embedder, config, shared_datasets):
+    result = evaluate(load_samples(shared_datasets, 1), qwen05, embedder, config, systems=("default", "closed_book"))
     rates = result["rates"]
     # irrelevant context: the policy falls back on the model's own answer, which is the closed-book answer
     assert rates[("irrelevant", "default")] == 1.0 and rates[("irrelevant", "closed_book")] == 1.0
@@ -53,9 +70,26 @@ def test_three_conditions_end_to_end(qwen05, embedder, config, shared_datasets):
     assert "counterfactual" in format_table(result, systems=("default", "closed_book"))
 
 
-def test_counterfactual_renames_the_page_about_the_answer():
-    from kgsolver.evals.conflicts import ConflictSample
+@pytest.mark.llm
+def test_the_suite_runs_through_the_eval_runner_without_a_knowledge_base(tmp_path, qwen05, embedder, config,
+                                                                         shared_datasets):
+    from kgsolver.evals.conflicts_table import load_result
+    from kgsolver.evals.runner import RunSpec, default_kb, run_eval
 
+    run = run_eval(RunSpec(suite="conflicts", kb=None, out=tmp_path / "run", limit=1, show_progress=False),
+                   config, embedder=embedder, gateway=qwen05)
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(r["condition"] for r in rows) == sorted(CONDITIONS)
+    assert all(set(r["metrics"]) == {"default", "plain_rag", "closed_book"} for r in rows)
+    assert not default_kb("conflicts", config).exists()  # the passages come with the questions
+    # the runner's rows are the in-process evaluation's records (same prompts; the gateway's cache answers)
+    same = evaluate(load_samples(shared_datasets, 1), qwen05, embedder, config)
+    assert sorted(load_result(run)["records"], key=str) == sorted(same["records"], key=str)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["conditions"]["intact"]["metrics"]["default"] == same["rates"][("intact", "default")]
+
+
+def test_counterfactual_renames_the_page_about_the_answer():
     s = ConflictSample("q", "Who wrote These Boots?", "Barton Lee Hazlewood",
                        [("Lee Hazlewood", "Barton Lee Hazlewood (born 1929) was a singer."),
                         ("These Boots (song)", "A song by Barton Lee Hazlewood, sung by Lee Hazlewood.")],
@@ -65,15 +99,6 @@ def test_counterfactual_renames_the_page_about_the_answer():
     # every edited sentence is stated, the one nearest the question first, each naming what it is about
     assert s.assumptions() == ["These Boots: A song by Harry Lee, sung by Harry Lee.",
                                "Harry Lee (born 1929) was a singer."]
-
-
-def test_unknown_system_is_refused_by_name(capsys):
-    from kgsolver.evals.conflicts import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["--systems", "default,oracle"])
-    assert exc.value.code == 2
-    assert "--systems: unknown ['oracle']" in capsys.readouterr().err
 
 
 def test_a_reply_that_breaks_its_json_is_a_miss_not_a_crash():
@@ -95,9 +120,7 @@ def test_a_reply_that_breaks_its_json_is_a_miss_not_a_crash():
 
 
 def test_a_saved_run_is_re_tabled_with_an_audit_of_its_substitutes(tmp_path, capsys):
-    import json
-
-    from kgsolver.evals.conflicts import main
+    from kgsolver.evals.conflicts_table import main
 
     def rec(qid, condition, answer, target):
         return {"qid": qid, "condition": condition, "system": "default", "answer": answer, "target": target,
@@ -114,7 +137,7 @@ def test_a_saved_run_is_re_tabled_with_an_audit_of_its_substitutes(tmp_path, cap
     audit = tmp_path / "audit.tsv"
     audit.write_text("qid\tanswer\tsubstitute\tverdict\twhy\na\t\t\tplausible\t\nb\t\t\timplausible\tfood\n"
                      "c\t\t\tplausible\t\n")
-    main(["--table", str(saved), "--audit", str(audit)])
+    main([str(saved), "--audit", str(audit)])
     table = {line[:44].strip(): line[44:].split() for line in capsys.readouterr().out.splitlines()}
     assert table["intact (control): = gold answer"] == ["0.67"]
     assert table["irrelevant: = closed-book"] == ["0.67"]
@@ -123,4 +146,15 @@ def test_a_saved_run_is_re_tabled_with_an_audit_of_its_substitutes(tmp_path, cap
     assert table["assumption | plausible, intact answered"] == ["1.00", "(n=1)"]
     audit.write_text("qid\tjudgement\na\tok\n")
     with pytest.raises(ValueError, match="audit.tsv: an audit needs the TSV columns qid and verdict"):
-        main(["--table", str(saved), "--audit", str(audit)])
+        main([str(saved), "--audit", str(audit)])
+
+
+def test_the_saved_figures_are_reproduced_by_todays_matching_rule():
+    """benchmarks/results/conflicts40_*.json were scored by the former rule with its special cases; re-scored by the
+    one rule and the frozen aliases, every rate and every `readable` rate is the same."""
+    from kgsolver.evals.conflicts_table import load_result
+    for model in ("qwen05", "qwen15"):
+        path = REPO / "benchmarks" / "results" / f"conflicts40_{model}.json"
+        saved, result = json.loads(path.read_text()), load_result(path)
+        assert {f"{c}/{s}": v for (c, s), v in result["rates"].items()} == saved["rates"]
+        assert {f"{c}/{s}": {"rate": r, "n": n} for (c, s), (r, n) in result["readable"].items()} == saved["readable"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from kgsolver.evals.datasets import (HOTPOTQA_200, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts)
 from kgsolver.evals.report import summarize
@@ -158,3 +159,14 @@ def test_git_state_names_the_commit_and_modified_files(tmp_path):
     (tmp_path / "a.txt").write_text("two\n")
     state = git_state(tmp_path)
     assert re.fullmatch(r"[0-9a-f]{40}", state["commit"]) and state["dirty"] == ["a.txt"]
+
+
+def test_every_registered_suite_is_an_eval_command_named_as_it_names_itself():
+    from kgsolver.evals.suites import SUITES
+    from kgsolver.pipeline.cli_eval import eval_app
+
+    assert "conflicts" in SUITES.names()
+    assert [c.name for c in eval_app.registered_commands] == [*SUITES.names(), "compare"]
+    assert all(get_suite(name).name == name for name in SUITES.names())
+    with pytest.raises(ValueError, match="unknown eval suite 'nope'; available: conflicts, hotpotqa"):
+        get_suite("nope")

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kgsolver.evals.conflict_substitutes import (Substitutes, answer_kind, build_kind_index, definition_noun)
+from kgsolver.evals.scripts.conflict_substitutes import (Substitutes, answer_kind, build_kind_index, definition_noun)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_a_common_noun_answer_takes_a_noun_phrase_not_a_superlative(nlp):
 
 
 def test_the_noun_a_question_asks_for_outranks_a_broad_entity_label(nlp):
-    from kgsolver.evals.conflict_substitutes import asked_noun
+    from kgsolver.evals.scripts.conflict_substitutes import asked_noun
 
     assert asked_noun(nlp("In what city did the tenor star in a film?")) == "city"
     assert asked_noun(nlp("Which Australian city contains the school?")) == "city"

@@ -1,0 +1,1 @@
+"""Offline scripts that produce the evals' checked-in data; never imported by a suite at run time."""
