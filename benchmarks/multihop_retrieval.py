@@ -2,10 +2,13 @@
 questions. Per mode (naive, pike, ksl, agent; same LLM): supporting-title recall@2/5/10, answer EM/F1 (HotpotQA
 definitions, evals/metrics.py), LLM calls and seconds per question, split by question type.
 
-Two passes in one run: `--limit` questions with the LLM (the full modes), and `--retrieval-limit` questions with an
-LLM budget of 0 (each mode's LLM-free retrieval only; EM/F1 are then 0 by construction and not reported).
+The questions, the pooled corpus, its knowledge base and the per-question scoring are the `hotpotqa` eval suite's
+(evals/suites/hotpotqa.py, evals/runner.py::build_suite_kb): by default the knowledge base is that suite's own, in the
+cache folder, shared with `kgsolver eval hotpotqa`. Two passes in one run: `--limit` questions with the LLM (the full
+modes), and `--retrieval-limit` questions with an LLM budget of 0 (each mode's LLM-free retrieval only; EM/F1 are then
+0 by construction and not reported). Summaries go to `--out`; per-question rows only where `--rows` names a file.
 
-    .venv/bin/python benchmarks/multihop_retrieval.py --kb .kgsolver/hotpot200-kb --limit 10 --retrieval-limit 200
+    .venv/bin/python benchmarks/multihop_retrieval.py --limit 10 --retrieval-limit 200
 """
 
 from __future__ import annotations
@@ -15,38 +18,28 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import IO
 
-from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
-from kgsolver.evals.metrics import exact_match, hotpot_f1, mean, title_recall_at_k
-from kgsolver.evals.suites.common import write_corpus
-from kgsolver.evals.suites.hotpotqa import pooled_paragraphs
+from kgsolver.evals.datasets import datasets_dir
+from kgsolver.evals.metrics import mean
+from kgsolver.evals.runner import build_suite_kb, default_kb
+from kgsolver.evals.suites import WorkItem
+from kgsolver.evals.suites.hotpotqa import HotpotQASuite
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.solver import Solver
 
 KS = (2, 5, 10)
 MODES = ("naive", "pike", "ksl", "agent")
 
 
-def ensure_kb(kb: Path, records: list[dict], config: KGSolverConfig) -> None:
-    if not KnowledgeBase.exists(kb):
-        corpus = write_corpus(pooled_paragraphs(records), kb.parent / f"{kb.name}-pool.jsonl")
-        ingest(corpus, kb, config)
-
-
-def run_one(solver: Solver, record: dict, mode: str, budget: Budget | None) -> dict:
+def run_one(suite: HotpotQASuite, solver: Solver, item: WorkItem, mode: str) -> dict:
     started = time.perf_counter()
-    result = solver.ask(record["question"], mode=mode, budget=budget)
-    prediction = "" if result.abstained else result.answer
-    cited = [c.title for c in result.citations]
-    ranked = cited + [e.title for e in result.evidence if e.title not in cited]  # as evals/suites/common.ask_open
-    gold = {t for t, _ in record["supporting_facts"]}
-    row = {"id": record["_id"], "type": record["type"], "mode": mode, "prediction": prediction,
-           "em": exact_match(prediction, record["answer"]), "f1": hotpot_f1(prediction, record["answer"]),
-           "calls": result.usage.llm_calls, "seconds": time.perf_counter() - started, "ranked": ranked[:10]}
-    row.update({f"r@{k}": title_recall_at_k(ranked, gold, k) for k in KS})
+    out = suite.evaluate(item, solver, mode)
+    metrics = out["metrics"]
+    row = {"id": item.qid, "type": item.group, "mode": mode, "prediction": out["prediction"], "em": metrics["em"],
+           "f1": metrics["f1"], "calls": out["usage"]["llm_calls"], "seconds": time.perf_counter() - started,
+           "ranked": out["ranked_titles"][:10]}
+    row.update({f"r@{k}": metrics[f"recall@{k}"] for k in KS})
     return row
 
 
@@ -69,23 +62,47 @@ def summarise(rows: list[dict], with_answers: bool) -> list[dict]:
 def table(lines: list[dict], title: str) -> str:
     cols = [c for c in lines[0] if c != "mode"] if lines else []
     head = f"\n{title}\n| mode | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 1)
-    return head + "".join(f"\n| {l['mode']} | " + " | ".join(str(l[c]) for c in cols) + " |" for l in lines)
+    return head + "".join(f"\n| {line['mode']} | " + " | ".join(str(line[c]) for c in cols) + " |" for line in lines)
 
 
-def run_pass(solver: Solver, records: list[dict], modes: list[str], budget: Budget | None, log) -> list[dict]:
+def run_pass(suite: HotpotQASuite, solver: Solver, items: list[WorkItem], modes: list[str],
+             log: IO[str] | None) -> list[dict]:
     rows = []
-    for record in records:
+    for item in items:
         for mode in modes:
-            row = run_one(solver, record, mode, budget)
-            rows.append(row)
-            log.write(json.dumps(row) + "\n")
-            log.flush()
+            rows.append(run_one(suite, solver, item, mode))
+            if log is not None:
+                log.write(json.dumps(rows[-1]) + "\n")
+                log.flush()
     return rows
+
+
+def _passes(args: argparse.Namespace, suite: HotpotQASuite, config: KGSolverConfig, items: list[WorkItem],
+            log: IO[str] | None) -> dict:
+    report = {"llm": config.llm.name, "types": args.types, "skip": args.skip, "limit": args.limit,
+              "retrieval_limit": args.retrieval_limit}
+    modes = args.modes.split(",")
+
+    def span(n: int) -> str:
+        return f"{args.types} questions {args.skip + 1}-{args.skip + len(items[:n])}"
+
+    if args.retrieval_limit:
+        llm_free = config.model_copy(deep=True)
+        llm_free.budget.max_llm_calls = 0
+        rows = run_pass(suite, Solver(args.kb, llm_free), items[: args.retrieval_limit], modes, log)
+        report["retrieval_only"] = summarise(rows, with_answers=False)
+        print(table(report["retrieval_only"], f"LLM-free retrieval, {span(args.retrieval_limit)}"), flush=True)
+    if args.limit:
+        rows = run_pass(suite, Solver(args.kb, config), items[: args.limit], modes, log)
+        report["with_llm"] = summarise(rows, with_answers=True)
+        print(table(report["with_llm"], f"Full modes with {config.llm.name}, {span(args.limit)}"), flush=True)
+    return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kb", type=Path, default=Path(".kgsolver/hotpot200-kb"))
+    parser.add_argument("--kb", type=Path, default=None, help="the hotpotqa suite's knowledge base (default: its "
+                        "folder in the cache); a knowledge base the suite did not build is refused")
     parser.add_argument("--limit", type=int, default=10, help="questions answered with the LLM (0 = skip)")
     parser.add_argument("--retrieval-limit", type=int, default=50, help="questions in the LLM-free pass (0 = skip)")
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N questions of the type (held out)")
@@ -93,32 +110,23 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--llm", default=None)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/multihop_retrieval.json"))
+    parser.add_argument("--rows", type=Path, default=None, help="also write every question's row here (jsonl)")
     args = parser.parse_args()
     config = KGSolverConfig()
     if args.llm:
         config.llm.name = args.llm
     config.retrieval.top_k = 10  # naive's evidence list is as long as the others' (recall@10)
-    records = list(read_jsonl(dataset_path(HOTPOTQA_200)))
-    ensure_kb(args.kb, records, config)
-    chosen = [r for r in records if args.types == "all" or r["type"] == args.types][args.skip:]
-    modes = args.modes.split(",")
-    solver = Solver(args.kb, config)
+    suite, data_dir = HotpotQASuite(recall_ks=KS), datasets_dir()
+    args.kb = args.kb or default_kb(suite.name, config)
+    build_suite_kb(suite, args.kb, data_dir, config)
+    items = [i for i in suite.items(data_dir, None) if args.types == "all" or i.group == args.types][args.skip:]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"llm": config.llm.name, "types": args.types, "skip": args.skip, "limit": args.limit,
-              "retrieval_limit": args.retrieval_limit}
-
-    def span(n: int) -> str:
-        return f"{args.types} questions {args.skip + 1}-{args.skip + len(chosen[:n])}"
-
-    with args.out.with_suffix(".rows.jsonl").open("w") as log:
-        if args.retrieval_limit:
-            rows = run_pass(solver, chosen[: args.retrieval_limit], modes, Budget(max_llm_calls=0), log)
-            report["retrieval_only"] = summarise(rows, with_answers=False)
-            print(table(report["retrieval_only"], f"LLM-free retrieval, {span(args.retrieval_limit)}"), flush=True)
-        if args.limit:
-            rows = run_pass(solver, chosen[: args.limit], modes, None, log)
-            report["with_llm"] = summarise(rows, with_answers=True)
-            print(table(report["with_llm"], f"Full modes with {config.llm.name}, {span(args.limit)}"), flush=True)
+    log = args.rows.open("w", encoding="utf-8") if args.rows else None
+    try:
+        report = _passes(args, suite, config, items, log)
+    finally:
+        if log is not None:
+            log.close()
     args.out.write_text(json.dumps(report, indent=2))
 
 
