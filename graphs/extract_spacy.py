@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from kgsolver.connectors.errors import MissingModelError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
@@ -87,6 +87,8 @@ class SpacyExtractor:
         self.model = model if nlp is None else None  # workers load by name; a given pipeline stays in-process
         self._nlp = nlp
         self.batch_size, self.n_process, self.cooccurrence = batch_size, n_process, cooccurrence
+        # Told how many chunks each step finished (ingest's progress bar), so one call keeps one worker pool.
+        self.on_progress: Callable[[int], None] | None = None
 
     @property
     def nlp(self) -> Language:
@@ -102,11 +104,13 @@ class SpacyExtractor:
         # worker processes only pay off on large inputs (each loads the model)
         procs = self.n_process if len(items) >= MIN_ITEMS_PER_PROCESS * self.n_process else 1
         if procs > 1 and self.model is not None:
-            return _extract_in_workers(items, self.model, procs, self.batch_size, self.cooccurrence)
+            return _extract_in_workers(items, self.model, procs, self.batch_size, self.cooccurrence, self.on_progress)
         docs = self.nlp.pipe((text for _, _, text in items), batch_size=self.batch_size, n_process=procs)
         batch = GraphBatch()
         for (cid, title, _), doc in zip(items, docs):
             batch.extend(graph_of_doc(cid, title, doc, self.cooccurrence))
+            if self.on_progress is not None:
+                self.on_progress(1)
         return batch
 
 
@@ -128,15 +132,17 @@ def _worker_extract(job: tuple[list[tuple[int, str, str]], int, bool]) -> GraphB
 
 
 def _extract_in_workers(items: list[tuple[int, str, str]], model: str, procs: int, batch_size: int,
-                        cooccurrence: bool) -> GraphBatch:
+                        cooccurrence: bool, on_progress: Callable[[int], None] | None = None) -> GraphBatch:
     # fork (as spaCy's own n_process does on Linux): spawn would re-import the caller's __main__, which breaks
     # scripts without a main guard; the children only run spaCy, never the parent's torch or faiss thread pools.
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     jobs = [(items[i:i + batch_size], batch_size, cooccurrence) for i in range(0, len(items), batch_size)]
     batch = GraphBatch()
     with context.Pool(procs, initializer=_worker_start, initargs=(model,)) as pool:
-        for part in pool.imap(_worker_extract, jobs):  # in input order: the result does not depend on timing
+        for job, part in zip(jobs, pool.imap(_worker_extract, jobs)):  # in input order: independent of timing
             batch.extend(part)
+            if on_progress is not None:
+                on_progress(len(job[0]))
     return batch
 
 

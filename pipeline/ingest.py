@@ -27,7 +27,7 @@ from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 
 EMBED_BLOCK = 512
-GRAPH_BLOCK = 1024  # chunks per extractor call under the progress bar; above spaCy's worker-process threshold
+GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)
 ON_DUPLICATE = ("error", "warn", "skip")
 
 
@@ -103,15 +103,24 @@ def collect_documents(documents: Iterable[SourceDocument], report: IngestReport,
 
 
 class ProgressExtractor:
-    """Runs a graph extractor block by block under a progress bar, like the embedding step."""
+    """Runs a graph extractor under a progress bar, like the embedding step: an extractor that reports its own
+    progress (`on_progress`, the spaCy one) runs in one call, so its worker pool starts once; any other runs block by
+    block."""
 
     def __init__(self, inner: Any, show: bool) -> None:
         self.inner, self.show = inner, show
         self.name = getattr(inner, "name", type(inner).__name__)
 
     def extract(self, chunks: Iterable[tuple[int, str, str]]) -> GraphBatch:
-        items, batch = list(chunks), GraphBatch()
+        items = list(chunks)
         with tqdm(total=len(items), unit="chunk", desc="graph", disable=not self.show) as bar:
+            if hasattr(self.inner, "on_progress"):
+                self.inner.on_progress = bar.update
+                try:
+                    return self.inner.extract(items)
+                finally:
+                    self.inner.on_progress = None
+            batch = GraphBatch()
             for start in range(0, len(items), GRAPH_BLOCK):
                 batch.extend(self.inner.extract(items[start : start + GRAPH_BLOCK]))
                 bar.update(min(GRAPH_BLOCK, len(items) - start))
