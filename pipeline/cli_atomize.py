@@ -23,7 +23,7 @@ def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
                                                   help="parallel calls (remote backends)")) -> None:
     """Atomize a knowledge base's chunks into the questions they answer (PIKE-RAG), as a resumable job."""
     from kgsolver.connectors.embedders import load_embedder
-    from kgsolver.pipeline.agent.atomize import atomize_kb
+    from kgsolver.pipeline.atomize_job import atomize_kb
     from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 
     config = KGSolverConfig()
@@ -33,7 +33,7 @@ def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
     embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
     report = atomize_kb(kb, build_gateway(config), embedder, questions=questions or a.atomize_questions,
                         checkpoint_every=checkpoint or a.atomize_checkpoint, workers=workers or a.atomize_workers,
-                        limit=limit)
+                        chunk_chars=a.atomize_chunk_chars, limit=limit)
     console.print(f"[green]atomized[/green] {report.chunks_atomized} chunk(s) ({report.chunks_failed} failed) in "
                   f"{report.seconds:.1f}s; {report.chunks_done_before + report.chunks_atomized}/{report.chunks_total} "
                   f"done; the index holds {report.questions_indexed} questions after {report.checkpoints} commit(s)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -15,10 +16,11 @@ from pydantic import BaseModel, Field
 from kgsolver.pipeline.agent import decomposition_prompt as prompt
 from kgsolver.pipeline.agent.evidence import EvidencePool, fused_search, spare_calls
 from kgsolver.pipeline.llm_step import llm_step
+from kgsolver.pipeline.results import Tracer
 
-FACT_CHARS = 220
-SELECT_CANDIDATES = 6
-
+if TYPE_CHECKING:
+    from kgsolver.pipeline.agent.tools.base import Tool
+    from kgsolver.pipeline.solver import QuestionContext
 
 class Proposal(BaseModel):
     answerable: bool = False
@@ -31,6 +33,7 @@ class Selection(BaseModel):
 
 @dataclass
 class Rationale:
+    fact_chars: int  # of a passage, kept as a fact (agent.fact_chars)
     facts: list[str] = field(default_factory=list)
     selected: list[Document] = field(default_factory=list)
     sub_questions: list[str] = field(default_factory=list)
@@ -38,7 +41,7 @@ class Rationale:
     def add(self, doc: Document) -> None:
         if all(d.metadata["cid"] != doc.metadata["cid"] for d in self.selected):
             self.selected.append(doc)
-            text = " ".join(doc.page_content.split())[:FACT_CHARS]
+            text = " ".join(doc.page_content.split())[:self.fact_chars]
             self.facts.append(f"{doc.metadata.get('title', '')}: {text}")
 
 
@@ -49,7 +52,10 @@ def candidate_text(doc: Document) -> str:
 
 
 class Decomposer:
-    def __init__(self, ctx, tracer, tools: list, pool: EvidencePool, *, weight: float = 1.5):
+    def __init__(self, ctx: QuestionContext, tracer: Tracer, tools: list[Tool], pool: EvidencePool, *,
+                 weight: float) -> None:
+        """`weight`: of a passage the LLM selected for a sub-question (its search candidates count
+        agent.candidate_weight)."""
         self.ctx, self.tracer, self.tools, self.pool, self.weight = ctx, tracer, tools, pool, weight
 
     def _ask(self, system: str, user: str, schema, purpose: str, max_tokens: int):
@@ -72,7 +78,7 @@ class Decomposer:
     def candidates(self, sub_question: str, rationale: Rationale) -> list[Document]:
         k = self.ctx.config.agent.first_hop_k
         return fused_search(self.tools, sub_question, self.tracer, seeds=rationale.selected, k=k,
-                            rrf_k=self.ctx.config.agent.rrf_k)[:SELECT_CANDIDATES]
+                            rrf_k=self.ctx.config.agent.rrf_k)[:self.ctx.config.agent.select_candidates]
 
     def select(self, question: str, sub_question: str, cands: list[Document]) -> list[Document]:
         if spare_calls(self.ctx) >= 1:
@@ -101,7 +107,7 @@ class Decomposer:
             rationale.sub_questions.append(sub)
             cands = self.candidates(sub, rationale)
             chosen = self.select(question, sub, cands)
-            self.pool.add(cands, weight=0.5)
+            self.pool.add(cands, weight=self.ctx.config.agent.candidate_weight)
             self.pool.add(chosen, weight=self.weight)
             for doc in chosen:
                 rationale.add(doc)

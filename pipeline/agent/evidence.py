@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from itertools import zip_longest
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence, TypeVar
 
 from langchain_core.documents import Document
 
@@ -15,7 +15,14 @@ from kgsolver.pipeline.answer import Gathered
 from kgsolver.pipeline.results import Tracer
 from kgsolver.pipeline.retrievers.hybrid import rrf_score
 
-def run_tool(tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+if TYPE_CHECKING:
+    from kgsolver.graphs.linking import EntityLinker
+    from kgsolver.pipeline.agent.tools.base import Tool
+    from kgsolver.pipeline.solver import QuestionContext
+
+_Limit = TypeVar("_Limit", int, float)
+
+def run_tool(tool: Tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
     started = time.perf_counter()
     docs = tool.run(query, seeds=seeds, k=k)
     inp = {"query": query, "k": k}
@@ -26,8 +33,8 @@ def run_tool(tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = ()
     return docs
 
 
-def fused_search(tools, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10,
-                 rrf_k: int = 10) -> list[Document]:
+def fused_search(tools: Sequence[Tool], query: str, tracer: Tracer, *, k: int, rrf_k: int,
+                 seeds: Sequence[Document] = ()) -> list[Document]:
     """Several search tools on one query, fused into one ranked list (so that tools agreeing on a first-hop
     passage do not push it above the passages the expansion tools find next to it)."""
     local = EvidencePool(rrf_k)
@@ -46,7 +53,7 @@ class EvidencePool:
     """Weighted reciprocal-rank fusion over every list a tool returned; the first provenance of a chunk is kept
     and every tool that found it is listed in `found_by`."""
 
-    def __init__(self, rrf_k: int = 10) -> None:
+    def __init__(self, rrf_k: int) -> None:
         self.rrf_k = rrf_k  # agent.rrf_k
         self.scores: dict[int, float] = {}
         self.docs: dict[int, Document] = {}
@@ -83,11 +90,11 @@ class HopEvidence:
     134 bridge questions 0.881 (naive 0.765); recall@2 on 66 comparison questions 0.939 (naive 0.742).
     """
 
-    def __init__(self, rrf_k: int = 10) -> None:
+    def __init__(self, rrf_k: int) -> None:
         self.first, self.next, self.picked = EvidencePool(rrf_k), EvidencePool(rrf_k), EvidencePool(rrf_k)
         self.anchors: set[str] = set()
 
-    def anchor(self, title_linker, question: str) -> None:
+    def anchor(self, title_linker: EntityLinker, question: str) -> None:
         """The documents whose titles the question names (exact title or alias matches only)."""
         self.anchors = {link.entity_id for link in title_linker.link(question, fuzzy=False, embedding=False, top=30)}
 
@@ -120,11 +127,11 @@ def _interleave(*lists: list[Document]) -> list[Document]:
     return out
 
 
-def tighten_budget(ctx) -> None:
+def tighten_budget(ctx: QuestionContext) -> None:
     """The agent block's limits apply on top of the caller's budget (the tighter of the two wins)."""
     a, b = ctx.config.agent, ctx.session.budget
 
-    def tighter(x, y):
+    def tighter(x: _Limit | None, y: _Limit) -> _Limit:
         return y if x is None else min(x, y)
 
     ctx.session.budget = Budget(max_llm_calls=tighter(b.max_llm_calls, a.max_llm_calls),
@@ -132,7 +139,7 @@ def tighten_budget(ctx) -> None:
                                 max_seconds=tighter(b.max_seconds, a.max_seconds))
 
 
-def spare_calls(ctx) -> int:
+def spare_calls(ctx: QuestionContext) -> int:
     """LLM calls left for retrieval steps once the final answer's calls are set aside."""
     left = ctx.session.remaining_calls()
     left = 1_000 if left is None else left
@@ -143,7 +150,7 @@ def spare_calls(ctx) -> int:
     return max(0, left - ctx.answer_calls)
 
 
-def ranked_evidence(ctx, tracer: Tracer, pool: EvidencePool | HopEvidence) -> Gathered:
+def ranked_evidence(ctx: QuestionContext, tracer: Tracer, pool: EvidencePool | HopEvidence) -> Gathered:
     """The pooled evidence ranked; its top passages go to the answer step, the rest are listed as evidence."""
     ranked = pool.ranked(ctx.config.agent.evidence_k)
     top = ranked[: ctx.config.agent.answer_k]

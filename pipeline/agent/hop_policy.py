@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from kgsolver.connectors.embedders import Embedder
+
 POLICIES = ("combine", "llm", "embedding")
 
 
-def embedding_scores(embedder, choices: list[str], question: str, sub_question: str | None = None) -> np.ndarray:
+def embedding_scores(embedder: Embedder, choices: list[str], question: str, sub_question: str | None = None) -> np.ndarray:
     """max(cos(choice, question), cos(choice, sub-question)) per choice."""
     if not choices:
         return np.zeros(0, dtype=np.float32)
@@ -24,7 +26,7 @@ def embedding_scores(embedder, choices: list[str], question: str, sub_question: 
     return (c @ q.T).max(axis=1)
 
 
-def combine(emb: np.ndarray, llm_pick: int | None, policy: str, llm_weight: float = 0.5) -> np.ndarray:
+def combine(emb: np.ndarray, llm_pick: int | None, policy: str, llm_weight: float) -> np.ndarray:
     """Final score per choice; `llm_pick` is a 0-based index or None (no call, invalid reply, or 'stop')."""
     if policy not in POLICIES:
         raise ValueError(f"unknown hop policy {policy!r}; use one of {POLICIES}")

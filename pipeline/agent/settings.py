@@ -7,11 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kgsolver.connectors.llms.budget import Budget
+
+_BUDGET = Budget()  # the per-question budget's defaults are the agent's too: one definition
 
 class AgentSettings(BaseModel):
-    max_llm_calls: int = Field(6, ge=1, description="LLM calls per question, the final answer's included")
-    max_tokens: int = Field(20_000, ge=256, description="prompt + completion tokens per question")
-    max_seconds: float = Field(300.0, gt=0, description="wall-clock seconds per question")
+    max_llm_calls: int = Field(_BUDGET.max_llm_calls, ge=1,
+                               description="LLM calls per question, the final answer's included")
+    max_tokens: int = Field(_BUDGET.max_tokens, ge=256, description="prompt + completion tokens per question")
+    max_seconds: float = Field(_BUDGET.max_seconds, gt=0, description="wall-clock seconds per question")
     max_rounds: int = Field(2, ge=0, description="pike/agent: decomposition rounds (sub-questions)")
     max_hops: int = Field(2, ge=1, description="ksl: KG hops per walk")
     beams: int = Field(3, ge=1, description="ksl: paths kept per hop")
@@ -33,3 +37,15 @@ class AgentSettings(BaseModel):
     expansion_weight: float = Field(1.0, description="agent: weight of the neighbourhood expansion in the next hop")
     ppr_weight: float = Field(0.5, description="agent: weight of personalized PageRank and KG-walk passages")
     llm_pick_weight: float = Field(0.75, description="agent: weight of a passage the LLM selected for a sub-question")
+    pike_pick_weight: float = Field(1.5, description="pike: weight of a passage the LLM selected for a sub-question")
+    candidate_weight: float = Field(0.5, description="pike/agent: weight of a sub-question's search candidates")
+    select_candidates: int = Field(6, ge=1, description="pike/agent: candidates shown to the LLM per sub-question")
+    fact_chars: int = Field(220, ge=20, description="pike/agent: characters of a passage kept as a rationale fact")
+    title_link_score: float = Field(1.0, description="neighbourhood: score of a passage whose title a seed names")
+    entity_link_score: float = Field(0.6, description="neighbourhood: score of a passage sharing a seed's entity")
+    entity_max_chunks: int = Field(8, ge=2, description="neighbourhood: skip entities in more passages (hubs)")
+    ppr_hops: int = Field(2, ge=1, description="ppr: neighbourhood hops around the seeds")
+    ppr_degree_cap: int = Field(50, ge=1, description="ppr: nodes with more edges are reached but not expanded")
+    ppr_seed_passage_weight: float = Field(0.5, description="ppr: seed weight of a seed passage's entities (/ rank)")
+    walk_degree_cap: int = Field(200, ge=1, description="ksl: relations read around a node per hop")
+    atomize_chunk_chars: int = Field(1200, ge=100, description="atomize: characters of a chunk shown to the LLM")

@@ -15,9 +15,10 @@ from kgsolver.connectors.text import normal, split_sentences, title_name  # noqa
 
 
 class Removed(BaseModel):
-    """One item a filter dropped (or, for the consistency filter, flagged)."""
+    """One item a filter dropped, or, with kind `kept_flagged`, kept but marked (a passage that contradicts another,
+    a bridge kept below the relevance threshold), so the trace says why it is there."""
 
-    kind: str = "document"  # document | sentence | flag
+    kind: str = "document"  # document | sentence | kept_flagged
     ref: str  # doc_id / chunk_id
     reason: str
     detail: str = ""
@@ -32,7 +33,10 @@ class FilterReport(BaseModel):
     def summary(self) -> str:
         if not self.removed:
             return f"{self.filter}: kept all {self.kept}"
-        return f"{self.filter}: kept {self.kept}, removed/flagged {len(self.removed)}"
+        flagged = sum(r.kind == "kept_flagged" for r in self.removed)
+        parts = [f"kept {self.kept}"] + ([f"removed {len(self.removed) - flagged}"] if len(self.removed) > flagged
+                                         else []) + ([f"flagged {flagged} (kept)"] if flagged else [])
+        return f"{self.filter}: " + ", ".join(parts)
 
 
 @dataclass

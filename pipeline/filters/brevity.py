@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from langchain_core.documents import Document
 
+from kgsolver.connectors.embedders import Embedder
+from kgsolver.pipeline.filters.settings import DEFAULTS
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
 from kgsolver.pipeline.vectors import sentence_vectors
 
@@ -16,7 +18,8 @@ from kgsolver.pipeline.vectors import sentence_vectors
 class BrevityFilter:
     name = "brevity"
 
-    def __init__(self, embedder, *, token_budget: int = 600, first_sentence_bonus: float = 0.1):
+    def __init__(self, embedder: Embedder, *, token_budget: int = DEFAULTS.brevity_tokens,
+                 first_sentence_bonus: float = DEFAULTS.brevity_first_sentence_bonus) -> None:
         self.embedder = embedder
         self.token_budget = token_budget
         self.first_sentence_bonus = first_sentence_bonus
@@ -31,7 +34,8 @@ class BrevityFilter:
                                     for d, doc in enumerate(documents)])
         scores = sentences @ self.embedder.encode([question])[0]
         ranked = sorted(range(len(units)), key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
-        chosen, spent = set(), 0
+        chosen: set[int] = set()
+        spent = 0
         for i in ranked:
             cost = self.embedder.count_tokens(units[i][2])
             if spent + cost <= self.token_budget or not chosen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
@@ -17,6 +17,9 @@ from kgsolver.pipeline.filters.instructions import InstructionGuardFilter
 from kgsolver.pipeline.filters.relevance import RelevanceFilter
 from kgsolver.pipeline.filters.settings import FilterSettings
 
+if TYPE_CHECKING:
+    from kgsolver.pipeline.results import Tracer
+
 
 @dataclass
 class ChainResult:
@@ -25,10 +28,10 @@ class ChainResult:
 
 
 class FilterChain:
-    def __init__(self, filters: list[KnowledgeFilter]):
+    def __init__(self, filters: list[KnowledgeFilter]) -> None:
         self.filters = list(filters)
 
-    def run(self, question: str, documents: list[Document], tracer=None) -> ChainResult:
+    def run(self, question: str, documents: list[Document], tracer: Tracer | None = None) -> ChainResult:
         """Apply each filter in turn; with a `Tracer`, each filter's report becomes one trace step."""
         docs, reports = list(documents), []
         for step in self.filters:
@@ -72,7 +75,8 @@ FILTERS: Registry[KnowledgeFilter] = Registry("filter", {
     "dedup": lambda c: DedupFilter(similarity=c.settings.dedup_similarity),
     "relevance": _relevance,
     "consistency": _consistency,
-    "brevity": lambda c: BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens),
+    "brevity": lambda c: BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens,
+                                    first_sentence_bonus=c.settings.brevity_first_sentence_bonus),
 })
 
 
@@ -81,7 +85,5 @@ def build_filter_chain(settings: FilterSettings, embedder, *, session=None,
     """The configured chain for one question (user facts feed the consistency filter)."""
     if not settings.enabled:
         return FilterChain([])
-    for step in settings.steps:  # every name is checked before any filter loads a model
-        FILTERS.check(step)
     context = FilterContext(settings, embedder, session, user_facts)
     return FilterChain([FILTERS.get(step, context) for step in settings.steps])

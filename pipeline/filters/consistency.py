@@ -14,8 +14,10 @@ import re
 import numpy as np
 from langchain_core.documents import Document
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal, split_sentences,
                                             with_text)
+from kgsolver.pipeline.filters.settings import DEFAULTS
 from kgsolver.pipeline.vectors import sentence_vectors
 
 _VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")
@@ -43,8 +45,9 @@ def conflicting_values(a: str, b: str) -> tuple[set[str], set[str]] | None:
 class ConsistencyFilter:
     name = "consistency"
 
-    def __init__(self, embedder, *, user_facts: list[str] | None = None, similarity: float = 0.8,
-                 user_similarity: float = 0.6):
+    def __init__(self, embedder: Embedder, *, user_facts: list[str] | None = None,
+                 similarity: float = DEFAULTS.consistency_similarity,
+                 user_similarity: float = DEFAULTS.user_fact_similarity) -> None:
         self.embedder = embedder
         self.user_facts = [f for f in (user_facts or []) if f.strip()]
         self.similarity = similarity
@@ -57,7 +60,7 @@ class ConsistencyFilter:
         # Sentences carry their passage title ("She was born in ..." keeps its subject); ingest stored their vectors.
         sent_vecs = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, s in units if dd == d])
                                     for d, doc in enumerate(documents)])
-        fact_vecs = self.embedder.encode(self.user_facts) if self.user_facts else []
+        fact_vecs: np.ndarray | list[np.ndarray] = self.embedder.encode(self.user_facts) if self.user_facts else []
         removed: list[Removed] = []
         dropped: set[int] = set()
         marks: dict[int, list[str]] = {}
@@ -78,7 +81,7 @@ class ConsistencyFilter:
                 if di == dj or sims[i, j] < self.similarity or i in dropped or j in dropped:
                     continue
                 if diff := conflicting_values(units[i][1], units[j][1]):
-                    removed.append(Removed(kind="flag", ref=doc_ref(documents[di]),
+                    removed.append(Removed(kind="kept_flagged", ref=doc_ref(documents[di]),
                                            reason=f"contradicts passage {doc_ref(documents[dj])} (both kept, marked)",
                                            detail=f"{sorted(diff[0])} vs {sorted(diff[1])}"))
                     marks.setdefault(di, []).append(f"passage {doc_ref(documents[dj])}")

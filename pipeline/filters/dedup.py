@@ -5,13 +5,14 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from rapidfuzz import fuzz
 
+from kgsolver.pipeline.filters.settings import DEFAULTS
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
 
 
 class DedupFilter:
     name = "dedup"
 
-    def __init__(self, similarity: float = 92.0):
+    def __init__(self, similarity: float = DEFAULTS.dedup_similarity):
         self.similarity = similarity  # rapidfuzz token_set_ratio, 0-100
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:

@@ -17,8 +17,11 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
+from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
 from kgsolver.pipeline.llm_step import llm_step
+from kgsolver.pipeline.filters.settings import DEFAULTS
 from kgsolver.pipeline.vectors import document_vectors
 
 JUDGE_PROMPT = (
@@ -53,9 +56,12 @@ def bridge_source(doc: Document, kept: list[Document]) -> Document | None:
 class RelevanceFilter:
     name = "relevance"
 
-    def __init__(self, embedder, *, threshold: float = 0.3, session=None,
-                 llm_judge: bool = False, judge_reserve_calls: int = 3, cross_encoder_path: str | None = None,
-                 cross_encoder_threshold: float = 0.0, keep_bridges: bool = True):
+    def __init__(self, embedder: Embedder, *, threshold: float = DEFAULTS.relevance_threshold,
+                 session: LLMSession | None = None,
+                 llm_judge: bool = DEFAULTS.llm_judge, judge_reserve_calls: int = DEFAULTS.judge_reserve_calls,
+                 cross_encoder_path: str | None = DEFAULTS.cross_encoder_path,
+                 cross_encoder_threshold: float = DEFAULTS.cross_encoder_threshold,
+                 keep_bridges: bool = DEFAULTS.keep_bridges) -> None:
         self.keep_bridges = keep_bridges
         self.embedder = embedder
         self.threshold = threshold
@@ -90,7 +96,7 @@ class RelevanceFilter:
                 # it rides on the passage that names it: that passage's score is what made it relevant
                 kept.append(Document(page_content=doc.page_content, metadata={
                     **doc.metadata, "relevance": via.metadata["relevance"], "bridge_from": doc_ref(via)}))
-                removed.append(Removed(kind="flag", ref=doc_ref(doc), reason=(
+                removed.append(Removed(kind="kept_flagged", ref=doc_ref(doc), reason=(
                     f"kept below the threshold ({scorer} {score:.3f} < {threshold}): a bridge, its title is "
                     f"named in passage {doc_ref(via)}")))
             else:
@@ -111,10 +117,12 @@ class RelevanceFilter:
     def _judge(self, question: str, documents: list[Document]) -> tuple[list[Document], list[Removed], int]:
         from kgsolver.pipeline.generate import format_passages
 
+        session = self.session
+        assert session is not None, "apply() judges only when _judge_affordable(), which needs a session"
         messages = [SystemMessage(JUDGE_PROMPT),
                     HumanMessage(f"<passages>\n{format_passages(documents, 600)}\n</passages>\n\nQuestion: {question}")]
-        judged = llm_step(lambda: self.session.chat_json(messages, RelevanceJudgement, purpose="relevance judgement",
-                                                         max_tokens=40), None)
+        judged = llm_step(lambda: session.chat_json(messages, RelevanceJudgement, purpose="relevance judgement",
+                                                    max_tokens=40), None)
         if judged is None:  # no judgement: the embedding score alone decides
             return documents, [], 1
         reply, _ = judged

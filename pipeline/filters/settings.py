@@ -16,6 +16,10 @@ class FilterSettings(BaseModel):
     cross_encoder_path: str | None = Field(None, description="a local sentence-transformers CrossEncoder folder")
     cross_encoder_threshold: float = 0.0
     brevity_tokens: int = Field(600, ge=32, description="token budget for the kept sentences")
+    brevity_first_sentence_bonus: float = Field(0.1, description="added to a passage's first sentence's similarity")
     dedup_similarity: float = Field(92.0, description="rapidfuzz token_set_ratio for near duplicates")
     consistency_similarity: float = 0.8
     user_fact_similarity: float = 0.6
+
+
+DEFAULTS = FilterSettings()  # the filters' constructor defaults: one definition, here

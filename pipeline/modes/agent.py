@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.agent.evidence import ranked_evidence, run_tool, spare_calls
-from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk
+from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool
 from kgsolver.pipeline.answer import Gathered
 from kgsolver.pipeline.results import Tracer
@@ -28,13 +28,13 @@ class AgentMode:
         if res.store is not None:
             hops.next.add(run_tool(PageRankTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
                           weight=a.ppr_weight)
-        rationale = Rationale()
+        rationale = Rationale(a.fact_chars)
         for doc in hops.first.ranked(2):
             rationale.add(doc)
         rounds = start.first_tools + [NeighbourhoodTool(res)]
-        # A selected passage adds llm_pick_weight to its 0.5 as a sub-question candidate, and a KG walk's passages
-        # count ppr_weight, so a walk's top hit can still rank above a low pick (agent settings).
+        # A selected passage adds llm_pick_weight to its candidate_weight as a sub-question candidate; a KG walk's
+        # passages count ppr_weight, so a walk's top hit can still rank above a low pick (agent settings).
         Decomposer(ctx, tracer, rounds, hops.picked, weight=a.llm_pick_weight).run(question, rationale)
         if res.store is not None and spare_calls(ctx) >= 1:
-            hops.picked.add(kg_walk(question, ctx, start), weight=a.ppr_weight)
+            hops.picked.add(kg_walk_passages(question, ctx, start), weight=a.ppr_weight)
         return ranked_evidence(ctx, tracer, hops)

@@ -5,7 +5,7 @@ fallback when the KB has no graph), go to the answer step."""
 from __future__ import annotations
 
 from kgsolver.pipeline.agent.evidence import ranked_evidence
-from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk
+from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool
 from kgsolver.pipeline.answer import Gathered
 from kgsolver.pipeline.results import Tracer
@@ -19,7 +19,7 @@ class KSLMode:
         start = first_hop(question, ctx, tracer, lambda res: [DenseSearchTool(res), BM25SearchTool(res)])
         hops = start.hops
         if start.res.store is not None:
-            hops.picked.add(kg_walk(question, ctx, start))
+            hops.picked.add(kg_walk_passages(question, ctx, start))
         else:
             tracer.record("kg_walk", question, None, decision="skipped: this knowledge base has no graph")
         return ranked_evidence(ctx, tracer, hops)

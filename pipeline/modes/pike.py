@@ -19,9 +19,9 @@ class PikeMode:
     def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
         start = first_hop(question, ctx, tracer)
         hops, res = start.hops, start.res
-        rationale = Rationale()
+        rationale = Rationale(ctx.config.agent.fact_chars)
         for doc in hops.first.ranked(2):
             rationale.add(doc)
         rounds = start.first_tools + [NeighbourhoodTool(res)] + ([PageRankTool(res)] if res.store is not None else [])
-        Decomposer(ctx, tracer, rounds, hops.picked).run(question, rationale)
+        Decomposer(ctx, tracer, rounds, hops.picked, weight=ctx.config.agent.pike_pick_weight).run(question, rationale)
         return ranked_evidence(ctx, tracer, hops)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
-from kgsolver.pipeline.agent.atomize import PROGRESS, atomize_kb, clean_questions, read_progress
+from kgsolver.pipeline.atomize_job import PROGRESS, atomize_kb, clean_questions, read_progress
 from kgsolver.pipeline.agent.tools import AtomicSearchTool, search_tools
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.ingest import ingest

@@ -46,7 +46,7 @@ def test_relevance_keeps_a_bridge_passage_named_by_a_relevant_one(embedder):
     result = RelevanceFilter(embedder, threshold=0.25).apply(q, [tug, town, doc(TOMATO, "tomato", "Tomato")])
     assert [d.metadata["doc_id"] for d in result.documents] == ["tug", "town"]
     assert result.documents[1].metadata["bridge_from"] == "tug"
-    assert any(r.kind == "flag" and r.ref == "town" and "bridge" in r.reason for r in result.report.removed)
+    assert any(r.kind == "kept_flagged" and r.ref == "town" and "bridge" in r.reason for r in result.report.removed)
 
 
 def test_brevity_keeps_the_answer_sentence_within_the_budget(embedder):
@@ -68,7 +68,7 @@ def test_dedup_removes_exact_and_near_duplicates(embedder):
 def test_consistency_marks_passage_contradictions(embedder):
     other = "Marie Curie was born in Krakow in 1867, and studied in Paris."
     result = ConsistencyFilter(embedder, similarity=0.7).apply(Q, [doc(CURIE, "curie"), doc(other, "other")])
-    flags = [r for r in result.report.removed if r.kind == "flag"]
+    flags = [r for r in result.report.removed if r.kind == "kept_flagged"]
     assert any("contradicts passage" in r.reason for r in flags)
     assert len(result.documents) == 2 and "contradictions" in result.documents[0].metadata
     agreeing = ConsistencyFilter(embedder).apply(Q, [doc(CURIE, "curie"), doc("Curie was born in Warsaw.", "b")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.agent.kg_walk import KGWalker
+from kgsolver.pipeline.agent.kg_walker import KGWalker
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.knowledge_base import KnowledgeBase

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.agent.kg_walk import KGWalker
+from kgsolver.pipeline.agent.kg_walker import KGWalker, WalkPath
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.agent.settings import AgentSettings
+    from kgsolver.pipeline.results import Tracer
 
 
 class KGWalkTool:
     name = "kg_walk"
     description = "walk the knowledge graph from the question's entities, hop by hop"
 
-    def __init__(self, resources, settings, *, session=None, tracer=None, question: str | None = None,
-                 can_call=None):
+    def __init__(self, resources: AgentResources, settings: AgentSettings, *, session: LLMSession | None = None,
+                 tracer: Tracer | None = None, question: str | None = None,
+                 can_call: Callable[[], bool] | None = None) -> None:
         self.resources, self.question = resources, question
         self.walker = KGWalker(resources, settings, session=session, tracer=tracer, can_call=can_call)
-        self.paths = []
+        self.paths: list[WalkPath] = []
 
     def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
         """`query` is the current (sub-)question; the walk starts from the entities of the main question."""

@@ -8,19 +8,19 @@ query to the candidate, weighted by the seed's rank and the link kind.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from langchain_core.documents import Document
 
-TITLE_LINK, ENTITY_LINK = 1.0, 0.6
-MAX_ENTITY_CHUNKS = 8
+if TYPE_CHECKING:
+    from kgsolver.pipeline.agent.resources import AgentResources
 
 
 class NeighbourhoodTool:
     name = "neighbourhood"
     description = "passages linked from seed passages (titles they mention, entities they share)"
 
-    def __init__(self, resources):
+    def __init__(self, resources: AgentResources) -> None:
         self.resources = resources
 
     def _title_links(self, doc: Document) -> dict[int, str]:
@@ -33,12 +33,13 @@ class NeighbourhoodTool:
         return out
 
     def _entity_links(self, doc: Document) -> dict[int, str]:
-        store, out = self.resources.store, {}
+        store = self.resources.store
+        out: dict[int, str] = {}
         if store is None or "cid" not in doc.metadata:
             return out
         for eid in store.entities_in_chunks([doc.metadata["cid"]]).get(doc.metadata["cid"], []):
             chunks = store.chunks_of(eid)
-            if 1 < len(chunks) <= MAX_ENTITY_CHUNKS:
+            if 1 < len(chunks) <= self.resources.agent_settings.entity_max_chunks:
                 entity = store.get_entity(eid)
                 for cid in chunks:
                     if cid != doc.metadata["cid"]:
@@ -48,10 +49,11 @@ class NeighbourhoodTool:
     def candidates(self, seeds: Sequence[Document]) -> dict[int, tuple[float, str]]:
         """cid -> (link weight, why); title links outrank shared entities, earlier seeds outrank later ones."""
         found: dict[int, tuple[float, str]] = {}
-        seed_ids = {d.metadata.get("cid") for d in seeds}
+        seed_ids, a = {d.metadata.get("cid") for d in seeds}, self.resources.agent_settings
         for rank, seed in enumerate(seeds):
             via = seed.metadata.get("title", "")
-            for kind, weight in ((self._title_links(seed), TITLE_LINK), (self._entity_links(seed), ENTITY_LINK)):
+            for kind, weight in ((self._title_links(seed), a.title_link_score),
+                                 (self._entity_links(seed), a.entity_link_score)):
                 for cid, why in kind.items():
                     w = weight / (1 + 0.5 * rank)
                     if cid not in seed_ids and w > found.get(cid, (0.0, ""))[0]:

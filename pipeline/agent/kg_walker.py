@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from kgsolver.connectors.graph_stores.model import Relation
-from kgsolver.pipeline.agent import kg_walk_prompt as prompt
+from kgsolver.pipeline.agent import kg_walker_prompt as prompt
 from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
 from kgsolver.pipeline.llm_step import llm_step
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.agent.settings import AgentSettings
+    from kgsolver.pipeline.results import Tracer
 
 
 class HopPick(BaseModel):
@@ -35,20 +42,27 @@ class WalkPath:
 
 
 class KGWalker:
-    def __init__(self, resources, settings, *, session=None, tracer=None, can_call=None):
-        self.r, self.s, self.session, self.tracer = resources, settings, session, tracer
+    def __init__(self, resources: AgentResources, settings: AgentSettings, *, session: LLMSession | None = None,
+                 tracer: Tracer | None = None, can_call: Callable[[], bool] | None = None) -> None:
+        self.resources, self.settings, self.session, self.tracer = resources, settings, session, tracer
         self.can_call = can_call or (lambda: True)  # the caller's budget reserve (e.g. calls kept for the answer)
 
     def name(self, eid: str) -> str:
-        entity = self.r.store.get_entity(eid)
+        store = self.resources.store
+        assert store is not None, "walk() runs only on a knowledge base with a graph"
+        entity = store.get_entity(eid)
         return entity.name if entity and entity.name else eid
 
     def start(self, question: str) -> list[WalkPath]:
-        links = self.r.entity_linker.link(question, embedding=False)
-        return [WalkPath(l.entity_id, l.score) for l in links[: self.s.beams]]
+        linker = self.resources.entity_linker
+        assert linker is not None, "walk() runs only on a knowledge base with a graph"
+        links = linker.link(question, embedding=False)
+        return [WalkPath(l.entity_id, l.score) for l in links[: self.settings.beams]]
 
     def choices(self, path: WalkPath) -> list[tuple[Relation, str, str]]:
-        sub = self.r.store.neighbors([path.node], hops=1, degree_cap=200)
+        store = self.resources.store
+        assert store is not None, "walk() runs only on a knowledge base with a graph"
+        sub = store.neighbors([path.node], hops=1, degree_cap=self.settings.walk_degree_cap)
         seen = {path.node} | {x for r in path.relations for x in (r.subject, r.object)}
         out = []
         for rel in sub.relations:
@@ -62,12 +76,13 @@ class KGWalker:
 
     def ask_llm(self, question: str, path: WalkPath, texts: list[str]) -> int | None:
         """0-based pick, -1 for stop, None when no call was made or the reply was not a valid choice."""
-        if self.session is None or self.s.hop_policy == "embedding" or not self.can_call():
+        session = self.session  # narrowed here for the call below
+        if session is None or self.settings.hop_policy == "embedding" or not self.can_call():
             return None
         started = time.perf_counter()
         messages = [SystemMessage(prompt.SYSTEM),
                     HumanMessage(prompt.user_message(question, path.facts, self.name(path.node), texts))]
-        reply = llm_step(lambda: self.session.chat_json(messages, HopPick, purpose="kg hop", max_tokens=12), None,
+        reply = llm_step(lambda: session.chat_json(messages, HopPick, purpose="kg hop", max_tokens=12), None,
                          tracer=self.tracer, tool="kg_walk:llm", input={"node": self.name(path.node)},
                          failure="no pick", started=started)
         if reply is None:  # the embedding score picks
@@ -89,26 +104,26 @@ class KGWalker:
         if not options:
             path.stopped = True
             return [path]
-        emb = embedding_scores(self.r.embedder, [t for _, _, t in options], question, sub_question)
-        order = emb.argsort()[::-1][: self.s.choices]
+        emb = embedding_scores(self.resources.embedder, [t for _, _, t in options], question, sub_question)
+        order = emb.argsort()[::-1][: self.settings.choices]
         options, emb = [options[i] for i in order], emb[order]
         pick = self.ask_llm(question, path, [t for _, _, t in options]) if use_llm else None
         if pick == -1:
             path.stopped = True
             return [path]
-        scores = combine(emb, pick, self.s.hop_policy, self.s.llm_weight)
+        scores = combine(emb, pick, self.settings.hop_policy, self.settings.llm_weight)
         return [WalkPath(other, path.score + float(sc), path.relations + [rel], path.facts + [text])
                 for (rel, other, text), sc in zip(options, scores)]
 
     def walk(self, question: str, sub_question: str | None = None) -> list[WalkPath]:
-        if self.r.store is None or self.r.entity_linker is None:
+        if self.resources.store is None or self.resources.entity_linker is None:
             return []
         beams = self.start(question)
-        for hop in range(self.s.max_hops):
+        for hop in range(self.settings.max_hops):
             grown: list[WalkPath] = []
             for rank, path in enumerate(beams):
                 grown += [path] if path.stopped else self.expand(question, sub_question, path, use_llm=rank == 0)
-            beams = sorted(grown, key=lambda p: -p.score)[: self.s.beams]
+            beams = sorted(grown, key=lambda p: -p.score)[: self.settings.beams]
             self._trace("kg_walk:hop", {"hop": hop + 1}, [" ; ".join(p.facts) for p in beams],
                         f"kept {len(beams)} beam(s)", 0, time.perf_counter())
             if all(p.stopped for p in beams):

@@ -24,14 +24,15 @@ from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
-from kgsolver.pipeline.agent import atomize_prompt as prompt
+from kgsolver.pipeline import atomize_prompt as prompt
 from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.chunking import title_text_sha1
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 
 PROGRESS = Path(".atomize") / "progress.jsonl"
-MAX_CHARS = 1200
 IN_PROCESS = {"ChatLlamaCpp", "ChatLocalTransformers"}  # one model object: calls are serialised
+_DEFAULTS = AgentSettings()  # the job's defaults are the configuration's (agent.atomize_*)
 
 
 class AtomicQuestions(BaseModel):
@@ -75,9 +76,9 @@ def clean_questions(questions: list[str], n: int) -> list[str]:
     return out[:n]
 
 
-def atomize_chunk(gateway: LLMGateway, title: str, text: str, n: int) -> list[str]:
+def atomize_chunk(gateway: LLMGateway, title: str, text: str, n: int, chunk_chars: int) -> list[str]:
     session = gateway.session(Budget(max_llm_calls=2, max_tokens=None, max_seconds=None))
-    messages = [SystemMessage(prompt.SYSTEM), HumanMessage(prompt.user_message(title, text[:MAX_CHARS], n))]
+    messages = [SystemMessage(prompt.SYSTEM), HumanMessage(prompt.user_message(title, text[:chunk_chars], n))]
     reply, _ = session.chat_json(messages, AtomicQuestions, purpose="atomize", max_tokens=40 * n)
     return clean_questions(reply.questions, n)
 
@@ -112,7 +113,7 @@ def build_index(kb: KnowledgeBase, progress: dict[int, dict], embedder) -> Atomi
                 questions.append(q)
     missing = [i for i, key in enumerate(zip(cids, questions)) if key not in known]
     vectors = embedder.encode([questions[i] for i in missing]) if missing else None
-    fresh = {i: vectors[j] for j, i in enumerate(missing)}
+    fresh = {i: vectors[j] for j, i in enumerate(missing)} if vectors is not None else {}
     dims = kb.manifest["embedder"]["dimensions"]
     matrix = np.zeros((len(questions), dims), dtype=np.float32)
     for i, key in enumerate(zip(cids, questions)):
@@ -125,8 +126,10 @@ def _todo(kb: KnowledgeBase, progress: dict[int, dict]) -> list[int]:
             if progress.get(cid, {}).get("sha") != chunk_hash(c.title, c.text)]
 
 
-def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: int = 4, checkpoint_every: int = 100,
-               workers: int = 1, limit: int | None = None, show_progress: bool = True) -> AtomizeReport:
+def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: int = _DEFAULTS.atomize_questions,
+               checkpoint_every: int = _DEFAULTS.atomize_checkpoint, workers: int = _DEFAULTS.atomize_workers,
+               chunk_chars: int = _DEFAULTS.atomize_chunk_chars, limit: int | None = None,
+               show_progress: bool = True) -> AtomizeReport:
     root, started = Path(kb_dir), time.perf_counter()
     kb = KnowledgeBase.open(root)
     progress = read_progress(root)
@@ -140,7 +143,7 @@ def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: 
     def work(cid: int) -> tuple[int, list[str] | None]:
         chunk = kb.chunks[cid]
         try:
-            return cid, atomize_chunk(gateway, chunk.title, chunk.text, questions)
+            return cid, atomize_chunk(gateway, chunk.title, chunk.text, questions, chunk_chars)
         except KGSolverError:
             return cid, None
 
