@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.agent.atomic_index import AtomicIndex
 from kgsolver.pipeline.agent.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
-from kgsolver.pipeline.agent.hop_policy import combine, embedding_scores
-from kgsolver.pipeline.agent.kg_walk import KGWalker
+from kgsolver.pipeline.agent.hop_policy import embedding_scores
+from kgsolver.pipeline.agent.kg_walker import KGWalker
 from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.agent.tools import (BM25SearchTool, DenseSearchTool, KGWalkTool, NeighbourhoodTool,
                                            PageRankTool, Tool)
@@ -70,18 +69,6 @@ def test_kg_walk_embedding_policy_keeps_beams_with_provenance(resources):
     assert docs and all(d.metadata["path"] for d in docs)
 
 
-def test_hop_policy_combine_llm_and_embedding():
-    emb = np.array([0.2, 0.6, 0.4], dtype=np.float32)
-    assert combine(emb, None, "combine").argmax() == 1  # no LLM pick: embedding decides
-    assert combine(emb, 2, "combine", llm_weight=0.6).argmax() == 2  # a heavy LLM weight wins
-    assert combine(emb, 0, "combine", llm_weight=0.3).argmax() == 1  # a light one does not beat the best match
-    assert combine(emb, 0, "llm").argmax() == 0
-    assert combine(emb, 7, "llm").argmax() == 1  # an invalid pick falls back to embedding
-    assert combine(emb, 0, "embedding").argmax() == 1
-    with pytest.raises(ValueError):
-        combine(emb, 0, "vote")
-
-
 def test_embedding_scores_prefer_the_relevant_relation(embedder):
     scores = embedding_scores(embedder, ["Neil Peart plays drums in Rush", "Paris is in France"],
                               "Which band was the drummer in?", "Who is the drummer of Rush?")
@@ -102,7 +89,7 @@ def test_atomic_index_search_and_roundtrip(tmp_path, embedder):
 def test_evidence_pool_fuses_and_keeps_provenance(resources):
     dense = DenseSearchTool(resources).run("FC Cartagena Murcia", k=3)
     bm25 = BM25SearchTool(resources).run("FC Cartagena Murcia", k=3)
-    pool = EvidencePool()
+    pool = EvidencePool(rrf_k=10)
     pool.add(dense)
     pool.add(bm25)
     top = pool.ranked(1)[0]
@@ -110,29 +97,8 @@ def test_evidence_pool_fuses_and_keeps_provenance(resources):
     assert set(top.metadata["found_by"]) == {"dense_search", "bm25_search"}
 
 
-def test_hop_evidence_alternates_first_hop_and_expansions():
-    def docs(*cids):
-        return [Document(f"passage {c}", metadata={"cid": c, "doc_id": f"d{c}", "retriever": "t", "title": f"t{c}"})
-                for c in cids]
-
-    hops = HopEvidence()
-    hops.first.add(docs(1, 2, 3, 4))
-    hops.next.add(docs(9, 3, 8))  # 3 is also a first-hop hit: listed once, where it comes first
-    assert [d.metadata["cid"] for d in hops.ranked()] == [1, 9, 2, 3, 8, 4]
-    assert [d.metadata["cid"] for d in hops.ranked(3)] == [1, 9, 2]
-    assert set(hops.scores) == {1, 2, 3, 4, 8, 9}
-    hops.anchors = {"d4"}  # a passage the question names leads, then the alternation resumes
-    assert [d.metadata["cid"] for d in hops.ranked()] == [4, 1, 9, 2, 3, 8]
-    hops.picked.add(docs(7, 8))  # LLM-directed passages take turns with the LLM-free expansions
-    assert [d.metadata["cid"] for d in hops.ranked()] == [4, 1, 9, 2, 7, 3, 8]
-    assert set(hops.scores) == {1, 2, 3, 4, 7, 8, 9}
-    empty = HopEvidence()
-    empty.first.add(docs(5, 6))
-    assert [d.metadata["cid"] for d in empty.ranked()] == [5, 6]  # no expansions: the first hop's own order
-
-
 def test_hop_evidence_anchors_are_the_titles_the_question_names(resources):
-    hops = HopEvidence()
+    hops = HopEvidence(rrf_k=10)
     hops.anchor(resources.title_linker, "Which club did Len Worley play for, and where is FC Cartagena based?")
     titles = {resources.kb.chunks[c].title for c in resources.kb.chunk_ids_of(hops.anchors).tolist()}
     assert {"Len Worley", "FC Cartagena"} <= titles

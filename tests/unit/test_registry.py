@@ -1,0 +1,50 @@
+"""The one registry idiom: names listed, factories built with their arguments, unknown names answered with the list;
+and the registries the configuration validates against."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors.registry import Registry, UnknownName
+
+
+def test_registry_builds_by_name_with_arguments_and_lists_names():
+    built = []
+    reg = Registry("widget", {"b": lambda size=1: built.append(size) or f"b{size}", "a": lambda: "a"})
+    assert reg.names() == ["a", "b"] and "a" in reg and "c" not in reg
+    assert reg.get("b", 3) == "b3" and reg.get("a") == "a"
+    assert built == [3]  # a factory runs only when its name is asked for
+    with pytest.raises(UnknownName, match=r"unknown widget 'c'; available: a, b") as err:
+        reg.get("c")
+    assert isinstance(err.value, ValueError) and isinstance(err.value, KGSolverError)
+    assert reg.check("a") == "a"
+
+
+def test_configuration_lists_the_registered_names_of_an_unknown_choice():
+    from kgsolver.graphs.settings import GraphSettings
+    from kgsolver.pipeline.preference.settings import PreferenceSettings
+
+    with pytest.raises(ValidationError, match="unknown graph store 'sqlite'; available: neo4j, networkx"):
+        GraphSettings(store="sqlite")
+    with pytest.raises(ValidationError, match="unknown graph extractor 'regex'; available: llm, none, spacy"):
+        GraphSettings(extractor="regex")
+    with pytest.raises(ValidationError, match=r"unknown preference policy 'newest'; available: .*hierarchical"):
+        PreferenceSettings(policy="newest")
+    assert PreferenceSettings(policy="context-only").policy == "context_only"
+
+
+def test_unknown_backends_filters_and_stores_name_the_alternatives():
+    from kgsolver.connectors.graph_stores.base import open_store
+    from kgsolver.connectors.llms.factory import build_chat_backend
+    from kgsolver.pipeline.config import LLMSettings
+    from kgsolver.pipeline.filters.chain import build_filter_chain
+    from kgsolver.pipeline.filters.settings import FilterSettings
+
+    with pytest.raises(UnknownName, match="KIND one of gguf, openai, transformers"):
+        build_chat_backend(LLMSettings(name="ollama:llama3"), None)
+    with pytest.raises(UnknownName, match="available: brevity, consistency, dedup, instruction_guard, relevance"):
+        build_filter_chain(FilterSettings(steps=["dedup", "rerank"]), embedder=None)
+    with pytest.raises(UnknownName, match="available: neo4j, networkx"):
+        open_store("sqlite")
