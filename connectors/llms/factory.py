@@ -69,6 +69,7 @@ def _openai(model_name: str, settings: BackendSettings, cache_dir: Path) -> Chat
     model = ChatOpenAI(
         model=model_name, base_url=base_url, api_key=api_key, temperature=settings.temperature,
         max_tokens=settings.max_tokens, seed=settings.seed, timeout=settings.request_timeout_s, max_retries=2,
+        stream_usage=True,  # streamed replies (/ask/stream) carry their token counts too
     )
     return ChatBackend(model, f"openai:{base_url or 'api'}:{model_name}", "openai-schema")
 

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,8 @@ from kgsolver.connectors.llms.cache import ResponseCache, cache_key
 from kgsolver.connectors.llms.factory import ChatBackend
 
 T = TypeVar("T", bound=BaseModel)
+# Called with (purpose, text) for each piece of a reply as it is generated; a cached reply arrives as one piece.
+TokenListener = Callable[[str, str], None]
 
 
 class Usage(BaseModel):
@@ -48,6 +50,7 @@ class LLMSession:
     budget: Budget
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
+    on_token: TokenListener | None = None  # set: every reply of this session is streamed to it as it is generated
 
     def remaining_calls(self) -> int | None:
         limit = self.budget.max_llm_calls
@@ -66,7 +69,9 @@ class LLMSession:
     def chat(self, messages: list[BaseMessage], *, purpose: str, max_tokens: int | None = None,
              schema: dict | None = None) -> LLMReply:
         self.check()
-        reply = self.gateway.call(messages, purpose=purpose, max_tokens=max_tokens, schema=schema)
+        listener = self.on_token
+        on_text = None if listener is None else (lambda text: listener(purpose, text))
+        reply = self.gateway.call(messages, purpose=purpose, max_tokens=max_tokens, schema=schema, on_token=on_text)
         self.usage.add(reply.usage)
         return reply
 
@@ -117,8 +122,8 @@ class LLMGateway:
         self.total = Usage()
         self._lock = threading.Lock()
 
-    def session(self, budget: Budget | None = None) -> LLMSession:
-        return LLMSession(self, budget or Budget())
+    def session(self, budget: Budget | None = None, *, on_token: TokenListener | None = None) -> LLMSession:
+        return LLMSession(self, budget or Budget(), on_token=on_token)
 
     def _response_format(self, schema: dict | None) -> dict | None:
         if schema is None or self.backend.json_mode == "none":
@@ -128,7 +133,8 @@ class LLMGateway:
         return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": False}}
 
     def call(self, messages: list[BaseMessage], *, purpose: str, max_tokens: int | None = None,
-             schema: dict | None = None) -> LLMReply:
+             schema: dict | None = None, on_token: Callable[[str], None] | None = None) -> LLMReply:
+        """One counted, cached call; with `on_token` the reply is streamed to it as the backend generates it."""
         max_tokens = max_tokens or self.default_max_tokens
         response_format = self._response_format(schema)
         params = {"max_tokens": max_tokens, "response_format": response_format}
@@ -136,21 +142,35 @@ class LLMGateway:
         started = time.perf_counter()
         hit = self.cache.get(key) if self.cache else None
         if hit is None:
-            kwargs = {"max_tokens": max_tokens}
+            kwargs: dict[str, Any] = {"max_tokens": max_tokens}
             if response_format:
                 kwargs["response_format"] = response_format
-            message = self.backend.model.invoke(messages, **kwargs)
-            meta = message.usage_metadata or {}
-            hit = {"text": str(message.content), "prompt_tokens": meta.get("input_tokens", 0),
-                   "completion_tokens": meta.get("output_tokens", 0)}
+            hit = self._generate(messages, kwargs, on_token)
             if self.cache:
                 self.cache.put(key, hit)
             cached = 0
         else:
             cached = 1
+            if on_token is not None and hit["text"]:
+                on_token(hit["text"])
         # Cached replies still count their tokens, so budgets decide the same way on a re-run.
         usage = Usage(llm_calls=1, prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"],
                       seconds=time.perf_counter() - started, cache_hits=cached)
         with self._lock:
             self.total.add(usage)
         return LLMReply(hit["text"], usage, purpose)
+
+    def _generate(self, messages: list[BaseMessage], kwargs: dict, on_token: Callable[[str], None] | None) -> dict:
+        """The backend's reply with its token counts: invoked, or streamed chunk by chunk (LangChain's `.stream`; a
+        backend without streaming yields its whole reply as one chunk, and usage arrives on the chunks)."""
+        if on_token is None:
+            message = self.backend.model.invoke(messages, **kwargs)
+        else:
+            message = None
+            for chunk in self.backend.model.stream(messages, **kwargs):
+                if chunk.content:
+                    on_token(str(chunk.content))
+                message = chunk if message is None else message + chunk
+        meta: Mapping[str, Any] = (message.usage_metadata if message is not None else None) or {}
+        return {"text": str(message.content) if message is not None else "",
+                "prompt_tokens": meta.get("input_tokens", 0), "completion_tokens": meta.get("output_tokens", 0)}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
@@ -54,6 +55,35 @@ def default_threads(requested: int) -> int:
     return max(1, cores)
 
 
+@contextmanager
+def _counting_tokens(client: Any) -> Iterator[dict[str, int]]:
+    """Count the prompt and completion tokens of one streamed completion, as the non-streamed reply's `usage` does.
+
+    llama-cpp-python's stream chunks carry no usage, so its `generate` is wrapped for this one call (the caller holds
+    the context's lock): the prompt is what generate is given, the completion every token it yields except an
+    end-of-generation token, which the completion loop drops too."""
+    import llama_cpp
+
+    counts, original = {"prompt_tokens": 0, "completion_tokens": 0}, client.generate
+
+    def generate(tokens: list[int], *args: Any, **kwargs: Any) -> Iterator[int]:
+        counts["prompt_tokens"] = len(tokens)
+        for token in original(tokens, *args, **kwargs):
+            if not llama_cpp.llama_vocab_is_eog(client._model.vocab, token):
+                counts["completion_tokens"] += 1
+            yield token
+
+    client.generate = generate
+    try:
+        yield counts
+    finally:
+        del client.generate  # the class's method again
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
+
+
 class ChatLlamaCpp(BaseChatModel):
     """Local GGUF chat model. One llama.cpp context is shared per process and guarded by its lock (not re-entrant)."""
 
@@ -80,7 +110,20 @@ class ChatLlamaCpp(BaseChatModel):
         if self._llama is None:
             self._llama, self._lock = _load_llama(self.model_path, self.n_ctx, default_threads(self.n_threads),
                                                   self.seed)
+        assert self._lock is not None, "loaded together with the model"
         return self._llama, self._lock
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "messages": [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages],
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "seed": self.seed,
+            "stop": stop,
+        }
+        if kwargs.get("response_format"):
+            params["response_format"] = kwargs["response_format"]
+        return params
 
     def _generate(
         self,
@@ -89,28 +132,42 @@ class ChatLlamaCpp(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        payload = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        params: dict[str, Any] = {
-            "temperature": kwargs.get("temperature", self.temperature),
-            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
-            "seed": self.seed,
-            "stop": stop,
-        }
-        if kwargs.get("response_format"):
-            params["response_format"] = kwargs["response_format"]
+        params = self._request(messages, stop, kwargs)
         client, lock = self._client()
         with lock:
             client.reset()
-            response = client.create_chat_completion(messages=payload, **params)
+            response = client.create_chat_completion(**params)
         usage = response.get("usage") or {}
         message = AIMessage(
             content=response["choices"][0]["message"].get("content") or "",
-            usage_metadata={
-                "input_tokens": int(usage.get("prompt_tokens", 0)),
-                "output_tokens": int(usage.get("completion_tokens", 0)),
-                "total_tokens": int(usage.get("total_tokens", 0)),
-            },
+            usage_metadata=_usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
             response_metadata={"finish_reason": response["choices"][0].get("finish_reason")},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The reply piece by piece as llama.cpp generates it; the last chunk carries the usage."""
+        params = self._request(messages, stop, kwargs)
+        client, lock = self._client()
+        finish = None
+        with lock, _counting_tokens(client) as counts:
+            client.reset()
+            for part in client.create_chat_completion(stream=True, **params):
+                choice = part["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = choice.get("delta", {}).get("content") or ""
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+        yield ChatGenerationChunk(message=AIMessageChunk(
+            content="", usage_metadata=_usage(counts["prompt_tokens"], counts["completion_tokens"]),
+            response_metadata={"finish_reason": finish}))
 

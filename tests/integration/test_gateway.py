@@ -61,3 +61,27 @@ def test_defensive_parser_accepts_fenced_and_embedded_json():
     assert parse_json_reply('Sure! {"country": "Chad", "capital": "N\'Djamena"} hope it helps', Capital).country == "Chad"
     with pytest.raises(ValueError):
         parse_json_reply("no json here", Capital)
+
+
+@pytest.mark.parametrize("schema", [None, Capital], ids=["text", "json-schema"])
+def test_streamed_reply_counts_like_an_invoked_one_and_a_cached_one_streams_whole(qwen05, schema):
+    """`on_token` streams the reply as llama.cpp generates it: several pieces, the same text and the same token
+    counts as the non-streamed call; the cached reply then arrives as one piece and is still counted."""
+    messages = [HumanMessage(f"Name the capital of France and one sight there. ({time.time_ns()})")]
+    json_schema = schema.model_json_schema() if schema else None
+    invoked = qwen05.backend.model.invoke(messages, max_tokens=40, **(
+        {"response_format": qwen05._response_format(json_schema)} if schema else {}))
+    pieces: list[tuple[str, str]] = []
+    session = qwen05.session(on_token=lambda purpose, text: pieces.append((purpose, text)))
+    before = qwen05.total.model_copy()
+    reply = session.chat(messages, purpose="streamed", max_tokens=40, schema=json_schema)
+    assert len(pieces) > 1 and {p for p, _ in pieces} == {"streamed"}
+    assert "".join(t for _, t in pieces) == reply.text == invoked.content
+    meta = invoked.usage_metadata
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (meta["input_tokens"], meta["output_tokens"])
+    assert reply.usage.cache_hits == 0 and qwen05.total.llm_calls == before.llm_calls + 1
+    assert qwen05.total.completion_tokens == before.completion_tokens + meta["output_tokens"]
+    pieces.clear()
+    again = session.chat(messages, purpose="streamed", max_tokens=40, schema=json_schema)
+    assert pieces == [("streamed", reply.text)] and again.usage.cache_hits == 1
+    assert again.usage.completion_tokens == reply.usage.completion_tokens and session.usage.llm_calls == 2
