@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.pipeline.filters.base import doc_ref
 from kgsolver.pipeline.filters.chain import build_filter_chain
 from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
@@ -48,41 +49,57 @@ class AnswerMode(Protocol):
 
 
 def answer_question(question: str, ctx: "QuestionContext", mode: AnswerMode) -> AskResult:
-    tracer = Tracer()
+    tracer = Tracer(ctx.session, on_step=ctx.on_step)  # each step's LLM cost from the gateway, streamed as it ends
     policy = get_policy(ctx.policy or ctx.config.preference.policy)  # from configuration or the caller, never text
     inputs = _inputs(question, ctx.session, ctx.config.preference, ctx.assumptions, ctx.embedder, tracer)
     outcome = policy.before_retrieval(inputs)
     gathered = Gathered([])
+    removed_by: dict[str, str] = {}
     if outcome is None:
         ctx.answer_calls = policy.answer_calls(inputs)
         gathered = mode.gather(question, ctx, tracer)
-        outcome = _filter_and_resolve(policy, inputs, gathered.documents, ctx.config.filters)
-    return assemble(question, mode.name, ctx, tracer, outcome, gathered.evidence or gathered.documents)
+        outcome, removed_by = _filter_and_resolve(policy, inputs, gathered.documents, ctx.config.filters)
+    evidence = gathered.evidence or gathered.documents
+    return assemble(question, mode.name, ctx, tracer, outcome, evidence,
+                    _why_not_kept(evidence, gathered.documents, inputs.documents, removed_by))
 
 
 def answer_passages(question: str, documents: list[Document], *, session: LLMSession, config: "KGSolverConfig",
-                    embedder: Embedder, assumptions: list[str] = (), policy: str | None = None) -> PolicyOutcome:
+                    embedder: Embedder, assumptions: Sequence[str] = (), policy: str | None = None) -> PolicyOutcome:
     """The same answer step over passages the caller supplies (the conflict suite's edited contexts)."""
     chosen = get_policy(policy or config.preference.policy)
     inputs = _inputs(question, session, config.preference, assumptions, embedder, Tracer())
-    return chosen.before_retrieval(inputs) or _filter_and_resolve(chosen, inputs, documents, config.filters)
+    return chosen.before_retrieval(inputs) or _filter_and_resolve(chosen, inputs, documents, config.filters)[0]
 
 
-def _inputs(question: str, session: LLMSession, settings: PreferenceSettings, assumptions, embedder: Embedder,
-            tracer: Tracer) -> PreferenceInputs:
+def _inputs(question: str, session: LLMSession, settings: PreferenceSettings, assumptions: Sequence[str],
+            embedder: Embedder, tracer: Tracer) -> PreferenceInputs:
     return PreferenceInputs(question=question, session=session, settings=settings, assumptions=list(assumptions),
                             embedder=embedder, tracer=tracer)
 
 
 def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, documents: list[Document],
-                        filters: FilterSettings) -> PolicyOutcome:
-    """The filters once, then the policy once, over what the mode gathered."""
+                        filters: FilterSettings) -> tuple[PolicyOutcome, dict[str, str]]:
+    """The filters once, then the policy once, over what the mode gathered; also which filter removed which passage
+    (by `doc_ref`)."""
     chain = build_filter_chain(filters, inputs.embedder, session=inputs.session, user_facts=inputs.assumptions)
-    inputs.documents = chain.run(inputs.question, documents, tracer=inputs.tracer).documents
+    filtered = chain.run(inputs.question, documents, tracer=inputs.tracer)
+    inputs.documents = filtered.documents
+    removed_by = {r.ref: report.filter for report in filtered.reports for r in report.removed if r.kind == "document"}
     started = time.perf_counter()
     outcome = policy.resolve(inputs)
+    assert inputs.tracer is not None, "_inputs() always sets one"
     _trace_preference(inputs.tracer, outcome, len(inputs.assumptions), started)
-    return outcome
+    return outcome, removed_by
+
+
+def _why_not_kept(evidence: list[Document], answered_from: list[Document], kept: list[Document],
+                  removed_by: dict[str, str]) -> dict[str, str]:
+    """For each listed passage the answer was not generated from: the filter that removed it, or "rank" when the
+    mode ranked it below the passages it handed to the answer step."""
+    kept_refs, offered = {doc_ref(d) for d in kept}, {doc_ref(d) for d in answered_from}
+    return {ref: removed_by.get(ref) or ("filters" if ref in offered else "rank")
+            for ref in map(doc_ref, evidence) if ref not in kept_refs}
 
 
 def _trace_preference(tracer: Tracer, outcome: PolicyOutcome, assumptions: int, started: float) -> None:
@@ -110,10 +127,12 @@ def answer_source(outcome: PolicyOutcome) -> str:
 
 
 def assemble(question: str, mode: str, ctx: "QuestionContext", tracer: Tracer, outcome: PolicyOutcome,
-             evidence: list[Document]) -> AskResult:
+             evidence: list[Document], not_kept: dict[str, str] | None = None) -> AskResult:
     citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
                       for d in outcome.cited}.values())
-    listed = [Evidence.from_document(d) for d in user_fact_documents(ctx.assumptions) + evidence]
+    not_kept = not_kept or {}
+    listed = [Evidence.from_document(d, kept=doc_ref(d) not in not_kept, removed_by=not_kept.get(doc_ref(d)))
+              for d in user_fact_documents(ctx.assumptions) + evidence]
     source = answer_source(outcome)
     return AskResult(question=question, mode=mode, answer=outcome.answer or ABSTAIN_ANSWER,
                      abstained=outcome.answer is None, citations=citations, evidence=listed, trace=tracer.steps,

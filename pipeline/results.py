@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.llms.gateway import Usage
+from kgsolver.connectors.llms.gateway import LLMSession, Usage
 
 
 class Citation(BaseModel):
@@ -23,12 +23,15 @@ class Evidence(BaseModel):
     score: float
     chunk_id: str | None = None
     source: str = "context"  # which retriever or tool produced it
+    kept: bool = True  # False: the answer was not generated from it (`removed_by` says why)
+    removed_by: str | None = None  # the filter that removed it, or "rank" when the mode ranked it below the answer cut
 
     @classmethod
-    def from_document(cls, document: Document) -> "Evidence":
+    def from_document(cls, document: Document, *, kept: bool = True, removed_by: str | None = None) -> "Evidence":
         meta = document.metadata
         return cls(doc_id=meta["doc_id"], title=meta.get("title", ""), text=document.page_content,
-                   score=meta.get("score", 0.0), chunk_id=meta.get("chunk_id"), source=meta.get("retriever", "context"))
+                   score=meta.get("score", 0.0), chunk_id=meta.get("chunk_id"), source=meta.get("retriever", "context"),
+                   kept=kept, removed_by=removed_by)
 
 
 class TraceStep(BaseModel):
@@ -37,8 +40,11 @@ class TraceStep(BaseModel):
     input: Any = None
     output: Any = None
     decision: str | None = None
-    tokens: int = 0
+    tokens: int = 0  # prompt_tokens + completion_tokens
     seconds: float = 0.0
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class Preference(BaseModel):
@@ -70,17 +76,35 @@ class AskResult(BaseModel):
     preference: Preference | None = None
 
 
-class Tracer:
-    """Collects trace steps with their timing and token cost."""
+StepListener = Callable[[TraceStep], None]
 
-    def __init__(self) -> None:
+
+class Tracer:
+    """Collects trace steps with their timing and token cost, and hands each to `on_step` as it is recorded.
+
+    With a session, a step's LLM cost is what the session's gateway counted since the previous step: every call of
+    the question lands in exactly one step, so the steps add up to the session's usage (the gateway's count)."""
+
+    def __init__(self, session: LLMSession | None = None, on_step: StepListener | None = None) -> None:
         self.steps: list[TraceStep] = []
         self._started = time.perf_counter()
+        self._session, self._on_step = session, on_step
+        self._counted = session.usage.model_copy() if session is not None else Usage()
 
     def record(self, tool: str, input: Any = None, output: Any = None, *, decision: str | None = None,
                tokens: int = 0, started: float | None = None) -> TraceStep:
         now = time.perf_counter()
+        cost = {"tokens": tokens}
+        if self._session is not None:  # the gateway's count wins over the caller's estimate
+            used, before = self._session.usage, self._counted
+            cost = {"llm_calls": used.llm_calls - before.llm_calls,
+                    "prompt_tokens": used.prompt_tokens - before.prompt_tokens,
+                    "completion_tokens": used.completion_tokens - before.completion_tokens}
+            cost["tokens"] = cost["prompt_tokens"] + cost["completion_tokens"]
+            self._counted = used.model_copy()
         step = TraceStep(step=len(self.steps) + 1, tool=tool, input=input, output=output, decision=decision,
-                         tokens=tokens, seconds=round(now - (started if started is not None else now), 4))
+                         seconds=round(now - (started if started is not None else now), 4), **cost)
         self.steps.append(step)
+        if self._on_step is not None:
+            self._on_step(step)
         return step

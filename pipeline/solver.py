@@ -13,10 +13,10 @@ from functools import cached_property
 from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_embedder
-from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession
+from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession, TokenListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, manifest_stamp
-from kgsolver.pipeline.results import AskResult
+from kgsolver.pipeline.results import AskResult, StepListener
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.vectors import QueryVectors
 
@@ -33,6 +33,7 @@ class QuestionContext:
     assumptions: list[str] = field(default_factory=list)  # user-stated facts (`--assume`), outrank retrieved text
     policy: str | None = None  # preference policy name; None = config.preference.policy
     answer_calls: int = 2  # LLM calls the policy keeps for the answer (set by the answer step before gathering)
+    on_step: StepListener | None = None  # gets each trace step as it is recorded (the API's /ask/stream)
 
 
 class Solver:
@@ -87,17 +88,20 @@ class Solver:
         )
 
     def ask(self, question: str, *, mode: str = "naive", budget: Budget | None = None,
-            assumptions: list[str] | None = None, policy: str | None = None) -> AskResult:
+            assumptions: list[str] | None = None, policy: str | None = None, on_step: StepListener | None = None,
+            on_token: TokenListener | None = None) -> AskResult:
+        """`on_step` gets each trace step as it ends, `on_token` (purpose, text) each piece of every LLM reply as it
+        is generated; both are called on the asking thread."""
         from kgsolver.pipeline.answer import answer_question
         from kgsolver.pipeline.modes import get_mode
 
         if not question.strip():
             raise ValueError("the question is empty")
         answer_mode = get_mode(mode)
-        session = self.gateway.session(budget or self.config.budget)
+        session = self.gateway.session(budget or self.config.budget, on_token=on_token)
         kb, vectors = self._generation()  # one generation for the whole question
         ctx = QuestionContext(kb, vectors, self._retriever(kb, vectors), session, self.config,
-                              assumptions=list(assumptions or []), policy=policy)
+                              assumptions=list(assumptions or []), policy=policy, on_step=on_step)
         result = answer_question(question, ctx, answer_mode)
         result.usage = session.usage.model_copy()
         return result
