@@ -1,10 +1,14 @@
 """The HTTP API: `kgsolver serve` runs `create_app(root)` under uvicorn.
 
     POST /ask                  the same JSON as `kgsolver ask --json`
-    POST /ask/stream           server-sent events: `started`, one `trace` per step, then `answer` (or `error`)
+    POST /ask/stream           server-sent events as they happen: `started`, a `trace` per step when it ends, a
+                               `token` per piece of each LLM reply as it is generated, then `answer` (or `error`)
     POST /kb/{name}/documents  incremental ingest into one knowledge base (created if missing)
     GET  /kb                   the knowledge bases under the root
     GET  /health               liveness, the configured LLM and graph store, the registered modes
+
+With KGSOLVER_API__KEY set, every path but /health wants `Authorization: Bearer KEY` or `X-API-Key: KEY`
+(`pipeline/api_guard.py`: the key, the body size limit, error bodies without request values or server paths).
 
 Knowledge bases are isolated by name: `root/<name>/` is one knowledge base, names match `KB_NAME_PATTERN`, and a
 question names exactly one of them. One embedder and one LLM gateway are shared by every knowledge base.
@@ -12,26 +16,31 @@ question names exactly one of them. One embedder and one LLM gateway are shared 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
+import logging
 import threading
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import anyio
-from fastapi import FastAPI, HTTPException, Path as PathParam, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Path as PathParam
+from fastapi.security import APIKeyHeader, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
-from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError, MissingModelError
+from kgsolver.connectors.errors import KGSolverError
+from kgsolver.pipeline.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
 from kgsolver.pipeline.api_models import (
-    KB_NAME_PATTERN, KB_NAME_RE, MAX_BODY_BYTES, AskRequest, DocumentsRequest, Health, IngestResponse, KBInfo,
+    KB_NAME_PATTERN, KB_NAME_RE, AskRequest, DocumentsRequest, Health, IngestResponse, KBInfo,
 )
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.config import build_gateway
 from kgsolver.pipeline.solver import Solver
+
+logger = logging.getLogger(__name__)
 
 # Keyword arguments of Solver.ask that the API passes through only when this kgsolver's Solver accepts them.
 OPTIONAL_FEATURES = ("assumptions", "policy")
@@ -118,7 +127,11 @@ class KnowledgeBases:
         for path in sorted(p for p in self.root.iterdir() if p.is_dir() and KB_NAME_RE.fullmatch(p.name)):
             if not KnowledgeBase.exists(path):
                 continue
-            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+            try:
+                manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # one damaged knowledge base must not take /kb and /health down
+                infos.append(KBInfo(name=path.name, documents=0, chunks=0, components=[], damaged=True))
+                continue
             counts = manifest.get("counts", {})
             infos.append(KBInfo(name=path.name, documents=counts.get("documents", 0), chunks=counts.get("chunks", 0),
                                 components=sorted(manifest.get("files", {}))))
@@ -148,79 +161,41 @@ def _prepare(kbs: KnowledgeBases, request: AskRequest):
     solver = kbs.solver(request.kb, request.top_k)
     budget = request.budget.merged_with(kbs.config.budget) if request.budget else None
 
-    def run() -> AskResult:
-        return solver.ask(request.question, mode=request.mode, budget=budget, **kwargs)
+    def run(on_step=None, on_token=None) -> AskResult:
+        return solver.ask(request.question, mode=request.mode, budget=budget, on_step=on_step, on_token=on_token,
+                          **kwargs)
 
     return run
 
 
-class BodySizeLimit:
-    """Refuse request bodies over `limit` bytes with 413, whether or not the client sent Content-Length."""
+def _documented_security() -> list:
+    """The key's two headers in the OpenAPI schema (ApiKeyCheck enforces it; auto_error=False leaves that to it)."""
+    from fastapi import Security
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(send)
-        seen, refused = 0, False
-
-        async def limited_receive():
-            nonlocal seen, refused
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit and not refused:
-                refused = True
-                await self._refuse(send)
-            return {"type": "http.disconnect"} if refused else message
-
-        async def guarded_send(message):
-            if not refused:  # once refused, whatever the app answers to the disconnect is dropped
-                await send(message)
-
-        await self.app(scope, limited_receive, guarded_send)
-
-    async def _refuse(self, send):
-        body = json.dumps({"detail": f"request body over {self.limit} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(MissingModelError)
-    async def _missing_model(_: Request, exc: MissingModelError):
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(KGSolverError)
-    async def _kgsolver_error(_: Request, exc: KGSolverError):
-        status = 409 if isinstance(exc, KnowledgeBaseError) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    @app.exception_handler(ValueError)
-    async def _value_error(_: Request, exc: ValueError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    return [Security(HTTPBearer(auto_error=False, description="KGSOLVER_API__KEY")),
+            Security(APIKeyHeader(name="X-API-Key", auto_error=False, description="KGSOLVER_API__KEY"))]
 
 
 def create_app(root: str | Path, config: KGSolverConfig | None = None, *, embedder=None, gateway=None) -> FastAPI:
     """The API over the knowledge bases in `root`; pass `embedder`/`gateway` to share already loaded models."""
     config = config or KGSolverConfig()
     kbs = KnowledgeBases(Path(root), config, embedder=embedder, gateway=gateway)
-    app = FastAPI(title="kgsolver", version="0.1.0", description=__doc__)
+    key = config.api.key.get_secret_value() if config.api.key else None
+    app = FastAPI(title="kgsolver", version="0.1.0", description=__doc__,
+                  dependencies=_documented_security() if key else None)
     app.state.kbs = kbs
     app.add_middleware(BodySizeLimit)
-    _install_error_handlers(app)
+    app.add_middleware(ApiKeyCheck, key=key)  # added last, runs first: no body is read without the key
+    install_error_handlers(app, kbs.root)
     name_param = PathParam(..., pattern=KB_NAME_PATTERN, description="knowledge base name")
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
         graph = getattr(config, "graph", None)
-        return Health(status="ok", llm=config.llm.name, graph_store=getattr(graph, "store", None),
-                      kb_root=str(kbs.root), knowledge_bases=len(kbs.list()), modes=registered_modes(),
-                      embedder_loaded=kbs._embedder is not None, features=SOLVER_FEATURES)
+        return Health(status="ok", llm=redact_paths(config.llm.name, kbs.root),
+                      graph_store=getattr(graph, "store", None), knowledge_bases=len(kbs.list()),
+                      modes=registered_modes(), embedder_loaded=kbs._embedder is not None, features=SOLVER_FEATURES,
+                      auth=key is not None)
 
     @app.get("/kb", response_model=list[KBInfo])
     def list_kbs() -> list[KBInfo]:
@@ -237,19 +212,37 @@ def create_app(root: str | Path, config: KGSolverConfig | None = None, *, embedd
     @app.post("/ask/stream", response_class=EventSourceResponse)
     async def ask_stream(request: AskRequest) -> EventSourceResponse:
         run = await anyio.to_thread.run_sync(_prepare, kbs, request)
-        return EventSourceResponse(_events(request, run), ping=15)
+        return EventSourceResponse(_events(request, run, kbs.root), ping=15)
 
     return app
 
 
-async def _events(request: AskRequest, run) -> AsyncIterator[dict]:
+async def _events(request: AskRequest, run: Callable[..., AskResult], root: Path) -> AsyncIterator[dict]:
+    """The question runs on a worker thread; its trace steps and reply pieces cross to the event loop through a
+    queue as they happen, so the client sees each step when it ends and each token when it is generated."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
+
+    def emit(event: str, data: str) -> None:  # called on the worker thread
+        loop.call_soon_threadsafe(queue.put_nowait, {"event": event, "data": data})
+
+    def work() -> None:
+        try:
+            result = run(on_step=lambda step: emit("trace", step.model_dump_json()),
+                         on_token=lambda purpose, text: emit("token", json.dumps({"purpose": purpose, "text": text})))
+            emit("answer", result.model_dump_json())
+        except (KGSolverError, ValueError) as exc:
+            emit("error", json.dumps({"detail": redact_paths(str(exc), root)}))
+        except Exception:  # as /ask's 500: logged here, no details to the client
+            logger.exception("/ask/stream failed")
+            emit("error", json.dumps({"detail": "internal server error"}))
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
     yield {"event": "started", "data": json.dumps({"kb": request.kb, "mode": request.mode,
                                                    "question": request.question})}
-    try:
-        result = await anyio.to_thread.run_sync(run)
-    except (KGSolverError, ValueError) as exc:
-        yield {"event": "error", "data": json.dumps({"detail": str(exc)})}
-        return
-    for step in result.trace:
-        yield {"event": "trace", "data": step.model_dump_json()}
-    yield {"event": "answer", "data": result.model_dump_json()}
+    # Kept referenced until the end; a client that leaves early stops reading, the question still finishes.
+    worker = asyncio.ensure_future(anyio.to_thread.run_sync(work))
+    while (event := await queue.get()) is not None:
+        yield event
+    await worker

@@ -80,14 +80,15 @@ class KBInfo(BaseModel):
     documents: int
     chunks: int
     components: list[str]
+    damaged: bool = False  # the manifest could not be read: counts unknown
 
 
 class Health(BaseModel):
     status: str
     llm: str
     graph_store: str | None
-    kb_root: str
-    knowledge_bases: int
+    knowledge_bases: int  # the KB root's own path is not shown: no server paths leave the API
     modes: list[str]
     embedder_loaded: bool
     features: dict[str, bool]
+    auth: bool = False  # whether the other endpoints want the API key

@@ -16,8 +16,13 @@ def serve(root: Path = typer.Option(Path(".kgsolver/kbs"), "--root", envvar="KGS
     import uvicorn
 
     from kgsolver.pipeline.api import create_app
+    from kgsolver.pipeline.config import KGSolverConfig
 
-    app = create_app(root)
+    config = KGSolverConfig()
+    if config.api.key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"warning: KGSOLVER_API__KEY is not set: anyone who reaches {host}:{port} can use the API",
+                   err=True)
+    app = create_app(root, config)
     if preload:
         app.state.kbs.embedder, app.state.kbs.gateway  # noqa: B018  (properties that load on first use)
     uvicorn.run(app, host=host, port=port, log_level="info")

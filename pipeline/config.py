@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kgsolver.connectors.llms.budget import Budget
@@ -56,6 +56,13 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=1)
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (`kgsolver serve`)."""
+
+    key: SecretStr | None = Field(None, description="KGSOLVER_API__KEY: when set, every endpoint but /health wants it "
+                                  "as `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+
+
 class LimitSettings(BaseModel):
     """Input limits shared by the CLI and the HTTP API, checked before any model runs."""
 
@@ -79,6 +86,7 @@ class KGSolverConfig(BaseSettings):
     preference: PreferenceSettings = PreferenceSettings()
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
+    api: ApiSettings = ApiSettings()
 
 
 def build_gateway(config: KGSolverConfig) -> "LLMGateway":

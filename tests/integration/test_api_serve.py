@@ -17,19 +17,23 @@ KGSOLVER = Path(sys.executable).with_name("kgsolver")
 def test_kgsolver_serve_starts_the_api_from_the_environment(tmp_path):
     port = free_port()
     root = tmp_path / "kbs"
-    env = dict(os.environ, KGSOLVER_KB_ROOT=str(root), KGSOLVER_API_PORT=str(port),
+    key = {"X-API-Key": "serve-test-key"}
+    env = dict(os.environ, KGSOLVER_KB_ROOT=str(root), KGSOLVER_API_PORT=str(port), KGSOLVER_API__KEY=key["X-API-Key"],
                KGSOLVER_LLM__NAME="openai:served-model", KGSOLVER_LLM__BASE_URL="http://127.0.0.1:9/v1")
     process = subprocess.Popen([str(KGSOLVER), "serve", "--host", "127.0.0.1"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, seconds=90)
-        health = httpx.get(f"{url}/health").json()
-        assert health["llm"] == "openai:served-model" and health["kb_root"] == str(root.resolve())
-        assert health["knowledge_bases"] == 0 and not health["embedder_loaded"]
-        assert httpx.get(f"{url}/kb").json() == [] and root.is_dir()
-        assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "kgsolver"
-        missing = httpx.post(f"{url}/ask", json={"kb": "none", "question": "q"})
+        health = httpx.get(f"{url}/health")  # open without the key: a container's health check
+        assert health.json()["llm"] == "openai:served-model" and health.json()["auth"] is True
+        assert health.json()["knowledge_bases"] == 0 and not health.json()["embedder_loaded"]
+        assert str(tmp_path) not in health.text  # no server paths
+        assert httpx.get(f"{url}/kb").status_code == 401 and httpx.get(f"{url}/kb", headers=key).json() == []
+        assert root.is_dir()
+        assert httpx.get(f"{url}/openapi.json", headers=key).json()["info"]["title"] == "kgsolver"
+        assert httpx.post(f"{url}/ask", json={"kb": "none", "question": "q"}).status_code == 401
+        missing = httpx.post(f"{url}/ask", json={"kb": "none", "question": "q"}, headers=key)
         assert missing.status_code == 404
     finally:
         process.terminate()
