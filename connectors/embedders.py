@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -24,6 +24,14 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class TokenizingEmbedder(Embedder, Protocol):
+    """An embedder whose own tokenizer sets chunk boundaries at ingest (a Hugging Face fast tokenizer: chunks are
+    measured in the word pieces the model reads). The query path's QueryVectors is an Embedder but not this."""
+
+    tokenizer: Any
 
 
 def packaged_model_dir(dist_name: str = DEFAULT_EMBEDDER_DIST) -> Path:

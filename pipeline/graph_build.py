@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphStore, open_store
@@ -22,6 +23,12 @@ from kgsolver.connectors.graph_stores.journal import GraphJournal, JournaledStor
 from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
+from kgsolver.graphs.settings import GraphSettings
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
+    from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 GRAPH_COMPONENT, GRAPH_SUFFIX = "graph", ".jsonl.gz"
@@ -47,13 +54,13 @@ def kb_graph_namespace(kb_root: Path) -> str:
     return f"{safe}_{hashlib.sha1(str(root).encode('utf-8')).hexdigest()[:8]}"
 
 
-def has_graph(kb, settings) -> bool:
+def has_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:
     """The one "does this knowledge base have a graph?" check: a Neo4j store always may; networkx needs the
     knowledge base's `graph` component."""
     return settings.store != "networkx" or kb.component_path(GRAPH_COMPONENT) is not None
 
 
-def open_kb_graph(kb, settings) -> GraphStore:
+def open_kb_graph(kb: KnowledgeBase, settings: GraphSettings) -> GraphStore:
     """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
     # Each store takes what it needs: networkx the file, a shared Bolt database the knowledge base's labels.
     store = open_store(settings.store, path=kb.component_path(GRAPH_COMPONENT), namespace=kb_graph_namespace(kb.root))
@@ -62,7 +69,7 @@ def open_kb_graph(kb, settings) -> GraphStore:
     return store
 
 
-def make_extractor(settings, *, llm_session=None) -> GraphExtractor | None:
+def make_extractor(settings: GraphSettings, *, llm_session: LLMSession | None = None) -> GraphExtractor | None:
     return EXTRACTORS.get(settings.extractor, settings, llm_session)
 
 
@@ -125,8 +132,9 @@ def stage_graph(kb, store, settings=None, report: "GraphBuildReport | None" = No
         kb.stage_component(GRAPH_COMPONENT, store.save, GRAPH_SUFFIX)
 
 
-def update_graph(kb, removed_chunk_ids: list[int], new_chunk_ids: list[int], settings, *, embedder=None,
-                 llm_session=None, extractor=None) -> GraphBuildReport:
+def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids: list[int], settings: GraphSettings,
+                 *, embedder: Embedder | None = None, llm_session: LLMSession | None = None,
+                 extractor: GraphExtractor | None = None) -> GraphBuildReport:
     report, started = GraphBuildReport(extractor=settings.extractor), time.perf_counter()
     if settings.extractor == "none" and kb.component_path(GRAPH_COMPONENT) is None:  # nothing to update or build
         return report
@@ -151,7 +159,8 @@ def update_graph(kb, removed_chunk_ids: list[int], new_chunk_ids: list[int], set
     return report
 
 
-def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, settings, *, limit: int | None = None) -> dict:
+def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, settings: GraphSettings, *,
+                   limit: int | None = None) -> dict[str, Any]:
     """`kgsolver graph import`: add an external KG to a knowledge base, atomically with its manifest."""
     from kgsolver.graphs.import_triples import import_kg
     from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock

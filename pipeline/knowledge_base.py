@@ -130,7 +130,7 @@ class KnowledgeBase:
         self._by_doc: dict[str, list[int]] = {}
         for cid, chunk in chunks.items():
             self._by_doc.setdefault(chunk.doc_id, []).append(cid)
-        self._staged: dict[str, Callable[[Path], None]] = {}
+        self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
         self._core_dirty = False
         self._lease = lease  # this generation's files stay on disk while it is held
         self._after_commit: list[Callable[[], None]] = []
@@ -306,7 +306,7 @@ class KnowledgeBase:
                 match = _LEASE_FILE.match(path.name)
                 if not match or int(match[1]) == self.manifest["generation"]:
                     continue
-                handle = path.open("rb")
+                handle: BinaryIO = path.open("rb")
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:  # a reader still has this generation open: keep its files

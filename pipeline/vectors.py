@@ -111,7 +111,7 @@ def document_vectors(embedder: Embedder, documents: list[Document]) -> np.ndarra
         else:
             title = doc.metadata.get("title", "")
             todo.append((i, f"{title}\n{doc.page_content}" if title else doc.page_content))
-    if stored:
+    if stored and isinstance(embedder, QueryVectors) and embedder.kb is not None:  # (stored implies both)
         out[[i for i, _ in stored]] = embedder.kb.dense.vectors([c for _, c in stored])
     if todo:
         out[[i for i, _ in todo]] = embedder.encode([t for _, t in todo])
@@ -125,9 +125,9 @@ def sentence_vectors(embedder: Embedder, doc: Document, sentences: list[str]) ->
     stored: dict[str, np.ndarray] = {}
     if isinstance(embedder, QueryVectors) and embedder.sentences is not None and doc.metadata.get("cid") is not None:
         cid = int(doc.metadata["cid"])
-        chunk = embedder.kb.chunks.get(cid)
+        chunk = embedder.kb.chunks.get(cid) if embedder.kb is not None else None  # (sentences imply a kb)
         vectors = embedder.sentences.of_chunk(cid) if chunk is not None else None
-        if vectors is not None:
+        if chunk is not None and vectors is not None:
             texts = chunk_sentences(chunk)
             if len(texts) == len(vectors):
                 stored = dict(zip(texts, vectors))

@@ -34,7 +34,7 @@ class AdaptivePolicy(Policy):
         self.counter.questions += 1
         inputs.parametric = ask_parametric(inputs)
         cand = Candidates(parametric=inputs.parametric)
-        if not should_skip_retrieval(cand, inputs.settings, bool(inputs.assumptions)):
+        if cand.parametric is None or not should_skip_retrieval(cand, inputs.settings, bool(inputs.assumptions)):
             return None
         self.counter.skipped += 1
         reason = ("the model rated itself sure of its own answer (a self-rating, not a measured confidence); "

@@ -90,7 +90,8 @@ class Policy:
         raise NotImplementedError
 
 
-def answers_conflict(a: str | None, b: str | None, embedder=None, same_similarity: float = 0.85) -> bool:
+def answers_conflict(a: str | None, b: str | None, embedder: Embedder | None = None,
+                     same_similarity: float = 0.85) -> bool:
     """Cheap: two known answers conflict unless they match after normalisation, one contains the other, they share
     most tokens, or (with an embedder) their embeddings are near-identical. Unknown answers never conflict."""
     if not a or not b:

@@ -17,7 +17,7 @@ from kgsolver.pipeline.preference.settings import PreferenceSettings
 def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder=None, *,
                         policy: str = "hierarchical", allow_parametric: bool = True,
                         tag_parametric: bool = False) -> PolicyOutcome:
-    def conflicts(a, b):
+    def conflicts(a: str | None, b: str | None) -> bool:
         return answers_conflict(a, b, embedder, settings.same_answer_similarity)
 
     param = cand.parametric.answer if cand.parametric else None
@@ -29,13 +29,13 @@ def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder
         if conflict:
             reason += " (they disagree)"
         return PolicyOutcome(ans, make_preference(policy, "user", cand, reason, conflict), cand.user.cited)
-    if ctx:
+    if ctx and cand.context:  # (ctx implies cand.context; spelled out for the type checker)
         conflict = conflicts(ctx, param)
         reason = ("retrieved context answers the question" + (
             f"; it overrides the parametric answer {param!r}" if conflict else
             "; the parametric answer agrees" if param else ""))
         return PolicyOutcome(ctx, make_preference(policy, "context", cand, reason, conflict), cand.context.cited)
-    if allow_parametric and param:
+    if allow_parametric and param and cand.parametric:
         confident = cand.parametric.confidence >= settings.parametric_min_confidence
         if not cand.context_relevant or confident or tag_parametric:
             why = ("no retrieved passage is relevant to the question" if not cand.context_relevant
