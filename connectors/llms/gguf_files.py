@@ -11,7 +11,7 @@ import importlib.metadata
 import json
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from tqdm import tqdm
 
@@ -90,20 +90,42 @@ def _write_stamp(stamp: Path, target: Path, model: GGUFModel) -> None:
     stamp.write_text(json.dumps({"sha256": model.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
 
 
+class PreparedModel(NamedTuple):
+    path: Path
+    action: str  # what was done to accept the file, in words
+
+
 def resolve_gguf(model: GGUFModel, cache_dir: Path) -> Path:
     """Path of the verified GGUF file, assembling it once into `cache_dir` when it ships in parts."""
+    return prepare_gguf(model, cache_dir).path
+
+
+def _verified_now(model: GGUFModel, target: Path, stamp: Path) -> bool:
+    size, sha = _hash_into([target], None, f"verify {model.name}")
+    if size != model.size or sha != model.sha256:
+        return False
+    _write_stamp(stamp, target, model)
+    return True
+
+
+def prepare_gguf(model: GGUFModel, cache_dir: Path, *, recheck: bool = False) -> PreparedModel:
+    """The verified file and what it took. A file verified before and unchanged since (size, mtime) is trusted unless
+    `recheck`, which hashes it again (`kgsolver models install`); an assembled file that fails is assembled anew."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     stamp = cache_dir / f"{model.filename}.verified.json"
     if not model.is_split:
         target = source_files(model)[0]
-        if not _stamp_matches(stamp, target, model):
-            size, sha = _hash_into([target], None, f"verify {model.name}")
-            _check(model, size, sha, str(target))
-            _write_stamp(stamp, target, model)
-        return target
+        if not recheck and _stamp_matches(stamp, target, model):
+            return PreparedModel(target, "verified before, unchanged since")
+        size, sha = _hash_into([target], None, f"verify {model.name}")
+        _check(model, size, sha, str(target))
+        _write_stamp(stamp, target, model)
+        return PreparedModel(target, "sha256 verified")
     target = cache_dir / model.filename
-    if target.exists() and _stamp_matches(stamp, target, model):
-        return target
+    if target.exists() and not recheck and _stamp_matches(stamp, target, model):
+        return PreparedModel(target, "verified before, unchanged since")
+    if target.exists() and recheck and _verified_now(model, target, stamp):
+        return PreparedModel(target, "sha256 verified")
     sources = source_files(model)
     partial = cache_dir / f".{model.filename}.{os.getpid()}.partial"
     try:
@@ -114,4 +136,4 @@ def resolve_gguf(model: GGUFModel, cache_dir: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     _write_stamp(stamp, target, model)
-    return target
+    return PreparedModel(target, f"assembled from {len(sources)} parts, sha256 verified")

