@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from langchain_core.documents import Document
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.agent.resources import AgentResources
 
 
 class AtomicSearchTool:
     name = "atomic_search"
     description = "find passages whose atomic questions match a (sub-)question"
 
-    def __init__(self, resources):
+    def __init__(self, resources: AgentResources) -> None:
         self.resources = resources
 
     @property
@@ -19,8 +22,9 @@ class AtomicSearchTool:
         return self.resources.atomic is not None and len(self.resources.atomic) > 0
 
     def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
-        if not self.available:
+        atomic = self.resources.atomic
+        if atomic is None or not len(atomic):  # `available`, narrowed for the type checker
             return []
         vector = self.resources.embedder.encode([query])[0]
         return [self.resources.document(h.cid, h.score, self.name, atomic_question=h.question)
-                for h in self.resources.atomic.search(vector, k) if h.cid in self.resources.kb.chunks]
+                for h in atomic.search(vector, k) if h.cid in self.resources.kb.chunks]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.retrievers import BM25Retriever
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.agent.resources import AgentResources
 
 
 class BM25SearchTool:
     name = "bm25_search"
     description = "keyword search over passages (names, rare words)"
 
-    def __init__(self, resources):
+    def __init__(self, resources: AgentResources) -> None:
         self.resources = resources
         self.retriever = BM25Retriever(kb=resources.kb)
 

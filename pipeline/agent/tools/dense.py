@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.retrievers import DenseRetriever
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.agent.resources import AgentResources
 
 
 class DenseSearchTool:
     name = "dense_search"
     description = "semantic search over passages"
 
-    def __init__(self, resources):
+    def __init__(self, resources: AgentResources) -> None:
         self.resources = resources
         self.retriever = DenseRetriever(kb=resources.kb, embedder=resources.embedder)
 
