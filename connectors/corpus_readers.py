@@ -18,12 +18,13 @@ from kgsolver.connectors.jsonl_reader import JSONL_FORMATS, read_jsonl
 
 __all__ = ["CORPUS_FORMATS", "ReadReport", "SourceDocument", "read_corpus"]
 CORPUS_FORMATS = ("auto", "jsonl", "kilt", "text")
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+JSON_SUFFIX = ".json"  # read as JSON lines when named alone; in a folder a .json file is rarely that, so skipped
 
 
-def file_kind(path: Path) -> str | None:
+def file_kind(path: Path, *, alone: bool = False) -> str | None:
     """jsonl, text, document, or None for a file no reader takes."""
-    if path.name.lower().endswith(JSONL_SUFFIXES):
+    if path.name.lower().endswith(JSONL_SUFFIXES) or (alone and path.suffix.lower() == JSON_SUFFIX):
         return "jsonl"
     suffix = path.suffix.lower()
     return "text" if suffix in TEXT_SUFFIXES else "document" if suffix in DOCUMENT_SUFFIXES else None
@@ -36,7 +37,7 @@ def _reads(fmt: str, kind: str | None) -> bool:
 
 
 def _read_file(path: Path, root: Path, fmt: str, report: ReadReport) -> Iterator[SourceDocument]:
-    kind = file_kind(path)
+    kind = file_kind(path, alone=True)
     if kind == "jsonl":
         yield from read_jsonl(path, report, fmt)
     elif kind == "text":
@@ -45,8 +46,8 @@ def _read_file(path: Path, root: Path, fmt: str, report: ReadReport) -> Iterator
         yield from read_document(path, root, report)
 
 
-def _why_not(path: Path, fmt: str) -> str:
-    kind = file_kind(path)
+def _why_not(path: Path, fmt: str, *, alone: bool = False) -> str:
+    kind = file_kind(path, alone=alone)
     if kind is None:
         return (f"unsupported file type {path.suffix or '(no suffix)'!s} (read: .jsonl, .jsonl.gz, "
                 f"{', '.join(sorted(TEXT_SUFFIXES | DOCUMENT_SUFFIXES))})")
@@ -62,8 +63,8 @@ def read_corpus(path: str | Path, report: ReadReport | None = None, fmt: str = "
     if not path.exists():
         raise CorpusFormatError(f"{path}: no such file or folder")
     if not path.is_dir():
-        if not _reads(fmt, file_kind(path)):
-            raise CorpusFormatError(f"{path}: unsupported corpus format: {_why_not(path, fmt)}")
+        if not _reads(fmt, file_kind(path, alone=True)):
+            raise CorpusFormatError(f"{path}: unsupported corpus format: {_why_not(path, fmt, alone=True)}")
         yield from _read_file(path, path.parent, fmt, report)
         return
     for child in sorted(p for p in path.rglob("*") if p.is_file()):

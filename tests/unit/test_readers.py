@@ -163,3 +163,12 @@ def test_other_file_types_in_a_folder_are_listed_as_skipped(tmp_path):
     assert report.skipped == [f"{tmp_path / 'docs.jsonl'}: a jsonl file is not read with --format text, skipped",
                               f"{tmp_path / 'table.xlsx'}: unsupported file type .xlsx (read: .jsonl, .jsonl.gz, "
                               f".docx, .htm, .html, .markdown, .md, .pdf, .txt), skipped"]
+
+
+def test_a_json_file_is_read_when_named_alone_and_skipped_in_a_folder(tmp_path):
+    (tmp_path / "package.json").write_text('{"name": "not a corpus",\n "version": "1"}\n')
+    (tmp_path / "docs.json").write_text('{"id": "d", "text": "delta"}\n')
+    report = ReadReport()
+    assert list(read_corpus(tmp_path, report)) == []
+    assert len(report.skipped) == 2 and all("unsupported file type .json" in s for s in report.skipped)
+    assert [d.id for d in read_corpus(tmp_path / "docs.json")] == ["d"]
