@@ -82,13 +82,13 @@ def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, docu
                         filters: FilterSettings) -> tuple[PolicyOutcome, dict[str, str]]:
     """The filters once, then the policy once, over what the mode gathered; also which filter removed which passage
     (by `doc_ref`)."""
+    assert inputs.embedder is not None and inputs.tracer is not None, "_inputs() always sets both"
     chain = build_filter_chain(filters, inputs.embedder, session=inputs.session, user_facts=inputs.assumptions)
     filtered = chain.run(inputs.question, documents, tracer=inputs.tracer)
     inputs.documents = filtered.documents
     removed_by = {r.ref: report.filter for report in filtered.reports for r in report.removed if r.kind == "document"}
     started = time.perf_counter()
     outcome = policy.resolve(inputs)
-    assert inputs.tracer is not None, "_inputs() always sets one"
     _trace_preference(inputs.tracer, outcome, len(inputs.assumptions), started)
     return outcome, removed_by
 

@@ -33,7 +33,7 @@ class Chunk:
 
 
 class TokenChunker:
-    def __init__(self, tokenizer, chunk_tokens: int = 200, overlap_tokens: int = 40):
+    def __init__(self, tokenizer: Any, chunk_tokens: int = 200, overlap_tokens: int = 40) -> None:
         if overlap_tokens >= chunk_tokens:
             raise ValueError(f"overlap_tokens ({overlap_tokens}) must be smaller than chunk_tokens ({chunk_tokens})")
         self.tokenizer = tokenizer

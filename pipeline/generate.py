@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
@@ -76,7 +76,7 @@ def format_passages(documents: list[Document], max_chars: int = 1200) -> str:
     return "\n\n".join(blocks)
 
 
-def build_messages(question: str, documents: list[Document]):
+def build_messages(question: str, documents: list[Document]) -> list[BaseMessage]:
     user = f"<passages>\n{format_passages(documents)}\n</passages>\n\nQuestion: {question}"
     has_user = any(d.metadata.get("source") == "user" for d in documents)
     return [SystemMessage(SYSTEM_PROMPT + (USER_FACT_NOTE if has_user else "")), HumanMessage(user)]

@@ -8,7 +8,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.documents import Document
@@ -95,7 +95,7 @@ class AgentResources:
         ids = self.kb.chunk_ids_of({doc_id})
         return int(ids[0]) if len(ids) else None
 
-    def document(self, cid: int, score: float, tool: str, **extra) -> Document:
+    def document(self, cid: int, score: float, tool: str, **extra: Any) -> Document:
         doc = chunk_document(self.kb, cid, score, tool)
         doc.metadata.update(extra)
         return doc

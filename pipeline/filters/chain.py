@@ -18,6 +18,8 @@ from kgsolver.pipeline.filters.relevance import RelevanceFilter
 from kgsolver.pipeline.filters.settings import FilterSettings
 
 if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
+    from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.results import Tracer
 
 
@@ -80,7 +82,7 @@ FILTERS: Registry[KnowledgeFilter] = Registry("filter", {
 })
 
 
-def build_filter_chain(settings: FilterSettings, embedder, *, session=None,
+def build_filter_chain(settings: FilterSettings, embedder: Embedder, *, session: LLMSession | None = None,
                        user_facts: list[str] | None = None) -> FilterChain:
     """The configured chain for one question (user facts feed the consistency filter)."""
     if not settings.enabled:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.documents import Document
 
@@ -109,7 +109,7 @@ def answers_conflict(a: str | None, b: str | None, embedder: Embedder | None = N
     return True
 
 
-def _record(inputs: PreferenceInputs, tool: str, inp, out, decision: str, started: float) -> None:
+def _record(inputs: PreferenceInputs, tool: str, inp: Any, out: Any, decision: str, started: float) -> None:
     if inputs.tracer is not None:
         inputs.tracer.record(tool, inp, out, decision=decision, started=started)
 
@@ -151,7 +151,7 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
 
 
 def make_preference(policy: str, source: str, cand: Candidates, reason: str, conflict: bool = False,
-                    **extra) -> Preference:
+                    **extra: Any) -> Preference:
     return Preference(policy=policy, source_used=source, conflict=conflict,
                       parametric_answer=cand.parametric.answer if cand.parametric else None,
                       context_answer=cand.context.answer if cand.context else None,

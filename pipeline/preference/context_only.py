@@ -3,12 +3,13 @@ knowledge. No closed-book call is made; with no supporting passage the answer is
 
 from __future__ import annotations
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
 
-def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder=None) -> PolicyOutcome:
+def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None) -> PolicyOutcome:
     return decide_hierarchical(cand, settings, embedder, policy="context_only", allow_parametric=False)
 
 

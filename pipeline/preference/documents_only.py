@@ -6,12 +6,13 @@ comes from"); benchmarks/abstention.py measures how often each policy answers qu
 
 from __future__ import annotations
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
 
-def decide_documents_only(cand: Candidates, settings: PreferenceSettings, embedder=None) -> PolicyOutcome:
+def decide_documents_only(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None) -> PolicyOutcome:
     return decide_hierarchical(cand, settings, embedder, policy="documents_only", allow_parametric=False)
 
 

@@ -9,12 +9,15 @@ relevant context that does not answer falls back only on a confident parametric 
 
 from __future__ import annotations
 
+from typing import Callable
+
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs, answers_conflict,
                                                ask_grounded, ask_parametric, make_preference)
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
 
-def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder=None, *,
+def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None, *,
                         policy: str = "hierarchical", allow_parametric: bool = True,
                         tag_parametric: bool = False) -> PolicyOutcome:
     def conflicts(a: str | None, b: str | None) -> bool:
@@ -76,7 +79,10 @@ def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametr
     return cand, documents
 
 
-def gather_and_decide(inputs: PreferenceInputs, decide, *, parametric: bool = True) -> PolicyOutcome:
+Decide = Callable[[Candidates, PreferenceSettings, "Embedder | None"], PolicyOutcome]
+
+
+def gather_and_decide(inputs: PreferenceInputs, decide: Decide, *, parametric: bool = True) -> PolicyOutcome:
     """Gather the candidate answers, apply a policy's pure decision rule, keep the documents it saw."""
     cand, documents = gather(inputs, parametric=parametric)
     outcome = decide(cand, inputs.settings, inputs.embedder)

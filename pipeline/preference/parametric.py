@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
@@ -29,7 +29,7 @@ class ParametricAnswer:
     tokens: int
 
 
-def parametric_messages(question: str):
+def parametric_messages(question: str) -> list[BaseMessage]:
     return [SystemMessage(PARAMETRIC_PROMPT), HumanMessage(f"Question: {question}")]
 
 
