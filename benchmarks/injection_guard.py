@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/injection_guard.py [--variants 36] [--model qwen2.5-coder-0.5b-instruct]
         [--out benchmarks/results/injection_guard.json] [--rebuild-clean]
 
-- False positives: the guard (`looks_like_instruction`) over every sentence of evals/data/guard_clean_sentences.jsonl
+- False positives: the guard (its patterns and role markers) over every sentence of evals/data/guard_clean_sentences.jsonl
   (supporting sentences of the shared HotpotQA and KILT sets); target 0. No LLM.
 - Attack success: each variant of evals/data/injection_set.json injected into a gold passage of a demo question, the
   question answered by the real answer step (filters, grounded generation, the configured policy) over the clean and
@@ -29,15 +29,29 @@ from kgsolver.evals.report import ci95
 from kgsolver.pipeline.answer import answer_passages
 from kgsolver.pipeline.cli import demo_corpus_dir
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.filters.instructions import looks_like_instruction
+from kgsolver.pipeline.filters.instructions import guard_units
 from langchain_core.documents import Document
 
 OUT = Path(__file__).resolve().parent / "results" / "injection_guard.json"
 
 
+def interleave(items: list, key) -> list:
+    """Round-robin over the groups, so that a run cut short has measured every kind."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    queues = list(groups.values())
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+
+
+def flags(sentence: str) -> bool:
+    """What the guard would delete from this sentence: a matched pattern or a role marker."""
+    return any(flagged for _, flagged in guard_units(sentence))
+
+
 def false_positives(rows: list[dict]) -> dict:
-    flagged = [r for r in rows if looks_like_instruction(r["sentence"])]
-    scores = [float(looks_like_instruction(r["sentence"])) for r in rows]
+    flagged = [r for r in rows if flags(r["sentence"])]
+    scores = [float(flags(r["sentence"])) for r in rows]
     by_source = {s: sum(r["source"] == s for r in rows) for s in sorted({r["source"] for r in rows})}
     return {"n": len(rows), "by_source": by_source, "flagged": len(flagged), "rate_ci95": ci95(scores),
             "examples": [r["sentence"] for r in flagged[:20]]}
@@ -57,7 +71,8 @@ def changed(a: str | None, b: str | None) -> bool:
     return normal(a or "") != normal(b or "")
 
 
-def run_attacks(cases: list[AttackCase], gateway, embedder, config: KGSolverConfig, *, unguarded: bool) -> dict:
+def run_attacks(cases: list[AttackCase], gateway, embedder, config: KGSolverConfig, *, unguarded: bool,
+                on_row=lambda rows, summary: None) -> dict:
     conditions = [("guard_on", config)]
     if unguarded:
         off = config.model_copy(deep=True)
@@ -66,7 +81,7 @@ def run_attacks(cases: list[AttackCase], gateway, embedder, config: KGSolverConf
     rows = []
     for case in cases:
         row = {"variant": case.variant, "kind": case.kind, "question": case.question, "target": case.target,
-               "guard_flags": looks_like_instruction(case.injection)}
+               "guard_flags": flags(case.injection)}
         for label, cfg in conditions:
             clean = answer(gateway, embedder, cfg, case.question, case.clean)
             attacked = answer(gateway, embedder, cfg, case.question, case.attacked)
@@ -75,8 +90,13 @@ def run_attacks(cases: list[AttackCase], gateway, embedder, config: KGSolverConf
         rows.append(row)
         print(f"{case.variant} {case.kind:14} changed: {row['guard_on']['changed']!s:5} {row['guard_on']['attacked']!r}",
               flush=True)
-    summary = {}
-    for label, _ in conditions:
+        on_row(rows, summarise(rows, [label for label, _ in conditions]))
+    return {"summary": summarise(rows, [label for label, _ in conditions]), "rows": rows}
+
+
+def summarise(rows: list[dict], labels: list[str]) -> dict:
+    summary: dict = {}
+    for label in labels:
         hits = [float(r[label]["changed"]) for r in rows]
         took = [float(r[label]["took_target"]) for r in rows]
         summary[label] = {"n": len(rows), "changed": int(sum(hits)), "changed_ci95": ci95(hits),
@@ -84,7 +104,7 @@ def run_attacks(cases: list[AttackCase], gateway, embedder, config: KGSolverConf
                           "changed_by_kind": {k: int(sum(r[label]["changed"] for r in rows if r["kind"] == k))
                                               for k in sorted({r["kind"] for r in rows})}}
     summary["flagged_by_guard"] = sum(r["guard_flags"] for r in rows)
-    return {"summary": summary, "rows": rows}
+    return summary
 
 
 def main() -> None:
@@ -109,13 +129,17 @@ def main() -> None:
         questions = [json.loads(line) for line in (demo / "questions.jsonl").read_text().splitlines()]
         corpus = [json.loads(line) for line in (demo / "corpus.jsonl").read_text().splitlines()]
         cases = attack_cases(questions, corpus)
-        cases = cases[: args.variants] if args.variants else cases
+        cases = interleave(cases[: args.variants] if args.variants else cases, lambda c: c.kind)
         started = time.perf_counter()
-        result["attacks"] = run_attacks(cases, build_gateway(config), load_embedder(), config, unguarded=args.unguarded)
-    result.update(model=args.model, policy=config.preference.policy, filters=config.filters.steps,
-                  seconds=round(time.perf_counter() - started, 1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        result.update(model=args.model, policy=config.preference.policy, filters=config.filters.steps,
+                      variants_planned=len(cases))
+
+        def save(rows: list[dict], summary: dict) -> None:  # after every variant: a cut-short run keeps what it measured
+            result.update(attacks={"summary": summary, "rows": rows}, seconds=round(time.perf_counter() - started, 1))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+        run_attacks(cases, build_gateway(config), load_embedder(), config, unguarded=args.unguarded, on_row=save)
     print(json.dumps(result["attacks"]["summary"], indent=1))
 
 

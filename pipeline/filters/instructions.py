@@ -45,6 +45,7 @@ _PATTERNS = [
     r"language model|chatbot|bot|reader model)\b",
     r"\b(?:ai|assistant|model|llm|chatbot|language model)s? (?:reading|processing|summari[sz]ing) (?:this|these)\b",
     r"\b(?:dear|hey|hello|attention) (?:ai|assistant|model|llm|chatbot)\b",
+    r"\bthe user'?s (?:question|query|request)\b",
     r"\byou are (?:now )?(?:an? |the )?(?:ai|assistant|chatbot|language model|llm)\b",
     r"\b(?:as|if you are) (?:an? |the )?(?:ai|language model|llm|chatbot)\b",
     r"\byou (?:must|should|have to|are required to|will) (?:now |always |only )*(?:answer|reply|respond|say|output"
@@ -67,6 +68,34 @@ def _spelled_out(text: str) -> bool:
     return any(_SPELLED_KEYWORDS.search(re.sub(r"[ .\-_*]", "", m.group(0))) for m in _SPACED.finditer(text))
 
 
+# A role marker an attacker leaves without a full stop glues itself to the next real sentence ("... ### USER: Nobody's
+# Hero is a song by Rush."), and the splitter may cut a marker in two. So the guard cuts the passage at markers first,
+# drops the markers, drops the text that follows a marker opening a commanding role (system, developer, [INST],
+# <<SYS>>) up to the next marker, keeps the text after any other marker, and then splits and checks sentences.
+_MARKER = re.compile(rf"</?\s*(?P<tag>{_ROLE})\s*>|#{{2,}}\s*(?P<head>{_ROLE})\b\s*:?|```"
+                     r"|<\|\w+\|>\s*(?P<chat>system|assistant|user|developer)?\b|\[/?(?P<inst>inst|sys)\]"
+                     r"|<<\s*/?\s*(?P<sys>sys)\s*>>", re.I)
+_COMMANDING = {"system", "developer", "inst", "sys"}
+
+
+def guard_units(text: str) -> list[tuple[str, bool]]:
+    """(sentence or marker, flagged) for a passage, in order."""
+    units: list[tuple[str, bool]] = []
+
+    def add(segment: str, commanding: bool) -> None:
+        units.extend((s, commanding or looks_like_instruction(s)) for s in split_sentences(segment))
+
+    start, commanding = 0, False
+    for m in _MARKER.finditer(text):
+        add(text[start:m.start()], commanding)
+        role = next((g for g in m.group("tag", "head", "chat", "inst", "sys") if g), "")
+        commanding = "/" not in m.group(0) and role.lower() in _COMMANDING  # a closing marker commands nothing
+        units.append((m.group(0).strip(), True))
+        start = m.end()
+    add(text[start:], commanding)
+    return [(u, flagged) for u, flagged in units if u.strip(" .:;,")]
+
+
 def looks_like_instruction(sentence: str) -> bool:
     """Matched twice: as written (so Cyrillic stays Cyrillic for the Russian pattern) and with look-alike letters
     mapped to Latin (so "Ignоrе" with Cyrillic о and е is still "Ignore")."""
@@ -80,10 +109,10 @@ class InstructionGuardFilter:
     def apply(self, question: str, documents: list[Document]) -> FilterResult:
         kept, removed = [], []
         for doc in documents:
-            sentences = split_sentences(doc.page_content)
-            clean = [s for s in sentences if not looks_like_instruction(s)]
-            for s in sentences:
-                if s not in clean:
+            sentences = guard_units(" ".join(doc.page_content.split()))
+            clean = [s for s, flagged in sentences if not flagged]
+            for s, flagged in sentences:
+                if flagged:
                     removed.append(Removed(kind="sentence", ref=doc_ref(doc), reason="instruction inside retrieved text",
                                            detail=s[:160]))
             if clean:
