@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -21,6 +21,9 @@ from kgsolver.pipeline.results import Tracer
 if TYPE_CHECKING:
     from kgsolver.pipeline.agent.tools.base import Tool
     from kgsolver.pipeline.solver import QuestionContext
+
+_Reply = TypeVar("_Reply", bound=BaseModel)
+
 
 class Proposal(BaseModel):
     answerable: bool = False
@@ -58,7 +61,7 @@ class Decomposer:
         agent.candidate_weight)."""
         self.ctx, self.tracer, self.tools, self.pool, self.weight = ctx, tracer, tools, pool, weight
 
-    def _ask(self, system: str, user: str, schema, purpose: str, max_tokens: int):
+    def _ask(self, system: str, user: str, schema: type[_Reply], purpose: str, max_tokens: int) -> _Reply | None:
         started = time.perf_counter()
         reply = llm_step(lambda: self.ctx.session.chat_json([SystemMessage(system), HumanMessage(user)], schema,
                                                             purpose=purpose, max_tokens=max_tokens),

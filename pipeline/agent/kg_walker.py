@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
@@ -95,7 +95,7 @@ class KGWalker:
                     raw.usage.prompt_tokens + raw.usage.completion_tokens, started)
         return (pick.choice - 1) if valid else None
 
-    def _trace(self, tool, inp, out, decision, tokens, started):
+    def _trace(self, tool: str, inp: Any, out: Any, decision: str | None, tokens: int, started: float) -> None:
         if self.tracer is not None:
             self.tracer.record(tool, inp, out, decision=decision, tokens=tokens, started=started)
 
