@@ -1,16 +1,17 @@
 """Instruction guard: retrieved text is data, never instructions.
 
-The defence is by construction, not by this filter: the generation prompt quotes every passage inside its own
-delimited block, neutralises delimiter look-alikes in the passage text (pipeline/generate.py), and tells the model that
-passages are data; the preference policy comes from the configuration or the caller, never from passage text.
+First layer, by construction: the generation prompt quotes every passage inside its own delimited block, neutralises
+delimiter look-alikes in the passage text (pipeline/generate.py), and tells the model that passages are data; the
+preference policy comes from the configuration or the caller, never from passage text.
 
-This filter is a second, narrow layer. It deletes only sentences that match patterns with zero false positives
-measured on clean text (every supporting sentence of the shared HotpotQA and KILT sets, tests/unit/test_instructions.py
-and benchmarks/injection_guard.py): fake role headers and chat-template tokens, "ignore the previous instructions" in a
-few languages, and notes addressed to the model reading the text. Matching runs on a folded copy of the sentence
-(NFKC, zero-width characters dropped, Cyrillic and Greek look-alikes mapped to Latin), and a keyword spelled
-out letter by letter ("i g n o r e") is flagged, so unicode tricks do not hide a pattern. Ordinary prose ("an assistant to the chemist", "Transport mode:", "answer with")
-is never touched: an earlier, broader pattern list deleted real evidence (issue 19).
+This filter is the second layer, and deletes only what was measured safe to delete: role markers (fake tags, "##
+SYSTEM" headers, chat-template tokens, [INST], code fences) with the text a commanding marker opens, and sentences
+matching patterns with zero false positives on the supporting sentences of the shared HotpotQA and KILT sets
+(tests/unit/test_untrusted_text.py, benchmarks/injection_guard.py): "ignore the previous instructions" in a few
+languages and notes addressed to the model. Matching runs on a folded copy of the sentence (NFKC, zero-width and bidi
+characters dropped, Cyrillic and Greek look-alikes mapped to Latin), and a keyword spelled out letter by letter
+("i g n o r e") is flagged. Ordinary prose ("an assistant to the chemist", "Transport mode:", "answer with") is never
+touched: an earlier, broader pattern list deleted real evidence (issue 19). Figures: docs/RESULTS.md.
 """
 
 from __future__ import annotations
