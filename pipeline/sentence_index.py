@@ -3,8 +3,10 @@
 The consistency and brevity filters compare sentences by embedding, each sentence with its passage title in front
 ("Marie Curie: She was born in Warsaw."). Encoding the retrieved passages' sentences at every question was most of a
 question's non-LLM time (issue 15). The knowledge base keeps them as a component: `vectors.npy` (float16, rows in
-the order `split_sentences` yields each chunk's sentences) and `rows.npy` (chunk id, first row, sentence count),
-memory-mapped at open, so opening costs no time and no memory that grows with the corpus.
+the order `split_sentences` yields each chunk's sentences), `spans.npy` (each sentence's start and end in the chunk's
+white-space-folded text) and `rows.npy` (chunk id, first row, sentence count), memory-mapped at open, so opening costs
+no time and no memory that grows with the corpus. The spans let the query path cut a stored chunk into its sentences
+without running the splitter (spaCy's import alone is over a second of a cold question).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from kgsolver.connectors.text import split_sentences
 
 SENTENCE_COMPONENT = "sentences"
 # Bumped when split_sentences or the titled form changes: a store of another version is ignored, never misread.
-SENTENCE_FORMAT = 2
+SENTENCE_FORMAT = 3
 
 
 def titled_sentence(title: str, sentence: str) -> str:
@@ -28,58 +30,94 @@ def titled_sentence(title: str, sentence: str) -> str:
     return f"{title}: {sentence}" if title else sentence
 
 
-def chunk_sentences(chunk: Chunk) -> list[str]:
-    return split_sentences(chunk.text)
+def folded(text: str) -> str:
+    """The text the splitter sees and the spans index: white space folded to single spaces."""
+    return " ".join(text.split())
+
+
+def sentence_spans(text: str, sentences: list[str]) -> list[tuple[int, int]]:
+    """Where each sentence lies in the folded text, found in order; the splitter yields stripped substrings."""
+    spans, at, flat = [], 0, folded(text)
+    for sentence in sentences:
+        start = flat.find(sentence, at)
+        if start < 0:  # the splitter altered a sentence: a span cannot reproduce it, so the chunk keeps no spans
+            return []
+        spans.append((start, start + len(sentence)))
+        at = start + len(sentence)
+    return spans
 
 
 class SentenceIndex:
-    def __init__(self, rows: np.ndarray, vectors: np.ndarray):
+    def __init__(self, rows: np.ndarray, vectors: np.ndarray, spans: np.ndarray):
         self.rows = rows  # (n_chunks, 3) int64: chunk id, first row, count; sorted by chunk id
         self.vectors = vectors  # (n_sentences, dims) float16
+        self.spans = spans  # (n_sentences, 2) int32: start, end in the folded chunk text; -1 where unknown
 
     @classmethod
     def empty(cls, dimensions: int) -> "SentenceIndex":
-        return cls(np.zeros((0, 3), dtype=np.int64), np.zeros((0, dimensions), dtype=np.float16))
+        return cls(np.zeros((0, 3), dtype=np.int64), np.zeros((0, dimensions), dtype=np.float16),
+                   np.zeros((0, 2), dtype=np.int32))
 
     @classmethod
     def load(cls, path: Path) -> "SentenceIndex | None":
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != SENTENCE_FORMAT:
             return None
-        return cls(np.load(path / "rows.npy"), np.load(path / "vectors.npy", mmap_mode="r"))
+        return cls(np.load(path / "rows.npy"), np.load(path / "vectors.npy", mmap_mode="r"),
+                   np.load(path / "spans.npy", mmap_mode="r"))
 
-    def of_chunk(self, cid: int) -> np.ndarray | None:
-        """The chunk's sentence vectors (float32), in split order; None when the chunk has none stored."""
+    def _rows_of(self, cid: int) -> slice | None:
         at = int(np.searchsorted(self.rows[:, 0], cid))
         if at >= len(self.rows) or self.rows[at, 0] != cid:
             return None
         _, first, count = self.rows[at]
-        return np.asarray(self.vectors[first : first + count], dtype=np.float32)
+        return slice(int(first), int(first + count))
+
+    def of_chunk(self, cid: int) -> np.ndarray | None:
+        """The chunk's sentence vectors (float32), in split order; None when the chunk has none stored."""
+        rows = self._rows_of(cid)
+        return None if rows is None else np.asarray(self.vectors[rows], dtype=np.float32)
+
+    def sentences_of(self, cid: int, text: str) -> list[str] | None:
+        """The chunk's sentences cut from its stored spans (the splitter's output, without running it); None when
+        the chunk has no spans stored."""
+        rows = self._rows_of(cid)
+        if rows is None:
+            return None
+        spans = np.asarray(self.spans[rows])
+        if (spans < 0).any():
+            return None
+        flat = folded(text)
+        return [flat[start:end] for start, end in spans.tolist()]
 
     def updated(self, keep: set[int], new_chunks: dict[int, Chunk], embedder: Embedder) -> "SentenceIndex":
         """A new index: the stored sentences of the chunks in `keep`, plus those of `new_chunks`, encoded now."""
-        parts, rows, at = [], [], 0
+        parts, span_parts, rows, at = [], [], [], 0
         for cid, first, count in self.rows.tolist():
             if cid in keep:
                 parts.append(np.asarray(self.vectors[first : first + count]))
+                span_parts.append(np.asarray(self.spans[first : first + count]))
                 rows.append((cid, at, count))
                 at += count
-        texts, counts = [], []
+        texts, counts, spans = [], [], []
         for cid, chunk in sorted(new_chunks.items()):
-            sentences = chunk_sentences(chunk)
+            sentences = split_sentences(chunk.text)
             texts += [titled_sentence(chunk.title, s) for s in sentences]
             counts.append((cid, len(sentences)))
+            spans += sentence_spans(chunk.text, sentences) or [(-1, -1)] * len(sentences)
         fresh = embedder.encode(texts).astype(np.float16) if texts else np.zeros((0, self.vectors.shape[1]), np.float16)
         parts.append(fresh)
+        span_parts.append(np.array(spans, dtype=np.int32).reshape(-1, 2))
         for cid, count in counts:
             rows.append((cid, at, count))
             at += count
         order = sorted(range(len(rows)), key=lambda i: rows[i][0])
         table = np.array([rows[i] for i in order], dtype=np.int64).reshape(-1, 3)
-        return SentenceIndex(table, np.concatenate(parts) if parts else fresh)
+        return SentenceIndex(table, np.concatenate(parts), np.concatenate(span_parts))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         np.save(path / "rows.npy", self.rows)
         np.save(path / "vectors.npy", np.ascontiguousarray(self.vectors, dtype=np.float16))
+        np.save(path / "spans.npy", np.ascontiguousarray(self.spans, dtype=np.int32))
         (path / "meta.json").write_text(json.dumps({"format": SENTENCE_FORMAT}), encoding="utf-8")

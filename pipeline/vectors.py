@@ -23,7 +23,8 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex, chunk_sentences, titled_sentence
+from kgsolver.connectors.text import split_sentences
+from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex, titled_sentence
 
 
 class TextMemo:
@@ -118,19 +119,27 @@ def document_vectors(embedder: Embedder, documents: list[Document]) -> np.ndarra
     return out
 
 
+def passage_sentences(embedder: Embedder, doc: Document) -> list[str]:
+    """The sentences of a passage: cut from the spans ingest stored when it is a stored chunk, else split now."""
+    if isinstance(embedder, QueryVectors) and embedder.sentences is not None:
+        cid = embedder.stored_chunk(doc)
+        stored = embedder.sentences.sentences_of(cid, doc.page_content) if cid is not None else None
+        if stored is not None:
+            return stored
+    return split_sentences(doc.page_content)
+
+
 def sentence_vectors(embedder: Embedder, doc: Document, sentences: list[str]) -> np.ndarray:
     """A vector per sentence of `doc` (titled), from the sentence index where the chunk's sentence is stored."""
     title = doc.metadata.get("title", "")
     out = np.zeros((len(sentences), embedder.dimensions), dtype=np.float32)
     stored: dict[str, np.ndarray] = {}
-    if isinstance(embedder, QueryVectors) and embedder.sentences is not None and doc.metadata.get("cid") is not None:
-        cid = int(doc.metadata["cid"])
-        chunk = embedder.kb.chunks.get(cid) if embedder.kb is not None else None  # (sentences imply a kb)
-        vectors = embedder.sentences.of_chunk(cid) if chunk is not None else None
-        if chunk is not None and vectors is not None:
-            texts = chunk_sentences(chunk)
-            if len(texts) == len(vectors):
-                stored = dict(zip(texts, vectors))
+    cid = embedder.stored_chunk(doc) if isinstance(embedder, QueryVectors) else None
+    if isinstance(embedder, QueryVectors) and embedder.sentences is not None and cid is not None:
+        vectors = embedder.sentences.of_chunk(cid)
+        texts = embedder.sentences.sentences_of(cid, doc.page_content)
+        if vectors is not None and texts is not None and len(texts) == len(vectors):
+            stored = dict(zip(texts, vectors))
     todo = [i for i, s in enumerate(sentences) if s not in stored]
     for i, s in enumerate(sentences):
         if s in stored:

@@ -11,8 +11,8 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.filters.settings import DEFAULTS
-from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
-from kgsolver.pipeline.vectors import sentence_vectors
+from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, with_text
+from kgsolver.pipeline.vectors import passage_sentences, sentence_vectors
 
 
 class BrevityFilter:
@@ -25,7 +25,7 @@ class BrevityFilter:
         self.first_sentence_bonus = first_sentence_bonus
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:
-        units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(split_sentences(doc.page_content))]
+        units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(passage_sentences(self.embedder, doc))]
         if not units:
             return FilterResult(documents, FilterReport(filter=self.name, kept=len(documents)))
         # A sentence is scored with its passage's title in front ("She was born in ..." keeps its subject), from the

@@ -15,10 +15,10 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal, split_sentences,
+from kgsolver.pipeline.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal,
                                             with_text)
 from kgsolver.pipeline.filters.settings import DEFAULTS
-from kgsolver.pipeline.vectors import sentence_vectors
+from kgsolver.pipeline.vectors import passage_sentences, sentence_vectors
 
 _VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")
 _STOP_CAPS = {"the", "a", "an", "in", "on", "it", "he", "she", "they", "this", "that", "his", "her", "its", "there"}
@@ -54,7 +54,7 @@ class ConsistencyFilter:
         self.user_similarity = user_similarity
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:
-        units = [(d, s) for d, doc in enumerate(documents) for s in split_sentences(doc.page_content)]
+        units = [(d, s) for d, doc in enumerate(documents) for s in passage_sentences(self.embedder, doc)]
         if not units:
             return FilterResult(documents, FilterReport(filter=self.name, kept=len(documents)))
         # Sentences carry their passage title ("She was born in ..." keeps its subject); ingest stored their vectors.

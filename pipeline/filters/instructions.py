@@ -104,13 +104,30 @@ def looks_like_instruction(sentence: str) -> bool:
     return bool(_INJECTION.search(folded) or _INJECTION.search(folded.translate(_HOMOGLYPHS)) or _spelled_out(folded))
 
 
+# The unanchored form of the role-label pattern ("System: ..." opens a sentence mid-passage, where `^` cannot see it).
+_ROLE_LABEL = re.compile(rf"{_ROLE}\s*(?:prompt|message)?\s*:", re.I)
+
+
+def may_instruct(text: str) -> bool:
+    """False only when no sentence of `text` can be flagged: every per-sentence pattern but the anchored role label is
+    unanchored, so a sentence's match is a match in the whole passage, and the role label is checked unanchored. Most
+    passages end here, without running the sentence splitter."""
+    folded = fold_for_matching(text)
+    return bool(_MARKER.search(text) or looks_like_instruction(text) or _ROLE_LABEL.search(folded)
+                or _ROLE_LABEL.search(folded.translate(_HOMOGLYPHS)))
+
+
 class InstructionGuardFilter:
     name = "instruction_guard"
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:
         kept, removed = [], []
         for doc in documents:
-            sentences = guard_units(" ".join(doc.page_content.split()))
+            text = " ".join(doc.page_content.split())
+            if text and not may_instruct(text):
+                kept.append(doc)
+                continue
+            sentences = guard_units(text)
             clean = [s for s, flagged in sentences if not flagged]
             for s, flagged in sentences:
                 if flagged:

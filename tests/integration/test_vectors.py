@@ -73,3 +73,26 @@ def test_a_question_encodes_only_itself(demo_kb, embedder, config, tmp_path):
     fresh = embedder.encode([titled_sentence(docs[0].metadata["title"], s) for s in sentences])
     assert np.allclose(sentence_vectors(solver.vectors, docs[0], sentences), fresh, atol=2e-3)
     assert solver.kb.component_path(SENTENCE_COMPONENT) is not None
+
+
+@pytest.mark.slow
+def test_a_question_reuses_the_sentence_splits_ingest_stored(demo_kb, embedder, config, tmp_path, monkeypatch):
+    """The filters cut stored chunks at the spans ingest kept; the splitter (spaCy, over a second to import on a cold
+    question) is not run on the query path."""
+    import kgsolver.connectors.text as text
+
+    kb = tmp_path / "kb"
+    shutil.copytree(demo_kb, kb)
+    solver = Solver(kb, config, embedder=embedder)
+    question = "Which Canadian rock band released a song called Counterparts?"
+    docs = solver.retriever().invoke(question)
+    expected = {d.metadata["cid"]: split_sentences(d.page_content) for d in docs}
+    assert all(solver.vectors.sentences.sentences_of(int(cid), d.page_content) == expected[cid]
+               for cid, d in zip(expected, docs))
+
+    def no_splitting():
+        raise AssertionError("the query path ran the sentence splitter")
+
+    monkeypatch.setattr(text, "_sentencizer", no_splitting)
+    result = solver.ask(question, budget=Budget(max_llm_calls=0))
+    assert {"filter:consistency", "filter:brevity", "filter:instruction_guard"} <= {s.tool for s in result.trace}
