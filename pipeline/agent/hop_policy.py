@@ -9,11 +9,31 @@ the two or falls back:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.registry import Registry
 
-POLICIES = ("combine", "llm", "embedding")
+# A hop policy turns (min-max scaled embedding scores, one-hot LLM pick, LLM weight) into the final scores.
+HopScorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+
+
+def _combined(scaled: np.ndarray, pick: np.ndarray, llm_weight: float) -> np.ndarray:
+    return (1 - llm_weight) * scaled + llm_weight * pick
+
+
+def _llm_first(scaled: np.ndarray, pick: np.ndarray, llm_weight: float) -> np.ndarray:
+    return scaled + 2.0 * pick  # scaled scores lie in [0, 1]: the pick outranks every other choice
+
+
+def _embedding_only(scaled: np.ndarray, pick: np.ndarray, llm_weight: float) -> np.ndarray:
+    return scaled
+
+
+HOP_POLICIES: Registry[np.ndarray] = Registry("hop policy", {
+    "combine": _combined, "llm": _llm_first, "embedding": _embedding_only})
 
 
 def embedding_scores(embedder: Embedder, choices: list[str], question: str, sub_question: str | None = None) -> np.ndarray:
@@ -28,18 +48,13 @@ def embedding_scores(embedder: Embedder, choices: list[str], question: str, sub_
 
 def combine(emb: np.ndarray, llm_pick: int | None, policy: str, llm_weight: float) -> np.ndarray:
     """Final score per choice; `llm_pick` is a 0-based index or None (no call, invalid reply, or 'stop')."""
-    if policy not in POLICIES:
-        raise ValueError(f"unknown hop policy {policy!r}; use one of {POLICIES}")
+    HOP_POLICIES.check(policy)
     emb = np.asarray(emb, dtype=np.float32)
     if not len(emb):
         return emb
     span = float(emb.max() - emb.min())
     scaled = (emb - emb.min()) / span if span > 1e-9 else np.ones_like(emb)
     pick = np.zeros_like(emb)
-    if llm_pick is not None and 0 <= llm_pick < len(emb) and policy != "embedding":
+    if llm_pick is not None and 0 <= llm_pick < len(emb):
         pick[llm_pick] = 1.0
-    if policy == "combine":
-        return (1 - llm_weight) * scaled + llm_weight * pick
-    if policy == "llm":
-        return scaled + 2.0 * pick
-    return scaled
+    return HOP_POLICIES.get(policy, scaled, pick, llm_weight)

@@ -3,24 +3,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from kgsolver.connectors.llms.budget import Budget
+from kgsolver.pipeline.agent.hop_policy import HOP_POLICIES
 
-_BUDGET = Budget()  # the per-question budget's defaults are the agent's too: one definition
+_BUDGET = Budget()  # the per-question budget's defaults are the agent's too: one definition (all three are set)
+
 
 class AgentSettings(BaseModel):
-    max_llm_calls: int = Field(_BUDGET.max_llm_calls, ge=1,
+    max_llm_calls: int = Field(cast(int, _BUDGET.max_llm_calls), ge=1,
                                description="LLM calls per question, the final answer's included")
-    max_tokens: int = Field(_BUDGET.max_tokens, ge=256, description="prompt + completion tokens per question")
-    max_seconds: float = Field(_BUDGET.max_seconds, gt=0, description="wall-clock seconds per question")
+    max_tokens: int = Field(cast(int, _BUDGET.max_tokens), ge=256, description="prompt + completion tokens per question")
+    max_seconds: float = Field(cast(float, _BUDGET.max_seconds), gt=0, description="wall-clock seconds per question")
     max_rounds: int = Field(2, ge=0, description="pike/agent: decomposition rounds (sub-questions)")
     max_hops: int = Field(2, ge=1, description="ksl: KG hops per walk")
     beams: int = Field(3, ge=1, description="ksl: paths kept per hop")
     choices: int = Field(8, ge=2, description="ksl: relations shown to the LLM per hop")
-    hop_policy: Literal["combine", "llm", "embedding"] = Field(
+    hop_policy: str = Field(
         "combine", description="combine: LLM pick + embedding score; llm: LLM pick, embedding only as fallback; "
                                "embedding: no LLM in the walk")
     llm_weight: float = Field(0.5, ge=0.0, le=1.0, description="combine: weight of the LLM's pick vs. embedding")
@@ -49,3 +51,8 @@ class AgentSettings(BaseModel):
     ppr_seed_passage_weight: float = Field(0.5, description="ppr: seed weight of a seed passage's entities (/ rank)")
     walk_degree_cap: int = Field(200, ge=1, description="ksl: relations read around a node per hop")
     atomize_chunk_chars: int = Field(1200, ge=100, description="atomize: characters of a chunk shown to the LLM")
+
+    @field_validator("hop_policy")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        return HOP_POLICIES.check(name)

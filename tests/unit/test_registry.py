@@ -48,3 +48,12 @@ def test_unknown_backends_filters_and_stores_name_the_alternatives():
         build_filter_chain(FilterSettings(steps=["dedup", "rerank"]), embedder=None)
     with pytest.raises(UnknownName, match="available: neo4j, networkx"):
         open_store("sqlite")
+
+
+def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
+    from kgsolver.pipeline.agent.hop_policy import HOP_POLICIES
+    from kgsolver.pipeline.agent.settings import AgentSettings
+
+    assert HOP_POLICIES.names() == ["combine", "embedding", "llm"]
+    with pytest.raises(ValueError, match="combine, embedding, llm"):
+        AgentSettings(hop_policy="vote")
