@@ -87,8 +87,8 @@ class Neo4jStore:
                     raise
                 log.info("graph write retry %d after %s", attempt + 1, type(exc).__name__)
                 time.sleep(0.1 * 2**attempt)
-
         raise AssertionError("unreachable: the last attempt returns or re-raises")
+
     def _read(self, query: str, **params: Any) -> list[Record]:
         records, _, _ = self.driver.execute_query(query, params, database_=self.database, routing_="r")
         return records
