@@ -6,7 +6,6 @@ from kgsolver.connectors.lazy import lazy_exports
 # Imported on first use (PEP 562): reading PreferenceSettings for the configuration must not load every policy.
 _EXPORTS = {
     "AdaptivePolicy": "adaptive", "Candidates": "base", "ContextOnlyPolicy": "context_only",
-    "DocumentsOnlyPolicy": "documents_only",
     "GroundedCandidate": "base", "HierarchicalPolicy": "hierarchical", "POLICIES": "registry",
     "PolicyOutcome": "base", "PreferenceInputs": "base", "PreferencePolicy": "base",
     "PreferenceSettings": "settings", "TaggedPolicy": "tagged", "answers_conflict": "base",

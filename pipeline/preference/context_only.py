@@ -1,7 +1,14 @@
-"""LightRAG's rule: answer only from the retrieved context (and the user's own facts); never from the model's
-knowledge. No closed-book call is made; with no supporting passage the answer is an abstention."""
+"""Answer only from the retrieved passages (and the user's own facts); never from the model's knowledge. No
+closed-book call is made, so the model's own knowledge cannot supply an answer; with no supporting passage the result
+abstains with `answer_source: "none"`.
+
+One rule under two registered names: `context_only` (LightRAG's name, used by the conflict suite) and
+`documents_only` (the name a user looks for: README, "Where an answer comes from"). benchmarks/abstention.py measures
+how often each policy answers questions no document answers."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
@@ -9,13 +16,16 @@ from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gathe
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
 
-def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None) -> PolicyOutcome:
-    return decide_hierarchical(cand, settings, embedder, policy="context_only", allow_parametric=False)
+def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None, *,
+                        policy: str = "context_only") -> PolicyOutcome:
+    return decide_hierarchical(cand, settings, embedder, policy=policy, allow_parametric=False)
 
 
 class ContextOnlyPolicy(Policy):
-    name = "context_only"
     asks_parametric = False
 
+    def __init__(self, name: str = "context_only") -> None:
+        self.name = name
+
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
-        return gather_and_decide(inputs, decide_context_only, parametric=False)
+        return gather_and_decide(inputs, partial(decide_context_only, policy=self.name), parametric=False)

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
     from kgsolver.pipeline.preference.base import PreferencePolicy
 
 
-def _shared(module: str, cls: str) -> Callable[[], PreferencePolicy]:
+def _shared(module: str, cls: str, *args: str) -> Callable[[], PreferencePolicy]:
     """One instance per process (the adaptive policy's retrieval counter lives on it), imported on first use so that
     validating the configuration's policy name does not load the policies."""
 
     @cache
     def make() -> PreferencePolicy:
-        return getattr(importlib.import_module(f"kgsolver.pipeline.preference.{module}"), cls)()
+        return getattr(importlib.import_module(f"kgsolver.pipeline.preference.{module}"), cls)(*args)
 
     return make
 
@@ -26,7 +26,7 @@ def _shared(module: str, cls: str) -> Callable[[], PreferencePolicy]:
 POLICIES: Registry[PreferencePolicy] = Registry("preference policy", {
     "hierarchical": _shared("hierarchical", "HierarchicalPolicy"),
     "context_only": _shared("context_only", "ContextOnlyPolicy"),
-    "documents_only": _shared("documents_only", "DocumentsOnlyPolicy"),
+    "documents_only": _shared("context_only", "ContextOnlyPolicy", "documents_only"),  # the same rule, the user's name
     "tagged": _shared("tagged", "TaggedPolicy"),
     "adaptive": _shared("adaptive", "AdaptivePolicy"),
 })

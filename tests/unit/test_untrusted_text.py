@@ -18,7 +18,7 @@ from kgsolver.pipeline.filters.instructions import (InstructionGuardFilter, guar
                                                     may_instruct)
 from kgsolver.pipeline.generate import build_messages
 from kgsolver.pipeline.preference import Candidates, GroundedCandidate, PreferenceSettings, decide_hierarchical
-from kgsolver.pipeline.preference.documents_only import decide_documents_only
+from kgsolver.pipeline.preference.context_only import decide_context_only
 from kgsolver.pipeline.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.preference.registry import get_policy
 
@@ -92,10 +92,10 @@ def test_documents_only_abstains_where_the_default_answers_from_model_knowledge(
     nothing_relevant = Candidates(parametric=ParametricAnswer("Project Nightjar", 99, 0), context_relevant=False)
     default = decide_hierarchical(nothing_relevant, settings)
     assert default.answer == "Project Nightjar" and answer_source(default) == "model_knowledge"
-    strict = decide_documents_only(nothing_relevant, settings)
+    strict = decide_context_only(nothing_relevant, settings, policy="documents_only")
     assert strict.answer is None and answer_source(strict) == "none" and strict.preference.policy == "documents_only"
     grounded = Candidates(context=GroundedCandidate("Warsaw", [DOC]), context_relevant=True)
-    assert answer_source(decide_documents_only(grounded, settings)) == "documents"
+    assert answer_source(decide_context_only(grounded, settings, policy="documents_only")) == "documents"
     assert get_policy("documents-only").name == "documents_only" and not get_policy("documents_only").asks_parametric
 
 
