@@ -26,7 +26,6 @@ from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
 from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
 from kgsolver.pipeline.preference.registry import get_policy
-from kgsolver.pipeline.preference.settings import PreferenceSettings
 from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ class AnswerMode(Protocol):
 def answer_question(question: str, ctx: "QuestionContext", mode: AnswerMode) -> AskResult:
     tracer = Tracer(ctx.session, on_step=ctx.on_step)  # each step's LLM cost from the gateway, streamed as it ends
     policy = get_policy(ctx.policy or ctx.config.preference.policy)  # from configuration or the caller, never text
-    inputs = _inputs(question, ctx.session, ctx.config.preference, ctx.assumptions, ctx.embedder, tracer)
+    inputs = _inputs(question, ctx.session, ctx.config, ctx.assumptions, ctx.embedder, tracer)
     outcome = policy.before_retrieval(inputs)
     gathered = Gathered([])
     removed_by: dict[str, str] = {}
@@ -68,14 +67,15 @@ def answer_passages(question: str, documents: list[Document], *, session: LLMSes
                     embedder: Embedder, assumptions: Sequence[str] = (), policy: str | None = None) -> PolicyOutcome:
     """The same answer step over passages the caller supplies (the conflict suite's edited contexts)."""
     chosen = get_policy(policy or config.preference.policy)
-    inputs = _inputs(question, session, config.preference, assumptions, embedder, Tracer())
+    inputs = _inputs(question, session, config, assumptions, embedder, Tracer())
     return chosen.before_retrieval(inputs) or _filter_and_resolve(chosen, inputs, documents, config.filters)[0]
 
 
-def _inputs(question: str, session: LLMSession, settings: PreferenceSettings, assumptions: Sequence[str],
+def _inputs(question: str, session: LLMSession, config: "KGSolverConfig", assumptions: Sequence[str],
             embedder: Embedder, tracer: Tracer) -> PreferenceInputs:
-    return PreferenceInputs(question=question, session=session, settings=settings, assumptions=list(assumptions),
-                            embedder=embedder, tracer=tracer)
+    return PreferenceInputs(question=question, session=session, settings=config.preference,
+                            assumptions=list(assumptions), embedder=embedder, tracer=tracer,
+                            answer_form=config.answer_form)
 
 
 def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, documents: list[Document],

@@ -22,7 +22,7 @@ AnswerKind = Literal["yes_no", "choice", "year", "date", "number", "person", "pl
 class AnswerFormSettings(BaseModel):
     """The `answer_form` block of KGSolverConfig."""
 
-    enabled: bool = Field(True, description="bring the generated short answer to the form the question asks for "
+    enabled: bool = Field(False, description="bring the generated short answer to the form the question asks for "
                                             "(yes/no, one of two named options, a year, a date, a number, an alias)")
     alias_window_chars: int = Field(160, description="an alias ('commonly called X') counts for the answered name "
                                                      "only this close after it in a passage")

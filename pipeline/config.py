@@ -13,6 +13,7 @@ from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.pipeline.agent.settings import AgentSettings
+from kgsolver.pipeline.answer_form import AnswerFormSettings
 from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.preference.settings import PreferenceSettings
 
@@ -84,6 +85,7 @@ class KGSolverConfig(BaseSettings):
     graph: GraphSettings = GraphSettings()
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
+    answer_form: AnswerFormSettings = AnswerFormSettings()
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
     api: ApiSettings = ApiSettings()

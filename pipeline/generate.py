@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
+from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, shape_answer
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages. Each passage is quoted between <passage n=...> and "
@@ -107,16 +108,23 @@ def grounding(answer: str, documents: list[Document]) -> list[int]:
     return [i for i, text in enumerate(texts) if words <= set(text.split())]
 
 
-def generate_grounded(session: LLMSession, question: str, documents: list[Document]) -> GroundedAnswer:
+def generate_grounded(session: LLMSession, question: str, documents: list[Document],
+                      form: AnswerFormSettings | None = None) -> GroundedAnswer:
     reply, raw = session.chat_json(build_messages(question, documents), GroundedReply, purpose="grounded answer",
                                    max_tokens=96)
     tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
     answer = reply.answer.strip().strip(".")
+    asked = detect_form(question) if form is not None and form.enabled else None
+    if form is not None and asked is not None:  # the span the question asks for, not a sentence about it (pipeline/answer_form.py)
+        answer = shape_answer(answer, asked, [d.page_content for d in documents],
+                              alias_window_chars=form.alias_window_chars)
     if normal(answer) in _UNKNOWN or not documents:
         return GroundedAnswer(None, [], [], "abstain: no passage supports an answer", tokens)
-    support = grounding(answer, documents)
+    cited = sorted({p - 1 for p in reply.passages if 1 <= p <= len(documents)})
+    # A yes/no is a judgement over the passages, never a span of them: it rests on those the model cited.
+    judged = asked is not None and asked.kind == "yes_no" and answer in ("yes", "no")
+    support = (cited or list(range(min(2, len(documents))))) if judged else grounding(answer, documents)
     if not support:  # an answer no passage contains is not grounded: the model used its own knowledge
         return GroundedAnswer(None, [], [], "ungrounded: no passage contains the answer, treated as abstain", tokens)
-    cited = sorted({p - 1 for p in reply.passages if 1 <= p <= len(documents)})
     # The cited passages that really contain the answer; else the first that do (citations the model forgot).
     return GroundedAnswer(answer, [i for i in cited if i in support] or support[:2], support, "", tokens)

@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
+from kgsolver.pipeline.answer_form import AnswerFormSettings
 from kgsolver.pipeline.generate import generate_grounded, user_fact_documents
 from kgsolver.pipeline.llm_step import llm_step
 from kgsolver.pipeline.preference.parametric import ParametricAnswer, closed_book_answer
@@ -35,6 +36,7 @@ class PreferenceInputs:
     embedder: Embedder | None = None
     tracer: Tracer | None = None
     parametric: ParametricAnswer | None = None  # a closed-book answer asked before retrieval (adaptive)
+    answer_form: AnswerFormSettings | None = None  # the answer-form step (pipeline/answer_form.py); None: off
 
 
 @dataclass
@@ -117,7 +119,8 @@ def _record(inputs: PreferenceInputs, tool: str, inp: Any, out: Any, decision: s
 def ask_parametric(inputs: PreferenceInputs) -> ParametricAnswer | None:
     started = time.perf_counter()
     answer = llm_step(lambda: closed_book_answer(inputs.session, inputs.question,
-                                                 max_tokens=inputs.settings.parametric_max_tokens),
+                                                 max_tokens=inputs.settings.parametric_max_tokens,
+                                                 form=inputs.answer_form),
                       None, tracer=inputs.tracer, tool="parametric_answer", input=inputs.question, failure="skipped",
                       started=started)
     if answer is None:  # no closed-book candidate
@@ -135,7 +138,8 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
     if not evidence:
         return GroundedCandidate(None)
     started = time.perf_counter()
-    grounded = llm_step(lambda: generate_grounded(inputs.session, inputs.question, evidence), None,
+    grounded = llm_step(lambda: generate_grounded(inputs.session, inputs.question, evidence, inputs.answer_form),
+                        None,
                         tracer=inputs.tracer, tool="generate", input=inputs.question, failure="stopped", started=started)
     if grounded is None:  # no grounded candidate (not an abstention: the model never answered)
         return None

@@ -8,6 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, shape_answer
 from kgsolver.pipeline.generate import is_unknown
 
 PARAMETRIC_PROMPT = (
@@ -33,9 +34,12 @@ def parametric_messages(question: str) -> list[BaseMessage]:
     return [SystemMessage(PARAMETRIC_PROMPT), HumanMessage(f"Question: {question}")]
 
 
-def closed_book_answer(session: LLMSession, question: str, *, max_tokens: int = 48) -> ParametricAnswer:
+def closed_book_answer(session: LLMSession, question: str, *, max_tokens: int = 48,
+                       form: AnswerFormSettings | None = None) -> ParametricAnswer:
     reply, raw = session.chat_json(parametric_messages(question), ParametricReply, purpose="parametric answer",
                                    max_tokens=max_tokens)
     answer = reply.answer.strip().strip(".")
+    if form is not None and form.enabled:  # the form the question asks for, as the grounded answer gets it
+        answer = shape_answer(answer, detect_form(question))
     tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
     return ParametricAnswer(None if is_unknown(answer) else answer, reply.confidence, tokens)

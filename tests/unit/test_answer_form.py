@@ -1,8 +1,12 @@
 """Answer form: one test per detection rule and per surface rule (pipeline/answer_form.py)."""
 
 import pytest
+from langchain_core.documents import Document
 
-from kgsolver.pipeline.answer_form import AnswerForm, clean, detect_form, shape_answer
+from kgsolver.connectors.llms.gateway import LLMReply, Usage
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, clean, detect_form, shape_answer
+from kgsolver.pipeline.generate import GroundedReply, generate_grounded
+from kgsolver.pipeline.preference.parametric import ParametricReply, closed_book_answer
 
 # --- detection: which kind of answer the question asks for -------------------------------------------------------
 
@@ -135,3 +139,49 @@ def test_alias_far_from_the_answer_or_absent_is_not_taken():
 def test_person_place_other_only_get_the_common_cleaning():
     assert shape_answer("The answer is Kim Sung-su.", AnswerForm("person")) == "Kim Sung-su"
     assert shape_answer("St. Louis, Missouri", AnswerForm("place")) == "St. Louis, Missouri"
+
+
+# --- the answer step: generate_grounded with the step on and off (a fake LLM session at the seam) ------------------
+
+
+class ReplyingSession:
+    """Answers every grounded-answer call with one fixed reply, as the gateway session would after parsing."""
+
+    def __init__(self, answer: str, passages: list[int]):
+        self.reply = GroundedReply(answer=answer, passages=passages)
+
+    def chat_json(self, messages, schema, *, purpose, max_tokens):
+        return self.reply, LLMReply(self.reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+
+
+PASSAGES = [Document("Sutera is a genus of flowering plants.", metadata={"title": "Sutera"}),
+            Document("Rhodotypos is a genus of shrubs in the rose family.", metadata={"title": "Rhodotypos"})]
+ON = AnswerFormSettings(enabled=True)
+
+
+def test_grounded_yes_no_rests_on_the_cited_passages_with_the_step_on():
+    session = ReplyingSession("No, Sutera is not a shrub", [1, 2])
+    grounded = generate_grounded(session, "Are Sutera and Rhodotypos both types of shrub?", PASSAGES, ON)
+    assert (grounded.answer, grounded.cited) == ("no", [0, 1])
+    off = generate_grounded(session, "Are Sutera and Rhodotypos both types of shrub?", PASSAGES, None)
+    assert off.abstained and off.reason.startswith("ungrounded")  # no passage contains the sentence
+
+
+def test_grounded_answer_is_shaped_before_the_grounding_check():
+    session = ReplyingSession("The answer is Rhodotypos, because it is a shrub.", [2])
+    grounded = generate_grounded(session, "Which is a shrub, Sutera or Rhodotypos?", PASSAGES, ON)
+    assert (grounded.answer, grounded.cited) == ("Rhodotypos", [1])
+    assert generate_grounded(session, "Which is a shrub, Sutera or Rhodotypos?", PASSAGES,
+                             AnswerFormSettings(enabled=False)).abstained
+
+
+class ParametricSession:
+    def chat_json(self, messages, schema, *, purpose, max_tokens):
+        reply = ParametricReply(answer="Yes, both are shrubs.", confidence=80)
+        return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+
+
+def test_closed_book_answer_is_shaped_with_the_step_on():
+    question = "Are Sutera and Rhodotypos both types of shrub?"
+    assert closed_book_answer(ParametricSession(), question, form=ON).answer == "yes"
+    assert closed_book_answer(ParametricSession(), question).answer == "Yes, both are shrubs"
