@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from kgsolver.pipeline.agent.evidence import ranked_evidence
 from kgsolver.pipeline.agent.first_hop import first_hop, kg_walk_passages
-from kgsolver.pipeline.agent.tools import BM25SearchTool, DenseSearchTool
+from kgsolver.pipeline.agent.tools import bm25_search, dense_search
 from kgsolver.pipeline.answer import Gathered
 from kgsolver.pipeline.results import Tracer
 from kgsolver.pipeline.solver import QuestionContext
@@ -16,7 +16,7 @@ class KSLMode:
     name = "ksl"
 
     def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
-        start = first_hop(question, ctx, tracer, lambda res: [DenseSearchTool(res), BM25SearchTool(res)])
+        start = first_hop(question, ctx, tracer, lambda res: [dense_search(res), bm25_search(res)])
         hops = start.hops
         if start.res.store is not None:
             hops.picked.add(kg_walk_passages(question, ctx, start))

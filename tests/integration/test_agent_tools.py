@@ -12,7 +12,7 @@ from kgsolver.pipeline.agent.evidence import EvidencePool, HopEvidence, spare_ca
 from kgsolver.pipeline.agent.hop_policy import embedding_scores
 from kgsolver.pipeline.agent.kg_walker import KGWalker
 from kgsolver.pipeline.agent.settings import AgentSettings
-from kgsolver.pipeline.agent.tools import (BM25SearchTool, DenseSearchTool, KGWalkTool, NeighbourhoodTool,
+from kgsolver.pipeline.agent.tools import (bm25_search, dense_search, KGWalkTool, NeighbourhoodTool,
                                            PageRankTool, Tool)
 from kgsolver.pipeline.solver import QuestionContext, Solver
 from tests.helpers import bridge_records, gold_titles
@@ -24,7 +24,7 @@ def titles(docs) -> list[str]:
 
 def test_search_tools_rank_gold_passages_with_provenance(resources):
     record = bridge_records()[3]  # Hugo Rodriguez Romero / FC Cartagena
-    for tool in (DenseSearchTool(resources), BM25SearchTool(resources)):
+    for tool in (dense_search(resources), bm25_search(resources)):
         assert isinstance(tool, Tool)
         docs = tool.run(record["question"], k=5)
         assert len(docs) == 5 and all(d.metadata["retriever"] == tool.name for d in docs)
@@ -33,7 +33,7 @@ def test_search_tools_rank_gold_passages_with_provenance(resources):
 
 
 def test_neighbourhood_follows_title_links_from_a_seed(resources):
-    seed = DenseSearchTool(resources).run("Hugo Rodríguez Romero Spanish footballer winger", k=1)
+    seed = dense_search(resources).run("Hugo Rodríguez Romero Spanish footballer winger", k=1)
     assert titles(seed) == ["Hugo Rodríguez Romero"]
     docs = NeighbourhoodTool(resources).run("autonomous community of the team", seeds=seed, k=5)
     linked = {d.metadata["title"]: d.metadata["via"] for d in docs}
@@ -42,7 +42,7 @@ def test_neighbourhood_follows_title_links_from_a_seed(resources):
 
 
 def test_title_links_strip_club_suffix(resources):
-    seed = [d for d in DenseSearchTool(resources).run("Len Worley amateur footballer", k=3)
+    seed = [d for d in dense_search(resources).run("Len Worley amateur footballer", k=3)
             if d.metadata["title"] == "Len Worley"]
     docs = NeighbourhoodTool(resources).run("commonly referred to as", seeds=seed, k=10)
     assert "Tottenham Hotspur F.C." in titles(docs)
@@ -87,8 +87,8 @@ def test_atomic_index_search_and_roundtrip(tmp_path, embedder):
 
 
 def test_evidence_pool_fuses_and_keeps_provenance(resources):
-    dense = DenseSearchTool(resources).run("FC Cartagena Murcia", k=3)
-    bm25 = BM25SearchTool(resources).run("FC Cartagena Murcia", k=3)
+    dense = dense_search(resources).run("FC Cartagena Murcia", k=3)
+    bm25 = bm25_search(resources).run("FC Cartagena Murcia", k=3)
     pool = EvidencePool(rrf_k=10)
     pool.add(dense)
     pool.add(bm25)

@@ -6,22 +6,21 @@ from typing import TYPE_CHECKING
 
 from kgsolver.pipeline.agent.tools.atomic import AtomicSearchTool
 from kgsolver.pipeline.agent.tools.base import Tool
-from kgsolver.pipeline.agent.tools.bm25 import BM25SearchTool
-from kgsolver.pipeline.agent.tools.dense import DenseSearchTool
 from kgsolver.pipeline.agent.tools.kg_walk import KGWalkTool
 from kgsolver.pipeline.agent.tools.neighbourhood import NeighbourhoodTool
 from kgsolver.pipeline.agent.tools.ppr import PageRankTool
+from kgsolver.pipeline.agent.tools.search import RetrieverTool, bm25_search, dense_search
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.agent.resources import AgentResources
 
-__all__ = ["AtomicSearchTool", "BM25SearchTool", "DenseSearchTool", "KGWalkTool", "NeighbourhoodTool",
-           "PageRankTool", "Tool", "search_tools"]
+__all__ = ["AtomicSearchTool", "KGWalkTool", "NeighbourhoodTool", "PageRankTool", "RetrieverTool", "Tool",
+           "bm25_search", "dense_search", "search_tools"]
 
 
 def search_tools(resources: AgentResources) -> list[Tool]:
     """The question-level search tools this KB supports (atomic search only once it is atomized)."""
-    tools: list[Tool] = [DenseSearchTool(resources), BM25SearchTool(resources)]
+    tools: list[Tool] = [dense_search(resources), bm25_search(resources)]
     atomic = AtomicSearchTool(resources)
     if atomic.available:
         tools.append(atomic)
