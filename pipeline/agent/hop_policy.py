@@ -9,12 +9,14 @@ the two or falls back:
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.registry import Registry
+
+if TYPE_CHECKING:  # the settings import this module: reading the configuration must not import LangChain
+    from kgsolver.connectors.embedders import Embedder
 
 # A hop policy turns (min-max scaled embedding scores, one-hot LLM pick, LLM weight) into the final scores.
 HopScorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
