@@ -8,7 +8,7 @@ with the same response cache (--cache) makes no new LLM call: seconds per questi
 --cache names a fresh file (cache_hits says). The conditions may run in separate invocations writing per-question rows
 (--rows); --from-rows summarises rows already written without running anything.
 
-    .venv/bin/python benchmarks/reader.py --start 0 --limit 100 --cache /tmp/reader.sqlite --rows /tmp/q1-100.jsonl \
+    .venv/bin/python benchmarks/reader.py --start 0 --limit 100 --cache .kgsolver/reader.sqlite --rows .kgsolver/q1-100.jsonl \
         --out benchmarks/results/reader_qwen05_naive_q1-100.json
 """
 
