@@ -60,7 +60,7 @@ class KnowledgeBases:
         self.root, self.config = Path(root), config
         self.root.mkdir(parents=True, exist_ok=True)
         self._embedder, self._gateway = embedder, gateway
-        self._solvers: dict[str, tuple[int, Solver]] = {}
+        self._solvers: dict[str, Solver] = {}
         self._lock = threading.Lock()
 
     def path(self, name: str) -> Path:
@@ -94,20 +94,17 @@ class KnowledgeBases:
             return self._gateway
 
     def solver(self, name: str, top_k: int | None = None) -> Solver:
-        """A solver over the current generation of one knowledge base (reopened after each ingest)."""
+        """The one long-lived solver of a knowledge base; it reopens the KB itself after each ingest (Solver._generation)."""
         path = self.existing(name)
         embedder, gateway = self.embedder, self.gateway
         if top_k and top_k != self.config.retrieval.top_k:
             config = self.config.model_copy(deep=True)
             config.retrieval.top_k = top_k
             return Solver(path, config, embedder=embedder, gateway=gateway)
-        stamp = (path / "manifest.json").stat().st_mtime_ns
         with self._lock:
-            cached = self._solvers.get(name)
-            if cached is None or cached[0] != stamp:
-                cached = (stamp, Solver(path, self.config, embedder=embedder, gateway=gateway))
-                self._solvers[name] = cached
-        return cached[1]
+            if name not in self._solvers:
+                self._solvers[name] = Solver(path, self.config, embedder=embedder, gateway=gateway)
+            return self._solvers[name]
 
     def ingest(self, name: str, request: DocumentsRequest) -> IngestResponse:
         from kgsolver.connectors.corpus_readers import SourceDocument
