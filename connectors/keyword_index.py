@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Sequence
 
 import bm25s
 import numpy as np
@@ -59,3 +60,25 @@ class BM25Index:
         ids = np.load(folder / "chunk_ids.npy")
         retriever = bm25s.BM25.load(str(folder)) if len(ids) else None
         return cls(retriever, ids)
+
+
+def search_segments(parts: Sequence[tuple[BM25Index, int]], queries: list[str], k: int,
+                    deleted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """BM25 over several segments: each part is (index, offset), a hit's global id is offset + its id in the index;
+    ids in `deleted` (sorted global ids) are dropped. Returns (scores, ids) of shape (len(queries), k), ids -1 where
+    empty."""
+    n = len(queries)
+    out_scores = np.zeros((n, k), dtype=np.float32)
+    out_ids = np.full((n, k), -1, dtype=np.int64)
+    dead = deleted if deleted is not None else np.zeros(0, dtype=np.int64)
+    per_part = [(index.search(queries, k + len(dead)), offset) for index, offset in parts]
+    for q in range(n):
+        hits: list[tuple[float, int]] = []
+        for (scores, ids), offset in per_part:
+            for score, cid in zip(scores[q].tolist(), ids[q].tolist()):
+                if cid >= 0 and not np.isin(offset + cid, dead):
+                    hits.append((score, offset + cid))
+        hits.sort(key=lambda h: -h[0])
+        for rank, (score, cid) in enumerate(hits[:k]):
+            out_scores[q, rank], out_ids[q, rank] = score, cid
+    return out_scores, out_ids

@@ -5,6 +5,7 @@ faiss-gpu is used for search when installed and a GPU is present; the persisted 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -16,6 +17,13 @@ def gpu_count() -> int:
     return int(get()) if get else 0
 
 
+@dataclass(frozen=True)
+class IndexSpec:
+    """How a segment's vectors are indexed (filled from the pipeline's `VectorIndexSettings`)."""
+
+    flat_below: int = 50_000  # exact search is fast enough below this many vectors, and needs no training
+
+
 class FaissIndex:
     def __init__(self, dimensions: int, index: faiss.Index | None = None) -> None:
         self.dimensions = dimensions
@@ -24,6 +32,13 @@ class FaissIndex:
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, spec: IndexSpec | None = None) -> "FaissIndex":
+        """An index over these vectors, addressed by their row numbers 0..n-1 (a segment's local ids)."""
+        index = cls(vectors.shape[1])
+        index.add(np.arange(len(vectors), dtype=np.int64), vectors)
+        return index
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
