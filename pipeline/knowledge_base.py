@@ -22,6 +22,7 @@ import shutil
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -42,6 +43,15 @@ _LEASE_FILE = re.compile(r"^\.lease-(\d{6})\.json$")
 # A test seam, for crash tests only: when this variable names a path, commit writes that path (the pid) once every
 # component, the graph step's included, is on disk, then waits to be killed before the lease and manifest are written.
 HOLD_BEFORE_COMMIT_ENV = "KGSOLVER_TEST_HOLD_BEFORE_COMMIT"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One stored document, as `kgsolver kb list` and `GET /kb/{name}/documents` show it."""
+
+    doc_id: str
+    title: str
+    chunks: int
 
 
 def _versions() -> dict[str, str]:
@@ -203,6 +213,10 @@ class KnowledgeBase:
     @property
     def document_ids(self) -> set[str]:
         return set(self._by_doc)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """Every stored document, sorted by id."""
+        return [DocumentInfo(doc_id, self.chunks[cids[0]].title, len(cids)) for doc_id, cids in sorted(self._by_doc.items())]
 
     def chunk_ids_of(self, doc_ids: set[str]) -> np.ndarray:
         return np.array([cid for d in doc_ids for cid in self._by_doc.get(d, [])], dtype=np.int64)
