@@ -23,6 +23,7 @@ app = typer.Typer(help="Retrieval and knowledge-graph augmented question answeri
 models_app = typer.Typer(help="Local GGUF models shipped in PyPI packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(__import__("kgsolver.pipeline.cli_graph", fromlist=["graph_app"]).graph_app, name="graph")
+app.add_typer(__import__("kgsolver.pipeline.cli_kb", fromlist=["kb_app"]).kb_app, name="kb")
 app.add_typer(__import__("kgsolver.pipeline.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
 app.command("serve")(serve)  # the HTTP API, pipeline/cli_serve.py
 app.command("atomize")(__import__("kgsolver.pipeline.cli_atomize", fromlist=["atomize"]).atomize)

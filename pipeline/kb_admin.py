@@ -1,0 +1,115 @@
+"""Listing and deleting the documents of a knowledge base: the one implementation behind `kgsolver kb list|delete`
+and the API's `GET /kb/{name}/documents` and `DELETE /kb/{name}/documents/{id}`.
+
+A delete holds the write lock and checks every id before it changes anything: an unknown id is an error that names
+it, and nothing is deleted. It then removes, in memory, the documents' chunks with their vectors and keyword entries
+(`KnowledgeBase.remove_documents`), their sentence rows, their atomic questions and their graph provenance (the
+graph step ingest runs for a replaced document, with nothing new to extract), and commits all of it at once: a
+process killed before the manifest swap leaves the knowledge base as it was. Nothing is re-embedded or re-extracted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.graph_build import update_graph
+from kgsolver.pipeline.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
+from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
+
+
+class UnknownDocumentError(KnowledgeBaseError):
+    """A delete named a document id the knowledge base does not hold; nothing was deleted."""
+
+    def __init__(self, root: Path, unknown: list[str]) -> None:
+        shown = ", ".join(repr(d) for d in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        super().__init__(f"{root}: no document with id {shown}; nothing was deleted "
+                         f"(`kgsolver kb list --kb {root}` lists the ids)")
+        self.unknown = unknown
+
+
+@dataclass
+class DeleteReport:
+    documents: list[str] = field(default_factory=list)
+    chunks_removed: int = 0
+    sentences_removed: int = 0
+    atomic_questions_removed: int = 0
+    relations_removed: int = 0
+    generation: int = 0
+    seconds: float = 0.0
+
+
+def requested_ids(doc_ids: Iterable[str]) -> list[str]:
+    """The ids to delete, each once, in the order given; an empty request is refused."""
+    ids = list(dict.fromkeys(doc_ids))
+    if not ids:
+        raise ValueError("no document ids given: name at least one (`kgsolver kb list` lists them)")
+    return ids
+
+
+def unknown_ids(requested: list[str], stored: set[str]) -> list[str]:
+    return [d for d in requested if d not in stored]
+
+
+def list_documents(kb_dir: str | Path) -> list[DocumentInfo]:
+    with KnowledgeBase.open(Path(kb_dir)) as kb:
+        return kb.list_documents()
+
+
+def _stage_sentences_without(kb: KnowledgeBase, removed: set[int]) -> int:
+    """Stage the sentence index without the rows of the removed chunks; returns the sentences dropped. Only the
+    row table changes: the removed chunks' vectors stay in the file, unreachable, until the next ingest's
+    `SentenceIndex.updated` copies the reachable rows (nothing is re-encoded either way)."""
+    path = kb.component_path(SENTENCE_COMPONENT)
+    index = SentenceIndex.load(path) if path is not None else None
+    if index is None:  # none, or of an older format that the next ingest rebuilds anyway
+        return 0
+    gone = np.isin(index.rows[:, 0], np.fromiter(removed, dtype=np.int64, count=len(removed)))
+    if not gone.any():
+        return 0
+    kb.stage_component(SENTENCE_COMPONENT, SentenceIndex(index.rows[~gone], index.vectors, index.spans).save)
+    return int(index.rows[gone, 2].sum())
+
+
+def _stage_atomic_without(kb: KnowledgeBase, removed: set[int]) -> int:
+    """Stage the atomic-question index without the questions of the removed chunks; returns the questions dropped."""
+    path = kb.component_path(ATOMIC_COMPONENT)
+    if path is None:
+        return 0
+    index = AtomicIndex.load(path)
+    keep = [i for i, cid in enumerate(index.cids.tolist()) if cid not in removed]
+    if len(keep) == len(index):
+        return 0
+    kept = AtomicIndex([int(index.cids[i]) for i in keep], [index.questions[i] for i in keep], index.vectors[keep],
+                       {cid: sha for cid, sha in index.hashes.items() if cid not in removed})
+    kb.stage_component(ATOMIC_COMPONENT, kept.save)
+    return len(index) - len(keep)
+
+
+def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolverConfig | None = None) -> DeleteReport:
+    """Delete these documents in one commit, or raise `UnknownDocumentError` with nothing changed."""
+    config = config or KGSolverConfig()
+    root, started = Path(kb_dir), time.perf_counter()
+    ids = requested_ids(doc_ids)
+    with write_lock(root), KnowledgeBase.open(root) as kb:
+        unknown = unknown_ids(ids, kb.document_ids)
+        if unknown:
+            raise UnknownDocumentError(root, unknown)
+        removed = kb.chunk_ids_of(set(ids)).tolist()
+        report = DeleteReport(documents=ids)
+        report.chunks_removed = kb.remove_documents(set(ids))
+        report.sentences_removed = _stage_sentences_without(kb, set(removed))
+        report.atomic_questions_removed = _stage_atomic_without(kb, set(removed))
+        graph = update_graph(kb, removed, [], config.graph)
+        kb.commit()
+        report.relations_removed = graph.relations_removed  # a server store's count is known after the replay
+        report.generation = kb.manifest["generation"]
+    report.seconds = time.perf_counter() - started
+    return report
