@@ -4,6 +4,8 @@
     POST /ask/stream           server-sent events as they happen: `started`, a `trace` per step when it ends, a
                                `token` per piece of each LLM reply as it is generated, then `answer` (or `error`)
     POST /kb/{name}/documents  incremental ingest into one knowledge base (created if missing)
+    GET  /kb/{name}/documents  its documents (id, title, chunks), a page at a time (`offset`, `limit`)
+    DELETE /kb/{name}/documents/{id}  delete one document, its chunks and graph provenance (pipeline/kb_admin.py)
     GET  /kb                   the knowledge bases under the root
     GET  /health               liveness, the configured LLM and graph store, the registered modes
 
@@ -25,14 +27,15 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import anyio
-from fastapi import FastAPI, HTTPException, Path as PathParam
+from fastapi import FastAPI, HTTPException, Path as PathParam, Query
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
 from kgsolver.pipeline.api_models import (
-    KB_NAME_PATTERN, KB_NAME_RE, AskRequest, DocumentsRequest, Health, IngestResponse, KBInfo,
+    KB_NAME_PATTERN, KB_NAME_RE, MAX_DOCUMENTS_LISTED, AskRequest, DeleteResponse, DocumentList, DocumentOut,
+    DocumentsRequest, Health, IngestResponse, KBInfo,
 )
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
@@ -119,6 +122,30 @@ class KnowledgeBases:
         fields = {k: getattr(report, k) for k in IngestResponse.model_fields if hasattr(report, k)}
         return IngestResponse(kb=name, documents_total=total, **fields)
 
+    def documents(self, name: str, offset: int, limit: int) -> DocumentList:
+        from kgsolver.pipeline.kb_admin import list_documents
+
+        documents = list_documents(self.existing(name))
+        page = [DocumentOut(id=d.doc_id, title=d.title, chunks=d.chunks) for d in documents[offset:offset + limit]]
+        return DocumentList(kb=name, total=len(documents), offset=offset, documents=page)
+
+    def delete(self, name: str, doc_id: str) -> DeleteResponse:
+        """The CLI's delete; the KB's Solver sees it at its next question (it reopens after every commit)."""
+        from kgsolver.pipeline.kb_admin import UnknownDocumentError, delete_documents
+
+        path = self.existing(name)
+        try:
+            report = delete_documents(path, [doc_id], self.config)
+        except UnknownDocumentError as exc:
+            raise HTTPException(404, f"no document with id {doc_id!r} in knowledge base {name!r}; nothing was deleted "
+                                     f"(GET /kb/{name}/documents lists the ids)") from exc
+        total = KnowledgeBase.open(path).manifest["counts"]["documents"]
+        return DeleteResponse(kb=name, deleted=report.documents, chunks_removed=report.chunks_removed,
+                              sentences_removed=report.sentences_removed,
+                              atomic_questions_removed=report.atomic_questions_removed,
+                              relations_removed=report.relations_removed, generation=report.generation,
+                              seconds=report.seconds, documents_total=total)
+
     def list(self) -> list[KBInfo]:
         infos = []
         for path in sorted(p for p in self.root.iterdir() if p.is_dir() and KB_NAME_RE.fullmatch(p.name)):
@@ -201,6 +228,17 @@ def create_app(root: str | Path, config: KGSolverConfig | None = None, *, embedd
     @app.post("/kb/{name}/documents", response_model=IngestResponse)
     def add_documents(request: DocumentsRequest, name: str = name_param) -> IngestResponse:
         return kbs.ingest(name, request)
+
+    @app.get("/kb/{name}/documents", response_model=DocumentList)
+    def list_documents(name: str = name_param, offset: int = Query(0, ge=0),
+                       limit: int = Query(1000, ge=1, le=MAX_DOCUMENTS_LISTED)) -> DocumentList:
+        return kbs.documents(name, offset, limit)
+
+    # `:path`: a document id may hold a slash (a file path as id); percent-encode it or not
+    @app.delete("/kb/{name}/documents/{doc_id:path}", response_model=DeleteResponse)
+    def delete_document(name: str = name_param,
+                        doc_id: str = PathParam(..., min_length=1, max_length=256)) -> DeleteResponse:
+        return kbs.delete(name, doc_id)
 
     @app.post("/ask", response_model=AskResult)
     def ask(request: AskRequest) -> AskResult:

@@ -19,6 +19,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_QUESTION_CHARS = KGSolverConfig().limits.question_chars  # one definition with `kgsolver ask`, env included
 MAX_DOCUMENTS_PER_REQUEST = 1_000
 MAX_DOCUMENT_CHARS = 200_000
+MAX_DOCUMENTS_LISTED = 10_000  # one page of GET /kb/{name}/documents
 
 
 class BudgetRequest(BaseModel):
@@ -71,6 +72,31 @@ class IngestResponse(BaseModel):
     chunks_added: int
     chunks_removed: int
     skipped: list[str]
+    seconds: float
+    documents_total: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    chunks: int
+
+
+class DocumentList(BaseModel):
+    kb: str
+    total: int  # documents stored; `documents` is the page from `offset`
+    offset: int
+    documents: list[DocumentOut]
+
+
+class DeleteResponse(BaseModel):
+    kb: str
+    deleted: list[str]
+    chunks_removed: int
+    sentences_removed: int
+    atomic_questions_removed: int
+    relations_removed: int
+    generation: int  # the knowledge base generation the delete committed
     seconds: float
     documents_total: int
 
