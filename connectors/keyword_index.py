@@ -1,13 +1,22 @@
-"""BM25 keyword index on bm25s, rebuilt from all chunk texts on each commit (seconds even for 100k chunks)."""
+"""BM25 keyword index on bm25s: one index per segment, searched together with the statistics of all segments.
+
+A segment's bm25s matrix has its own IDF and average length baked into every stored score, so segments cannot be
+merged by score. Each segment therefore also keeps its raw statistics (`TermStats`: term frequencies by term, token
+count per row), and `search_segments` computes document frequency, document count and average length over the live
+documents of all segments at query time: the same scores as one index over their union.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
 
 # bm25s sets its logger to DEBUG when imported, so "Building index from IDs" reached every console; its level goes
 # back to the application's (NOTSET: the root logger decides).
@@ -20,11 +29,70 @@ try:
 except ImportError:  # bm25s works without stemming, only less well
     _STEMMER = None
 
+# bm25s' defaults (Lucene variant), named so that bm25s and search_segments score with the same parameters.
+_K1, _B = 1.5, 0.75
+# Term statistics beside bm25s' files; a folder without them was saved before issue 17 (format 1).
+_STATS_FILES = ("tf_indptr.npy", "tf_rows.npy", "tf_counts.npy", "doc_len.npy")
+
+
+def _tokenize(texts: list[str]) -> bm25s.tokenization.Tokenized:
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+
+
+def _query_terms(queries: list[str]) -> list[list[str]]:
+    """The query's terms as bm25s matches them (same stopwords and stemmer as the index), repeats kept: bm25s counts
+    a repeated query term once per occurrence."""
+    return bm25s.tokenize(queries, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+
+
+@dataclass
+class TermStats:
+    """Raw BM25 statistics of one segment, by term column: the postings of term column t are positions
+    indptr[t]:indptr[t+1] of `rows` (the row holding it) and `counts` (its frequency in that row)."""
+
+    vocab: dict[str, int]
+    indptr: np.ndarray  # int64, one more than the columns
+    rows: np.ndarray  # int32
+    counts: np.ndarray  # float32
+    doc_len: np.ndarray  # float32 tokens per row (after stopwords, as bm25s counts them)
+    total_len: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.total_len = float(self.doc_len.sum(dtype=np.float64))
+
+    @classmethod
+    def from_tokens(cls, tokens: bm25s.tokenization.Tokenized) -> "TermStats":
+        lengths = np.fromiter(map(len, tokens.ids), dtype=np.int64, count=len(tokens.ids))
+        cols = np.fromiter(chain.from_iterable(tokens.ids), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        shape = (len(lengths), len(tokens.vocab))
+        matrix = sp.csc_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=shape)
+        matrix.sum_duplicates()  # one posting per (row, term), its count the term frequency
+        return cls(dict(tokens.vocab), matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
+                   matrix.data.astype(np.float32), lengths.astype(np.float32))
+
+    def save(self, folder: Path) -> None:
+        for name, array in zip(_STATS_FILES, (self.indptr, self.rows, self.counts, self.doc_len)):
+            np.save(folder / name, array)
+
+    @classmethod
+    def load(cls, folder: Path, vocab: dict[str, int]) -> "TermStats | None":
+        if not all((folder / name).exists() for name in _STATS_FILES):
+            return None
+        # memory-mapped: opening a segment reads only what a query touches
+        arrays = [np.load(folder / name, mmap_mode="r") for name in _STATS_FILES]
+        return cls(vocab, *arrays)
+
 
 class BM25Index:
-    def __init__(self, retriever: bm25s.BM25 | None, ids: np.ndarray):
+    def __init__(self, retriever: bm25s.BM25 | None, ids: np.ndarray, stats: TermStats | None = None,
+                 folder: Path | None = None):
         self.retriever = retriever
         self.ids = ids  # row position -> chunk id
+        self.stats = stats  # None only for a non-empty folder saved before issue 17
+        self.folder = folder
+        self._order: np.ndarray | None = None  # row order by id, when ids are not ascending
+        self._sorted: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -32,11 +100,12 @@ class BM25Index:
     @classmethod
     def build(cls, ids: np.ndarray, texts: list[str]) -> "BM25Index":
         if not texts:
-            return cls(None, np.zeros(0, dtype=np.int64))
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
-        retriever = bm25s.BM25()
+            return cls(None, np.zeros(0, dtype=np.int64), _empty_stats())
+        tokens = _tokenize(texts)
+        stats = TermStats.from_tokens(tokens)  # before index(): bm25s adds "" to the vocabulary it is given
+        retriever = bm25s.BM25(k1=_K1, b=_B)
         retriever.index(tokens, show_progress=False)
-        return cls(retriever, np.asarray(ids, dtype=np.int64))
+        return cls(retriever, np.asarray(ids, dtype=np.int64), stats)
 
     def search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, chunk ids); a query with no known term returns fewer hits (ids of -1, scores 0)."""
@@ -44,41 +113,152 @@ class BM25Index:
         k = min(k, len(self))
         if k == 0 or self.retriever is None:
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
-        tokens = bm25s.tokenize(queries, stopwords="en", stemmer=_STEMMER, show_progress=False)
-        rows, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        rows, scores = self.retriever.retrieve(_tokenize(queries), k=k, show_progress=False, n_threads=1)
         ids = np.where(scores > 0, self.ids[rows], -1)
         return scores.astype(np.float32), ids.astype(np.int64)
+
+    def rows_of(self, local_ids: np.ndarray) -> np.ndarray:
+        """Rows holding the given stored ids (sorted ascending); ids absent from this index are skipped."""
+        if not len(self.ids) or not len(local_ids):
+            return np.zeros(0, dtype=np.int64)
+        if self._sorted is None:  # ids are ascending as the KB writes them; a sort order only for other indexes
+            ascending = bool(np.all(self.ids[1:] >= self.ids[:-1]))
+            self._order = None if ascending else np.argsort(self.ids, kind="stable")
+            self._sorted = self.ids if ascending else self.ids[self._order]
+        ordered = self._sorted
+        wanted = local_ids[np.searchsorted(local_ids, ordered[0]):np.searchsorted(local_ids, ordered[-1], "right")]
+        pos = np.searchsorted(ordered, wanted)
+        pos = pos[ordered[pos] == wanted]
+        return np.asarray(pos if self._order is None else self._order[pos], dtype=np.int64)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "chunk_ids.npy", self.ids)
         if self.retriever is not None:
             self.retriever.save(str(folder))
+        if self.stats is not None:
+            self.stats.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
+        """Loads a saved index; one saved before issue 17 still searches alone, and `search_segments` names it."""
         ids = np.load(folder / "chunk_ids.npy")
-        retriever = bm25s.BM25.load(str(folder)) if len(ids) else None
-        return cls(retriever, ids)
+        if not len(ids):
+            return cls(None, ids, _empty_stats(), folder)
+        retriever = bm25s.BM25.load(str(folder))
+        return cls(retriever, ids, TermStats.load(folder, retriever.vocab_dict), folder)
+
+
+def _empty_stats() -> TermStats:
+    return TermStats({}, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32),
+                     np.zeros(0, dtype=np.float32))
+
+
+@dataclass
+class _Postings:
+    """One segment's live postings of a batch's query terms, with the segment's live document count and tokens."""
+
+    term: np.ndarray  # position of the term in the batch's term list
+    key: np.ndarray  # row + the segment's first row in the batch: one key per (segment, row)
+    gid: np.ndarray  # global id: offset + stored id
+    tf: np.ndarray
+    dl: np.ndarray
+    n_live: int
+    len_live: float
+
+
+def _stats_of(index: BM25Index) -> TermStats:
+    if index.stats is None:
+        raise ValueError(f"BM25 segment {index.folder or '(in memory)'} has no term statistics "
+                         f"({', '.join(_STATS_FILES)}): it was saved before issue 17 (knowledge base format 1); "
+                         "rebuild it with BM25Index.build(ids, texts).save(folder)")
+    return index.stats
+
+
+def _segment_postings(index: BM25Index, offset: int, base: int, terms: dict[str, int],
+                      deleted: np.ndarray) -> _Postings:
+    stats = _stats_of(index)
+    n_cols = len(stats.indptr) - 1
+    known = [(pos, stats.vocab[t]) for t, pos in terms.items() if stats.vocab.get(t, n_cols) < n_cols]
+    term_pos = np.array([p for p, _ in known], dtype=np.int64)
+    cols = np.array([c for _, c in known], dtype=np.int64)
+    starts = np.asarray(stats.indptr[cols], dtype=np.int64)
+    lengths = np.asarray(stats.indptr[cols + 1], dtype=np.int64) - starts
+    # positions of all postings of these columns in one gather: each column's range start..start+length
+    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum(), dtype=np.int64)
+    rows = np.asarray(stats.rows[at], dtype=np.int64)
+    term = np.repeat(term_pos, lengths)
+    dead = np.unique(index.rows_of(deleted - offset)) if len(deleted) else np.zeros(0, dtype=np.int64)
+    if len(dead):
+        live = ~np.isin(rows, dead)
+        rows, term, at = rows[live], term[live], at[live]
+    return _Postings(term, base + rows, offset + index.ids[rows], np.asarray(stats.counts[at], dtype=np.float64),
+                     np.asarray(stats.doc_len[rows], dtype=np.float64), len(index) - len(dead),
+                     stats.total_len - float(stats.doc_len[dead].sum(dtype=np.float64)))
+
+
+def _top_k(scores: np.ndarray, gids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best by score, ties by global id (ascending), so that results do not depend on segment order."""
+    if len(scores) > k:
+        keep = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
+        scores, gids = scores[keep], gids[keep]
+    order = np.lexsort((gids, -scores))[:k]
+    return scores[order], gids[order]
+
+
+def _search_batch(parts: Sequence[tuple[BM25Index, int]], query_terms: list[list[str]], deleted: np.ndarray,
+                  out_scores: np.ndarray, out_ids: np.ndarray) -> None:
+    """Scores one batch of queries over all parts into out_scores/out_ids (views of the caller's arrays)."""
+    terms: dict[str, int] = {}
+    q_term = [terms.setdefault(t, len(terms)) for query in query_terms for t in query]
+    q_query = [q for q, query in enumerate(query_terms) for _ in query]
+    bases = np.cumsum([0] + [len(index) for index, _ in parts])
+    segs = [_segment_postings(index, offset, int(base), terms, deleted)
+            for (index, offset), base in zip(parts, bases)]
+    n_docs = sum(s.n_live for s in segs)
+    term, key, gid, tf, dl = (np.concatenate([getattr(s, f) for s in segs] + [np.zeros(0, dtype=np.int64)])
+                              for f in ("term", "key", "gid", "tf", "dl"))
+    if n_docs == 0 or not len(term):
+        return
+    # the statistics of one index over the live documents of every segment
+    avgdl = sum(s.len_live for s in segs) / n_docs
+    df = np.bincount(term, minlength=len(terms))
+    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    weight = idf[term] * tf / (tf + _K1 * (1 - _B + _B * dl / avgdl))
+    keys, first, row = np.unique(key, return_index=True, return_inverse=True)
+    docs = sp.csr_matrix((weight, (row, term)), shape=(len(keys), len(terms)))
+    counts = sp.csr_matrix((np.ones(len(q_term)), (q_term, q_query)), shape=(len(terms), len(query_terms)))
+    scores = (docs @ counts).tocsc()  # repeated query terms count once per occurrence, as in bm25s
+    gids = gid[first]
+    k = out_scores.shape[1]
+    for q in range(len(query_terms)):
+        span = slice(scores.indptr[q], scores.indptr[q + 1])
+        best, ids = _top_k(scores.data[span], gids[scores.indices[span]], k)
+        out_scores[q, :len(best)], out_ids[q, :len(ids)] = best, ids
+
+
+def _checked_deleted(deleted: np.ndarray | None) -> np.ndarray:
+    dead = np.asarray(deleted if deleted is not None else [], dtype=np.int64)
+    if dead.ndim != 1 or np.any(dead[1:] < dead[:-1]):
+        raise ValueError(f"deleted must be a 1-D array of global ids sorted ascending (got shape {dead.shape})")
+    return dead
 
 
 def search_segments(parts: Sequence[tuple[BM25Index, int]], queries: list[str], k: int,
-                    deleted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    deleted: np.ndarray | None = None, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """BM25 over several segments: each part is (index, offset), a hit's global id is offset + its id in the index;
     ids in `deleted` (sorted global ids) are dropped. Returns (scores, ids) of shape (len(queries), k), ids -1 where
-    empty."""
+    empty. Scores are those of one index over the live documents of all segments: document frequency, document count
+    and average length are summed over the segments at query time, deleted documents left out of all three. Queries
+    are scored `batch` at a time, which bounds the memory of the (candidates x queries) score matrix."""
     n = len(queries)
-    out_scores = np.zeros((n, k), dtype=np.float32)
-    out_ids = np.full((n, k), -1, dtype=np.int64)
-    dead = deleted if deleted is not None else np.zeros(0, dtype=np.int64)
-    per_part = [(index.search(queries, k + len(dead)), offset) for index, offset in parts]
-    for q in range(n):
-        hits: list[tuple[float, int]] = []
-        for (scores, ids), offset in per_part:
-            for score, cid in zip(scores[q].tolist(), ids[q].tolist()):
-                if cid >= 0 and not np.isin(offset + cid, dead):
-                    hits.append((score, offset + cid))
-        hits.sort(key=lambda h: -h[0])
-        for rank, (score, cid) in enumerate(hits[:k]):
-            out_scores[q, rank], out_ids[q, rank] = score, cid
+    out_scores = np.zeros((n, max(k, 0)), dtype=np.float32)
+    out_ids = np.full((n, max(k, 0)), -1, dtype=np.int64)
+    dead = _checked_deleted(deleted)
+    if k <= 0 or n == 0:
+        return out_scores, out_ids
+    query_terms = _query_terms(list(queries))
+    for start in range(0, n, batch):
+        end = min(n, start + batch)
+        _search_batch(parts, query_terms[start:end], dead, out_scores[start:end], out_ids[start:end])
     return out_scores, out_ids
