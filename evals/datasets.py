@@ -68,3 +68,17 @@ def read_pubmedqa(path: Path) -> list[dict]:
     """PubMedQA PQA-L: a JSON object keyed by PMID; each record gets its `pmid`, in file order."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return [{"pmid": pmid, **record} for pmid, record in data.items()]
+
+
+def medquad_kilt_corpus(path: Path, limit: int | None = None, data_dir: Path | None = None) -> Path:
+    """The scale corpus of issue 17 as one jsonl file: MedQuAD's passages (titled by their question) then the KILT
+    mini corpus, interleaved so that any first `limit` records hold both kinds of text."""
+    from itertools import chain, islice, zip_longest
+
+    from kgsolver.evals.suites.common import write_corpus
+    from kgsolver.evals.suites.medqa import medquad_records
+
+    medquad = medquad_records(read_jsonl(dataset_path(MEDQUAD, data_dir)))
+    kilt = read_jsonl(dataset_path(KILT_CORPUS, data_dir))
+    records = (r for r in chain.from_iterable(zip_longest(medquad, kilt)) if r is not None)
+    return write_corpus(islice(records, limit), path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,9 +16,11 @@ from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.answer_form import AnswerFormSettings
 from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.ray_settings import RaySettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMGateway
+    from kgsolver.connectors.vector_index import IndexSpec
 
 
 def _default_cache_dir() -> Path:
@@ -71,6 +73,40 @@ class LimitSettings(BaseModel):
                                 "LLM for over 5 minutes")
 
 
+class VectorIndexSettings(BaseModel):
+    """Which faiss index a segment of this many vectors gets (figures: benchmarks/scale.py, docs/RESULTS.md)."""
+
+    flat_below: int = Field(50_000, ge=1, description="exact Flat search below this many vectors: fast enough there "
+                            "(~1 ms/query batched at 20k) and nothing to train")
+    kind: Literal["ivf", "hnsw"] = Field("ivf", description="above flat_below: IVF trains in about a minute at 1M on "
+                                         "2 cores, HNSW's graph build takes several; both reach recall@10 >= 0.95")
+    encoding: Literal["flat", "sq8", "pq"] = Field("sq8", description="stored codes: sq8 is 4x smaller than full "
+                                                   "floats at recall@10 ~0.98; pq smaller still but loses recall")
+    ivf_lists_per_sqrt_n: float = Field(4.0, gt=0, description="IVF lists = this * sqrt(n), the usual rule: 4,000 "
+                                        "lists of ~250 vectors at 1M")
+    ivf_train_per_list: int = Field(40, ge=1, description="k-means training rows per list (faiss warns below 39)")
+    ivf_nprobe: int = Field(16, ge=1, description="lists searched per query: the recall/speed knob")
+    hnsw_m: int = Field(32, ge=4, description="graph neighbours per node")
+    hnsw_ef_construction: int = Field(80, ge=8, description="candidates while building the graph")
+    hnsw_ef_search: int = Field(128, ge=1, description="candidates per query: 64 gave recall@10 0.96 at 200k, 128 0.99")
+    pq_bytes: int = Field(48, ge=1, description="PQ code bytes per vector (must divide the dimensions; 8 per byte at 384)")
+
+    def spec(self) -> "IndexSpec":
+        from kgsolver.connectors.vector_index import IndexSpec  # faiss stays out of reading the configuration
+
+        return IndexSpec(**self.model_dump())
+
+
+class KBSettings(BaseModel):
+    """Segmented knowledge bases (pipeline/knowledge_base.py): when a commit merges segments (pipeline/kb_compact.py)."""
+
+    auto_compact: bool = Field(True, description="merge segments after a commit when the limits below are passed")
+    max_segments: int = Field(16, ge=1, description="past this many segments the smallest are merged, down to half: "
+                              "every search visits every segment")
+    max_dead_ratio: float = Field(0.2, gt=0, le=1, description="all segments are merged once this share of stored "
+                                  "rows is deleted or replaced (searches over-fetch past tombstones)")
+
+
 class KGSolverConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KGSOLVER_", env_nested_delimiter="__", extra="ignore")
 
@@ -89,6 +125,9 @@ class KGSolverConfig(BaseSettings):
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
     api: ApiSettings = ApiSettings()
+    vector_index: VectorIndexSettings = VectorIndexSettings()
+    kb: KBSettings = KBSettings()
+    ray: RaySettings = RaySettings()
 
 
 def build_gateway(config: KGSolverConfig) -> "LLMGateway":

@@ -134,21 +134,22 @@ def stage_graph(kb, store, settings=None, report: "GraphBuildReport | None" = No
 
 def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids: list[int], settings: GraphSettings,
                  *, embedder: Embedder | None = None, llm_session: LLMSession | None = None,
-                 extractor: GraphExtractor | None = None) -> GraphBuildReport:
+                 extractor: GraphExtractor | None = None, batch: GraphBatch | None = None) -> GraphBuildReport:
+    """`batch`: the new chunks' graph, extracted elsewhere (the Ray engine's workers), over these chunk ids."""
     report, started = GraphBuildReport(extractor=settings.extractor), time.perf_counter()
     if settings.extractor == "none" and kb.component_path(GRAPH_COMPONENT) is None:  # nothing to update or build
         return report
     store = _store_for_writing(kb, settings)
     try:
         report.relations_removed = store.remove_chunks(removed_chunk_ids) if removed_chunk_ids else 0
-        extractor = extractor or make_extractor(settings, llm_session=llm_session)
+        extractor = None if batch is not None else extractor or make_extractor(settings, llm_session=llm_session)
         if extractor is not None and new_chunk_ids:
-            items = [(cid, kb.chunks[cid].title, kb.chunks[cid].text) for cid in new_chunk_ids]
-            batch: GraphBatch = extractor.extract(items)
+            batch = extractor.extract([(cid, kb.chunks[cid].title, kb.chunks[cid].text) for cid in new_chunk_ids])
+        if batch is not None and new_chunk_ids:
             resolver = EntityResolver(embedder, threshold=settings.resolution_threshold)
             resolver.learn(store.iter_entities())
             store.upsert(resolver.resolve(batch))
-            report.chunks_extracted, report.merges = len(items), resolver.log
+            report.chunks_extracted, report.merges = len(new_chunk_ids), resolver.log
         stats = store.stats()
         report.entities, report.relations = stats["entities"], stats["relations"]
         if removed_chunk_ids or new_chunk_ids:

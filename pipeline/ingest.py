@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -24,7 +24,6 @@ from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import GraphBuildReport, make_extractor, update_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
-from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 
 EMBED_BLOCK = 512
 GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)
@@ -130,7 +129,7 @@ class ProgressExtractor:
 
 
 def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: IngestReport) -> list[SourceDocument]:
-    stored = {c.doc_id: c.metadata.get("content_sha1") for c in kb.chunks.values()}
+    stored = kb.content_hashes(set(docs))  # these documents' rows only, through the stores' doc_id index
     changed = []
     for doc_id, document in docs.items():
         digest = content_hash(document)
@@ -147,32 +146,65 @@ def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: 
 
 
 def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder) -> None:
-    """Stage the sentence vectors of every chunk the index lacks (all of them for a KB built before it existed)."""
-    path = kb.component_path(SENTENCE_COMPONENT)
-    current = SentenceIndex.load(path) if path is not None else None
-    current = current or SentenceIndex.empty(embedder.dimensions)
-    stored = set(current.rows[:, 0].tolist())
-    missing = {cid: chunk for cid, chunk in kb.chunks.items() if cid not in stored}
-    if not missing and len(stored) == len(kb.chunks):
-        return
-    kb.stage_component(SENTENCE_COMPONENT, current.updated(set(kb.chunks), missing, embedder).save)
+    """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded."""
+    kb.stage_sentences(embedder)
+
+
+@dataclass
+class Processed:
+    """The chunk -> embed -> extract stages' output, in the order the local engine makes it: the chunks of the changed
+    documents, their vectors, and (an engine that extracts itself) the graph they yield, with chunk *positions* in
+    `chunks` where the store wants chunk ids, plus an embedder that already holds their sentence vectors."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    graph: GraphBatch | None = None
+    sentence_embedder: Embedder | None = None
+
+
+class Engine(Protocol):
+    """Where chunk, embed and graph extraction run: here (`local_engine`) or on a cluster (ingest_ray.RayEngine)."""
+
+    def __call__(self, changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
+                 show_progress: bool) -> Processed: ...
+
+
+def local_engine(changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
+                 show_progress: bool) -> Processed:
+    """Chunk and embed in this process; the graph is extracted later, by `update_graph`, over the stored ids."""
+    chunker = TokenChunker(embedder.tokenizer, config.chunking.chunk_tokens, config.chunking.overlap_tokens)
+    chunks: list[Chunk] = list(chunker.chunk(changed))
+    vectors = embed_with_progress(embedder, [c.indexed_text() for c in chunks], show=show_progress)
+    return Processed(chunks, vectors)
+
+
+def at_chunk_ids(batch: GraphBatch, ids: list[int]) -> GraphBatch:
+    """A batch extracted over chunk positions, its mentions and provenance moved to the ids the chunks got."""
+    for mention in batch.mentions:
+        mention.chunk_id = ids[mention.chunk_id]
+    for relation in batch.relations:
+        relation.chunks = [ids[position] for position in relation.chunks]
+    return batch
 
 
 def ingest(corpus: str | Path | list[str | Path], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
            embedder: TokenizingEmbedder | None = None, show_progress: bool = True, llm_session: Any = None,
-           corpus_format: str = "auto", on_duplicate: str = "error") -> IngestReport:
+           corpus_format: str = "auto", on_duplicate: str = "error", engine: Engine | None = None) -> IngestReport:
     """Read files or folders as `corpus_format` (see connectors/corpus_readers.py) and ingest their documents."""
     paths = corpus if isinstance(corpus, list) else [corpus]
     read_report = ReadReport()
     documents = (d for path in paths for d in read_corpus(path, read_report, corpus_format))
     return ingest_documents(documents, kb_dir, config, embedder=embedder, show_progress=show_progress,
-                            llm_session=llm_session, on_duplicate=on_duplicate, read_report=read_report)
+                            llm_session=llm_session, on_duplicate=on_duplicate, read_report=read_report, engine=engine)
 
 
 def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, config: KGSolverConfig | None = None, *,
                      embedder: TokenizingEmbedder | None = None, show_progress: bool = True, llm_session: Any = None,
-                     on_duplicate: str = "error", read_report: ReadReport | None = None) -> IngestReport:
-    """Ingest documents already read (the API's); all are checked before the knowledge base is touched."""
+                     on_duplicate: str = "error", read_report: ReadReport | None = None,
+                     engine: Engine | None = None) -> IngestReport:
+    """Ingest documents already read (the API's); all are checked before the knowledge base is touched. The engine
+    runs chunk, embed (and maybe extract); reading, choosing what changed and the one commit stay here, under the
+    write lock, so an engine that fails leaves the knowledge base as it was."""
     config = config or KGSolverConfig()
     root, started = Path(kb_dir), time.perf_counter()
     report, read_report = IngestReport(), read_report or ReadReport()
@@ -183,19 +215,27 @@ def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, co
     with write_lock(root):
         kb = _open_kb(root, embedder, config)
         changed = _select_changed(kb, docs, report)
-        chunker = TokenChunker(embedder.tokenizer, config.chunking.chunk_tokens, config.chunking.overlap_tokens)
-        chunks: list[Chunk] = list(chunker.chunk(changed))
+        embed_started = time.perf_counter()
+        processed = (engine or local_engine)(changed, embedder, config, show_progress)
+        report.embed_seconds = time.perf_counter() - embed_started
         removed_ids = kb.chunk_ids_of({d.id for d in changed}).tolist()
         report.chunks_removed = kb.remove_documents({d.id for d in changed})
-        embed_started = time.perf_counter()
-        vectors = embed_with_progress(embedder, [c.indexed_text() for c in chunks], show=show_progress)
-        report.embed_seconds = time.perf_counter() - embed_started
-        new_ids = kb.add_chunks(chunks, vectors).tolist()
-        report.chunks_added = len(chunks)
-        _update_sentence_index(kb, embedder)
-        extractor = make_extractor(config.graph, llm_session=llm_session) if new_ids else None
-        report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder, llm_session=llm_session,
-                                    extractor=ProgressExtractor(extractor, show_progress) if extractor else None)
+        _store(kb, processed, removed_ids, report, config, embedder, llm_session, show_progress)
         kb.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _store(kb: KnowledgeBase, processed: Processed, removed_ids: list[int], report: IngestReport,
+           config: KGSolverConfig, embedder: TokenizingEmbedder, llm_session: Any, show_progress: bool) -> None:
+    """Stage the new chunks, their sentences and the graph update for the commit."""
+    new_ids = kb.add_chunks(processed.chunks, processed.vectors).tolist()
+    report.chunks_added = len(processed.chunks)
+    _update_sentence_index(kb, processed.sentence_embedder or embedder)
+    if processed.graph is not None:
+        report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
+                                    batch=at_chunk_ids(processed.graph, new_ids))
+        return
+    extractor = make_extractor(config.graph, llm_session=llm_session) if new_ids else None
+    report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder, llm_session=llm_session,
+                                extractor=ProgressExtractor(extractor, show_progress) if extractor else None)
