@@ -7,6 +7,7 @@ in the user cache (assembling is verified by sha256 either way).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,20 @@ def qwen05(config, run_cache) -> LLMGateway:
 def smollm(config, run_cache) -> LLMGateway:
     """SmolLM2-135M: smoke tests only."""
     return make_gateway(config, run_cache, "smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def bolt_server():
+    """A real Bolt server for the graph-store tests: ArcadeDB started here, or a real Neo4j when NEO4J_URI is set."""
+    if os.environ.get("NEO4J_URI"):
+        yield {"uri": os.environ["NEO4J_URI"],
+               "user": os.environ.get("NEO4J_USER") or os.environ.get("NEO4J_USERNAME") or "neo4j",
+               "password": os.environ.get("NEO4J_PASSWORD", ""), "database": os.environ.get("NEO4J_DATABASE")}
+        return
+    from kgsolver.connectors.graph_stores.arcadedb_server import ArcadeDBServer
+
+    with ArcadeDBServer() as server:
+        yield {"uri": server.uri, "user": server.user, "password": server.password, "database": server.database}
 
 
 @pytest.fixture(scope="session")

@@ -150,7 +150,8 @@ class Neo4jStore:
         self._write(f"MATCH (c:{C}) WHERE c.cid IN $ids DETACH DELETE c", ids=ids)
         ends = self._write(f"MATCH (a:{L})-[r:{R}]->(b:{L}) WHERE any(c IN r.chunks WHERE c IN $ids) "
                            "SET r.chunks = [c IN r.chunks WHERE NOT c IN $ids] RETURN a.id AS a, b.id AS b", ids=ids)
-        deleted = self._write(f"MATCH ()-[r:{R}]->() WHERE size(r.chunks) = 0 AND r.source = 'text' "
+        # Scoped to this store's label: the relationship type is shared by every knowledge base in one database.
+        deleted = self._write(f"MATCH (:{L})-[r:{R}]->(:{L}) WHERE size(r.chunks) = 0 AND r.source = 'text' "
                               "DELETE r RETURN count(*) AS n")
         candidates = sorted({t["id"] for t in touched} | {e[k] for e in ends for k in ("a", "b")})
         self._write(f"MATCH (n:{L}) WHERE n.id IN $ids AND n.source = 'text' AND NOT (n)--() DETACH DELETE n",

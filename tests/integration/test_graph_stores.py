@@ -14,7 +14,6 @@ import uuid
 import pytest
 from neo4j import GraphDatabase
 
-from kgsolver.connectors.graph_stores.arcadedb_server import ArcadeDBServer
 from kgsolver.connectors.graph_stores.neo4j_store import GraphStoreError, Neo4jStore, checked_identifier
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation
@@ -23,17 +22,6 @@ NASTY = [
     'Robert "Bobby" O\'Neil', "back`tick`) RETURN 1 //", "{braces: 'x'} $param", "MATCH (n) DETACH DELETE n",
     "line one\nline two\r\n", "Zürich – 東京 🚀 ﬁ", "'); DROP TABLE x; --", "\\u0027 \\ backslash",
 ]
-
-
-@pytest.fixture(scope="session")
-def bolt_server():
-    if os.environ.get("NEO4J_URI"):
-        yield {"uri": os.environ["NEO4J_URI"],
-               "user": os.environ.get("NEO4J_USER") or os.environ.get("NEO4J_USERNAME") or "neo4j",
-               "password": os.environ.get("NEO4J_PASSWORD", ""), "database": os.environ.get("NEO4J_DATABASE")}
-        return
-    with ArcadeDBServer() as server:
-        yield {"uri": server.uri, "user": server.user, "password": server.password, "database": server.database}
 
 
 @pytest.fixture(scope="session")
