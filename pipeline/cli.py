@@ -17,6 +17,7 @@ from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.preference.registry import POLICIES
 from kgsolver.pipeline.cli_serve import serve
+from kgsolver.pipeline.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -48,7 +49,8 @@ def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT kn
            corpus_format: str = typer.Option("auto", "--format", help="auto|jsonl|kilt|text: auto picks by suffix "
                                              "and, for a jsonl file, by all of its records"),
            on_duplicate: str = typer.Option("error", "--on-duplicate", help="error|warn|skip: a repeated id is an "
-                                            "error, or warns and keeps the last record, or keeps the first")) -> None:
+                                            "error, or warns and keeps the last record, or keeps the first"),
+           engine: str = ENGINE_OPTION, address: Optional[str] = ADDRESS_OPTION) -> None:
     """Add a corpus to a knowledge base (created if missing); documents with a known id replace the old version."""
     from kgsolver.connectors.corpus_readers import CORPUS_FORMATS
     from kgsolver.pipeline.ingest import ON_DUPLICATE, ingest as run_ingest
@@ -57,7 +59,14 @@ def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT kn
         raise typer.BadParameter(f"use one of {', '.join(CORPUS_FORMATS)}", param_hint="--format")
     if on_duplicate not in ON_DUPLICATE:
         raise typer.BadParameter(f"use one of {', '.join(ON_DUPLICATE)}", param_hint="--on-duplicate")
-    report = run_ingest(list(corpus), kb, _config(), corpus_format=corpus_format, on_duplicate=on_duplicate)
+    config = _config()
+    ray_engine = None
+    if use_engine(engine, address, config):
+        from kgsolver.pipeline.ingest_ray import RayEngine
+
+        ray_engine = RayEngine(config.ray)
+    report = run_ingest(list(corpus), kb, config, corpus_format=corpus_format, on_duplicate=on_duplicate,
+                        engine=ray_engine)
     for note in report.notes:
         console.print(f"[cyan]note[/cyan] {escape(note)}", soft_wrap=True)
     for warning in report.warnings:
