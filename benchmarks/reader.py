@@ -1,7 +1,8 @@
 """Reader benchmark (issue 16): HotpotQA dev distractor 200 over its pooled paragraphs (the `hotpotqa` eval suite's
 questions, knowledge base and scoring), one mode, a slice of the questions, with the answer-form step off ("plain")
-and on ("form": `answer_form.enabled`, pipeline/answer_form.py). EM with Wilson 95% intervals, F1, seconds per
-question, split by the detected answer kind and the HotpotQA type, and the answers the step changed.
+and on ("form": `answer_form.enabled`, pipeline/answer_form.py), or the gold passages given to the same answer step
+("oracle", the suite's oracle condition). EM with Wilson 95% intervals, F1, seconds per question, split by the
+detected answer kind and the HotpotQA type, and the answers the step changed.
 
 The answer-form step changes no prompt, only what is done with the reply, so the "form" condition run after "plain"
 with the same response cache (--cache) makes no new LLM call: seconds per question are the plain run's, uncached when
@@ -30,7 +31,8 @@ from kgsolver.pipeline.answer_form import detect_form
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 
-CONDITIONS = ("plain", "form")  # answer_form.enabled False, True
+# condition -> (the suite's condition, answer_form.enabled): "oracle" gives the gold passages to the same answer step.
+CONDITIONS = {"plain": ("rag", False), "form": ("rag", True), "oracle": ("oracle", False)}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -48,7 +50,7 @@ def report(rows: list[dict]) -> dict:
     by_id: dict[str, dict[str, dict]] = defaultdict(dict)
     for row in rows:
         by_id[row["id"]][row["condition"]] = row
-    paired = [(r["plain"], r["form"]) for r in by_id.values() if set(CONDITIONS) <= r.keys()]
+    paired = [(r["plain"], r["form"]) for r in by_id.values() if {"plain", "form"} <= r.keys()]
     changed = [(p, f) for p, f in paired if p["prediction"] != f["prediction"]]
     return {
         "groups": {f"{group} / {condition}": summary(rs) for (group, condition), rs in sorted(groups.items())},
@@ -77,17 +79,20 @@ def run(args: argparse.Namespace, log: IO[str]) -> list[dict]:
     suite, data_dir = HotpotQASuite(), datasets_dir()
     kb = args.kb or default_kb(suite.name, config)
     build_suite_kb(suite, kb, data_dir, config)
-    items = suite.items(data_dir, None)[args.start: args.start + args.limit]
+    items = suite.items(data_dir, None)
+    by_condition = {c: [i for i in items if i.condition == c][args.start: args.start + args.limit]
+                    for c in {"rag", "oracle"}}
     solvers: dict[str, Solver] = {}
     for condition in args.conditions.split(","):
         settings = config.model_copy(deep=True)
-        settings.answer_form.enabled = condition == "form"
+        settings.answer_form.enabled = CONDITIONS[condition][1]
         first = next(iter(solvers.values()), None)  # one model in memory, one response cache
         solvers[condition] = Solver(kb, settings, embedder=first.embedder if first else None,
                                     gateway=first.gateway if first else None)
     rows = []
-    for item in items:
+    for n in range(len(by_condition["rag"])):
         for condition, solver in solvers.items():
+            item = by_condition[CONDITIONS[condition][0]][n]
             started = time.perf_counter()
             out = suite.evaluate(item, solver, args.mode)
             rows.append({"id": item.qid, "type": item.group, "kind": detect_form(item.question).kind,
@@ -108,7 +113,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--mode", default="naive")
     parser.add_argument("--llm", default=None)
-    parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    parser.add_argument("--conditions", default="plain,form", help=f"comma-separated, of {', '.join(CONDITIONS)}")
     parser.add_argument("--cache", type=Path, default=None, help="LLM response cache file (fresh: uncached timings)")
     parser.add_argument("--rows", type=Path, default=None, help="per-question rows (jsonl), appended to")
     parser.add_argument("--from-rows", type=Path, nargs="*", default=None, help="only summarise these rows files")

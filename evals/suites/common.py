@@ -13,6 +13,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.pipeline.answer import answer_passages
 from kgsolver.pipeline.generate import format_passages
 from kgsolver.pipeline.results import AskResult, Tracer
 from kgsolver.pipeline.solver import Solver
@@ -44,6 +45,24 @@ def ask_open(solver: Solver, question: str, mode: str) -> tuple[AskResult, str, 
     cited = [c.title for c in result.citations]
     ranked = cited + [e.title for e in result.evidence if e.title not in cited]
     return result, prediction, ranked
+
+
+def oracle_documents(passages: list[dict]) -> list[Document]:
+    """Gold passages ({"title", "text"}) as the evidence documents the answer step reads, each its own page."""
+    return [Document(p["text"], metadata={"doc_id": p["title"], "chunk_id": f"{p['title']}#oracle", "title": p["title"],
+                                          "score": 1.0, "retriever": "oracle"})
+            for p in passages]
+
+
+def answer_oracle(solver: Solver, question: str, passages: list[dict]) -> tuple[str, list[str], dict]:
+    """The oracle condition: the gold passages handed to the same answer step every mode ends in (filters, generate,
+    policy; pipeline/answer.py), so its errors are reading errors, never retrieval errors. Returns the prediction
+    ('' when it abstained), the cited titles, and the session's usage."""
+    session = solver.gateway.session(solver.config.budget)
+    outcome = answer_passages(question, oracle_documents(passages), session=session, config=solver.config,
+                              embedder=solver.embedder)
+    cited = [d.metadata["title"] for d in outcome.cited]
+    return outcome.answer or "", cited, session.usage.model_dump()
 
 
 def letter_schema(letters: tuple[str, ...]) -> type[BaseModel]:

@@ -10,9 +10,24 @@ from typing import Any
 from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, kilt_gold_titles, read_jsonl
 from kgsolver.evals.metrics import kilt_scores
 from kgsolver.evals.suites import WorkItem
-from kgsolver.evals.suites.common import ask_open
+from kgsolver.evals.suites.common import answer_oracle, ask_open
 
 RECALL_KS = (1, 2, 3, 5)
+CONDITIONS = ("rag", "oracle")  # oracle: the gold provenance pages given to the same answer step
+
+
+def gold_pages(record: dict, corpus: dict[str, str]) -> list[dict]:
+    """The first provenance-bearing output's pages, in its order, with their corpus text; a page the corpus lacks is
+    an error in the data (the mini corpus was built from the questions' provenance)."""
+    titles: list[str] = []
+    for out in record.get("output", []):
+        if out.get("provenance"):
+            titles = list(dict.fromkeys(p["title"] for p in out["provenance"]))
+            break
+    missing = [t for t in titles if t not in corpus]
+    if missing:
+        raise ValueError(f"KILT record {record.get('id')}: provenance pages not in the corpus: {missing}")
+    return [{"title": t, "text": corpus[t]} for t in titles]
 
 
 def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) -> dict:
@@ -27,22 +42,31 @@ def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) 
 class KiltHotpotQASuite:
     name = "kilt-hotpotqa"
     headline = "kilt_em"
-    conditions = ("rag",)
-    offline_conditions = frozenset()
+    conditions = CONDITIONS
+    offline_conditions = frozenset({"oracle"})
     files = (KILT_QUESTIONS, KILT_CORPUS)
 
     def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
         records = list(read_jsonl(dataset_path(KILT_QUESTIONS, data_dir)))[:limit]
-        return [WorkItem(qid=r["id"], condition="rag", question=r["input"],
-                         gold={"answers": kilt_answers(r), "provenance": [sorted(s) for s in kilt_gold_titles(r)]})
-                for r in records]
+        corpus = {r["title"]: r["text"] for r in read_jsonl(dataset_path(KILT_CORPUS, data_dir))}
+        return [WorkItem(qid=r["id"], condition=condition, question=r["input"],
+                         gold={"answers": kilt_answers(r), "provenance": [sorted(s) for s in kilt_gold_titles(r)]},
+                         payload={"passages": gold_pages(r, corpus)} if condition == "oracle" else {})
+                for condition in CONDITIONS for r in records]
 
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
         return [dataset_path(KILT_CORPUS, data_dir)]
 
     def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
-        result, prediction, ranked = ask_open(solver, item.question, mode)
         gold_sets = [set(s) for s in item.gold["provenance"]]
+        if item.condition == "oracle":
+            # The gold pages are given, so they are the provenance (R-precision 1 by construction, KILT-EM = EM).
+            given = [p["title"] for p in item.payload["passages"]]
+            prediction, cited, usage = answer_oracle(solver, item.question, item.payload["passages"])
+            metrics = kilt_scores(prediction, given, item.gold["answers"], gold_sets, ks=RECALL_KS)
+            # No KILT-format row: kilt_predictions.jsonl is the retrieval run's, one row per question.
+            return {"prediction": prediction, "cited_titles": cited, "metrics": metrics, "usage": usage, "trace": []}
+        result, prediction, ranked = ask_open(solver, item.question, mode)
         metrics = kilt_scores(prediction, ranked, item.gold["answers"], gold_sets, ks=RECALL_KS)
         return {"prediction": prediction, "ranked_titles": ranked, "metrics": metrics,
                 "kilt": kilt_output(item.qid, item.question, prediction, ranked),

@@ -91,7 +91,7 @@ def test_killed_run_resumes_without_duplicates_or_losses(tmp_path, shared_datase
     env = {**os.environ, "KGSOLVER_CACHE_DIR": str(cache)}
     run = tmp_path / "run"
     command = [str(KGSOLVER), "eval", "hotpotqa", "--kb", str(tmp_path / "kb"), "--out", str(run), "--limit", "3",
-               "--data-dir", str(data), "--llm", "qwen2.5-coder-0.5b-instruct"]
+               "--data-dir", str(data), "--llm", "qwen2.5-coder-0.5b-instruct", "--condition", "rag"]
     log = tmp_path / "first.log"
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would stall the child
         first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=sink)

@@ -16,9 +16,13 @@ from kgsolver.evals.suites.kilt_hotpotqa import kilt_output
 
 def test_kilt_items(shared_datasets):
     items = get_suite("kilt-hotpotqa").items(shared_datasets, None)
-    assert len(items) == 235 and len({i.key for i in items}) == 235
+    assert len(items) == 2 * 235 and len({i.key for i in items}) == 2 * 235  # rag and oracle
     assert all(i.gold["answers"] and i.gold["provenance"] for i in items)
     assert all(all(len(s) >= 1 for s in i.gold["provenance"]) for i in items)
+    oracle = [i for i in items if i.condition == "oracle"]
+    assert len(oracle) == 235 and all([p["title"] for p in i.payload["passages"]] and
+                                      {p["title"] for p in i.payload["passages"]} == set(i.gold["provenance"][0])
+                                      and all(p["text"] for p in i.payload["passages"]) for i in oracle)
 
 
 def test_kilt_output_format_dedupes_titles():
@@ -29,7 +33,9 @@ def test_kilt_output_format_dedupes_titles():
 
 def test_hotpotqa_items_and_pool(shared_datasets):
     items = get_suite("hotpotqa").items(shared_datasets, 50)
-    assert len(items) == 50 and {i.group for i in items} == {"bridge", "comparison"}
+    assert len(items) == 100 and {i.group for i in items} == {"bridge", "comparison"}
+    assert [i.condition for i in items] == ["rag"] * 50 + ["oracle"] * 50
+    assert all({p["title"] for p in i.payload["passages"]} == set(i.gold["titles"]) for i in items[50:])
     records = list(read_jsonl(dataset_path(HOTPOTQA_200, shared_datasets)))
     pool = pooled_paragraphs(records)
     titles = {p["title"] for p in pool}
