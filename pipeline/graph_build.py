@@ -132,12 +132,18 @@ def stage_graph(kb, store, settings=None, report: "GraphBuildReport | None" = No
         kb.stage_component(GRAPH_COMPONENT, store.save, GRAPH_SUFFIX)
 
 
+def _holds_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:
+    """Whether the configured store holds graph data of this knowledge base (to update even with extraction off):
+    the networkx component, or a Bolt store's committed journal."""
+    return kb.component_path(GRAPH_COMPONENT if settings.store == "networkx" else JOURNAL_COMPONENT) is not None
+
+
 def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids: list[int], settings: GraphSettings,
                  *, embedder: Embedder | None = None, llm_session: LLMSession | None = None,
                  extractor: GraphExtractor | None = None, batch: GraphBatch | None = None) -> GraphBuildReport:
     """`batch`: the new chunks' graph, extracted elsewhere (the Ray engine's workers), over these chunk ids."""
     report, started = GraphBuildReport(extractor=settings.extractor), time.perf_counter()
-    if settings.extractor == "none" and kb.component_path(GRAPH_COMPONENT) is None:  # nothing to update or build
+    if settings.extractor == "none" and not _holds_graph(kb, settings):  # nothing to update or build
         return report
     store = _store_for_writing(kb, settings)
     try:
