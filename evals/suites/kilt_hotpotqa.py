@@ -16,18 +16,16 @@ RECALL_KS = (1, 2, 3, 5)
 CONDITIONS = ("rag", "oracle")  # oracle: the gold provenance pages given to the same answer step
 
 
-def gold_pages(record: dict, corpus: dict[str, str]) -> list[dict]:
-    """The first provenance-bearing output's pages, in its order, with their corpus text; a page the corpus lacks is
-    an error in the data (the mini corpus was built from the questions' provenance)."""
+def gold_pages(record: dict, corpus: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """The first provenance-bearing output's pages, in its order, with their corpus text, and the titles the corpus
+    lacks (the mini corpus is the 2017 HotpotQA dump: 7 of its 470 gold titles are not in it; see the datasets
+    README), which the oracle row records rather than drops silently."""
     titles: list[str] = []
     for out in record.get("output", []):
         if out.get("provenance"):
             titles = list(dict.fromkeys(p["title"] for p in out["provenance"]))
             break
-    missing = [t for t in titles if t not in corpus]
-    if missing:
-        raise ValueError(f"KILT record {record.get('id')}: provenance pages not in the corpus: {missing}")
-    return [{"title": t, "text": corpus[t]} for t in titles]
+    return [{"title": t, "text": corpus[t]} for t in titles if t in corpus], [t for t in titles if t not in corpus]
 
 
 def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) -> dict:
@@ -37,6 +35,7 @@ def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) 
         if title not in seen:
             seen.append(title)
     return {"id": qid, "input": question, "output": [{"answer": answer, "provenance": [{"title": t} for t in seen]}]}
+
 
 
 class KiltHotpotQASuite:
@@ -51,7 +50,8 @@ class KiltHotpotQASuite:
         corpus = {r["title"]: r["text"] for r in read_jsonl(dataset_path(KILT_CORPUS, data_dir))}
         return [WorkItem(qid=r["id"], condition=condition, question=r["input"],
                          gold={"answers": kilt_answers(r), "provenance": [sorted(s) for s in kilt_gold_titles(r)]},
-                         payload={"passages": gold_pages(r, corpus)} if condition == "oracle" else {})
+                         payload=dict(zip(("passages", "missing_pages"), gold_pages(r, corpus)))
+                         if condition == "oracle" else {})
                 for condition in CONDITIONS for r in records]
 
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
@@ -65,7 +65,8 @@ class KiltHotpotQASuite:
             prediction, cited, usage = answer_oracle(solver, item.question, item.payload["passages"])
             metrics = kilt_scores(prediction, given, item.gold["answers"], gold_sets, ks=RECALL_KS)
             # No KILT-format row: kilt_predictions.jsonl is the retrieval run's, one row per question.
-            return {"prediction": prediction, "cited_titles": cited, "metrics": metrics, "usage": usage, "trace": []}
+            return {"prediction": prediction, "cited_titles": cited, "missing_pages": item.payload["missing_pages"],
+                    "metrics": metrics, "usage": usage, "trace": []}
         result, prediction, ranked = ask_open(solver, item.question, mode)
         metrics = kilt_scores(prediction, ranked, item.gold["answers"], gold_sets, ks=RECALL_KS)
         return {"prediction": prediction, "ranked_titles": ranked, "metrics": metrics,
