@@ -2,7 +2,8 @@
 
 The consistency and brevity filters compare sentences by embedding, each sentence with its passage title in front
 ("Marie Curie: She was born in Warsaw."). Encoding the retrieved passages' sentences at every question was most of a
-question's non-LLM time (issue 15). The knowledge base keeps them as a component: `vectors.npy` (float16, rows in
+question's non-LLM time (issue 15). Each knowledge-base segment keeps its own, keyed by row in the segment (so an
+ingest writes only its new chunks' sentences; pipeline/kb_segment.py): `vectors.npy` (float16, rows in
 the order `split_sentences` yields each chunk's sentences), `spans.npy` (each sentence's start and end in the chunk's
 white-space-folded text) and `rows.npy` (chunk id, first row, sentence count), memory-mapped at open, so opening costs
 no time and no memory that grows with the corpus. The spans let the query path cut a stored chunk into its sentences
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -114,6 +116,37 @@ class SentenceIndex:
         order = sorted(range(len(rows)), key=lambda i: rows[i][0])
         table = np.array([rows[i] for i in order], dtype=np.int64).reshape(-1, 3)
         return SentenceIndex(table, np.concatenate(parts), np.concatenate(span_parts))
+
+    @classmethod
+    def encoded(cls, chunks: dict[int, Chunk], embedder: Embedder) -> "SentenceIndex":
+        """A new index of these chunks' sentences, keyed as `chunks` is."""
+        return cls.empty(embedder.dimensions).updated(set(), chunks, embedder)
+
+    @classmethod
+    def concatenated(cls, parts: Sequence[tuple["SentenceIndex", np.ndarray, np.ndarray]],
+                     dimensions: int) -> "SentenceIndex":
+        """One index from several, nothing re-encoded: each part is (index, old keys, new keys), and only the rows
+        of `old keys` are kept, renamed to the matching `new keys` (compaction and the format upgrade use it)."""
+        tables, vectors, spans, at = [], [], [], 0
+        for index, old, new in parts:
+            old, new = np.asarray(old, dtype=np.int64), np.asarray(new, dtype=np.int64)
+            order = np.argsort(old)
+            old, new = old[order], new[order]
+            pos = np.minimum(np.searchsorted(old, index.rows[:, 0]), max(len(old) - 1, 0))
+            keep = (old[pos] == index.rows[:, 0]) if len(old) else np.zeros(len(index.rows), dtype=bool)
+            rows = index.rows[keep]
+            counts = rows[:, 2]
+            sentence_rows = np.repeat(rows[:, 1] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            tables.append(np.stack([new[pos[keep]], at + np.cumsum(counts) - counts, counts], axis=1))
+            vectors.append(np.asarray(index.vectors[sentence_rows]))
+            spans.append(np.asarray(index.spans[sentence_rows]))
+            at += int(counts.sum())
+        if not tables:
+            return cls.empty(dimensions)
+        table = np.concatenate(tables).astype(np.int64).reshape(-1, 3)
+        return cls(table[np.argsort(table[:, 0], kind="stable")],
+                   np.concatenate(vectors).astype(np.float16).reshape(-1, dimensions),
+                   np.concatenate(spans).astype(np.int32).reshape(-1, 2))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
