@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -151,6 +153,9 @@ def run(texts: list[str], queries: list[str], n_segments: int, deleted: np.ndarr
         out[name] = {"latency": timed[name], "agreement_with_a": agreement(reference, search(queries))}
         if not name.startswith("c_"):
             out[name]["batch_ms_per_query"] = batch_ms(search, queries)
+    # (b) should equal (a) up to float rounding; ids that differ are then ties at equal scores
+    score_gap = np.abs(whole.search(queries, K)[0] - search_segments(parts, queries, K, deleted)[0]).max()
+    out["b_bm25s_segments_merged"]["max_abs_score_diff_vs_a"] = float(score_gap)
     base = out["a_bm25s_one_index"]["latency"]
     for name in ("b_bm25s_segments_merged", "c_fts5"):
         lat = out[name]["latency"]
@@ -166,6 +171,8 @@ def show(corpus: str, row: dict) -> None:
     for name in ("a_bm25s_one_index", "b_bm25s_segments_merged", "c_fts5"):
         lat, agree = row[name]["latency"], row[name]["agreement_with_a"]
         ratio = f" ({lat['p50_vs_a']}x / {lat['p95_vs_a']}x of a)" if "p50_vs_a" in lat else ""
+        if "max_abs_score_diff_vs_a" in row[name]:
+            ratio += f" max |score - a| {row[name]['max_abs_score_diff_vs_a']:.2g}"
         print(f"  {name:26s} p50 {lat['p50_ms']:8.3f} ms  p95 {lat['p95_ms']:8.3f} ms{ratio}  "
               f"recall@10 {agree['recall_at_10']:.4f} {agree['recall_ci95']}  same top-10 {agree['same_top10']:.3f} "
               f"{agree['same_top10_ci95']}")
@@ -178,7 +185,8 @@ def main() -> None:
     parser.add_argument("--deleted", type=float, default=0.02, help="fraction deleted in the extra run (0: none)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/keyword_segments.json"))
     args = parser.parse_args()
-    results: dict = {"k": K, "runs": {}}
+    results: dict = {"command": " ".join(["benchmarks/keyword_segments.py", *sys.argv[1:]]), "k": K,
+                     "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version, "runs": {}}
     with tempfile.TemporaryDirectory() as scratch:
         for corpus in args.corpus:
             texts, queries = load(corpus)
