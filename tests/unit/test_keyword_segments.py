@@ -18,7 +18,10 @@ WORDS = ("fever cough asthma insulin diabetes kidney liver heart stroke anemia m
 QUERIES = ["fever and cough", "insulin dose for diabetes", "chronic kidney liver heart", "asthma asthma therapy",
            "surgery", "virus vaccine bacteria antibiotic rash"]
 SIZES = (25, 40, 15)
-OFFSETS = (0, 100, 1000)  # global id = offset + stored id, with gaps between segments as a KB may have
+# global id = offset + stored id; with gaps between segments as a KB may have (sparse sums: a sort of the postings)
+# or contiguous (dense sums over the id range)
+OFFSETS = (0, 100, 1000)
+CONTIGUOUS = (0, 25, 65)
 
 
 def corpus(n: int, seed: int) -> list[str]:
@@ -29,9 +32,9 @@ def corpus(n: int, seed: int) -> list[str]:
     return [" ".join(rng.choice(WORDS, size=rng.integers(4, 41), p=weights)) for _ in range(n)]
 
 
-def segments() -> tuple[list[tuple[BM25Index, int]], dict[int, str]]:
+def segments(offsets: tuple[int, ...] = OFFSETS) -> tuple[list[tuple[BM25Index, int]], dict[int, str]]:
     parts, texts = [], {}
-    for seg, (size, offset) in enumerate(zip(SIZES, OFFSETS)):
+    for seg, (size, offset) in enumerate(zip(SIZES, offsets)):
         seg_texts = corpus(size, seed=seg)
         parts.append((BM25Index.build(np.arange(size), seg_texts), offset))
         texts.update({offset + i: t for i, t in enumerate(seg_texts)})
@@ -61,15 +64,16 @@ def query_tokens(query: str) -> list[str]:
                           show_progress=False)[0]
 
 
-def test_three_segments_score_as_one_index_over_their_union():
-    parts, texts = segments()
+@pytest.mark.parametrize("offsets", [OFFSETS, CONTIGUOUS])
+def test_three_segments_score_as_one_index_over_their_union(offsets: tuple[int, ...]):
+    parts, texts = segments(offsets)
     result = search_segments(parts, QUERIES, k=10)
     assert result[0].shape == result[1].shape == (len(QUERIES), 10)
     assert_same_as_union(result, texts, QUERIES, k=10)
     # and not as each segment alone: the per-segment scores differ from the merged ones
     alone_scores, _ = parts[2][0].search(QUERIES[:1], 3)
     merged_scores, merged_ids = search_segments(parts, QUERIES[:1], k=80)
-    in_last = (merged_ids[0] >= 1000)
+    in_last = merged_ids[0] >= offsets[2]
     assert not np.allclose(np.sort(merged_scores[0][in_last])[::-1][:3], alone_scores[0])
 
 
@@ -81,10 +85,11 @@ def test_result_does_not_depend_on_segment_order_or_batching():
     np.testing.assert_allclose(scores, scores_r, rtol=1e-6)
 
 
-def test_deleted_documents_leave_results_and_statistics():
-    parts, texts = segments()
+@pytest.mark.parametrize("offsets", [OFFSETS, CONTIGUOUS])
+def test_deleted_documents_leave_results_and_statistics(offsets: tuple[int, ...]):
+    parts, texts = segments(offsets)
     _, before = search_segments(parts, QUERIES, k=10)
-    deleted = np.unique(np.concatenate([before[:, :3].ravel(), [5, 101, 1003, 1014]]))
+    deleted = np.unique(np.concatenate([before[:, :3].ravel(), [5, offsets[1] + 1, offsets[2] + 3, offsets[2] + 14]]))
     deleted = deleted[deleted >= 0]
     result = search_segments(parts, QUERIES, k=10, deleted=deleted)
     assert not np.isin(result[1], deleted).any()
