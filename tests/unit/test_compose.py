@@ -58,7 +58,7 @@ def compose(*args: str, env_file: Path | str | None = None) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def model() -> dict:
-    result = compose("--profile", "gpu", "--profile", "ollama", "config", "--format", "json")
+    result = compose("--profile", "gpu", "--profile", "ollama", "--profile", "ray", "config", "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -71,7 +71,7 @@ def env_example() -> dict[str, str]:
 def test_compose_file_is_valid():
     result = compose("config", "-q")
     assert result.returncode == 0, result.stderr
-    for profile in ("gpu", "ollama"):
+    for profile in ("gpu", "ollama", "ray"):
         assert compose("--profile", profile, "config", "-q").returncode == 0
 
 
@@ -106,7 +106,7 @@ def test_published_ports_listen_on_loopback_unless_configured(model):
     assert {"neo4j", "llm", "api", "api-gpu", "ollama"} <= set(published)
     for name, ports in published.items():
         assert all(p.get("host_ip") == "127.0.0.1" for p in ports), (name, ports)
-    opened = compose("--profile", "gpu", "--profile", "ollama", "config", "--format", "json",
+    opened = compose("--profile", "gpu", "--profile", "ollama", "--profile", "ray", "config", "--format", "json",
                      env_file=filled_env(PUBLISH_ADDRESS="0.0.0.0"))
     assert opened.returncode == 0, opened.stderr
     for name, ports in _published(json.loads(opened.stdout)).items():
@@ -264,3 +264,38 @@ def test_graph_store_settings_are_the_ones_the_app_reads(model):
     extras = set(model["services"]["api"]["build"]["args"]["EXTRAS"].split(","))
     pyproject = (REPO / "pyproject.toml").read_text()
     assert {"api", "kg"} <= extras and re.search(r'^kg = \[.*"neo4j', pyproject, re.M)
+
+
+RAY_SERVICES = ("ray-head", "ray-worker", "api-ray", "eval-ray")
+
+
+def test_ray_profile_runs_a_head_and_a_worker_that_the_api_and_eval_use(model, monkeypatch):
+    """Issue 17: one image with the ray extra for every node; the worker joins the head's GCS port, the API and the
+    eval job reach the head's Ray Client port through settings KGSolverConfig reads, and share the KB volume."""
+    services = model["services"]
+    head, worker = services["ray-head"], services["ray-worker"]
+    assert all(services[name]["profiles"] == ["ray"] for name in RAY_SERVICES)
+    assert {services[name]["image"] for name in RAY_SERVICES} == {"kgsolver-api:ray"}
+    for name in RAY_SERVICES:
+        assert "ray" in services[name]["build"]["args"]["EXTRAS"].split(",")
+        assert {v["target"] for v in services[name]["volumes"]} == {"/data/kbs", "/cache"}
+    assert re.search(r'^ray = \["ray\[[a-z,]*\bclient\b[a-z,]*\]==2\.60\.0"\]', (REPO / "pyproject.toml").read_text(),
+                     re.M)
+    assert head["command"][:3] == ["ray", "start", "--head"]
+    gcs_port = int(next(a for a in head["command"] if a.startswith("--port=")).split("=")[1])
+    client_port = int(next(a for a in head["command"] if a.startswith("--ray-client-server-port=")).split("=")[1])
+    assert f"--address=ray-head:{gcs_port}" in worker["command"]
+    assert worker["depends_on"]["ray-head"]["condition"] == "service_healthy"
+    assert [p["target"] for p in head["ports"]] == [client_port]
+    for name in ("api-ray", "eval-ray"):
+        env = services[name]["environment"]
+        address = urlparse(env["KGSOLVER_RAY__ADDRESS"])
+        assert (address.scheme, address.hostname, address.port) == ("ray", "ray-head", client_port)
+        assert services[name]["depends_on"]["ray-worker"]["condition"] == "service_healthy"
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        config = KGSolverConfig()
+        assert (config.ray.engine, config.ray.address) == ("ray", env["KGSOLVER_RAY__ADDRESS"])
+    command = services["eval-ray"]["command"]
+    assert command[:2] == ["kgsolver", "eval"] and _flag(command, "--engine") == "ray"
+    assert _flag(command, "--address") == services["eval-ray"]["environment"]["KGSOLVER_RAY__ADDRESS"]
