@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, TypeVar
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
-from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors.errors import BudgetExceeded, KGSolverError, StructuredOutputError
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.cache import ResponseCache, cache_key
 from kgsolver.connectors.llms.factory import ChatBackend
@@ -74,6 +74,14 @@ class LLMSession:
         reply = self.gateway.call(messages, purpose=purpose, max_tokens=max_tokens, schema=schema, on_token=on_text)
         self.usage.add(reply.usage)
         return reply
+
+    def score_next(self, messages: list[BaseMessage], candidates: list[str], *, purpose: str,
+                   prefix: str = "") -> dict[str, float]:
+        """Each candidate's log-probability as the reply's next token (after `prefix`): one counted, cached call."""
+        self.check()
+        scores, usage = self.gateway.score_next(messages, candidates, purpose=purpose, prefix=prefix)
+        self.usage.add(usage)
+        return scores
 
     def chat_json(
         self, messages: list[BaseMessage], schema: type[T], *, purpose: str, max_tokens: int | None = None
@@ -159,6 +167,30 @@ class LLMGateway:
         with self._lock:
             self.total.add(usage)
         return LLMReply(hit["text"], usage, purpose)
+
+    def score_next(self, messages: list[BaseMessage], candidates: list[str], *, purpose: str,
+                   prefix: str = "") -> tuple[dict[str, float], Usage]:
+        """Next-token log-probabilities of `candidates` (one forward pass, nothing generated), counted and cached like
+        `call`. Only backends that expose `next_token_logprobs` (local llama.cpp) can score; others raise."""
+        score = getattr(self.backend.model, "next_token_logprobs", None)
+        if score is None:
+            raise KGSolverError(f"{purpose}: the {self.backend.model_id} backend cannot score next-token "
+                                "log-probabilities (a local GGUF model can)")
+        key = cache_key(self.backend.model_id, [(m.type, str(m.content)) for m in messages],
+                        {"score_next": list(candidates), "prefix": prefix})
+        started = time.perf_counter()
+        hit = self.cache.get(key) if self.cache else None
+        cached = int(hit is not None)
+        if hit is None:
+            scores, prompt_tokens = score(messages, candidates, prefix)
+            hit = {"text": json.dumps(scores), "prompt_tokens": prompt_tokens, "completion_tokens": 0}
+            if self.cache:
+                self.cache.put(key, hit)
+        usage = Usage(llm_calls=1, prompt_tokens=hit["prompt_tokens"], seconds=time.perf_counter() - started,
+                      cache_hits=cached)
+        with self._lock:
+            self.total.add(usage)
+        return json.loads(hit["text"]), usage
 
     def _generate(self, messages: list[BaseMessage], kwargs: dict, on_token: Callable[[str], None] | None) -> dict:
         """The backend's reply with its token counts: invoked, or streamed chunk by chunk (LangChain's `.stream`; a

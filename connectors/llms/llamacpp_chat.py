@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -171,3 +171,31 @@ class ChatLlamaCpp(BaseChatModel):
             content="", usage_metadata=_usage(counts["prompt_tokens"], counts["completion_tokens"]),
             response_metadata={"finish_reason": finish}))
 
+
+    def next_token_logprobs(self, messages: list[BaseMessage], candidates: Sequence[str],
+                            prefix: str = "") -> tuple[dict[str, float], int]:
+        """The log-probability of each candidate (its first token) as the next token of the reply, after the chat
+        prompt and `prefix` (the reply's start, e.g. '{"answer": "'), from one forward pass over the prompt; and the
+        prompt's token count. llama-cpp-python returns logprobs only for a context built with logits_all (a score
+        row per context position, 2.4 GB for Qwen's vocabulary at 4096), so the last position's logits are read
+        from the shared context directly."""
+        import numpy as np
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        client, lock = self._client()
+        model = client._model
+        formatter = Jinja2ChatFormatter(template=client.metadata["tokenizer.chat_template"],
+                                        eos_token=model.token_get_text(client.token_eos()),
+                                        bos_token=model.token_get_text(client.token_bos()))
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        prompt = formatter(messages=chat).prompt + prefix
+        tokens = client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        ids = {c: client.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in candidates}
+        with lock:
+            client.reset()
+            client.eval(tokens)
+            logits = np.ctypeslib.as_array(client._ctx.get_logits(), shape=(client.n_vocab(),)).astype(np.float64)
+            client.reset()
+        shifted = logits - logits.max()
+        logprobs = shifted - np.log(np.exp(shifted).sum())
+        return {c: float(logprobs[i]) for c, i in ids.items()}, len(tokens)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from langchain_core.documents import Document
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.evals.suites.choice_bias import CORRECTIONS, best, choose_option, normalised
 from kgsolver.pipeline.answer import answer_passages
 from kgsolver.pipeline.generate import format_passages
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -23,6 +25,8 @@ CHOICE_SYSTEM = (
     "Reply in JSON: {{\"answer\": \"<one of {letters}>\"}}."
 )
 CLOSED_BOOK = "Use your own knowledge."
+REPLY_PREFIX = '{"answer": "'  # the JSON reply up to its letter: the scored position
+CONTENT_FREE = "N/A"  # every field of the content-free prompt (contextual calibration)
 WITH_PASSAGES = "Use the numbered passages when they help, and your own knowledge otherwise."
 
 
@@ -78,19 +82,26 @@ def retrieve_evidence(solver: Solver, query: str, mode: str, k: int | None = Non
     return docs, [s.model_dump() for s in result.trace]
 
 
-def choose(solver: Solver, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
-           *, purpose: str, max_chars: int = 800) -> dict[str, Any]:
-    """One letter-constrained LLM call; returns prediction, usage and the trace (an invalid reply scores as no answer)."""
+def choice_messages(question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
+                    max_chars: int = 800) -> list[BaseMessage]:
+    """The multiple-choice prompt, the same for a generated letter and for scored letters."""
     letters = tuple(options)
-    tracer, started = Tracer(), time.perf_counter()
     source = WITH_PASSAGES if passages else CLOSED_BOOK
     body = ""
     if passages:
         docs = [p if isinstance(p, Document) else Document(p, metadata={"title": ""}) for p in passages]
         body = f"<passages>\n{format_passages(docs, max_chars=max_chars)}\n</passages>\n\n"
     listed = "\n".join(f"{letter}. {text}" for letter, text in options.items())
-    messages = [SystemMessage(CHOICE_SYSTEM.format(source=source, letters=", ".join(letters))),
-                HumanMessage(f"{body}Question: {question}\n\nOptions:\n{listed}\n\nAnswer with one letter.")]
+    return [SystemMessage(CHOICE_SYSTEM.format(source=source, letters=", ".join(letters))),
+            HumanMessage(f"{body}Question: {question}\n\nOptions:\n{listed}\n\nAnswer with one letter.")]
+
+
+def choose(solver: Solver, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
+           *, purpose: str, max_chars: int = 800) -> dict[str, Any]:
+    """One letter-constrained LLM call; returns prediction, usage and the trace (an invalid reply scores as no answer)."""
+    letters = tuple(options)
+    tracer, started = Tracer(), time.perf_counter()
+    messages = choice_messages(question, options, passages, max_chars)
     session = solver.gateway.session(solver.config.budget)
     try:
         reply, _ = session.chat_json(messages, letter_schema(letters), purpose=purpose, max_tokens=16)
@@ -100,6 +111,53 @@ def choose(solver: Solver, question: str, options: dict[str, str], passages: lis
     tracer.record("choose", {"letters": letters, "passages": len(passages or [])}, prediction, decision=decision,
                   tokens=session.usage.prompt_tokens + session.usage.completion_tokens, started=started)
     return {"prediction": prediction, "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
+
+
+class ScoredChoice:
+    """Multiple choice by scoring each option's letter in one forward pass (the reply's first token after
+    REPLY_PREFIX, where the JSON-constrained `choose` writes its letter), corrected for letter bias
+    (evals/suites/choice_bias.py). The content-free prior is scored once per prompt shape and kept."""
+
+    def __init__(self, correction: str = "content_free"):
+        if correction not in CORRECTIONS:
+            raise ValueError(f"unknown choice correction {correction!r}; one of {', '.join(CORRECTIONS)}")
+        self.correction = correction
+        self._priors: dict[tuple, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def prior(self, solver: Solver, options: dict[str, str], with_passages: bool, max_chars: int) -> dict[str, float]:
+        """The letter distribution for the same prompt with every field 'N/A' (question, options, passage)."""
+        key = (solver.gateway.backend.model_id, tuple(options), with_passages, max_chars)
+        with self._lock:
+            if key not in self._priors:
+                blank = choice_messages(CONTENT_FREE, {k: CONTENT_FREE for k in options},
+                                        [CONTENT_FREE] if with_passages else None, max_chars)
+                scores = solver.gateway.session().score_next(blank, list(options), purpose="choice prior",
+                                                             prefix=REPLY_PREFIX)
+                self._priors[key] = normalised(scores)
+            return self._priors[key]
+
+    def __call__(self, solver: Solver, question: str, options: dict[str, str],
+                 passages: list[Document] | list[str] | None, *, purpose: str, max_chars: int = 800) -> dict[str, Any]:
+        if not hasattr(solver.gateway.backend.model, "next_token_logprobs"):  # an API model: its generated letter
+            return choose(solver, question, options, passages, purpose=purpose, max_chars=max_chars)
+        tracer, started = Tracer(), time.perf_counter()
+        session = solver.gateway.session(solver.config.budget)
+        try:
+            scores = session.score_next(choice_messages(question, options, passages, max_chars), list(options),
+                                        purpose=purpose, prefix=REPLY_PREFIX)
+        except BudgetExceeded as exc:
+            tracer.record("choose", {"letters": tuple(options)}, "", decision=f"no score: {exc}", started=started)
+            return {"prediction": "", "usage": session.usage.model_dump(),
+                    "trace": [s.model_dump() for s in tracer.steps]}
+        prior = self.prior(solver, options, bool(passages), max_chars) if self.correction == "content_free" else None
+        raw, prediction = best(scores), choose_option(scores, prior)
+        tracer.record("choose", {"letters": tuple(options), "passages": len(passages or []),
+                                 "correction": self.correction}, prediction,
+                      decision="scored" + (f" (raw {raw})" if raw != prediction else ""),
+                      tokens=session.usage.prompt_tokens, started=started)
+        return {"prediction": prediction, "prediction_raw": raw, "letter_logprobs": scores, "prior": prior,
+                "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
 
 
 def dump_evidence(docs: list[Document]) -> list[dict]:

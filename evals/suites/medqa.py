@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from kgsolver.evals.datasets import MEDQA_300, MEDQUAD, dataset_path, read_jsonl
 from kgsolver.evals.suites import WorkItem
-from kgsolver.evals.suites.common import choose, dump_evidence, retrieve_evidence, write_corpus
+from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
 CONDITIONS = ("closed-book", "rag", "rag+kg")
 NOTE = ("MedQuAD is NIH consumer-health text and does not cover USMLE vignettes well: the gold answer string occurs "
@@ -63,8 +63,10 @@ class MedQASuite:
     offline_conditions = frozenset({"closed-book"})
     files = (MEDQA_300, MEDQUAD)
 
-    def __init__(self, kg_lookup: Callable[[Any], tuple[KGFacts | None, str]] = find_kg):
+    def __init__(self, kg_lookup: Callable[[Any], tuple[KGFacts | None, str]] = find_kg,
+                 correction: str = "content_free"):
         self.kg_lookup = kg_lookup
+        self.choose = ScoredChoice(correction)  # letter-bias correction (evals/suites/choice_bias.py)
 
     def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
         records = list(read_jsonl(dataset_path(MEDQA_300, data_dir)))[:limit]
@@ -89,7 +91,7 @@ class MedQASuite:
                 return {"prediction": None, "unavailable": reason, "metrics": {}, "trace": trace,
                         "usage": {}, "evidence": evidence}
             passages = passages + [f"KG: {fact}" for fact in facts(query, 10)]
-        out = choose(solver, item.question, options, passages, purpose=f"medqa {item.condition}")
+        out = self.choose(solver, item.question, options, passages, purpose=f"medqa {item.condition}")
         out["trace"] = trace + out["trace"]
         out["evidence"] = evidence
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

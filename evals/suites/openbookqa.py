@@ -7,21 +7,26 @@ from typing import Any
 
 from kgsolver.evals.datasets import OBQA_DEV, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts
 from kgsolver.evals.suites import WorkItem
-from kgsolver.evals.suites.common import choose, dump_evidence, retrieve_evidence, write_corpus
+from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
+
+CONDITIONS = ("closed-book", "rag")
 
 
 class OpenBookQASuite:
     name = "openbookqa"
     headline = "accuracy"
-    conditions = ("rag",)
-    offline_conditions = frozenset()
+    conditions = CONDITIONS
+    offline_conditions = frozenset({"closed-book"})
     files = (OBQA_DEV, OBQA_FACTS)
+
+    def __init__(self, correction: str = "content_free"):
+        self.choose = ScoredChoice(correction)  # letter-bias correction (evals/suites/choice_bias.py)
 
     def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
         records = list(read_jsonl(dataset_path(OBQA_DEV, data_dir)))[:limit]
-        return [WorkItem(qid=r["id"], condition="rag", question=r["question"]["stem"], gold=r["answerKey"],
+        return [WorkItem(qid=r["id"], condition=condition, question=r["question"]["stem"], gold=r["answerKey"],
                          payload={"options": {c["label"]: c["text"] for c in r["question"]["choices"]}})
-                for r in records]
+                for condition in CONDITIONS for r in records]
 
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
         facts = read_openbook_facts(dataset_path(OBQA_FACTS, data_dir))
@@ -30,8 +35,10 @@ class OpenBookQASuite:
 
     def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
         options = item.payload["options"]
-        docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
-        out = choose(solver, item.question, options, docs, purpose="openbookqa choice")
+        docs, trace = [], []
+        if item.condition == "rag":
+            docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
+        out = self.choose(solver, item.question, options, docs, purpose=f"openbookqa {item.condition}")
         out["trace"] = trace + out["trace"]
         out["evidence"] = dump_evidence(docs)
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

@@ -8,7 +8,7 @@ from typing import Any
 
 from kgsolver.evals.datasets import PUBMEDQA_500, dataset_path, read_pubmedqa
 from kgsolver.evals.suites import WorkItem
-from kgsolver.evals.suites.common import choose, dump_evidence, retrieve_evidence, write_corpus
+from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
 CONDITIONS = ("context", "rag")
 # The three labels as options, so the same letter-constrained choice serves; letters map back to labels.
@@ -21,6 +21,9 @@ class PubMedQASuite:
     conditions = CONDITIONS
     offline_conditions = frozenset({"context"})
     files = (PUBMEDQA_500,)
+
+    def __init__(self, correction: str = "content_free"):
+        self.choose = ScoredChoice(correction)  # label-bias correction (evals/suites/choice_bias.py)
 
     def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
         records = read_pubmedqa(dataset_path(PUBMEDQA_500, data_dir))[:limit]
@@ -42,8 +45,10 @@ class PubMedQASuite:
         else:
             docs, trace = retrieve_evidence(solver, item.question, mode)
             passages, evidence = list(docs), dump_evidence(docs)
-        out = choose(solver, item.question, LABELS, passages, purpose=f"pubmedqa {item.condition}", max_chars=2000)
+        out = self.choose(solver, item.question, LABELS, passages, purpose=f"pubmedqa {item.condition}", max_chars=2000)
         out["prediction"] = LABELS.get(out["prediction"], "")
+        if "prediction_raw" in out:
+            out["prediction_raw"] = LABELS.get(out["prediction_raw"], "")
         out["trace"] = trace + out["trace"]
         out["evidence"] = evidence
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

@@ -39,7 +39,7 @@ def test_openbookqa_run_writes_everything_and_resumes_without_llm_calls(tmp_path
     _subset(shared_datasets, data, OBQA_DEV, 3)
     _subset(shared_datasets, data, OBQA_FACTS, 120)
     spec = RunSpec(suite="openbookqa", kb=tmp_path / "kb", out=tmp_path / "run", limit=3, data_dir=data,
-                   show_progress=False)
+                   conditions=["rag"], show_progress=False)
     run = run_eval(spec, config, embedder=embedder, gateway=qwen05)
 
     rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
@@ -65,7 +65,7 @@ def test_openbookqa_run_writes_everything_and_resumes_without_llm_calls(tmp_path
     assert (run / "predictions.jsonl").read_text().splitlines() == [json.dumps(r, ensure_ascii=False) for r in rows]
 
     other = RunSpec(suite="openbookqa", kb=tmp_path / "kb", out=tmp_path / "run", limit=3, data_dir=data,
-                    mode="pike", show_progress=False)
+                    mode="pike", conditions=["rag"], show_progress=False)
     with pytest.raises(Exception, match="different mode"):
         run_eval(other, config, embedder=embedder, gateway=qwen05)
 

@@ -46,7 +46,7 @@ def test_hotpotqa_items_and_pool(shared_datasets):
 
 def test_openbookqa_items_and_facts(shared_datasets):
     items = get_suite("openbookqa").items(shared_datasets, None)
-    assert len(items) == 500
+    assert len(items) == 2 * 500 and {i.condition for i in items} == {"closed-book", "rag"}
     assert all(list(i.payload["options"]) == ["A", "B", "C", "D"] and i.gold in "ABCD" for i in items)
     facts = read_openbook_facts(dataset_path(OBQA_FACTS, shared_datasets))
     assert len(facts) == 1326 and facts[0] == "A bee is a pollinating animal"

@@ -1,0 +1,63 @@
+"""Letter (label) bias of multiple-choice answers, and its corrections, as pure logic on per-option scores.
+
+A small model's choice among lettered options leans on the letters themselves (the 0.5B almost never answers D, and
+says "yes" to most PubMedQA questions). Each option is scored once (its letter's next-token log-probability,
+`LLMSession.score_next`), and the choice is the option whose probability rose most over the model's prior for that
+letter (contextual calibration, Zhao et al. 2021, with a diagonal correction):
+
+- `content_free`: the prior is the model's letter distribution for the same prompt with every field "N/A";
+- `marginal`: the prior is the mean letter distribution over a calibration part of the questions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Iterable, Mapping
+
+CORRECTIONS = ("none", "content_free", "marginal")
+
+
+def normalised(scores: Mapping[str, float]) -> dict[str, float]:
+    """Log-probabilities renormalised over the options only (their share of the letter mass), as probabilities."""
+    top = max(scores.values())
+    weights = {k: math.exp(v - top) for k, v in scores.items()}
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+def best(scores: Mapping[str, float]) -> str:
+    """The highest-scoring option; a tie goes to the option listed first (deterministic)."""
+    return max(scores, key=lambda k: (scores[k], -list(scores).index(k)))
+
+
+def calibrated(scores: Mapping[str, float], prior: Mapping[str, float]) -> dict[str, float]:
+    """log p(option) - log prior(option), both over the options only; a prior with no mass on an option is an error
+    (it would make that option win whatever its score)."""
+    probs = normalised(scores)
+    if any(prior.get(k, 0.0) <= 0.0 for k in probs):
+        raise ValueError(f"prior {dict(prior)} gives no mass to one of the options {list(probs)}")
+    total = sum(prior[k] for k in probs)
+    return {k: math.log(max(p, 1e-300)) - math.log(prior[k] / total) for k, p in probs.items()}
+
+
+def marginal_prior(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """The mean letter distribution over a calibration part (each row's scores renormalised first)."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("a marginal prior needs at least one scored question")
+    letters = list(rows[0])
+    return {k: sum(normalised(r)[k] for r in rows) / len(rows) for k in letters}
+
+
+def choose_option(scores: Mapping[str, float], prior: Mapping[str, float] | None) -> str:
+    """The raw choice without a prior, the calibrated one with it."""
+    return best(scores if prior is None else calibrated(scores, prior))
+
+
+def letter_distribution(predictions: Iterable[str], letters: Iterable[str]) -> dict[str, int]:
+    """How often each letter was chosen (every letter listed, '' for no answer only when it occurs)."""
+    counts = Counter(predictions)
+    out = {k: counts.pop(k, 0) for k in letters}
+    out.update(counts)
+    return out

@@ -1,0 +1,46 @@
+"""Scored multiple choice with the real 0.5B: letter log-probabilities through the gateway (counted, cached), the
+same choice the JSON-constrained letter makes, and the content-free prior the correction divides by."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kgsolver.evals.suites.common import REPLY_PREFIX, ScoredChoice, choice_messages, choose
+from kgsolver.pipeline.solver import Solver
+
+OPTIONS = {"A": "a shark", "B": "a trout", "C": "a whale", "D": "an eel"}
+
+
+@pytest.mark.llm
+def test_letter_scores_are_counted_cached_and_agree_with_the_generated_letter(tmp_path, config, embedder, qwen05):
+    messages = choice_messages("Which of these is a mammal?", OPTIONS, None)
+    first = qwen05.session()
+    scores = first.score_next(messages, list(OPTIONS), purpose="test", prefix=REPLY_PREFIX)
+    assert set(scores) == set(OPTIONS) and all(v < 0 for v in scores.values())
+    assert 0.5 < sum(math.exp(v) for v in scores.values()) <= 1.0  # the letters take most of the next-token mass
+    assert first.usage.llm_calls == 1 and first.usage.prompt_tokens > 50 and first.usage.completion_tokens == 0
+    again = qwen05.session()
+    assert again.score_next(messages, list(OPTIONS), purpose="test", prefix=REPLY_PREFIX) == scores
+    assert again.usage.cache_hits == 1
+
+    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    generated = choose(solver, "Which of these is a mammal?", OPTIONS, None, purpose="test")["prediction"]
+    raw = ScoredChoice("none")(solver, "Which of these is a mammal?", OPTIONS, None, purpose="test")
+    assert raw["prediction"] == raw["prediction_raw"] == generated == max(scores, key=scores.get)
+
+
+@pytest.mark.llm
+def test_content_free_choice_divides_by_the_models_letter_prior(tmp_path, config, embedder, qwen05):
+    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    chooser = ScoredChoice("content_free")
+    out = chooser(solver, "Which of these is a mammal?", OPTIONS, None, purpose="test")
+    prior = out["prior"]
+    assert set(prior) == set(OPTIONS) and sum(prior.values()) == pytest.approx(1.0)
+    assert max(prior.values()) > 0.3  # the 0.5B is not indifferent to letters with nothing to read
+    adjusted = {k: out["letter_logprobs"][k] - math.log(prior[k]) for k in OPTIONS}
+    assert out["prediction"] == max(adjusted, key=adjusted.get) and out["usage"]["llm_calls"] == 1
+    calls = qwen05.total.llm_calls
+    chooser(solver, "Which of these is a fish?", OPTIONS, None, purpose="test")
+    assert qwen05.total.llm_calls == calls + 1  # the prior is scored once per prompt shape, then kept

@@ -1,0 +1,55 @@
+"""Letter-bias corrections (evals/suites/choice_bias.py) on given option scores: no model involved."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kgsolver.evals.suites.choice_bias import (best, calibrated, choose_option, letter_distribution, marginal_prior,
+                                               normalised)
+
+LOG = math.log
+
+
+def test_normalised_renormalises_over_the_options_only():
+    probs = normalised({"A": LOG(0.3), "B": LOG(0.1), "C": LOG(0.1)})  # 0.5 of the mass went to other tokens
+    assert probs == pytest.approx({"A": 0.6, "B": 0.2, "C": 0.2})
+
+
+def test_raw_choice_is_the_highest_score_and_a_tie_goes_to_the_first_listed():
+    assert best({"A": -2.0, "B": -0.5, "C": -1.0}) == "B"
+    assert best({"D": -1.0, "A": -1.0}) == "D"
+    assert choose_option({"A": -2.0, "B": -0.5}, None) == "B"
+
+
+def test_content_free_prior_turns_a_letter_the_model_always_favours_into_the_option_that_rose():
+    # The model puts 0.7 on A for an empty question; here A is 0.55 and C 0.25: A fell, C rose from 0.1.
+    prior = {"A": 0.7, "B": 0.1, "C": 0.1, "D": 0.1}
+    scores = {"A": LOG(0.55), "B": LOG(0.1), "C": LOG(0.25), "D": LOG(0.1)}
+    assert best(scores) == "A"
+    assert choose_option(scores, prior) == "C"
+    assert calibrated(scores, prior)["C"] == pytest.approx(LOG(0.25 / 0.1))
+
+
+def test_a_uniform_prior_changes_nothing():
+    scores = {"A": -1.2, "B": -0.4, "C": -3.0, "D": -2.2}
+    assert choose_option(scores, {k: 0.25 for k in scores}) == best(scores) == "B"
+
+
+def test_a_prior_without_mass_on_an_option_is_refused():
+    with pytest.raises(ValueError, match="no mass"):
+        calibrated({"A": -1.0, "B": -1.0}, {"A": 1.0, "B": 0.0})
+
+
+def test_marginal_prior_is_the_mean_letter_distribution_of_the_calibration_part():
+    rows = [{"yes": LOG(0.8), "no": LOG(0.2)}, {"yes": LOG(0.6), "no": LOG(0.4)}]
+    assert marginal_prior(rows) == pytest.approx({"yes": 0.7, "no": 0.3})
+    # with it, a 0.6 'yes' (below the usual 0.7) becomes 'no'
+    assert choose_option({"yes": LOG(0.6), "no": LOG(0.4)}, marginal_prior(rows)) == "no"
+    with pytest.raises(ValueError):
+        marginal_prior([])
+
+
+def test_letter_distribution_lists_every_letter_and_no_answers():
+    assert letter_distribution(["A", "A", "C", ""], "ABCD") == {"A": 2, "B": 0, "C": 1, "D": 0, "": 1}
