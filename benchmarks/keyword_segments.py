@@ -15,7 +15,8 @@ MedQA questions, long vignettes). Each corpus is split into S contiguous segment
   may differ from bm25s' even where both are right.
 Latency: one query per call (the pipeline asks one question at a time), p50/p95 over all queries after one warm-up,
 the three searches interleaved query by query so that the machine's other load falls on all alike; also the whole query set in one call for (a) and (b). Agreement against (a): recall@10 (mean share of (a)'s top-10
-ids found, normal 95% interval) and the rate of identical top-10 sets (Wilson 95%). With --deleted F, the largest S
+ids found, normal 95% interval) and the rate of identical top-10 sets (Wilson 95%); on KILT also each search's own
+recall@10 of the gold passages (provenance titles), which says whether a disagreement with (a) costs answers. With --deleted F, the largest S
 is also run with a random fraction F of documents deleted (tombstones for (b), DELETE for (c)); its baseline is one
 bm25s index over the live documents.
 """
@@ -31,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -38,7 +40,8 @@ import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
 from kgsolver.connectors.keyword_index import BM25Index, search_segments
-from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, MEDQA_300, MEDQUAD, dataset_path, read_jsonl
+from kgsolver.evals.datasets import (KILT_CORPUS, KILT_QUESTIONS, MEDQA_300, MEDQUAD, dataset_path,
+                                     kilt_gold_titles, read_jsonl)
 from kgsolver.evals.report import ci95
 from kgsolver.evals.suites.medqa import medquad_records
 
@@ -46,15 +49,33 @@ K = 10
 Search = Callable[[list[str]], np.ndarray]  # queries -> (len(queries), K) global ids, -1 where empty
 
 
-def load(corpus: str) -> tuple[list[str], list[str]]:
-    """(passage texts as the KB indexes them, queries)."""
+@dataclass
+class Corpus:
+    texts: list[str]  # as the KB indexes them: title, newline, text
+    titles: list[str]
+    queries: list[str]
+    gold: list[set[str]] | None  # per query, the titles of its gold passages (KILT provenance), where known
+
+
+def load(corpus: str) -> Corpus:
     if corpus == "kilt":
         records = list(read_jsonl(dataset_path(KILT_CORPUS)))
-        queries = [r["input"] for r in read_jsonl(dataset_path(KILT_QUESTIONS))]
-    else:
+        questions = list(read_jsonl(dataset_path(KILT_QUESTIONS)))
+        queries = [r["input"] for r in questions]
+        gold: list[set[str]] | None = [set().union(*kilt_gold_titles(r)) for r in questions]
+    else:  # MedQA questions are not aligned to MedQuAD passages: agreement only
         records = list(medquad_records(read_jsonl(dataset_path(MEDQUAD))))
-        queries = [r["question"] for r in read_jsonl(dataset_path(MEDQA_300))]
-    return [f"{r['title']}\n{r['text']}" if r.get("title") else r["text"] for r in records], queries
+        queries, gold = [r["question"] for r in read_jsonl(dataset_path(MEDQA_300))], None
+    texts = [f"{r['title']}\n{r['text']}" if r.get("title") else r["text"] for r in records]
+    return Corpus(texts, [r.get("title", "") for r in records], queries, gold)
+
+
+def gold_recall(corpus: Corpus, ids: np.ndarray) -> dict:
+    """Share of each question's gold titles among the titles of its top 10 (KILT matches provenance by title)."""
+    assert corpus.gold is not None
+    recall = [len(gold & {corpus.titles[i] for i in row if i >= 0}) / len(gold)
+              for gold, row in zip(corpus.gold, ids) if gold]
+    return {"recall_at_10": round(float(np.mean(recall)), 4), "ci95": ci95(recall), "n": len(recall)}
 
 
 def fts_match(query: str) -> str:
@@ -131,7 +152,8 @@ def segment_indexes(texts: list[str], n_segments: int) -> tuple[list[tuple[BM25I
     return parts, time.perf_counter() - started
 
 
-def run(texts: list[str], queries: list[str], n_segments: int, deleted: np.ndarray, scratch: Path) -> dict:
+def run(corpus: Corpus, n_segments: int, deleted: np.ndarray, scratch: Path) -> dict:
+    texts, queries = corpus.texts, corpus.queries
     live = np.setdiff1d(np.arange(len(texts)), deleted)
     started = time.perf_counter()
     whole = BM25Index.build(live, [texts[i] for i in live])
@@ -150,7 +172,10 @@ def run(texts: list[str], queries: list[str], n_segments: int, deleted: np.ndarr
                  "build_s": {"a": round(build_a, 3), "b": round(build_b, 3), "c": round(build_c, 3)}}
     timed = latencies(searches, queries)
     for name, search in searches.items():
-        out[name] = {"latency": timed[name], "agreement_with_a": agreement(reference, search(queries))}
+        ids = search(queries)
+        out[name] = {"latency": timed[name], "agreement_with_a": agreement(reference, ids)}
+        if corpus.gold is not None:
+            out[name]["gold_title_recall"] = gold_recall(corpus, ids)
         if not name.startswith("c_"):
             out[name]["batch_ms_per_query"] = batch_ms(search, queries)
     # (b) should equal (a) up to float rounding; ids that differ are then ties at equal scores
@@ -176,6 +201,9 @@ def show(corpus: str, row: dict) -> None:
         print(f"  {name:26s} p50 {lat['p50_ms']:8.3f} ms  p95 {lat['p95_ms']:8.3f} ms{ratio}  "
               f"recall@10 {agree['recall_at_10']:.4f} {agree['recall_ci95']}  same top-10 {agree['same_top10']:.3f} "
               f"{agree['same_top10_ci95']}")
+        if "gold_title_recall" in row[name]:
+            gold = row[name]["gold_title_recall"]
+            print(f"  {'':26s} gold-title recall@10 {gold['recall_at_10']:.4f} {gold['ci95']} (n={gold['n']})")
 
 
 def main() -> None:
@@ -189,15 +217,15 @@ def main() -> None:
                      "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version, "runs": {}}
     with tempfile.TemporaryDirectory() as scratch:
         for corpus in args.corpus:
-            texts, queries = load(corpus)
+            data = load(corpus)
             rng = np.random.default_rng(0)
             plans = [(s, np.zeros(0, dtype=np.int64)) for s in args.segments]
             if args.deleted > 0:
-                n_dead = int(args.deleted * len(texts))
-                plans.append((max(args.segments), np.sort(rng.choice(len(texts), n_dead, replace=False))))
+                n_dead = int(args.deleted * len(data.texts))
+                plans.append((max(args.segments), np.sort(rng.choice(len(data.texts), n_dead, replace=False))))
             results["runs"][corpus] = []
             for n_segments, deleted in plans:
-                row = run(texts, queries, n_segments, deleted, Path(scratch))
+                row = run(data, n_segments, deleted, Path(scratch))
                 show(corpus, row)
                 results["runs"][corpus].append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
