@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-kb_app = typer.Typer(help="Look after a knowledge base: list and delete its documents.", no_args_is_help=True)
+kb_app = typer.Typer(help="Look after a knowledge base: list and delete documents, compact, upgrade.", no_args_is_help=True)
 out, console = Console(), Console(stderr=True)
 KB = typer.Option(..., "--kb", help="knowledge base folder")
 
@@ -46,3 +46,27 @@ def delete_documents(doc_ids: list[str] = typer.Argument(..., metavar="DOC_ID...
                   f"{report.chunks_removed} chunks, {report.atomic_questions_removed} atomic questions, "
                   f"{report.relations_removed} relations; generation {report.generation}, {report.seconds:.1f}s",
                   soft_wrap=True)
+
+
+@kb_app.command("compact")
+def compact_segments(kb: Path = KB) -> None:
+    """Merge every segment into one: deleted and replaced rows leave the disk, the vector index is built again with
+    the configured kind, and chunk ids stay as they are. Readers keep their generation until they close it."""
+    from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.kb_compact import compact_kb
+
+    report = compact_kb(kb, KGSolverConfig())
+    console.print(f"[green]compacted[/green] {escape(str(kb))}: {report.segments_before} segment(s) -> "
+                  f"{report.segments_after}, {report.rows_dropped} deleted rows dropped, {report.chunks} chunks; "
+                  f"generation {report.generation}, {report.seconds:.1f}s", soft_wrap=True)
+
+
+@kb_app.command("upgrade")
+def upgrade_format(kb: Path = KB) -> None:
+    """Convert a format-1 knowledge base (written before segments) in place, atomically: nothing is re-embedded."""
+    from kgsolver.pipeline.kb_upgrade import upgrade
+
+    manifest = upgrade(kb)
+    console.print(f"[green]upgraded[/green] {escape(str(kb))} to format {manifest['format_version']}: "
+                  f"{manifest['counts']['chunks']} chunks in {len(manifest['segments'])} segment(s), "
+                  f"generation {manifest['generation']}", soft_wrap=True)

@@ -1,48 +1,45 @@
-"""A knowledge base directory: chunks, a faiss index, a BM25 index and later components (graph, atomic questions).
+"""A knowledge base directory: append-only segments of chunks with their vector, keyword and sentence indexes,
+tombstones, and later components (graph, atomic questions).
 
-Every commit writes a new generation of files under fresh names, then swaps `manifest.json` with one atomic rename.
+An ingest writes one new segment folder (pipeline/kb_segment.py) holding only what it adds, and a delete or a
+replacement writes a small tombstone file of global chunk ids: the bytes a commit writes grow with the change, not
+with the knowledge base. `compact()` (pipeline/kb_compact.py) merges segments and drops tombstoned rows, by hand or
+when a size policy says so after a commit. Readers see the segments through `kb.chunks`, `kb.dense`, `kb.bm25` and
+`kb.sentences` (pipeline/kb_views.py), by global chunk id, tombstones left out; opening reads no chunk.
+
+Every commit writes its new files under fresh names, then swaps `manifest.json` with one atomic rename.
 A process killed at any point leaves the previous manifest, and so the previous knowledge base, intact; files no
 manifest names are collected at the next write.
 
 Readers in other processes keep the generation they opened until they close it (a reader lease): each commit also
-writes `.lease-<generation>.json`, listing that generation's files, and an open knowledge base holds a shared
-`flock` on it. The collector (run by the writer, under the write lock) frees an older generation only when it can
-take that lease's exclusive lock without waiting; the files of every generation it cannot lock are kept. A reader
+writes `.lease-<generation>.json`, listing that generation's files and segments, and an open knowledge base holds a
+shared `flock` on it. The collector (run by the writer, under the write lock) frees an older generation only when it
+can take that lease's exclusive lock without waiting; the files of every generation it cannot lock are kept. A reader
 that finds its lease already unlinked (collected between reading the manifest and locking) reads the manifest again.
 flock locks belong to an open file description, so this holds across processes and between objects of one process.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import re
-import shutil
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable
 
 import numpy as np
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.connectors.keyword_index import BM25Index
-from kgsolver.connectors.vector_index import FaissIndex
+from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.pipeline.chunking import Chunk
-
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-CORE_COMPONENTS = ("chunks", "dense", "bm25")
-# Only names this module writes are ever collected; anything else a user keeps in the folder is left alone.
-_GENERATION_FILE = re.compile(r"^(\w+-\d{6}-[0-9a-f]{8}(\.\w+)*|\.(manifest|lease-\d{6})\.json\.[0-9a-f]{8}\.tmp)$")
-_LEASE_FILE = re.compile(r"^\.lease-(\d{6})\.json$")
-# A test seam, for crash tests only: when this variable names a path, commit writes that path (the pid) once every
-# component, the graph step's included, is on disk, then waits to be killed before the lease and manifest are written.
-HOLD_BEFORE_COMMIT_ENV = "KGSOLVER_TEST_HOLD_BEFORE_COMMIT"
+from kgsolver.pipeline.kb_files import (  # noqa: F401 (the names other modules import from here)
+    CORE_COMPONENTS, FORMAT_VERSION, HOLD_BEFORE_COMMIT_ENV, MANIFEST, collect_garbage, generation_names,
+    hold_if_asked, lease_path, manifest_stamp, pin, read_manifest, versions, write_json_atomic, write_lock,
+)
+from kgsolver.pipeline.kb_ids import EMPTY_IDS, as_ids, is_dead, merge_dead
+from kgsolver.pipeline.kb_segment import Segment, fsync_tree, write_segment, write_sentences
+from kgsolver.pipeline.kb_views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
 
 
 @dataclass(frozen=True)
@@ -54,96 +51,42 @@ class DocumentInfo:
     chunks: int
 
 
-def _versions() -> dict[str, str]:
-    out = {}
-    for dist in ("kgsolver", "faiss-cpu", "bm25s", "sentence-transformers", "torch"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def _fsync_tree(path: Path) -> None:
-    paths = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    for p in paths:
-        with p.open("rb") as handle:
-            os.fsync(handle.fileno())
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _lease_path(root: Path, generation: int) -> Path:
-    return root / f".lease-{generation:06d}.json"
-
-
-def _pin(root: Path, generation: int) -> BinaryIO | None:
-    """A shared lock on this generation's lease, or None when the lease is gone (collected, or never written)."""
-    try:
-        handle = _lease_path(root, generation).open("rb")
-    except FileNotFoundError:
-        return None
-    fcntl.flock(handle, fcntl.LOCK_SH)  # waits only while a collector holds it to delete this generation
-    if os.fstat(handle.fileno()).st_nlink == 0:  # it did: the files are gone
-        handle.close()
-        return None
-    return handle
-
-
-def _read_manifest(root: Path) -> dict:
-    path = root / MANIFEST
-    if not path.is_file():
-        raise KnowledgeBaseError(f"{root}: not a knowledge base (no {MANIFEST}); run `kgsolver ingest` first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise KnowledgeBaseError(f"{path}: damaged manifest ({exc})") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise KnowledgeBaseError(f"{path}: format {manifest.get('format_version')}, this kgsolver reads {FORMAT_VERSION}")
-    return manifest
-
-
-def _hold_if_asked() -> None:
-    marker = os.environ.get(HOLD_BEFORE_COMMIT_ENV)
-    if marker:
-        Path(marker).write_text(str(os.getpid()), encoding="utf-8")
-        while True:
-            time.sleep(1)
-
-
-def manifest_stamp(root: Path) -> tuple[int, int, int]:
-    """Changes with every commit (the manifest is replaced by rename: a new inode): one stat, cheap per question."""
-    st = (root / MANIFEST).stat()
-    return st.st_ino, st.st_mtime_ns, st.st_size
+def _load_dead(root: Path, manifest: dict) -> np.ndarray:
+    return merge_dead(*[np.load(root / name) for name in manifest["tombstones"]])
 
 
 class KnowledgeBase:
-    def __init__(self, root: Path, manifest: dict, chunks: dict[int, Chunk], dense: FaissIndex, bm25: BM25Index,
-                 lease: BinaryIO | None = None):
+    def __init__(self, root: Path, manifest: dict, lease: BinaryIO | None = None):
         self.root = root
         self.manifest = manifest
-        self.chunks = chunks
-        self.dense = dense
-        self.bm25 = bm25
-        self._by_doc: dict[str, list[int]] = {}
-        for cid, chunk in chunks.items():
-            self._by_doc.setdefault(chunk.doc_id, []).append(cid)
+        self.dimensions = int(manifest["embedder"]["dimensions"])
+        self._box = SegmentBox(self._segment_set(manifest))
+        self.chunks = ChunkView(self._box)
+        self.dense = DenseView(self._box, self.dimensions)
+        self.bm25 = BM25View(self._box)
+        self.sentences = SentenceView(self._box)
+        self.index_spec = IndexSpec()  # how new segments are indexed; ingest sets the configured one
+        self.settings: object | None = None  # a config KBSettings for the compaction trigger; None: its defaults
         self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
-        self._core_dirty = False
+        self._new_segments: list[dict] = []
+        self._new_dead = EMPTY_IDS
+        self._replaced: set[str] = set()  # segments a staged compaction replaces
+        self._documents = int(manifest["counts"]["documents"])
+        self._fresh = False  # created, never committed: the first commit writes the (maybe empty) manifest
         self._lease = lease  # this generation's files stay on disk while it is held
         self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def segment_set(self) -> SegmentSet:
+        return self._box.segment_set
+
+    @segment_set.setter
+    def segment_set(self, value: SegmentSet) -> None:
+        self._box.segment_set = value
+
+    def _segment_set(self, manifest: dict) -> SegmentSet:
+        return SegmentSet([Segment(self.root, r, self.dimensions) for r in manifest["segments"]],
+                          _load_dead(self.root, manifest))
 
     # ---- opening ----
     @classmethod
@@ -151,11 +94,11 @@ class KnowledgeBase:
         root.mkdir(parents=True, exist_ok=True)
         manifest = {
             "format_version": FORMAT_VERSION, "generation": 0, "next_chunk_id": 0, "embedder": embedder,
-            "chunking": chunking, "counts": {"documents": 0, "chunks": 0}, "files": {}, "versions": _versions(),
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "chunking": chunking, "counts": {"documents": 0, "chunks": 0}, "files": {}, "segments": [],
+            "tombstones": [], "versions": versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        kb = cls(root, manifest, {}, FaissIndex(embedder["dimensions"]), BM25Index.build(np.zeros(0), []))
-        kb._core_dirty = True
+        kb = cls(root, manifest)
+        kb._fresh = True
         return kb
 
     @classmethod
@@ -166,33 +109,18 @@ class KnowledgeBase:
     def open(cls, root: Path) -> "KnowledgeBase":
         """The current generation, pinned by a reader lease until `close()` (or until the object is dropped)."""
         for _ in range(100):  # each retry means a commit and its collection landed between two stat calls
-            manifest = _read_manifest(root)
-            lease = _pin(root, manifest["generation"])
-            if lease is not None or _read_manifest(root)["generation"] == manifest["generation"]:
+            manifest = read_manifest(root)
+            lease = pin(root, manifest["generation"])
+            if lease is not None or read_manifest(root)["generation"] == manifest["generation"]:
                 break  # pinned, or the current generation was written before leases existed (its next commit adds one)
         else:
             raise KnowledgeBaseError(f"{root}: the knowledge base changed 100 times while opening it; retry")
         try:
-            return cls._load(root, manifest, lease)
+            return cls(root, manifest, lease)
         except BaseException:
             if lease is not None:
                 lease.close()
             raise
-
-    @classmethod
-    def _load(cls, root: Path, manifest: dict, lease: BinaryIO | None) -> "KnowledgeBase":
-        files = manifest["files"]
-        chunks: dict[int, Chunk] = {}
-        with (root / files["chunks"]).open(encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                cid = record.pop("cid")
-                chunks[cid] = Chunk(**record)
-        dense = FaissIndex.load(root / files["dense"], manifest["embedder"]["dimensions"])
-        bm25 = BM25Index.load(root / files["bm25"])
-        if len(dense) != len(chunks) or len(bm25) != len(chunks):
-            raise KnowledgeBaseError(f"{root}: index sizes disagree ({len(dense)} dense, {len(bm25)} bm25, {len(chunks)} chunks)")
-        return cls(root, manifest, chunks, dense, bm25, lease)
 
     def close(self) -> None:
         """Release the reader lease: the next commit may then collect this generation's files."""
@@ -210,16 +138,56 @@ class KnowledgeBase:
         self.close()
 
     # ---- reading ----
+    def _rows_of_documents(self, doc_ids: set[str]) -> list[tuple[int, str]]:
+        """(global id, doc_id) of every live chunk of these documents, through each store's doc_id index."""
+        out: list[tuple[int, str]] = []
+        for segment in self.segment_set.segments:
+            found = segment.store.positions_of(sorted(doc_ids))
+            if found:
+                gids = segment.ids.to_global(as_ids([row for row, _ in found]))
+                alive = ~is_dead(gids, self.segment_set.dead)
+                out += [(g, d) for g, (_, d), a in zip(gids.tolist(), found, alive.tolist()) if a]
+        return out
+
+    def _documents_scan(self) -> dict[str, DocumentInfo]:
+        """Every live document with its title and chunk count: one pass over the stores' doc_id and title columns."""
+        docs: dict[str, DocumentInfo] = {}
+        for segment in self.segment_set.segments:
+            dead_rows = set(segment.ids.to_local(segment.ids.dead_in(self.segment_set.dead))[1].tolist())
+            for row, doc_id, title in segment.store.documents():
+                if row in dead_rows:
+                    continue
+                seen = docs.get(doc_id)
+                docs[doc_id] = DocumentInfo(doc_id, seen.title if seen else title, (seen.chunks if seen else 0) + 1)
+        return docs
+
     @property
     def document_ids(self) -> set[str]:
-        return set(self._by_doc)
+        return set(self._documents_scan())
 
     def list_documents(self) -> list[DocumentInfo]:
         """Every stored document, sorted by id."""
-        return [DocumentInfo(doc_id, self.chunks[cids[0]].title, len(cids)) for doc_id, cids in sorted(self._by_doc.items())]
+        return sorted(self._documents_scan().values(), key=lambda d: d.doc_id)
+
+    def unknown_documents(self, doc_ids: list[str]) -> list[str]:
+        """The ids among these that no live chunk belongs to, in the order given (a seek per store, not a scan)."""
+        known = {d for _, d in self._rows_of_documents(set(doc_ids))}
+        return [d for d in doc_ids if d not in known]
 
     def chunk_ids_of(self, doc_ids: set[str]) -> np.ndarray:
-        return np.array([cid for d in doc_ids for cid in self._by_doc.get(d, [])], dtype=np.int64)
+        return as_ids([cid for cid, _ in self._rows_of_documents(set(doc_ids))])
+
+    def content_hashes(self, doc_ids: set[str]) -> dict[str, str | None]:
+        """The stored `content_sha1` of each of these documents that is stored (ingest's change test)."""
+        out: dict[str, str | None] = {}
+        for segment in self.segment_set.segments:
+            found = segment.store.content_hashes(sorted(doc_ids))
+            if found:
+                gids = segment.ids.to_global(as_ids([row for row, _, _ in found]))
+                for (_, doc_id, sha), dead in zip(found, is_dead(gids, self.segment_set.dead).tolist()):
+                    if not dead:
+                        out[doc_id] = sha
+        return out
 
     def component_path(self, name: str) -> Path | None:
         rel = self.manifest["files"].get(name)
@@ -231,26 +199,67 @@ class KnowledgeBase:
         return int(rel.split("-")[1]) if rel else None
 
     # ---- staging changes ----
+    def new_segment_folder(self) -> Path:
+        """A fresh folder name for a segment of the next commit (`write_segment` creates it; a Ray worker may)."""
+        return self.root / f"seg-{self.manifest['generation'] + 1:06d}-{uuid.uuid4().hex[:8]}"
+
+    def adopt_segment(self, folder_name: str, record: dict) -> np.ndarray:
+        """Stage a segment `write_segment` wrote under this knowledge base's folder: its rows get the next global
+        ids (base + row), which are returned; the next commit names it in the manifest."""
+        if self._replaced:
+            raise KnowledgeBaseError("a compaction is staged: commit it before adding segments")
+        if record.get("explicit_ids") or "/" in folder_name or not (self.root / folder_name).is_dir():
+            raise KnowledgeBaseError(f"{self.root / folder_name}: not a fresh segment folder of this knowledge base")
+        base = int(self.manifest["next_chunk_id"])
+        staged = dict(record, name=folder_name, base=base, explicit_ids=False)
+        segment = Segment(self.root, staged, self.dimensions)
+        if len(segment.store) != staged["rows"]:
+            raise KnowledgeBaseError(f"{segment.folder}: {len(segment.store)} stored rows, the record says {staged['rows']}")
+        self.manifest["next_chunk_id"] = base + staged["rows"]
+        self._new_segments.append(staged)
+        self.segment_set.segments.append(segment)
+        self._documents += int(staged["documents"])
+        return np.arange(base, base + staged["rows"], dtype=np.int64)
+
+    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray, *, embedder: Embedder | None = None) -> np.ndarray:
+        """Write these chunks as one new segment and stage it; returns their global ids."""
+        if not chunks:
+            return EMPTY_IDS
+        folder = self.new_segment_folder()
+        return self.adopt_segment(folder.name, write_segment(folder, chunks, vectors, embedder, self.index_spec))
+
+    def stage_sentences(self, embedder: Embedder) -> int:
+        """Write the sentence index of every staged segment that lacks one; returns the segments done."""
+        done = 0
+        for segment in self.segment_set.segments:
+            if segment.name in {r["name"] for r in self._new_segments} and not segment.has_sentences():
+                chunks = segment.chunks(np.arange(segment.rows))
+                write_sentences(segment.folder, [chunks[r] for r in range(segment.rows)], embedder)
+                segment.__dict__.pop("sentences", None)
+                done += 1
+        return done
+
     def remove_documents(self, doc_ids: set[str]) -> int:
-        ids = self.chunk_ids_of(doc_ids)
-        self.dense.remove(ids)
-        for cid in ids.tolist():
-            del self.chunks[cid]
-        for doc_id in doc_ids:
-            self._by_doc.pop(doc_id, None)
-        self._core_dirty = self._core_dirty or bool(len(ids))
+        """Tombstone every live chunk of these documents; returns how many."""
+        found = self._rows_of_documents(set(doc_ids))
+        ids = as_ids([cid for cid, _ in found])
+        if len(ids):
+            self._new_dead = merge_dead(self._new_dead, ids)
+            self.segment_set.dead = merge_dead(self.segment_set.dead, ids)
+            self._documents -= len({d for _, d in found})
         return len(ids)
 
-    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray:
-        start = self.manifest["next_chunk_id"]
-        ids = np.arange(start, start + len(chunks), dtype=np.int64)
-        self.manifest["next_chunk_id"] = start + len(chunks)
-        self.dense.add(ids, vectors)
-        for cid, chunk in zip(ids.tolist(), chunks):
-            self.chunks[cid] = chunk
-            self._by_doc.setdefault(chunk.doc_id, []).append(cid)
-        self._core_dirty = self._core_dirty or bool(len(chunks))
-        return ids
+    def stage_compaction(self, replaced: set[str], record: dict) -> None:
+        """Stage a compacted segment (explicit ids) in place of the segments it merged; their tombstones go."""
+        if self._new_segments or len(self._new_dead) or self._replaced:
+            raise KnowledgeBaseError("compaction runs on a committed knowledge base: commit the staged changes first")
+        merged = Segment(self.root, record, self.dimensions)
+        gone = [s for s in self.segment_set.segments if s.name in replaced]
+        dead = self.segment_set.dead
+        for segment in gone:
+            dead = dead[~segment.ids.to_local(dead)[0]]
+        self.segment_set = SegmentSet([s for s in self.segment_set.segments if s.name not in replaced] + [merged], dead)
+        self._replaced, self._new_segments = set(replaced), [record]
 
     def stage_component(self, name: str, writer: Callable[[Path], None], suffix: str = "") -> None:
         """A later component (graph, atomic questions) is written into a fresh path at the next commit."""
@@ -266,93 +275,71 @@ class KnowledgeBase:
     def _new_name(self, component: str, suffix: str) -> str:
         return f"{component}-{self.manifest['generation'] + 1:06d}-{uuid.uuid4().hex[:8]}{suffix}"
 
-    def _write_core(self, files: dict[str, str]) -> None:
-        files["chunks"] = self._new_name("chunks", ".jsonl")
-        with (self.root / files["chunks"]).open("w", encoding="utf-8") as handle:
-            for cid, chunk in self.chunks.items():
-                handle.write(json.dumps({"cid": cid, **chunk.to_record()}, ensure_ascii=False) + "\n")
-        files["dense"] = self._new_name("dense", ".faiss")
-        self.dense.save(self.root / files["dense"])
-        ids = np.fromiter(self.chunks.keys(), dtype=np.int64, count=len(self.chunks))
-        self.bm25 = BM25Index.build(ids, [c.indexed_text() for c in self.chunks.values()])
-        files["bm25"] = self._new_name("bm25", "")
-        self.bm25.save(self.root / files["bm25"])
+    def _write_tombstones(self) -> tuple[list[str], list[str]]:
+        """(the tombstone files of the next generation, those written now): one small file of this commit's new
+        tombstones; after a compaction, one file of every tombstone left (or none)."""
+        if self._replaced:
+            if not len(self.segment_set.dead):
+                return [], []
+            names, dead = [self._new_name("tomb", ".npy")], self.segment_set.dead
+        else:
+            if not len(self._new_dead):
+                return list(self.manifest["tombstones"]), []
+            names, dead = list(self.manifest["tombstones"]) + [self._new_name("tomb", ".npy")], self._new_dead
+        with (self.root / names[-1]).open("wb") as handle:
+            np.save(handle, dead)
+        return names, names[-1:]
+
+    def _pending(self) -> bool:
+        return bool(self._fresh or self._new_segments or len(self._new_dead) or self._staged or self._replaced)
 
     def commit(self) -> None:
-        if not self._core_dirty and not self._staged:
+        if not self._pending():
             return
         files = dict(self.manifest["files"])
-        written = []
-        if self._core_dirty:
-            self._write_core(files)
-            written += [files[c] for c in CORE_COMPONENTS]
+        written = [r["name"] for r in self._new_segments]
         for name, (writer, suffix) in self._staged.items():
             files[name] = self._new_name(name, suffix)
             writer(self.root / files[name])
             written.append(files[name])
-        for rel in written:
-            _fsync_tree(self.root / rel)
-        manifest = dict(self.manifest, files=files, generation=self.manifest["generation"] + 1,
-                        updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), versions=_versions(),
-                        counts={"documents": len(self._by_doc), "chunks": len(self.chunks)})
-        _hold_if_asked()
-        write_json_atomic(_lease_path(self.root, manifest["generation"]),
-                          {"generation": manifest["generation"], "files": sorted(set(files.values()))})
+        tombstones, tomb_written = self._write_tombstones()
+        for rel in written + tomb_written:
+            fsync_tree(self.root / rel)
+        segments = [r for r in self.manifest["segments"] if r["name"] not in self._replaced] + self._new_segments
+        manifest = dict(self.manifest, files=files, segments=segments, tombstones=tombstones,
+                        generation=self.manifest["generation"] + 1, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        versions=versions(), counts={"documents": self._documents, "chunks": len(self.segment_set)})
+        hold_if_asked()
+        write_json_atomic(lease_path(self.root, manifest["generation"]),
+                          {"generation": manifest["generation"], "files": sorted(generation_names(manifest))})
         write_json_atomic(self.root / MANIFEST, manifest)
+        compacted = bool(self._replaced)
         self.manifest = manifest
         self._staged.clear()
-        self._core_dirty = False
-        old, self._lease = self._lease, _pin(self.root, manifest["generation"])  # this object is the new generation
+        self._new_segments, self._new_dead, self._replaced, self._fresh = [], EMPTY_IDS, set(), False
+        old, self._lease = self._lease, pin(self.root, manifest["generation"])  # this object is the new generation
         if old is not None:
             old.close()
         self.collect_garbage()
         actions, self._after_commit = self._after_commit, []
         for action in actions:
             action()
+        if not compacted:
+            self.compact_if_due()
+
+    def compact_if_due(self) -> bool:
+        """Run the size-based compaction when its policy says so (`KBSettings`); True when it ran."""
+        from kgsolver.pipeline.kb_compact import compact_if_due
+
+        return compact_if_due(self)
+
+    def compact(self, segments: set[str] | None = None) -> dict | None:
+        """Merge these segments (all by default) into one and commit; returns the new segment's record."""
+        from kgsolver.pipeline.kb_compact import compact
+
+        return compact(self, segments)
 
     def collect_garbage(self) -> list[str]:
         """Remove generation files that neither the current manifest nor a reader's lease names: leftovers of
         replaced generations or killed runs. The writer calls it under the write lock."""
-        keep = set(self.manifest["files"].values())
-        freed: list[tuple[Path, BinaryIO]] = []
-        try:
-            for path in sorted(self.root.iterdir()):
-                match = _LEASE_FILE.match(path.name)
-                if not match or int(match[1]) == self.manifest["generation"]:
-                    continue
-                handle: BinaryIO = path.open("rb")
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:  # a reader still has this generation open: keep its files
-                    keep.update(json.loads(handle.read().decode("utf-8"))["files"])
-                    handle.close()
-                    continue
-                freed.append((path, handle))
-            removed = []
-            for path in self.root.iterdir():
-                if path.name in keep or not _GENERATION_FILE.match(path.name):
-                    continue
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-                removed.append(path.name)
-            for path, _ in freed:  # unlinked while still locked: a reader waiting on it sees st_nlink 0 and retries
-                path.unlink()
-                removed.append(path.name)
-            return removed
-        finally:
-            for _, handle in freed:
-                handle.close()
-
-
-@contextmanager
-def write_lock(root: Path) -> Iterator[None]:
-    """One writer at a time per knowledge base; readers never block."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise KnowledgeBaseError(f"{root}: another process is writing this knowledge base") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        return collect_garbage(self.root, self.manifest)

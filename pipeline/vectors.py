@@ -2,8 +2,9 @@
 
 - Texts (the question, sub-questions, KG choices) go through a process-wide memo: the dense retriever, the relevance
   filter and the agent's tools ask for the question's vector several times and it is encoded once.
-- A retrieved chunk is scored with the vector ingest stored for it in faiss, never re-encoded.
-- A chunk's sentences are scored with the vectors ingest stored in the sentence index (pipeline/sentence_index.py).
+- A retrieved chunk is scored with the vector ingest stored for it in its segment, never re-encoded.
+- A chunk's sentences are scored with the vectors ingest stored in its segment's sentence index
+  (pipeline/sentence_index.py, read through `kb.sentences`).
 Whatever is not stored (a passage a filter rewrote, a user-stated fact, a KB built before the sentence index) is
 encoded through the memo.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +24,8 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.connectors.text import split_sentences
-from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex, titled_sentence
+from kgsolver.pipeline.kb_views import SentenceView
+from kgsolver.pipeline.sentence_index import titled_sentence
 
 
 class TextMemo:
@@ -87,10 +88,10 @@ class QueryVectors:
     def count_tokens(self, text: str) -> int:
         return self.embedder.count_tokens(text)
 
-    @cached_property
-    def sentences(self) -> SentenceIndex | None:
-        path = self.kb.component_path(SENTENCE_COMPONENT) if self.kb is not None else None
-        return SentenceIndex.load(path) if path is not None else None
+    @property
+    def sentences(self) -> SentenceView | None:
+        """The stored sentences of the knowledge base's chunks, read from each chunk's segment."""
+        return self.kb.sentences if self.kb is not None else None
 
     def stored_chunk(self, doc: Document) -> int | None:
         """The chunk id of a retrieved passage whose text is still the stored chunk's, else None."""

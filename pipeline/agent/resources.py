@@ -78,12 +78,11 @@ class AgentResources:
         suffixes = "|".join(re.escape(x) for x in self.agent_settings.title_suffixes)
         suffix = re.compile(rf"\s+({suffixes})$") if suffixes else None
         docs: dict[str, Entity] = {}
-        for chunk in self.kb.chunks.values():
-            if chunk.title and chunk.doc_id not in docs:
-                short = _PAREN.sub("", chunk.title)
+        for doc in self.kb.list_documents():  # ids and titles only: no chunk text is read
+            if doc.title:
+                short = _PAREN.sub("", doc.title)
                 short = suffix.sub("", short) if suffix else short
-                docs[chunk.doc_id] = Entity(id=chunk.doc_id, name=chunk.title,
-                                            aliases=[short] if short != chunk.title else [])
+                docs[doc.doc_id] = Entity(id=doc.doc_id, name=doc.title, aliases=[short] if short != doc.title else [])
         return EntityLinker(docs.values())
 
     @cached_property

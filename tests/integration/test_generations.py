@@ -44,7 +44,6 @@ import json, random, sys, time
 from pathlib import Path
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
 reads, failures, seen = 0, [], {}
 (work / "reader-ready").touch()
@@ -54,8 +53,8 @@ while not (work / "stop").exists():
         with KnowledgeBase.open(root) as kb:
             time.sleep(random.random() * 0.05)  # a question's worth of work before the lazy components load
             graph = NetworkXStore.load(kb.component_path("graph"))
-            sentences = SentenceIndex.load(kb.component_path(SENTENCE_COMPONENT))
-            if not set(graph.mentions) <= set(kb.chunks) or not set(sentences.rows[:, 0].tolist()) <= set(kb.chunks):
+            sentences = kb.sentences.chunk_ids().tolist()  # every segment's sentence index, read now
+            if not set(graph.mentions) <= set(kb.chunks) or set(sentences) != set(kb.chunks):
                 failures.append(f"generation {kb.manifest['generation']}: components of another generation")
             seen.setdefault(kb.manifest["generation"], set()).add(len(kb.chunks))
     except Exception as exc:
@@ -138,4 +137,5 @@ def test_readers_racing_a_writer_never_fail_and_a_long_lived_solver_reloads(tmp_
         kb = KnowledgeBase.open(root)
         kb.collect_garbage()
     names = {p.name for p in root.iterdir()}
-    assert names == set(kb.manifest["files"].values()) | {"manifest.json", ".lock", f".lease-{last:06d}.json"}
+    current = set(kb.manifest["files"].values()) | {s["name"] for s in kb.manifest["segments"]}
+    assert names == current | set(kb.manifest["tombstones"]) | {"manifest.json", ".lock", f".lease-{last:06d}.json"}

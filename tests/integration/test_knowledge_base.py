@@ -73,10 +73,11 @@ def test_crash_before_manifest_swap_keeps_previous_kb(kb_copy, tmp_path, embedde
     assert (kb_copy / "manifest.json").read_text() == manifest_before
     kb = KnowledgeBase.open(kb_copy)
     assert "crash" not in kb.document_ids
-    orphans = [p.name for p in kb_copy.iterdir() if p.name not in kb.manifest["files"].values()]
-    assert any(name.startswith("chunks-") for name in orphans)  # the half-done generation is still on disk...
+    named = set(kb.manifest["files"].values()) | {s["name"] for s in kb.manifest["segments"]}
+    orphans = [p.name for p in kb_copy.iterdir() if p.name not in named]
+    assert any(name.startswith("seg-") for name in orphans)  # the half-done generation is still on disk...
     kb.collect_garbage()
-    leftover = {p.name for p in kb_copy.iterdir()} - set(kb.manifest["files"].values())
+    leftover = {p.name for p in kb_copy.iterdir()} - named
     current_lease = f".lease-{kb.manifest['generation']:06d}.json"
     assert leftover <= {"manifest.json", ".lock", current_lease}  # ...until the next write collects it
 

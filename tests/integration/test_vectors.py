@@ -9,7 +9,7 @@ import pytest
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.chunking import Chunk
 from kgsolver.pipeline.filters.base import split_sentences
-from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex, titled_sentence
+from kgsolver.pipeline.sentence_index import SentenceIndex, titled_sentence
 from kgsolver.pipeline.solver import Solver
 from kgsolver.pipeline.vectors import TextMemo, document_vectors, sentence_vectors
 
@@ -72,7 +72,7 @@ def test_a_question_encodes_only_itself(demo_kb, embedder, config, tmp_path):
     sentences = split_sentences(docs[0].page_content)
     fresh = embedder.encode([titled_sentence(docs[0].metadata["title"], s) for s in sentences])
     assert np.allclose(sentence_vectors(solver.vectors, docs[0], sentences), fresh, atol=2e-3)
-    assert solver.kb.component_path(SENTENCE_COMPONENT) is not None
+    assert set(solver.kb.sentences.chunk_ids().tolist()) == set(solver.kb.chunks)  # every segment stored its own
 
 
 @pytest.mark.slow
