@@ -8,6 +8,7 @@ documents of all segments at query time: the same scores as one index over their
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -88,12 +89,20 @@ class TermStats:
 class BM25Index:
     def __init__(self, retriever: bm25s.BM25 | None, ids: np.ndarray, stats: TermStats | None = None,
                  folder: Path | None = None):
-        self.retriever = retriever
+        self._retriever = retriever
         self.ids = ids  # row position -> chunk id
         self.stats = stats  # None only for a non-empty folder saved before issue 17
         self.folder = folder
         self._order: np.ndarray | None = None  # row order by id, when ids are not ascending
         self._sorted: np.ndarray | None = None
+
+    @property
+    def retriever(self) -> bm25s.BM25 | None:
+        """bm25s' index, read from the folder on first use: `search_segments` needs only the term statistics, so a
+        knowledge base searched by segments never holds bm25s' score matrices in memory."""
+        if self._retriever is None and self.folder is not None and len(self.ids):
+            self._retriever = bm25s.BM25.load(str(self.folder))
+        return self._retriever
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -147,8 +156,8 @@ class BM25Index:
         ids = np.load(folder / "chunk_ids.npy")
         if not len(ids):
             return cls(None, ids, _empty_stats(), folder)
-        retriever = bm25s.BM25.load(str(folder))
-        return cls(retriever, ids, TermStats.load(folder, retriever.vocab_dict), folder)
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))  # bm25s' term -> column
+        return cls(None, ids, TermStats.load(folder, vocab), folder)
 
 
 def _empty_stats() -> TermStats:

@@ -142,6 +142,8 @@ def test_saved_segments_search_the_same_and_old_folders_are_named(tmp_path: Path
         index.save(tmp_path / f"seg{i}")
         loaded.append((BM25Index.load(tmp_path / f"seg{i}"), offset))
     np.testing.assert_array_equal(search_segments(loaded, QUERIES, 10)[1], search_segments(parts, QUERIES, 10)[1])
+    assert all(index._retriever is None for index, _ in loaded)  # bm25s' matrices stay on disk for this search
+    np.testing.assert_array_equal(loaded[1][0].search(QUERIES, 5)[1], parts[1][0].search(QUERIES, 5)[1])
     (tmp_path / "seg1" / "tf_counts.npy").unlink()  # as a folder saved before issue 17
     old = BM25Index.load(tmp_path / "seg1")
     assert old.search(["fever"], 3)[1].shape == (1, 3)  # alone it still searches
