@@ -141,7 +141,6 @@ class KnowledgeBases:
                                      f"(GET /kb/{name}/documents lists the ids)") from exc
         total = KnowledgeBase.open(path).manifest["counts"]["documents"]
         return DeleteResponse(kb=name, deleted=report.documents, chunks_removed=report.chunks_removed,
-                              sentences_removed=report.sentences_removed,
                               atomic_questions_removed=report.atomic_questions_removed,
                               relations_removed=report.relations_removed, generation=report.generation,
                               seconds=report.seconds, documents_total=total)

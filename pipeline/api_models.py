@@ -93,7 +93,6 @@ class DeleteResponse(BaseModel):
     kb: str
     deleted: list[str]
     chunks_removed: int
-    sentences_removed: int
     atomic_questions_removed: int
     relations_removed: int
     generation: int  # the knowledge base generation the delete committed

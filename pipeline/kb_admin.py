@@ -2,10 +2,11 @@
 and the API's `GET /kb/{name}/documents` and `DELETE /kb/{name}/documents/{id}`.
 
 A delete holds the write lock and checks every id before it changes anything: an unknown id is an error that names
-it, and nothing is deleted. It then removes, in memory, the documents' chunks with their vectors and keyword entries
-(`KnowledgeBase.remove_documents`), their sentence rows, their atomic questions and their graph provenance (the
-graph step ingest runs for a replaced document, with nothing new to extract), and commits all of it at once: a
-process killed before the manifest swap leaves the knowledge base as it was. Nothing is re-embedded or re-extracted.
+it, and nothing is deleted. It then tombstones the documents' chunks (`KnowledgeBase.remove_documents`: their rows
+in the chunk store, vector, keyword and sentence indexes of their segments are no longer read, and compaction drops
+them), removes their atomic questions and their graph provenance (the graph step ingest runs for a replaced
+document, with nothing new to extract), and commits all of it at once: a process killed before the manifest swap
+leaves the knowledge base as it was. Nothing is re-embedded, re-extracted or rebuilt.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import update_graph
 from kgsolver.pipeline.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
-from kgsolver.pipeline.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 
 
 class UnknownDocumentError(KnowledgeBaseError):
@@ -39,7 +37,6 @@ class UnknownDocumentError(KnowledgeBaseError):
 class DeleteReport:
     documents: list[str] = field(default_factory=list)
     chunks_removed: int = 0
-    sentences_removed: int = 0
     atomic_questions_removed: int = 0
     relations_removed: int = 0
     generation: int = 0
@@ -54,28 +51,9 @@ def requested_ids(doc_ids: Iterable[str]) -> list[str]:
     return ids
 
 
-def unknown_ids(requested: list[str], stored: set[str]) -> list[str]:
-    return [d for d in requested if d not in stored]
-
-
 def list_documents(kb_dir: str | Path) -> list[DocumentInfo]:
     with KnowledgeBase.open(Path(kb_dir)) as kb:
         return kb.list_documents()
-
-
-def _stage_sentences_without(kb: KnowledgeBase, removed: set[int]) -> int:
-    """Stage the sentence index without the rows of the removed chunks; returns the sentences dropped. Only the
-    row table changes: the removed chunks' vectors stay in the file, unreachable, until the next ingest's
-    `SentenceIndex.updated` copies the reachable rows (nothing is re-encoded either way)."""
-    path = kb.component_path(SENTENCE_COMPONENT)
-    index = SentenceIndex.load(path) if path is not None else None
-    if index is None:  # none, or of an older format that the next ingest rebuilds anyway
-        return 0
-    gone = np.isin(index.rows[:, 0], np.fromiter(removed, dtype=np.int64, count=len(removed)))
-    if not gone.any():
-        return 0
-    kb.stage_component(SENTENCE_COMPONENT, SentenceIndex(index.rows[~gone], index.vectors, index.spans).save)
-    return int(index.rows[gone, 2].sum())
 
 
 def _stage_atomic_without(kb: KnowledgeBase, removed: set[int]) -> int:
@@ -99,13 +77,12 @@ def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolve
     root, started = Path(kb_dir), time.perf_counter()
     ids = requested_ids(doc_ids)
     with write_lock(root), KnowledgeBase.open(root) as kb:
-        unknown = unknown_ids(ids, kb.document_ids)
+        unknown = kb.unknown_documents(ids)
         if unknown:
             raise UnknownDocumentError(root, unknown)
         removed = kb.chunk_ids_of(set(ids)).tolist()
         report = DeleteReport(documents=ids)
         report.chunks_removed = kb.remove_documents(set(ids))
-        report.sentences_removed = _stage_sentences_without(kb, set(removed))
         report.atomic_questions_removed = _stage_atomic_without(kb, set(removed))
         graph = update_graph(kb, removed, [], config.graph)
         kb.commit()
