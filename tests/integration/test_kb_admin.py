@@ -153,6 +153,17 @@ def test_unknown_id_is_an_error_naming_it_and_changes_nothing(tmp_path, config, 
         delete_documents(root, [], config)
 
 
+def test_every_document_deleted_then_one_ingested_again(tmp_path, config, embedder):
+    root = _ingest(tmp_path / "kb", config, embedder)
+    delete_documents(root, ["turing", "lovelace", "curie"], config)
+    assert list_documents(root) == [] and _doc_ids_found(root, config, embedder, "Bletchley Park") == set()
+    assert open_kb_graph(KnowledgeBase.open(root), config.graph).stats()["entities"] == 0
+    report = ingest(root.parent / "kb.jsonl", root, config, embedder=embedder, show_progress=False)
+    assert report.documents_added == 3 and report.documents_unchanged == 0  # a deleted id is new again
+    assert "turing" in _doc_ids_found(root, config, embedder, "Bletchley Park")
+    assert [d.doc_id for d in list_documents(root)] == ["curie", "lovelace", "turing"]
+
+
 def test_cli_list_and_delete(tmp_path, config, embedder):
     root = _ingest(tmp_path / "kb", config, embedder)
     runner = CliRunner()
