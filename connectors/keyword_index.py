@@ -166,15 +166,25 @@ def _empty_stats() -> TermStats:
 
 
 @dataclass
+class _Segment:
+    """A part as one search sees it: deleted rows as a mask (None where none), live document count and tokens."""
+
+    index: BM25Index
+    offset: int
+    stats: TermStats
+    dead: np.ndarray | None
+    n_live: int
+    len_live: float
+
+
+@dataclass
 class _Postings:
-    """One segment's live postings of a batch's query terms, with the segment's live document count and tokens."""
+    """One segment's live postings of a batch's query terms."""
 
     term: np.ndarray  # position of the term in the batch's term list
     gid: np.ndarray  # global id of the posting's document: offset + stored id
     tf: np.ndarray
     dl: np.ndarray
-    n_live: int
-    len_live: float
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -190,8 +200,20 @@ def _stats_of(index: BM25Index) -> TermStats:
     return index.stats
 
 
-def _segment_postings(index: BM25Index, offset: int, terms: dict[str, int], deleted: np.ndarray) -> _Postings:
+def _segment(index: BM25Index, offset: int, deleted: np.ndarray) -> _Segment:
     stats = _stats_of(index)
+    rows = index.rows_of(deleted - offset) if len(deleted) else np.zeros(0, dtype=np.int64)
+    if not len(rows):
+        return _Segment(index, offset, stats, None, len(index), stats.total_len)
+    dead = np.zeros(len(index), dtype=bool)
+    dead[rows] = True
+    rows = np.flatnonzero(dead)  # each deleted row once, even if listed twice
+    return _Segment(index, offset, stats, dead, len(index) - len(rows),
+                    stats.total_len - float(stats.doc_len[rows].sum(dtype=np.float64)))
+
+
+def _segment_postings(seg: _Segment, terms: dict[str, int]) -> _Postings:
+    stats = seg.stats
     vocab, n_cols = stats.vocab, len(stats.indptr) - 1
     term_pos, cols = [], []
     for t, pos in terms.items():
@@ -205,12 +227,10 @@ def _segment_postings(index: BM25Index, offset: int, terms: dict[str, int], dele
     at = _ranges(starts, lengths)  # all postings of these columns
     rows = stats.rows[at]
     term = np.repeat(np.array(term_pos, dtype=np.int64), lengths)
-    dead = np.unique(index.rows_of(deleted - offset)) if len(deleted) else np.zeros(0, dtype=np.int64)
-    if len(dead):
-        live = ~np.isin(rows, dead)
+    if seg.dead is not None:
+        live = ~seg.dead[rows]
         rows, term, at = rows[live], term[live], at[live]
-    return _Postings(term, offset + index.ids[rows], stats.counts[at], stats.doc_len[rows], len(index) - len(dead),
-                     stats.total_len - float(stats.doc_len[dead].sum(dtype=np.float64)))
+    return _Postings(term, seg.offset + seg.index.ids[rows], stats.counts[at], stats.doc_len[rows])
 
 
 def _top_k(scores: np.ndarray, gids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,18 +269,18 @@ def _sum_by_document(query: np.ndarray, key: np.ndarray, weight: np.ndarray, n_q
     return cells // span, cells % span, np.bincount(inverse.ravel(), weights=weight)
 
 
-def _search_batch(parts: Sequence[tuple[BM25Index, int]], query_terms: list[list[str]], deleted: np.ndarray,
-                  out_scores: np.ndarray, out_ids: np.ndarray) -> None:
-    """Scores one batch of queries over all parts into out_scores/out_ids (views of the caller's arrays)."""
+def _search_batch(segments: list[_Segment], query_terms: list[list[str]], out_scores: np.ndarray,
+                  out_ids: np.ndarray) -> None:
+    """Scores one batch of queries over all segments into out_scores/out_ids (views of the caller's arrays)."""
     terms, pair_start, pair_query, pair_count = _query_pairs(query_terms)
-    segs = [_segment_postings(index, offset, terms, deleted) for index, offset in parts]
-    n_docs = sum(s.n_live for s in segs)
+    segs = [_segment_postings(seg, terms) for seg in segments]
+    n_docs = sum(seg.n_live for seg in segments)
     term, gid, tf, dl = (np.concatenate([getattr(s, f) for s in segs] + [np.zeros(0, dtype=np.int64)])
                          for f in ("term", "gid", "tf", "dl"))
     if n_docs == 0 or not len(term):
         return
     # the statistics of one index over the live documents of every segment
-    avgdl = sum(s.len_live for s in segs) / n_docs
+    avgdl = sum(seg.len_live for seg in segments) / n_docs
     df = np.bincount(term, minlength=len(terms))
     idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
     # float32 as bm25s stores its scores: half the memory traffic of float64, the same rounding as the baseline
@@ -303,8 +323,9 @@ def search_segments(parts: Sequence[tuple[BM25Index, int]], queries: list[str], 
     dead = _checked_deleted(deleted)
     if k <= 0 or n == 0:
         return out_scores, out_ids
+    segments = [_segment(index, offset, dead) for index, offset in parts]
     query_terms = _query_terms(list(queries))
     for start in range(0, n, batch):
         end = min(n, start + batch)
-        _search_batch(parts, query_terms[start:end], dead, out_scores[start:end], out_ids[start:end])
+        _search_batch(segments, query_terms[start:end], out_scores[start:end], out_ids[start:end])
     return out_scores, out_ids

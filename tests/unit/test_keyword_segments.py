@@ -95,6 +95,9 @@ def test_deleted_documents_leave_results_and_statistics(offsets: tuple[int, ...]
     assert not np.isin(result[1], deleted).any()
     live = {g: t for g, t in texts.items() if g not in set(deleted.tolist())}
     assert_same_as_union(result, live, QUERIES, k=10)  # df, N and average length over the live documents only
+    twice = search_segments(parts, QUERIES, k=10, deleted=np.repeat(deleted, 2))  # an id listed twice counts once
+    np.testing.assert_array_equal(twice[1], result[1])
+    np.testing.assert_allclose(twice[0], result[0], rtol=1e-6)
 
 
 def test_deletions_leave_no_holes_while_more_hits_exist():
