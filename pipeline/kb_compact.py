@@ -70,7 +70,7 @@ def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec 
     sorted_ids = ids[order]
     folder = kb.new_segment_folder()
     record = write_segment(folder, [chunks[i] for i in order.tolist()], vectors[order], None,
-                           spec or kb.index_spec, ids=sorted_ids)
+                           spec or kb.spec(), ids=sorted_ids)
     parts = [(s, rows, np.searchsorted(sorted_ids, g)) for (s, rows), g in zip(live, gids)]
     _merged_sentences(parts, kb.dimensions).save(folder / SENTENCES_DIR)
     fsync_tree(folder)
@@ -81,9 +81,7 @@ def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec 
 
 def compact_if_due(kb: "KnowledgeBase") -> bool:
     """Compact the segments the size policy picks (`KBSettings`, `kb.settings`); True when it did."""
-    from kgsolver.pipeline.config import KBSettings
-
-    settings = kb.settings if isinstance(kb.settings, KBSettings) else KBSettings()
+    settings = kb.kb_settings()
     if not settings.auto_compact:
         return False
     segments, dead = kb.segment_set.segments, kb.segment_set.dead

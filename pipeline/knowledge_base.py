@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from kgsolver.pipeline.kb_files import (  # noqa: F401 (the names other modules 
 from kgsolver.pipeline.kb_ids import EMPTY_IDS, as_ids, is_dead, merge_dead
 from kgsolver.pipeline.kb_segment import Segment, fsync_tree, write_segment, write_sentences
 from kgsolver.pipeline.kb_views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.config import KBSettings
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,10 @@ class KnowledgeBase:
         self.dense = DenseView(self._box, self.dimensions)
         self.bm25 = BM25View(self._box)
         self.sentences = SentenceView(self._box)
-        self.index_spec = IndexSpec()  # how new segments are indexed; ingest sets the configured one
-        self.settings: object | None = None  # a config KBSettings for the compaction trigger; None: its defaults
+        # How new segments are indexed and when a commit compacts: a writer with a config sets them
+        # (config.vector_index.spec(), config.kb); left None, they come from KGSolverConfig() (defaults and env).
+        self.index_spec: IndexSpec | None = None
+        self.settings: KBSettings | None = None
         self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
         self._new_segments: list[dict] = []
         self._new_dead = EMPTY_IDS
@@ -83,6 +88,22 @@ class KnowledgeBase:
     @segment_set.setter
     def segment_set(self, value: SegmentSet) -> None:
         self._box.segment_set = value
+
+    def spec(self) -> IndexSpec:
+        """The vector index spec new segments get."""
+        if self.index_spec is None:
+            from kgsolver.pipeline.config import KGSolverConfig  # the configuration module imports this one's users
+
+            self.index_spec = KGSolverConfig().vector_index.spec()
+        return self.index_spec
+
+    def kb_settings(self) -> KBSettings:
+        """When a commit compacts (`KBSettings`)."""
+        if self.settings is None:
+            from kgsolver.pipeline.config import KGSolverConfig
+
+            self.settings = KGSolverConfig().kb
+        return self.settings
 
     def _segment_set(self, manifest: dict) -> SegmentSet:
         return SegmentSet([Segment(self.root, r, self.dimensions) for r in manifest["segments"]],
@@ -226,7 +247,7 @@ class KnowledgeBase:
         if not chunks:
             return EMPTY_IDS
         folder = self.new_segment_folder()
-        return self.adopt_segment(folder.name, write_segment(folder, chunks, vectors, embedder, self.index_spec))
+        return self.adopt_segment(folder.name, write_segment(folder, chunks, vectors, embedder, self.spec()))
 
     def stage_sentences(self, embedder: Embedder) -> int:
         """Write the sentence index of every staged segment that lacks one; returns the segments done."""
