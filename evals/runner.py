@@ -46,6 +46,7 @@ class RunSpec:
     conditions: list[str] | None = None  # None = all of the suite's conditions
     command: list[str] = field(default_factory=list)
     show_progress: bool = True
+    engine: str | None = None  # local|ray (Ray actors answer, evals/ray_eval.py); None: config.ray.engine
 
 
 def load_done(path: Path) -> dict[str, dict]:
@@ -170,8 +171,11 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     suite, data_dir = get_suite(spec.suite), spec.data_dir or datasets_dir()
     spec = dataclasses.replace(spec, kb=spec.kb or default_kb(suite.name, config))
     solver = Solver(spec.kb, config, embedder=embedder, gateway=gateway)
+    if spec.engine:  # validated: a typo is an error, not the local engine
+        config.ray = type(config.ray).model_validate({**config.ray.model_dump(), "engine": spec.engine})
     _prepare(spec, suite, config, solver, data_dir)
-    _ = solver.gateway  # load once, before worker threads share them
+    if config.ray.engine == "local":
+        _ = solver.gateway  # load once, before worker threads share them (Ray actors load their own)
     items = [i for i in suite.items(data_dir, spec.limit) if not spec.conditions or i.condition in spec.conditions]
     path = spec.out / PREDICTIONS
     done = load_done(path)
@@ -181,17 +185,27 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     bar = tqdm(total=len(items), initial=len(items) - len(pending), unit="q", desc=spec.suite,
                disable=not spec.show_progress)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, spec.workers)) as pool:
-            futures = [pool.submit(evaluate_item, suite, item, solver, spec.mode) for item in pending]
-            for future in as_completed(futures):
-                row = future.result()
-                writer.write(row)
-                if not row.get("unavailable"):
-                    scores.append(row.get("metrics", {}).get(suite.headline, 0.0))
-                bar.set_postfix({suite.headline: f"{sum(scores) / len(scores):.3f}"})
-                bar.update(1)
+        for row in _rows(spec, suite, solver, config, pending):
+            writer.write(row)
+            if not row.get("unavailable"):
+                scores.append(row.get("metrics", {}).get(suite.headline, 0.0))
+            bar.set_postfix({suite.headline: f"{sum(scores) / len(scores):.3f}"})
+            bar.update(1)
     finally:
         writer.close()
         bar.close()
     write_report(spec.out, suite, [k.key for k in items])
     return spec.out
+
+
+def _rows(spec: RunSpec, suite: Suite, solver: Solver, config: KGSolverConfig, pending: list[WorkItem]):
+    """Finished rows in completion order: from this process's threads, or from Ray actors."""
+    if config.ray.engine == "ray":
+        from kgsolver.evals.ray_eval import ray_rows
+
+        yield from ray_rows(suite.name, spec.kb, config, pending, spec.mode)
+        return
+    with ThreadPoolExecutor(max_workers=max(1, spec.workers)) as pool:
+        futures = [pool.submit(evaluate_item, suite, item, solver, spec.mode) for item in pending]
+        for future in as_completed(futures):
+            yield future.result()
