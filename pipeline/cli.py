@@ -60,13 +60,8 @@ def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT kn
     if on_duplicate not in ON_DUPLICATE:
         raise typer.BadParameter(f"use one of {', '.join(ON_DUPLICATE)}", param_hint="--on-duplicate")
     config = _config()
-    ray_engine = None
-    if use_engine(engine, address, config):
-        from kgsolver.pipeline.ingest_ray import RayEngine
-
-        ray_engine = RayEngine(config.ray)
-    report = run_ingest(list(corpus), kb, config, corpus_format=corpus_format, on_duplicate=on_duplicate,
-                        engine=ray_engine)
+    use_engine(engine, address, config)  # the engine config.ray names runs the ingest
+    report = run_ingest(list(corpus), kb, config, corpus_format=corpus_format, on_duplicate=on_duplicate)
     for note in report.notes:
         console.print(f"[cyan]note[/cyan] {escape(note)}", soft_wrap=True)
     for warning in report.warnings:

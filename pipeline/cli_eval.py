@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from kgsolver.evals.suites import SUITES
+from kgsolver.pipeline.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 eval_app = typer.Typer(help="Batch evaluation on the shared benchmarks: resumable runs, reports and plots.",
                        no_args_is_help=True)
@@ -28,12 +29,16 @@ def _make_command(suite: str):
         workers: int = typer.Option(1, "--workers", min=1, help="threads (the llama.cpp model is serialised)"),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="datasets folder (default: shared/datasets)"),
         condition: Optional[list[str]] = typer.Option(None, "--condition", help="only these conditions (repeatable)"),
+        engine: Optional[str] = ENGINE_OPTION, address: Optional[str] = ADDRESS_OPTION,
     ) -> None:
         from kgsolver.evals.runner import RunSpec, run_eval
+        from kgsolver.pipeline.config import KGSolverConfig
 
+        config = KGSolverConfig()
+        use_engine(engine, address, config)  # config.ray says where the questions (and the suite's KB) are run
         spec = RunSpec(suite=suite, kb=kb, out=out, mode=mode, llm=llm, limit=limit, workers=workers,
                        data_dir=data_dir, conditions=condition or None, command=["kgsolver", *sys.argv[1:]])
-        run_dir = run_eval(spec)
+        run_dir = run_eval(spec, config)
         console.print((run_dir / "report.md").read_text(encoding="utf-8"), markup=False)
         console.print(f"[green]run folder[/green] {run_dir}")
 

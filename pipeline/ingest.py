@@ -153,29 +153,39 @@ def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder) -> None:
 @dataclass
 class Processed:
     """The chunk -> embed -> extract stages' output, in the order the local engine makes it: the chunks of the changed
-    documents, their vectors, and (an engine that extracts itself) the graph they yield, with chunk *positions* in
-    `chunks` where the store wants chunk ids, plus an embedder that already holds their sentence vectors."""
+    documents and their vectors, or the segments workers wrote of them (folder name and record, in order); and, from
+    an engine that extracts itself, the graph they yield, with chunk *positions* in that order where the store wants
+    chunk ids."""
 
-    chunks: list[Chunk]
-    vectors: np.ndarray
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     graph: GraphBatch | None = None
-    sentence_embedder: Embedder | None = None
+    segments: list[tuple[str, dict]] = field(default_factory=list)
 
 
 class Engine(Protocol):
     """Where chunk, embed and graph extraction run: here (`local_engine`) or on a cluster (ingest_ray.RayEngine)."""
 
     def __call__(self, changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
-                 show_progress: bool) -> Processed: ...
+                 show_progress: bool, kb: KnowledgeBase) -> Processed: ...
 
 
 def local_engine(changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
-                 show_progress: bool) -> Processed:
+                 show_progress: bool, kb: KnowledgeBase) -> Processed:
     """Chunk and embed in this process; the graph is extracted later, by `update_graph`, over the stored ids."""
     chunker = TokenChunker(embedder.tokenizer, config.chunking.chunk_tokens, config.chunking.overlap_tokens)
     chunks: list[Chunk] = list(chunker.chunk(changed))
     vectors = embed_with_progress(embedder, [c.indexed_text() for c in chunks], show=show_progress)
     return Processed(chunks, vectors)
+
+
+def configured_engine(config: KGSolverConfig) -> Engine:
+    """The engine `config.ray.engine` names (KGSOLVER_RAY__ENGINE): local unless it says ray."""
+    if config.ray.engine == "local":
+        return local_engine
+    from kgsolver.pipeline.ingest_ray import RayEngine
+
+    return RayEngine(config.ray)
 
 
 def at_chunk_ids(batch: GraphBatch, ids: list[int]) -> GraphBatch:
@@ -216,7 +226,7 @@ def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, co
         kb = _open_kb(root, embedder, config)
         changed = _select_changed(kb, docs, report)
         embed_started = time.perf_counter()
-        processed = (engine or local_engine)(changed, embedder, config, show_progress)
+        processed = (engine or configured_engine(config))(changed, embedder, config, show_progress, kb)
         report.embed_seconds = time.perf_counter() - embed_started
         removed_ids = kb.chunk_ids_of({d.id for d in changed}).tolist()
         report.chunks_removed = kb.remove_documents({d.id for d in changed})
@@ -229,9 +239,14 @@ def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, co
 def _store(kb: KnowledgeBase, processed: Processed, removed_ids: list[int], report: IngestReport,
            config: KGSolverConfig, embedder: TokenizingEmbedder, llm_session: Any, show_progress: bool) -> None:
     """Stage the new chunks, their sentences and the graph update for the commit."""
-    new_ids = kb.add_chunks(processed.chunks, processed.vectors).tolist()
-    report.chunks_added = len(processed.chunks)
-    _update_sentence_index(kb, processed.sentence_embedder or embedder)
+    if processed.segments:  # written by the engine's workers, adopted in order: the ids the local engine gives
+        new_ids = [int(i) for name, record in processed.segments for i in kb.adopt_segment(name, record)]
+    elif processed.chunks:
+        new_ids = kb.add_chunks(processed.chunks, processed.vectors).tolist()
+    else:
+        new_ids = []
+    report.chunks_added = len(new_ids)
+    _update_sentence_index(kb, embedder)
     if processed.graph is not None:
         report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
                                     batch=at_chunk_ids(processed.graph, new_ids))

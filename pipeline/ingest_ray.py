@@ -2,10 +2,13 @@
 
 The driver reads and checks the corpus, picks the documents that changed and makes the one commit under the write lock
 (ingest.ingest_documents); Ray Data runs the rest as two actor pools, each actor loading its model once:
-chunk -> embed (passages and their sentences) -> graph extraction. Rows keep their order (`preserve_order`) and carry
-(document position, chunk number), so the driver stores exactly the chunks, in the order, that the local engine would.
-A graph batch is extracted over a batch's row positions; the driver moves it to global chunk ids and resolves it as
-the local engine does. An actor whose process dies is restarted and its calls retried (`ray.max_restarts`,
+chunk -> embed -> write a segment (pipeline/kb_segment.py: chunks, vectors, indexes, sentence vectors) -> graph
+extraction. The driver cuts the documents into batches in order and names each batch's segment folder; it adopts
+the segments in that order, so every chunk gets the id the local engine would give it. Segment folders are written
+straight into the knowledge base folder, which every node must therefore reach at the same path (one machine, or a
+shared volume); a folder no commit adopts is removed by the next writer's garbage collection. A graph batch is
+extracted over a batch's row positions; the driver moves it to global chunk ids and resolves it as the local engine
+does. An actor whose process dies is restarted and its calls retried (`ray.max_restarts`,
 `ray.max_task_retries`); past that, the ingest fails with a KnowledgeBaseError before anything is staged, so the
 knowledge base stays as it was.
 """
@@ -15,19 +18,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from kgsolver.connectors.corpus_readers import SourceDocument
 from kgsolver.connectors.embedders import TokenizingEmbedder
+from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation
 from kgsolver.pipeline.chunking import Chunk
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.ingest import Processed
+from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.ray_settings import RaySettings
 
 log = logging.getLogger(__name__)
@@ -65,43 +72,41 @@ def cluster_plan(settings: RaySettings) -> tuple[int, float]:
 
 
 class ChunkEmbedStage:
-    """One actor: the chunker and the embedder, loaded once; a batch of documents in, their chunks out."""
+    """One actor: the chunker and the embedder, loaded once. A batch of documents in; its segment written into the
+    knowledge base folder; its chunks out (for the graph stage), the segment's record on the first."""
 
-    def __init__(self, config_json: str) -> None:
+    def __init__(self, config_json: str, root: str, spec: IndexSpec) -> None:
         from kgsolver.connectors.embedders import load_embedder
         from kgsolver.pipeline.chunking import TokenChunker
 
         config = KGSolverConfig.model_validate_json(config_json)
         actor_threads()
+        self.root, self.spec = Path(root), spec
         self.embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
         self.chunker = TokenChunker(self.embedder.tokenizer, config.chunking.chunk_tokens,
                                     config.chunking.overlap_tokens)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        from kgsolver.connectors.text import split_sentences
-        from kgsolver.pipeline.ingest import embed_with_progress
-        from kgsolver.pipeline.sentence_index import titled_sentence
-
-        rows: dict[str, list] = {"doc": [], "n": [], "chunk": [], "sentences": [], "sentence_vectors": []}
-        chunks: list[Chunk] = []
-        for position, record in zip(batch["doc"].tolist(), batch["record"].tolist()):
-            document = SourceDocument(**json.loads(record))
-            for n, chunk in enumerate(self.chunker.chunk([document])):
-                rows["doc"].append(position)
-                rows["n"].append(n)
+        rows: dict[str, list] = {"batch": [], "row": [], "chunk": [], "segment": []}
+        for number, folder, documents in zip(batch["batch"].tolist(), batch["folder"].tolist(),
+                                             batch["documents"].tolist()):
+            chunks = list(self.chunker.chunk(SourceDocument(**d) for d in json.loads(documents)))
+            record = self._write(self.root / folder, chunks) if chunks else None
+            for row, chunk in enumerate(chunks):
+                rows["batch"].append(number)
+                rows["row"].append(row)
                 rows["chunk"].append(json.dumps(chunk.to_record(), ensure_ascii=False))
-                chunks.append(chunk)
+                rows["segment"].append(json.dumps(record) if row == 0 else "")
+        return {k: np.array(v, dtype=np.int64 if k in ("batch", "row") else object) for k, v in rows.items()}
+
+    def _write(self, folder: Path, chunks: list[Chunk]) -> dict:
+        from kgsolver.pipeline.ingest import embed_with_progress
+        from kgsolver.pipeline.kb_segment import write_segment
+
+        if folder.exists():  # this batch's own folder, half written by an attempt whose actor was killed
+            shutil.rmtree(folder)
         vectors = embed_with_progress(self.embedder, [c.indexed_text() for c in chunks], show=False)
-        sentences = [[titled_sentence(c.title, s) for s in split_sentences(c.text)] for c in chunks]
-        flat = [s for texts in sentences for s in texts]
-        sentence_vectors = self.embedder.encode(flat) if flat else np.zeros((0, vectors.shape[1]), np.float32)
-        at = 0
-        for texts in sentences:
-            rows["sentences"].append(json.dumps(texts, ensure_ascii=False))
-            rows["sentence_vectors"].append(np.asarray(sentence_vectors[at : at + len(texts)], np.float32).tobytes())
-            at += len(texts)
-        return {**{k: np.array(v, dtype=np.int64 if k in ("doc", "n") else object) for k, v in rows.items()},
-                "vector": vectors.reshape(-1, self.embedder.dimensions)}
+        return write_segment(folder, chunks, vectors, self.embedder, self.spec)  # with its sentence vectors
 
 
 class GraphStage:
@@ -135,26 +140,6 @@ def _graph_from(record: dict, positions: Sequence[int]) -> GraphBatch:
                       [Mention(positions[cid], eid, text) for cid, eid, text in record["mentions"]])
 
 
-class KnownVectors:
-    """The driver's embedder, with the sentence vectors the workers already computed: the sentence index asks for
-    them by text and only texts it does not know are encoded here."""
-
-    def __init__(self, inner: TokenizingEmbedder, known: dict[str, np.ndarray]) -> None:
-        self.inner, self.known = inner, known
-        self.name, self.dimensions, self.tokenizer = inner.name, inner.dimensions, inner.tokenizer
-
-    def encode(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
-        if missing:
-            self.known.update(zip(missing, self.inner.encode(missing)))
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.stack([self.known[t] for t in texts]).astype(np.float32)
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-
 @dataclass
 class RayEngine:
     """`ingest(..., engine=RayEngine(settings))`: chunk, embed and extract on the cluster at `settings.address`."""
@@ -162,63 +147,66 @@ class RayEngine:
     settings: RaySettings
 
     def __call__(self, changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
-                 show_progress: bool) -> Processed:
+                 show_progress: bool, kb: KnowledgeBase) -> Processed:
         if not changed:
-            return Processed([], np.zeros((0, embedder.dimensions), dtype=np.float32))
+            return Processed()
         if config.graph.extractor == "llm":
             raise KnowledgeBaseError("graph.extractor=llm is not run on Ray yet: use --engine local, or the spacy "
                                      "extractor on Ray")
         connect(self.settings.address)
         try:
-            rows = self._run(changed, config, show_progress)
+            rows = self._run(changed, config, show_progress, kb)
         except Exception as exc:  # a Ray error (an actor died past its retries): nothing was staged
             if isinstance(exc, KnowledgeBaseError):
                 raise
             raise KnowledgeBaseError(f"the Ray ingest failed ({type(exc).__name__}: {str(exc)[:500]}); nothing was "
                                      "written, the knowledge base is as it was") from exc
-        return _assemble(rows, embedder, config.graph.extractor != "none")
+        return _assemble(rows, config.graph.extractor != "none")
 
-    def _run(self, changed: list[SourceDocument], config: KGSolverConfig, show_progress: bool) -> list[dict]:
+    def _run(self, changed: list[SourceDocument], config: KGSolverConfig, show_progress: bool,
+             kb: KnowledgeBase) -> list[dict]:
         import ray.data
 
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # the local engine's chunk order, hence its chunk ids
         context.enable_progress_bars = show_progress
         workers, cpus = cluster_plan(self.settings)
-        retry = {"max_restarts": self.settings.max_restarts, "max_task_retries": self.settings.max_task_retries}
         config_json = config.model_dump_json()
-        items = [{"doc": i, "record": json.dumps({"id": d.id, "title": d.title, "text": d.text,
-                                                  "metadata": d.metadata}, ensure_ascii=False)}
-                 for i, d in enumerate(changed)]
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // 16, 4 * workers)))
+        size = self.settings.batch_documents
+        items = [{"batch": number, "folder": kb.new_segment_folder().name,
+                  "documents": json.dumps([{"id": d.id, "title": d.title, "text": d.text, "metadata": d.metadata}
+                                           for d in changed[start : start + size]], ensure_ascii=False)}
+                 for number, start in enumerate(range(0, len(changed), size))]
+        dataset: Any = ray.data.from_items(items, override_num_blocks=len(items))
 
         def pool() -> Any:  # an actor pool per stage (`concurrency=` is deprecated since Ray 2.51)
             return ray.data.ActorPoolStrategy(size=workers)
 
         with warnings.catch_warnings():  # Ray 2.60 has no named parameter for an actor's restarts yet
             warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
-            dataset = dataset.map_batches(ChunkEmbedStage, fn_constructor_kwargs={"config_json": config_json},
-                                          batch_size=self.settings.batch_documents, batch_format="numpy",
-                                          compute=pool(), num_cpus=cpus, **retry)
+            dataset = dataset.map_batches(ChunkEmbedStage, fn_constructor_kwargs={
+                                              "config_json": config_json, "root": str(kb.root), "spec": kb.spec()},
+                                          batch_size=1, batch_format="numpy",
+                                          compute=pool(), num_cpus=cpus, max_restarts=self.settings.max_restarts,
+                                          max_task_retries=self.settings.max_task_retries)
             if config.graph.extractor != "none":
                 dataset = dataset.map_batches(GraphStage, fn_constructor_kwargs={"config_json": config_json},
                                               batch_size=self.settings.batch_chunks, batch_format="numpy",
-                                              compute=pool(), num_cpus=cpus, **retry)
+                                              compute=pool(), num_cpus=cpus, max_restarts=self.settings.max_restarts,
+                                              max_task_retries=self.settings.max_task_retries)
         return dataset.take_all()
 
 
-def _assemble(rows: list[dict], embedder: TokenizingEmbedder, with_graph: bool) -> Processed:
-    """The workers' rows in the local engine's order: chunks, vectors, the graph over positions, sentence vectors."""
-    arrival = [(int(r["doc"]), int(r["n"])) for r in rows]
+def _assemble(rows: list[dict], with_graph: bool) -> Processed:
+    """The segments in batch order (the local engine's chunk order) and the graph over chunk positions in it."""
+    arrival = [(int(r["batch"]), int(r["row"])) for r in rows]
     order = sorted(range(len(rows)), key=arrival.__getitem__)
     position_of = {row: at for at, row in enumerate(order)}  # arrival index -> position in the local order
-    chunks = [Chunk(**json.loads(rows[i]["chunk"])) for i in order]
-    vectors = np.stack([np.asarray(rows[i]["vector"], dtype=np.float32) for i in order]) if rows else \
-        np.zeros((0, embedder.dimensions), dtype=np.float32)
-    known: dict[str, np.ndarray] = {}
-    for row in rows:
-        texts = json.loads(row["sentences"])
-        known.update(zip(texts, np.frombuffer(row["sentence_vectors"], np.float32).reshape(-1, embedder.dimensions)))
+    records = sorted((arrival[i][0], json.loads(rows[i]["segment"])) for i in range(len(rows)) if rows[i]["segment"])
+    segments = [(record["name"], record) for _, record in records]
+    if sum(record["rows"] for _, record in segments) != len(rows):
+        raise KnowledgeBaseError(f"the Ray ingest returned {len(rows)} chunks for segments of "
+                                 f"{sum(r['rows'] for _, r in segments)} rows")
     graph = GraphBatch() if with_graph else None
     if graph is not None:
         parts = []
@@ -229,7 +217,7 @@ def _assemble(rows: list[dict], embedder: TokenizingEmbedder, with_graph: bool) 
                 parts.append((positions[0], _graph_from(record, positions)))
         for _, part in sorted(parts, key=lambda p: p[0]):
             graph.extend(part)
-    return Processed(chunks, vectors, graph, KnownVectors(embedder, known))
+    return Processed(graph=graph, segments=segments)
 
 
 def ray_ingest(corpus: Any, kb_dir: Any, config: KGSolverConfig | None = None, **kwargs: Any) -> Any:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
 class RaySettings(BaseModel):
+    engine: Literal["local", "ray"] = Field("local", description="where ingest and eval run when the command does "
+                                            "not say (--engine): the API's ingests follow it too")
     address: str | None = Field(None, description="ray://HEAD:10001, HEAD:6379 or auto; None = RAY_ADDRESS, else a "
                                 "local cluster started for the run")
     workers: int = Field(0, ge=0, description="actors per stage (embed, graph, eval); 0 = one per CPU of the cluster")
     actor_cpus: float = Field(1.0, gt=0, description="CPUs each actor reserves; torch and llama.cpp get as many "
                               "threads (at least 1), so actors never oversubscribe the cores they were given")
-    batch_documents: int = Field(64, ge=1, description="documents per chunk-and-embed call of an actor")
+    batch_documents: int = Field(64, ge=1, description="documents per chunk-and-embed call of an actor: each call "
+                                 "writes one segment (compaction merges them later)")
     batch_chunks: int = Field(64, ge=1, description="chunks per graph-extraction call of an actor")
     max_restarts: int = Field(3, ge=0, description="times Ray restarts an actor whose process died")
     max_task_retries: int = Field(3, ge=0, description="times a call on a died actor is retried once restarted")
