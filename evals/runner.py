@@ -168,11 +168,11 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     config = (config or KGSolverConfig()).model_copy(deep=True)
     if spec.llm:
         config.llm.name = spec.llm
+    if spec.engine:  # validated: a typo is an error, not the local engine
+        config.ray = type(config.ray).model_validate({**config.ray.model_dump(), "engine": spec.engine})
     suite, data_dir = get_suite(spec.suite), spec.data_dir or datasets_dir()
     spec = dataclasses.replace(spec, kb=spec.kb or default_kb(suite.name, config))
     solver = Solver(spec.kb, config, embedder=embedder, gateway=gateway)
-    if spec.engine:  # validated: a typo is an error, not the local engine
-        config.ray = type(config.ray).model_validate({**config.ray.model_dump(), "engine": spec.engine})
     _prepare(spec, suite, config, solver, data_dir)
     if config.ray.engine == "local":
         _ = solver.gateway  # load once, before worker threads share them (Ray actors load their own)
