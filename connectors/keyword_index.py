@@ -310,13 +310,28 @@ def _checked_deleted(deleted: np.ndarray | None) -> np.ndarray:
     return dead
 
 
+def _batches(query_terms: list[list[str]], batch_terms: int) -> list[tuple[int, int]]:
+    """Consecutive (start, end) runs of queries holding at most `batch_terms` query terms (at least one query)."""
+    out, start = [], 0
+    while start < len(query_terms):
+        end, total = start + 1, len(query_terms[start])
+        while end < len(query_terms) and total + len(query_terms[end]) <= batch_terms:
+            total += len(query_terms[end])
+            end += 1
+        out.append((start, end))
+        start = end
+    return out
+
+
 def search_segments(parts: Sequence[tuple[BM25Index, int]], queries: list[str], k: int,
-                    deleted: np.ndarray | None = None, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                    deleted: np.ndarray | None = None, batch_terms: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """BM25 over several segments: each part is (index, offset), a hit's global id is offset + its id in the index;
     ids in `deleted` (sorted global ids) are dropped. Returns (scores, ids) of shape (len(queries), k), ids -1 where
     empty. Scores are those of one index over the live documents of all segments: document frequency, document count
-    and average length are summed over the segments at query time, deleted documents left out of all three. Queries
-    are scored `batch` at a time, which bounds the memory of the (candidates x queries) score matrix."""
+    and average length are summed over the segments at query time, deleted documents left out of all three.
+
+    Queries are scored together up to `batch_terms` query terms: short queries share the postings they gather, while
+    a batch of long ones only multiplies the (query, posting) pairs and their memory (docs/RESULTS.md, issue 17)."""
     n = len(queries)
     out_scores = np.zeros((n, max(k, 0)), dtype=np.float32)
     out_ids = np.full((n, max(k, 0)), -1, dtype=np.int64)
@@ -325,7 +340,6 @@ def search_segments(parts: Sequence[tuple[BM25Index, int]], queries: list[str], 
         return out_scores, out_ids
     segments = [_segment(index, offset, dead) for index, offset in parts]
     query_terms = _query_terms(list(queries))
-    for start in range(0, n, batch):
-        end = min(n, start + batch)
+    for start, end in _batches(query_terms, batch_terms):
         _search_batch(segments, query_terms[start:end], out_scores[start:end], out_ids[start:end])
     return out_scores, out_ids

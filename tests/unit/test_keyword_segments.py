@@ -80,7 +80,7 @@ def test_three_segments_score_as_one_index_over_their_union(offsets: tuple[int, 
 def test_result_does_not_depend_on_segment_order_or_batching():
     parts, _ = segments()
     scores, ids = search_segments(parts, QUERIES, k=10)
-    scores_r, ids_r = search_segments(parts[::-1], QUERIES, k=10, batch=2)
+    scores_r, ids_r = search_segments(parts[::-1], QUERIES, k=10, batch_terms=5)
     np.testing.assert_array_equal(ids, ids_r)
     np.testing.assert_allclose(scores, scores_r, rtol=1e-6)
 
