@@ -1,10 +1,12 @@
 """The ingest hook: build the KG beside the indexes, incrementally.
 
 Chunks of replaced or removed documents lose their mentions and relation provenance first; the new chunks are then
-extracted, resolved against the entities already known, and upserted. With the networkx store the graph is staged as
-a knowledge-base component, so it is committed atomically with the chunks and indexes. A server store (Neo4j) is
-written through a redo journal (connectors/graph_stores/journal.py) staged as a component and replayed after the
-commit, so a process killed before the commit leaves no graph data for chunks that do not exist.
+extracted, resolved against the entities already known, and upserted. With the networkx store the graph is a
+knowledge-base component grown by deltas: a base file plus, per commit, the journal of that commit's operations
+(connectors/graph_stores/journal.py), committed atomically with the chunks and indexes and replayed in order when
+the graph is read; an ingest writes what it changes, not the graph, and compaction folds the deltas into a new base
+(`fold_graph_deltas`). A server store (Neo4j) is written through the same journal, staged as a component and
+replayed after the commit, so a process killed before the commit leaves no graph data for chunks that do not exist.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from kgsolver.graphs.settings import GraphSettings
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.config import KBSettings
     from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -60,10 +63,21 @@ def has_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:
     return settings.store != "networkx" or kb.component_path(GRAPH_COMPONENT) is not None
 
 
+def load_graph_file(kb: KnowledgeBase) -> GraphStore:
+    """The networkx graph of the knowledge base's current generation: its `graph` base file (none: empty) with its
+    deltas replayed in order. A knowledge base written before deltas has the base alone."""
+    store = open_store("networkx", path=kb.component_path(GRAPH_COMPONENT))
+    for path in kb.component_deltas(GRAPH_COMPONENT):
+        GraphJournal.load(path).replay(store)
+    return store
+
+
 def open_kb_graph(kb: KnowledgeBase, settings: GraphSettings) -> GraphStore:
     """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
-    # Each store takes what it needs: networkx the file, a shared Bolt database the knowledge base's labels.
-    store = open_store(settings.store, path=kb.component_path(GRAPH_COMPONENT), namespace=kb_graph_namespace(kb.root))
+    if settings.store == "networkx":
+        return load_graph_file(kb)
+    # A shared Bolt database takes the knowledge base's labels.
+    store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
     if hasattr(store, "applied_journal"):  # a server store: catch up with a journal a killed writer left
         _catch_up_when_free(kb, store)
     return store
@@ -102,10 +116,10 @@ def _catch_up_when_free(kb, store) -> None:
         log.info("graph journal of %s not replayed on open: the write lock is busy or not writable", kb.root.name)
 
 
-def _store_for_writing(kb, settings) -> GraphStore:
+def _store_for_writing(kb, settings) -> JournaledStore:
     store = open_kb_graph(kb, settings)
-    if hasattr(store, "save"):
-        return store
+    if hasattr(store, "save"):  # the graph file: applied now, its journal staged as the commit's delta
+        return JournaledStore(store, apply=True)
     catch_up(kb, store)
     return JournaledStore(store)
 
@@ -122,14 +136,32 @@ def _replay_committed(kb, settings, report: "GraphBuildReport | None") -> None:
         store.close()
 
 
-def stage_graph(kb, store, settings=None, report: "GraphBuildReport | None" = None) -> None:
-    """The graph joins the next commit: a file store as a component, a server store's journal as a component that
-    is replayed once the commit is visible."""
-    if isinstance(store, JournaledStore):
+def stage_graph(kb, store: JournaledStore, settings=None, report: "GraphBuildReport | None" = None) -> None:
+    """The graph joins the next commit: the file store's journal as a delta of the `graph` component (the whole
+    graph as its base when there is none yet), a server store's journal as a component that is replayed once the
+    commit is visible."""
+    if store.apply and kb.component_path(GRAPH_COMPONENT) is None:
+        kb.stage_component(GRAPH_COMPONENT, store.store.save, GRAPH_SUFFIX)
+    elif store.apply:
+        kb.stage_delta(GRAPH_COMPONENT, store.journal.save, GRAPH_SUFFIX)
+    else:
         kb.stage_component(JOURNAL_COMPONENT, store.journal.save, GRAPH_SUFFIX)
         kb.after_commit(lambda: _replay_committed(kb, settings, report))
-    elif hasattr(store, "save"):
-        kb.stage_component(GRAPH_COMPONENT, store.save, GRAPH_SUFFIX)
+
+
+def fold_graph_deltas(kb: KnowledgeBase, due: KBSettings | None = None) -> bool:
+    """Compaction of the graph file: stage its base with every delta replayed as the new base (the deltas leave the
+    manifest with it); False when it has no delta, or, given settings, when they do not call for it yet. Folding when
+    the deltas reach a share of the base keeps the bytes an ingest writes, averaged, proportional to what it adds."""
+    deltas = kb.component_deltas(GRAPH_COMPONENT)
+    if not deltas:
+        return False
+    base = kb.component_path(GRAPH_COMPONENT)
+    if due is not None and len(deltas) <= due.max_segments and \
+            sum(p.stat().st_size for p in deltas) <= due.max_graph_delta_ratio * base.stat().st_size:
+        return False
+    kb.stage_component(GRAPH_COMPONENT, load_graph_file(kb).save, GRAPH_SUFFIX)
+    return True
 
 
 def _holds_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:

@@ -101,9 +101,9 @@ def manifest_stamp(root: Path) -> tuple[int, int, int]:
 
 
 def generation_names(manifest: dict) -> set[str]:
-    """Every file and folder a generation reads: its components, segments and tombstone files."""
+    """Every file and folder a generation reads: its components and their deltas, segments and tombstone files."""
     return (set(manifest["files"].values()) | {s["name"] for s in manifest["segments"]}
-            | set(manifest["tombstones"]))
+            | set(manifest["tombstones"]) | {rel for rels in manifest.get("deltas", {}).values() for rel in rels})
 
 
 def collect_garbage(root: Path, manifest: dict) -> list[str]:

@@ -73,6 +73,7 @@ class KnowledgeBase:
         self.index_spec: IndexSpec | None = None
         self.settings: KBSettings | None = None
         self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
+        self._staged_deltas: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
         self._new_segments: list[dict] = []
         self._new_dead = EMPTY_IDS
         self._replaced: set[str] = set()  # segments a staged compaction replaces
@@ -214,6 +215,10 @@ class KnowledgeBase:
         rel = self.manifest["files"].get(name)
         return self.root / rel if rel else None
 
+    def component_deltas(self, name: str) -> list[Path]:
+        """The delta files of a component grown by deltas (the graph), oldest first: read its base, then each."""
+        return [self.root / rel for rel in self.manifest.get("deltas", {}).get(name, [])]
+
     def component_generation(self, name: str) -> int | None:
         """The generation whose commit wrote this component (a component no commit rewrote is carried over)."""
         rel = self.manifest["files"].get(name)
@@ -286,7 +291,16 @@ class KnowledgeBase:
         """A later component (graph, atomic questions) is written into a fresh path at the next commit."""
         if name in CORE_COMPONENTS:
             raise ValueError(f"{name} is a core component")
+        if name in self._staged_deltas:
+            raise KnowledgeBaseError(f"{name}: a delta is staged; a whole component would replace it")
         self._staged[name] = (writer, suffix)
+
+    def stage_delta(self, name: str, writer: Callable[[Path], None], suffix: str = "") -> None:
+        """One more delta file of a component (its changes of this commit), appended to its list at the next commit;
+        staging the whole component (`stage_component`) starts the list again."""
+        if name in CORE_COMPONENTS or name in self._staged:
+            raise KnowledgeBaseError(f"{name}: a delta cannot join a core or a whole staged component")
+        self._staged_deltas[name] = (writer, suffix)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run once the next commit is visible (an external store catching up with the committed generation)."""
@@ -312,7 +326,8 @@ class KnowledgeBase:
         return names, names[-1:]
 
     def _pending(self) -> bool:
-        return bool(self._fresh or self._new_segments or len(self._new_dead) or self._staged or self._replaced)
+        return bool(self._fresh or self._new_segments or len(self._new_dead) or self._staged or self._replaced
+                    or self._staged_deltas)
 
     def commit(self) -> None:
         if not self._pending():
@@ -323,11 +338,16 @@ class KnowledgeBase:
             files[name] = self._new_name(name, suffix)
             writer(self.root / files[name])
             written.append(files[name])
+        deltas = {n: list(v) for n, v in self.manifest.get("deltas", {}).items() if n not in self._staged}
+        for name, (writer, suffix) in self._staged_deltas.items():
+            deltas.setdefault(name, []).append(self._new_name(f"{name}_delta", suffix))
+            writer(self.root / deltas[name][-1])
+            written.append(deltas[name][-1])
         tombstones, tomb_written = self._write_tombstones()
         for rel in written + tomb_written:
             fsync_tree(self.root / rel)
         segments = [r for r in self.manifest["segments"] if r["name"] not in self._replaced] + self._new_segments
-        manifest = dict(self.manifest, files=files, segments=segments, tombstones=tombstones,
+        manifest = dict(self.manifest, files=files, segments=segments, tombstones=tombstones, deltas=deltas,
                         generation=self.manifest["generation"] + 1, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                         versions=versions(), counts={"documents": self._documents, "chunks": len(self.segment_set)})
         hold_if_asked()
@@ -337,6 +357,7 @@ class KnowledgeBase:
         compacted = bool(self._replaced)
         self.manifest = manifest
         self._staged.clear()
+        self._staged_deltas.clear()
         self._new_segments, self._new_dead, self._replaced, self._fresh = [], EMPTY_IDS, set(), False
         old, self._lease = self._lease, pin(self.root, manifest["generation"])  # this object is the new generation
         if old is not None:

@@ -1,4 +1,5 @@
-"""A redo journal for a graph store that lives outside the knowledge base folder (Neo4j, ArcadeDB).
+"""A redo journal for a graph store that lives outside the knowledge base folder (Neo4j, ArcadeDB), and the delta
+format of the embedded store's graph file.
 
 Ingest does not write such a store directly: its writes are recorded here, the journal is saved as a knowledge-base
 component (so it is committed by the same manifest rename as the chunks and indexes), and it is replayed into the
@@ -6,6 +7,10 @@ store only after that commit. A process killed before the commit leaves the stor
 replaying leaves a journal that the next writer (or the next reader that finds the write lock free) replays again.
 Replaying is idempotent: removals name chunk ids that the same journal's upserts never use, upserts MERGE by id with
 union/max/non-empty-wins updates, and a prefix replayed twice ends where one full replay ends.
+
+The networkx store's graph component grows by the same journals: its base file plus one journal per commit (a
+delta), replayed in order when the graph is read. Its writer applies each operation as it records it (`apply=True`),
+so later reads of that ingest see its removals, as they always did; a compaction saves the result as a new base.
 """
 
 from __future__ import annotations
@@ -56,19 +61,25 @@ class GraphJournal:
 
 
 class JournaledStore:
-    """The store as ingest sees it: reads go to the committed graph, writes go to the journal."""
+    """The store as ingest sees it: writes go to the journal; reads go to the committed graph, or with `apply` (an
+    in-memory store whose journal is a delta of its file) to the store the writes are applied to as well."""
 
-    def __init__(self, store: GraphStore, journal: GraphJournal | None = None) -> None:
+    def __init__(self, store: GraphStore, journal: GraphJournal | None = None, *, apply: bool = False) -> None:
         self.store = store
         self.journal = journal or GraphJournal()
+        self.apply = apply
 
     def upsert(self, batch: GraphBatch) -> None:
         self.journal.ops.append(_batch_record(batch))
+        if self.apply:
+            self.store.upsert(batch)
 
     def remove_chunks(self, chunk_ids: Iterable[int]) -> int:
-        """Recorded, not applied: the count of deleted relations is known only after the commit's replay (0 here)."""
-        self.journal.ops.append({"op": "remove", "chunks": sorted(int(c) for c in chunk_ids)})
-        return 0
+        """Recorded; not applied unless `apply`, so that the count of deleted relations of a server store is known only
+        after the commit's replay (0 here)."""
+        chunks = sorted(int(c) for c in chunk_ids)
+        self.journal.ops.append({"op": "remove", "chunks": chunks})
+        return self.store.remove_chunks(chunks) if self.apply else 0
 
     def get_entity(self, entity_id: str) -> Entity | None:
         return self.store.get_entity(entity_id)

@@ -42,7 +42,7 @@ for i in range(commits):
 READER = """
 import json, random, sys, time
 from pathlib import Path
-from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
+from kgsolver.pipeline.graph_build import load_graph_file
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
 reads, failures, seen = 0, [], {}
@@ -52,7 +52,7 @@ while not (work / "stop").exists():
     try:
         with KnowledgeBase.open(root) as kb:
             time.sleep(random.random() * 0.05)  # a question's worth of work before the lazy components load
-            graph = NetworkXStore.load(kb.component_path("graph"))
+            graph = load_graph_file(kb)  # the base and every delta of this generation
             sentences = kb.sentences.chunk_ids().tolist()  # every segment's sentence index, read now
             if not set(graph.mentions) <= set(kb.chunks) or set(sentences) != set(kb.chunks):
                 failures.append(f"generation {kb.manifest['generation']}: components of another generation")

@@ -19,7 +19,7 @@ from kgsolver.connectors.graph_stores.model import Entity, normalize_name
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.graphs.verbalize import verbalize, verbalize_path
 from kgsolver.pipeline.cli import app
-from kgsolver.pipeline.graph_build import GRAPH_COMPONENT
+from kgsolver.pipeline.graph_build import load_graph_file
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
 HPO_LIMIT = 20000
@@ -129,7 +129,7 @@ def test_ingest_builds_graph_and_reingest_replaces_provenance(demo_kb, demo_corp
 
     kb_dir = _kb_copy(demo_kb, tmp_path)
     kb = KnowledgeBase.open(kb_dir)
-    store = NetworkXStore.load(kb.component_path(GRAPH_COMPONENT))
+    store = load_graph_file(kb)
     assert store.stats()["relations"] > 500 and store.stats()["chunks"] == len(kb.chunks)
     first = json.loads(demo_corpus.read_text().splitlines()[0])
     old_cids = kb.chunk_ids_of({first["id"]}).tolist()
@@ -139,7 +139,7 @@ def test_ingest_builds_graph_and_reingest_replaces_provenance(demo_kb, demo_corp
     report = ingest(edited, kb_dir, config, embedder=embedder, show_progress=False)
     assert report.documents_replaced == 1 and report.graph.chunks_extracted >= 1
     kb2 = KnowledgeBase.open(kb_dir)
-    store2 = NetworkXStore.load(kb2.component_path(GRAPH_COMPONENT))
+    store2 = load_graph_file(kb2)  # the base file and the reingest's delta
     assert store2.entities_in_chunks(old_cids) == {}
     assert not any(set(r.chunks) & set(old_cids) for r in store2.iter_relations())
     new_cids = kb2.chunk_ids_of({first["id"]}).tolist()
