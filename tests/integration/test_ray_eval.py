@@ -13,7 +13,7 @@ from kgsolver.evals.datasets import OBQA_DEV, OBQA_FACTS
 from kgsolver.evals.runner import RunSpec, run_eval
 
 ray = pytest.importorskip("ray")
-pytestmark = [pytest.mark.ray, pytest.mark.llm, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.ray, pytest.mark.llm, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
