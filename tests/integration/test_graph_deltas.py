@@ -36,6 +36,12 @@ def _state(store: NetworkXStore) -> tuple[dict, dict, dict]:
     return entities, relations, mentions
 
 
+def _holds_added(root: Path, state: tuple, corpus: dict) -> bool:
+    """Whether this graph has mentions of the second ingest's chunks (which only its delta carries)."""
+    with KnowledgeBase.open(root) as kb:
+        return bool(set(kb.chunk_ids_of(set(corpus["added_ids"])).tolist()) & set(state[2]))
+
+
 def _manifest(root: Path) -> dict:
     return json.loads((root / MANIFEST).read_text())
 
@@ -119,15 +125,17 @@ def test_delete_writes_a_delta_of_removals(deleted, grown):
     ops = GraphJournal.load(deleted["root"] / manifest["deltas"][GRAPH_COMPONENT][-1]).ops
     assert ops == [{"op": "remove", "chunks": sorted(deleted["removed"])}]
     expected = _graph(grown["root"])
+    assert expected.entities_in_chunks(deleted["removed"])  # the deleted document's mentions came in a delta
     expected.remove_chunks(deleted["removed"])  # the removal applied in memory, as the whole-file path saved it
     after = _graph(deleted["root"])
     assert _state(after) == _state(expected) and not after.entities_in_chunks(deleted["removed"])
 
 
-def test_compaction_folds_the_deltas_into_a_base(deleted, tmp_path):
+def test_compaction_folds_the_deltas_into_a_base(deleted, corpus, tmp_path):
     root = tmp_path / "kb"
     shutil.copytree(deleted["root"], root)
     graph_before, old = _state(_graph(root)), _manifest(root)
+    assert _holds_added(root, graph_before, corpus)
     with write_lock(root), KnowledgeBase.open(root) as kb:
         kb.compact()
     manifest = _manifest(root)
@@ -137,10 +145,11 @@ def test_compaction_folds_the_deltas_into_a_base(deleted, tmp_path):
     assert _state(_graph(root)) == graph_before
 
 
-def test_deltas_past_their_share_of_the_base_are_folded_by_the_trigger(grown, tmp_path, config):
+def test_deltas_past_their_share_of_the_base_are_folded_by_the_trigger(grown, corpus, tmp_path, config):
     root = tmp_path / "kb"
     shutil.copytree(grown["root"], root)
     graph_before = _state(_graph(root))
+    assert _holds_added(root, graph_before, corpus)
     tight = config.model_copy(update={"kb": config.kb.model_copy(update={"max_graph_delta_ratio": 0.01})})
     with write_lock(root), KnowledgeBase.open(root) as kb:
         kb.settings = tight.kb
@@ -163,7 +172,8 @@ def test_a_graph_file_without_deltas_loads_and_then_grows(grown, corpus, tmp_pat
         assert _state(load_graph_file(kb)) == _state(NetworkXStore.load(graph_file))
     ingest(corpus["added"], root, config, embedder=embedder, show_progress=False)
     assert len(_manifest(root)["deltas"][GRAPH_COMPONENT]) == 1
-    assert _state(_graph(root)) == _state(_graph(grown["root"]))
+    grown_state = _state(_graph(root))
+    assert _holds_added(root, grown_state, corpus) and grown_state == _state(_graph(grown["root"]))
 
 
 def test_a_delta_no_manifest_names_is_garbage(grown, tmp_path):
