@@ -116,7 +116,8 @@ def main() -> None:
     parser.add_argument("--conditions", default="plain,form", help=f"comma-separated, of {', '.join(CONDITIONS)}")
     parser.add_argument("--cache", type=Path, default=None, help="LLM response cache file (fresh: uncached timings)")
     parser.add_argument("--rows", type=Path, default=None, help="per-question rows (jsonl), appended to")
-    parser.add_argument("--from-rows", type=Path, nargs="*", default=None, help="only summarise these rows files")
+    parser.add_argument("--from-rows", type=Path, nargs="*", default=None,
+                        help="only summarise these rows files (the questions of the --start/--limit slice)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.from_rows is None:
@@ -129,6 +130,9 @@ def main() -> None:
     else:
         sources = args.from_rows
     rows = [json.loads(line) for path in sources for line in path.read_text(encoding="utf-8").splitlines() if line]
+    if args.from_rows is not None:  # the rows of the --start/--limit slice only (two runs compared on the same questions)
+        wanted = {i.qid for i in HotpotQASuite().items(datasets_dir(), None)[args.start: args.start + args.limit]}
+        rows = [r for r in rows if r["id"] in wanted]
     result = {"llm": sorted({r["llm"] for r in rows}), "mode": args.mode, "start": args.start,
               "questions": len({r["id"] for r in rows}),
               **report(rows)}

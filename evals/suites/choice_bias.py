@@ -7,6 +7,10 @@ letter (contextual calibration, Zhao et al. 2021, with a diagonal correction):
 
 - `content_free`: the prior is the model's letter distribution for the same prompt with every field "N/A";
 - `marginal`: the prior is the mean letter distribution over a calibration part of the questions.
+
+The suites choose by the raw scores (`none`) unless told otherwise: chosen on the first half of OpenBookQA, where
+the content-free prior over-corrected and the marginal one evened the letters without more right answers
+(docs/RESULTS.md, "Reader"). Every row keeps the scores, so `benchmarks/choice_bias.py` re-decides a run either way.
 """
 
 from __future__ import annotations

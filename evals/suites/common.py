@@ -118,7 +118,7 @@ class ScoredChoice:
     REPLY_PREFIX, where the JSON-constrained `choose` writes its letter), corrected for letter bias
     (evals/suites/choice_bias.py). The content-free prior is scored once per prompt shape and kept."""
 
-    def __init__(self, correction: str = "content_free"):
+    def __init__(self, correction: str = "none"):
         if correction not in CORRECTIONS:
             raise ValueError(f"unknown choice correction {correction!r}; one of {', '.join(CORRECTIONS)}")
         self.correction = correction

@@ -64,7 +64,7 @@ class MedQASuite:
     files = (MEDQA_300, MEDQUAD)
 
     def __init__(self, kg_lookup: Callable[[Any], tuple[KGFacts | None, str]] = find_kg,
-                 correction: str = "content_free"):
+                 correction: str = "none"):
         self.kg_lookup = kg_lookup
         self.choose = ScoredChoice(correction)  # letter-bias correction (evals/suites/choice_bias.py)
 

@@ -19,14 +19,14 @@ class OpenBookQASuite:
     offline_conditions = frozenset({"closed-book"})
     files = (OBQA_DEV, OBQA_FACTS)
 
-    def __init__(self, correction: str = "content_free"):
+    def __init__(self, correction: str = "none"):
         self.choose = ScoredChoice(correction)  # letter-bias correction (evals/suites/choice_bias.py)
 
     def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
         records = list(read_jsonl(dataset_path(OBQA_DEV, data_dir)))[:limit]
         return [WorkItem(qid=r["id"], condition=condition, question=r["question"]["stem"], gold=r["answerKey"],
                          payload={"options": {c["label"]: c["text"] for c in r["question"]["choices"]}})
-                for condition in CONDITIONS for r in records]
+                for r in records for condition in CONDITIONS]  # a cut run has both conditions on the same questions
 
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
         facts = read_openbook_facts(dataset_path(OBQA_FACTS, data_dir))

@@ -22,7 +22,7 @@ class PubMedQASuite:
     offline_conditions = frozenset({"context"})
     files = (PUBMEDQA_500,)
 
-    def __init__(self, correction: str = "content_free"):
+    def __init__(self, correction: str = "none"):
         self.choose = ScoredChoice(correction)  # label-bias correction (evals/suites/choice_bias.py)
 
     def items(self, data_dir: Path, limit: int | None) -> list[WorkItem]:
