@@ -138,6 +138,9 @@ def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfi
     corpus = suite.corpus_files(data_dir, kb)
     if built["corpus"] is None:
         write_json_atomic(kb / SUITE_MARKER, {"suite": suite.name, "corpus": digests})
+    from kgsolver.pipeline.kb_upgrade import upgrade_if_format_1
+
+    upgrade_if_format_1(kb)  # the suite's own cached KB, from before segments: converted in place, nothing re-embedded
     ingest(corpus, kb, config, embedder=embedder, show_progress=show_progress)  # incremental: nothing new, no work
     return kb
 
