@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -53,7 +54,7 @@ def _read_chunks(path: Path) -> tuple[np.ndarray, list[Chunk]]:
 
 def _stored_vectors(path: Path, dimensions: int, ids: np.ndarray) -> np.ndarray:
     """The vectors the format-1 faiss index holds, in the order of `ids`."""
-    index = FaissIndex.load(path, dimensions).index
+    index: Any = FaissIndex.load(path, dimensions).index  # an IndexIDMap2 (swig classes carry no attribute types)
     if len(ids) != index.ntotal:
         raise KnowledgeBaseError(f"{path}: {index.ntotal} vectors for {len(ids)} chunks; nothing was changed")
     if not len(ids):

@@ -74,14 +74,24 @@ class SegmentBox:
         self.segment_set = segment_set
 
 
-class _Items(ItemsView):
+class _Items(ItemsView[int, Chunk]):
+    """`kb.chunks.items()`: streamed in blocks, not one lookup per key."""
+
+    def __init__(self, view: "ChunkView") -> None:
+        super().__init__(view)
+        self._view = view
+
     def __iter__(self) -> Iterator[tuple[int, Chunk]]:
-        return self._mapping.stream()
+        return self._view.stream()
 
 
-class _Values(ValuesView):
+class _Values(ValuesView[Chunk]):
+    def __init__(self, view: "ChunkView") -> None:
+        super().__init__(view)
+        self._view = view
+
     def __iter__(self) -> Iterator[Chunk]:
-        return (chunk for _, chunk in self._mapping.stream())
+        return (chunk for _, chunk in self._view.stream())
 
 
 class ChunkView(Mapping[int, Chunk]):
