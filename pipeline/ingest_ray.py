@@ -44,8 +44,14 @@ def connect(address: str | None) -> None:
     """Join the cluster at `address` (or RAY_ADDRESS); with neither, start a local one for this process."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, log_to_driver=False)
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:  # what Ray raises for a bad address
+        raise KnowledgeBaseError(f"cannot reach the Ray cluster at {address or 'a new local cluster'}: {exc}; "
+                                 "nothing was written") from exc
 
 
 def actor_threads() -> int:
