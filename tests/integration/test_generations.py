@@ -13,7 +13,7 @@ from kgsolver.evals.datasets import read_jsonl
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.graph_build import GRAPH_COMPONENT
 from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.knowledge_base import KnowledgeBase, generation_names, write_lock
 from kgsolver.pipeline.solver import Solver
 
 INITIAL_DOCS, BATCH_DOCS, COMMITS = 8, 4, 6
@@ -137,5 +137,5 @@ def test_readers_racing_a_writer_never_fail_and_a_long_lived_solver_reloads(tmp_
         kb = KnowledgeBase.open(root)
         kb.collect_garbage()
     names = {p.name for p in root.iterdir()}
-    current = set(kb.manifest["files"].values()) | {s["name"] for s in kb.manifest["segments"]}
-    assert names == current | set(kb.manifest["tombstones"]) | {"manifest.json", ".lock", f".lease-{last:06d}.json"}
+    current = generation_names(kb.manifest)  # components and their deltas, segments, tombstones
+    assert names == current | {"manifest.json", ".lock", f".lease-{last:06d}.json"}
