@@ -109,8 +109,8 @@ class KBSettings(BaseModel):
     max_dead_ratio: float = Field(0.2, gt=0, le=1, description="all segments are merged once this share of stored "
                                   "rows is deleted or replaced (searches over-fetch past tombstones)")
     max_graph_delta_ratio: float = Field(0.5, gt=0, description="the graph file's deltas are folded into a new base "
-                                         "once their bytes pass this share of the base's, or they outnumber "
-                                         "max_segments (each read replays them; folding rewrites the graph)")
+                                         "once their bytes pass this share of the base's (each read replays them; "
+                                         "folding rewrites the graph)")
 
 
 class KGSolverConfig(BaseSettings):

@@ -30,7 +30,6 @@ from kgsolver.graphs.settings import GraphSettings
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.config import KBSettings
     from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -140,8 +139,8 @@ def stage_graph(kb, store: JournaledStore, settings=None, report: "GraphBuildRep
     """The graph joins the next commit: the file store's journal as a delta of the `graph` component (the whole
     graph as its base when there is none yet), a server store's journal as a component that is replayed once the
     commit is visible."""
-    if store.apply and kb.component_path(GRAPH_COMPONENT) is None:
-        kb.stage_component(GRAPH_COMPONENT, store.store.save, GRAPH_SUFFIX)
+    if store.apply and (kb.component_path(GRAPH_COMPONENT) is None or _fold_due(kb)):
+        kb.stage_component(GRAPH_COMPONENT, store.store.save, GRAPH_SUFFIX)  # the whole graph, as the new base
     elif store.apply:
         kb.stage_delta(GRAPH_COMPONENT, store.journal.save, GRAPH_SUFFIX)
     else:
@@ -149,16 +148,20 @@ def stage_graph(kb, store: JournaledStore, settings=None, report: "GraphBuildRep
         kb.after_commit(lambda: _replay_committed(kb, settings, report))
 
 
-def fold_graph_deltas(kb: KnowledgeBase, due: KBSettings | None = None) -> bool:
-    """Compaction of the graph file: stage its base with every delta replayed as the new base (the deltas leave the
-    manifest with it); False when it has no delta, or, given settings, when they do not call for it yet. Folding when
-    the deltas reach a share of the base keeps the bytes an ingest writes, averaged, proportional to what it adds."""
+def _fold_due(kb: KnowledgeBase) -> bool:
+    """Whether this commit writes the whole graph as a new base instead of one more delta: once the deltas' bytes
+    pass `KBSettings.max_graph_delta_ratio` of the base's. The base then grows geometrically between rewrites, so the
+    graph bytes an ingest writes stay, averaged, proportional to what it adds. By bytes, not by count: tiny deletes
+    would otherwise rewrite the graph for a few ids each."""
     deltas = kb.component_deltas(GRAPH_COMPONENT)
-    if not deltas:
-        return False
-    base = kb.component_path(GRAPH_COMPONENT)
-    if due is not None and len(deltas) <= due.max_segments and \
-            sum(p.stat().st_size for p in deltas) <= due.max_graph_delta_ratio * base.stat().st_size:
+    return bool(deltas) and sum(p.stat().st_size for p in deltas) > \
+        kb.kb_settings().max_graph_delta_ratio * kb.component_path(GRAPH_COMPONENT).stat().st_size
+
+
+def fold_graph_deltas(kb: KnowledgeBase) -> bool:
+    """Compaction of the graph file: stage its base with every delta replayed as the new base (the deltas leave the
+    manifest with it); False when it has no delta."""
+    if not kb.component_deltas(GRAPH_COMPONENT):
         return False
     kb.stage_component(GRAPH_COMPONENT, load_graph_file(kb).save, GRAPH_SUFFIX)
     return True

@@ -47,16 +47,14 @@ def _merged_sentences(parts: list[tuple[Segment, np.ndarray, np.ndarray]], dimen
 
 def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec | None = None) -> dict | None:
     """Merge these segments (all when None) and commit; returns the merged segment's record, or None when there is
-    nothing to merge (no segment, or a single one without tombstones). The caller holds the write lock. The graph
-    file's deltas are folded into a new base in the same commit: always when every segment is merged, when their
-    size calls for it otherwise."""
+    nothing to merge (no segment, or a single one without tombstones). The caller holds the write lock. When every
+    segment is merged (`names` None), the graph file's deltas are folded into a new base in the same commit."""
     from kgsolver.pipeline.graph_build import fold_graph_deltas
 
     chosen = _chosen(kb, names)
     dead = kb.segment_set.dead
-    fold_due = None if names is None else kb.kb_settings()
     if not chosen or (len(chosen) == 1 and not len(chosen[0].ids.dead_in(dead))):
-        if fold_graph_deltas(kb, fold_due):
+        if names is None and fold_graph_deltas(kb):
             kb.commit()
         return None
     live = [(s, kb.segment_set.live_rows(s)) for s in chosen]
@@ -82,7 +80,8 @@ def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec 
     _merged_sentences(parts, kb.dimensions).save(folder / SENTENCES_DIR)
     fsync_tree(folder)
     kb.stage_compaction({s.name for s in chosen}, record)
-    fold_graph_deltas(kb, fold_due)
+    if names is None:
+        fold_graph_deltas(kb)
     kb.commit()
     return record
 
@@ -96,14 +95,7 @@ def compact_if_due(kb: "KnowledgeBase") -> bool:
     picked = pick_for_compaction([s.rows for s in segments], [len(s.ids.dead_in(dead)) for s in segments],
                                  settings.max_segments, settings.max_dead_ratio)
     if not picked or not sum(len(kb.segment_set.live_rows(segments[i])) for i in picked):
-        # no segment to merge (or every picked row is deleted: nothing to merge them into yet); the graph's deltas
-        # may still call for a fold
-        from kgsolver.pipeline.graph_build import fold_graph_deltas
-
-        if not fold_graph_deltas(kb, settings):
-            return False
-        kb.commit()
-        return True
+        return False  # every picked row is deleted (a delete of everything): nothing to merge them into yet
     return compact(kb, {segments[i].name for i in picked}) is not None
 
 

@@ -145,16 +145,21 @@ def test_compaction_folds_the_deltas_into_a_base(deleted, corpus, tmp_path):
     assert _state(_graph(root)) == graph_before
 
 
-def test_deltas_past_their_share_of_the_base_are_folded_by_the_trigger(grown, corpus, tmp_path, config):
+def test_a_commit_past_the_deltas_share_writes_the_whole_graph_as_base(grown, corpus, tmp_path, config,
+                                                                        monkeypatch):
     root = tmp_path / "kb"
     shutil.copytree(grown["root"], root)
-    graph_before = _state(_graph(root))
-    assert _holds_added(root, graph_before, corpus)
-    tight = config.model_copy(update={"kb": config.kb.model_copy(update={"max_graph_delta_ratio": 0.01})})
-    with write_lock(root), KnowledgeBase.open(root) as kb:
-        kb.settings = tight.kb
-        assert kb.compact_if_due()
-    assert GRAPH_COMPONENT not in _manifest(root)["deltas"] and _state(_graph(root)) == graph_before
+    expected, old = _graph(root), _manifest(root)
+    assert _holds_added(root, _state(expected), corpus)
+    monkeypatch.setenv("KGSOLVER_KB__MAX_GRAPH_DELTA_RATIO", "0.01")  # the one delta is 7% of the base: past it
+    with KnowledgeBase.open(root) as kb:
+        removed = kb.chunk_ids_of({corpus["added_ids"][1]}).tolist()
+    delete_documents(root, [corpus["added_ids"][1]], config)
+    manifest = _manifest(root)
+    assert manifest["generation"] == old["generation"] + 1  # in the delete's own commit, no extra one
+    assert GRAPH_COMPONENT not in manifest["deltas"] and manifest["files"][GRAPH_COMPONENT] != old["files"][GRAPH_COMPONENT]
+    expected.remove_chunks(removed)
+    assert _state(_graph(root)) == _state(expected)
 
 
 def test_a_graph_file_without_deltas_loads_and_then_grows(grown, corpus, tmp_path, embedder, config):
