@@ -18,7 +18,7 @@ RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 COPY .ci/constraints.txt .ci/build-llama.sh .ci/
 RUN KGSOLVER_BUILD_CACHE=.llama-build bash .ci/build-llama.sh python && rm -rf .llama-build
 
-# 3. The project with the API and KG extras (neo4j driver, spaCy; add model-0-5b for the embedded LLM).
+# 3. The project with the API and KG extras (neo4j driver, spaCy; add model-1-5b, the default, for the embedded LLM).
 COPY pyproject.toml README.md ./
 COPY pipeline/ pipeline/
 COPY connectors/ connectors/

@@ -26,10 +26,14 @@ LABELS = {"pubmedqa": {"A": "yes", "B": "no", "C": "maybe"}}  # the suites whose
 def decide(rows: list[dict], prior_rows: list[dict], labels: dict[str, str] | None) -> dict[str, list[str]]:
     """Each row's choice under each correction (as the suite scores it: a label where the letters stand for one)."""
     marginal = marginal_prior(r["letter_logprobs"] for r in prior_rows)
-    out: dict[str, list[str]] = {"none": [], "content_free": [], "marginal": []}
+    # The content-free prior is on a row only when the run used that correction; without it, it is not reported.
+    names = ("none", "content_free", "marginal") if all(r.get("prior") for r in rows) else ("none", "marginal")
+    out: dict[str, list[str]] = {name: [] for name in names}
     for row in rows:
         scores = row["letter_logprobs"]
-        for name, prior in (("none", None), ("content_free", row["prior"]), ("marginal", marginal)):
+        for name, prior in (("none", None), ("content_free", row.get("prior")), ("marginal", marginal)):
+            if name not in out:
+                continue
             letter = choose_option(scores, prior)
             out[name].append(labels.get(letter, "") if labels else letter)
     return out
@@ -72,6 +76,8 @@ def table(results: list[dict]) -> str:
             for half in ("choice_half", "held_out_half"):
                 h = entry[half]
                 for name in ("none", "content_free", "marginal"):
+                    if name not in h:
+                        continue
                     c = h[name]
                     lines.append(f"| {result['llm']} | {condition} | {half} | {h['n']} | {name} | {c['accuracy']} | "
                                  f"{c['ci95'][0]}-{c['ci95'][1]} | {c['distribution']} | {h['gold_distribution']} |")

