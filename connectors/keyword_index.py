@@ -217,10 +217,10 @@ def _segment_postings(seg: _Segment, terms: dict[str, int]) -> _Postings:
     vocab, n_cols = stats.vocab, len(stats.indptr) - 1
     term_pos, cols = [], []
     for t, pos in terms.items():
-        col = vocab.get(t, n_cols)
-        if col < n_cols:  # bm25s' vocabulary also holds "", which has no column here
+        found = vocab.get(t, n_cols)
+        if found < n_cols:  # bm25s' vocabulary also holds "", which has no column here
             term_pos.append(pos)
-            cols.append(col)
+            cols.append(found)
     col = np.array(cols, dtype=np.int64)
     starts = stats.indptr[col]
     lengths = stats.indptr[col + 1] - starts

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
+
+# faiss's own type hints declare the base Index only; the subclass attributes used here (hnsw, id_map, the direct map,
+# HNSW search parameters) exist at run time on the SWIG objects, so those objects are typed Any.
+_faiss: Any = faiss
 import numpy as np
 
 KINDS = ("ivf", "hnsw")
@@ -75,7 +80,7 @@ def _training_sample(vectors: np.ndarray, spec: IndexSpec) -> np.ndarray:
 class FaissIndex:
     def __init__(self, dimensions: int, index: faiss.Index | None = None) -> None:
         self.dimensions = dimensions
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimensions))
+        self.index: Any = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimensions))
         self._search_index: faiss.Index | None = None  # GPU copy, built lazily
         self._removed = int((self._id_map() == -1).sum()) if self.kind == "hnsw" else 0
 
@@ -85,7 +90,7 @@ class FaissIndex:
     @property
     def kind(self) -> str:
         """flat, ivf or hnsw: which index `build` chose (or `load` found)."""
-        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap) else self.index
+        inner = _faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap) else self.index
         if isinstance(inner, faiss.IndexHNSW):
             return "hnsw"
         return "ivf" if isinstance(inner, faiss.IndexIVF) else "flat"
@@ -101,7 +106,7 @@ class FaissIndex:
         else:
             inner = faiss.index_factory(dimensions, spec.factory(dimensions, n), faiss.METRIC_INNER_PRODUCT)
             if spec.kind == "hnsw":
-                faiss.downcast_index(inner).hnsw.efConstruction = spec.hnsw_ef_construction
+                _faiss.downcast_index(inner).hnsw.efConstruction = spec.hnsw_ef_construction
             if not inner.is_trained:
                 inner.train(_training_sample(vectors, spec))
             # IVF keeps its own ids and removes by them; HNSW can neither, so it sits in an id map
@@ -117,7 +122,7 @@ class FaissIndex:
         if self.kind == "ivf":
             faiss.extract_index_ivf(self.index).nprobe = spec.ivf_nprobe
         elif self.kind == "hnsw":
-            faiss.downcast_index(self.index.index).hnsw.efSearch = spec.hnsw_ef_search
+            _faiss.downcast_index(self.index.index).hnsw.efSearch = spec.hnsw_ef_search
         self._search_index = None
 
     def search_parameters(self) -> dict[str, int]:
@@ -125,7 +130,7 @@ class FaissIndex:
         if self.kind == "ivf":
             return {"nprobe": int(faiss.extract_index_ivf(self.index).nprobe)}
         if self.kind == "hnsw":
-            return {"efSearch": int(faiss.downcast_index(self.index.index).hnsw.efSearch)}
+            return {"efSearch": int(_faiss.downcast_index(self.index.index).hnsw.efSearch)}
         return {}
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -158,8 +163,8 @@ class FaissIndex:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         if self.kind == "ivf":
             ivf = faiss.extract_index_ivf(self.index)
-            if ivf.direct_map.type == faiss.DirectMap.NoMap:  # id -> list position, built on first use only
-                ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+            if ivf.direct_map.type == _faiss.DirectMap.NoMap:  # id -> list position, built on first use only
+                ivf.set_direct_map_type(_faiss.DirectMap.Hashtable)
         return np.stack([self.index.reconstruct(int(i)) for i in ids])
 
     def _searcher(self) -> faiss.Index:
@@ -177,7 +182,7 @@ class FaissIndex:
             n = len(queries)
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
         if self._removed:
-            params = faiss.SearchParametersHNSW()
+            params = _faiss.SearchParametersHNSW()
             params.efSearch, params.sel = self.search_parameters()["efSearch"], _LIVE
             return self._searcher().search(queries, k, params=params)
         return self._searcher().search(queries, k)
