@@ -130,17 +130,31 @@ def _alias(text: str, passages: Sequence[str], window: int) -> str:
         at, needle = next(((i, n) for i, n in found_at if i >= 0), (-1, ""))
         if at < 0:
             continue
-        after = passage[at + len(needle): at + len(needle) + window]
+        after = _EMPTY_PARENS.sub("", passage[at + len(needle): at + len(needle) + window])
         found = _ALIAS_IN_TEXT.search(after)
-        alias = found and (found["quoted"] or found["bare"]).strip()
+        alias = _distinct_alias(found and (found["quoted"] or found["bare"]).strip() or "", text)
         if alias and len(alias.split()) <= 6:
             return alias
     return text
 
 
+# Wikipedia's stripped pronunciations leave "( )" behind: "commonly referred to simply as Tottenham ( ) or Spurs".
+_EMPTY_PARENS = re.compile(r"\s*\(\s*\)")
+
+
+def _distinct_alias(alias: str, name: str) -> str:
+    """Of "A or B", the first alias that is not just a word of the name itself ("Tottenham or Spurs" for Tottenham
+    Hotspur Football Club -> "Spurs"); the whole alias when there is no choice."""
+    options = [o.strip() for o in re.split(r"\s+or\s+", alias) if o.strip()]
+    words = set(normal(name).split())
+    distinct = [o for o in options if not set(normal(o).split()) <= words]
+    return (distinct or options or [""])[0]
+
+
 # After "called", "known as", ...: a quoted alias, or a capitalised one (optionally after "the") up to punctuation or
 # the next verb ("..., commonly referred to as Spurs, is an English football club").
-_ALIAS_IN_TEXT = re.compile(r"\b(?:called|known as|referred to as|nicknamed|nickname(?: is| was)?)\s+(?:"
+_ALIAS_IN_TEXT = re.compile(r"\b(?:called|(?:known|referred to)(?:\s+(?:simply|commonly|often|usually|also|popularly))?"
+                            r"\s+as|nicknamed|nickname(?: is| was)?)\s+(?:"
                             r"[\"“‘'](?P<quoted>[^\"”’]{1,60})[\"”’']|"
                             r"(?P<bare>(?:the\s+)?[A-Z][^,.;()\"]*?)(?=[,.;()]|\s+(?:is|was|are|were|and|by|in|for)\b|$))")
 

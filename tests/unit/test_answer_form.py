@@ -185,3 +185,13 @@ def test_closed_book_answer_is_shaped_with_the_step_on():
     question = "Are Sutera and Rhodotypos both types of shrub?"
     assert closed_book_answer(ParametricSession(), question, form=ON).answer == "yes"
     assert closed_book_answer(ParametricSession(), question).answer == "Yes, both are shrubs"
+
+
+def test_alias_after_an_adverb_and_among_alternatives_is_the_one_not_part_of_the_name():
+    # The demo corpus's own wording: an adverb before "as", a stripped pronunciation "( )", and two aliases, the
+    # first of which is only a word of the name.
+    passage = ["Tottenham Hotspur Football Club, commonly referred to simply as Tottenham ( ) or Spurs, is an "
+               "English football club located in Tottenham."]
+    assert shape_answer("Tottenham Hotspur Football Club", AnswerForm("alias"), passage) == "Spurs"
+    assert shape_answer("Chelsea Football Club", AnswerForm("alias"),
+                        ["Chelsea Football Club, also known as the Blues, is a club."]) == "the Blues"
