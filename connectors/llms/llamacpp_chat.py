@@ -187,7 +187,7 @@ class ChatLlamaCpp(BaseChatModel):
         formatter = Jinja2ChatFormatter(template=client.metadata["tokenizer.chat_template"],
                                         eos_token=model.token_get_text(client.token_eos()),
                                         bos_token=model.token_get_text(client.token_bos()))
-        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        chat: list[Any] = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         prompt = formatter(messages=chat).prompt + prefix
         tokens = client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         ids = {c: client.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in candidates}
