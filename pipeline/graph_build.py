@@ -23,6 +23,7 @@ from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphStore, open_store
 from kgsolver.connectors.graph_stores.journal import GraphJournal, JournaledStore
 from kgsolver.connectors.graph_stores.model import GraphBatch
+from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
 from kgsolver.graphs.settings import GraphSettings
@@ -62,10 +63,11 @@ def has_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:
     return settings.store != "networkx" or kb.component_path(GRAPH_COMPONENT) is not None
 
 
-def load_graph_file(kb: KnowledgeBase) -> GraphStore:
+def load_graph_file(kb: KnowledgeBase) -> NetworkXStore:
     """The networkx graph of the knowledge base's current generation: its `graph` base file (none: empty) with its
     deltas replayed in order. A knowledge base written before deltas has the base alone."""
-    store = open_store("networkx", path=kb.component_path(GRAPH_COMPONENT))
+    path = kb.component_path(GRAPH_COMPONENT)
+    store = NetworkXStore.load(path) if path is not None else NetworkXStore()
     for path in kb.component_deltas(GRAPH_COMPONENT):
         GraphJournal.load(path).replay(store)
     return store
@@ -140,7 +142,9 @@ def stage_graph(kb, store: JournaledStore, settings=None, report: "GraphBuildRep
     graph as its base when there is none yet), a server store's journal as a component that is replayed once the
     commit is visible."""
     if store.apply and (kb.component_path(GRAPH_COMPONENT) is None or _fold_due(kb)):
-        kb.stage_component(GRAPH_COMPONENT, store.store.save, GRAPH_SUFFIX)  # the whole graph, as the new base
+        file_store = store.store
+        assert isinstance(file_store, NetworkXStore), "only the networkx store applies its journal in memory"
+        kb.stage_component(GRAPH_COMPONENT, file_store.save, GRAPH_SUFFIX)  # the whole graph, as the new base
     elif store.apply:
         kb.stage_delta(GRAPH_COMPONENT, store.journal.save, GRAPH_SUFFIX)
     else:
@@ -153,9 +157,9 @@ def _fold_due(kb: KnowledgeBase) -> bool:
     pass `KBSettings.max_graph_delta_ratio` of the base's. The base then grows geometrically between rewrites, so the
     graph bytes an ingest writes stay, averaged, proportional to what it adds. By bytes, not by count: tiny deletes
     would otherwise rewrite the graph for a few ids each."""
-    deltas = kb.component_deltas(GRAPH_COMPONENT)
-    return bool(deltas) and sum(p.stat().st_size for p in deltas) > \
-        kb.kb_settings().max_graph_delta_ratio * kb.component_path(GRAPH_COMPONENT).stat().st_size
+    deltas, base = kb.component_deltas(GRAPH_COMPONENT), kb.component_path(GRAPH_COMPONENT)
+    return bool(deltas) and base is not None and \
+        sum(p.stat().st_size for p in deltas) > kb.kb_settings().max_graph_delta_ratio * base.stat().st_size
 
 
 def fold_graph_deltas(kb: KnowledgeBase) -> bool:

@@ -65,9 +65,10 @@ def embed_with_progress(embedder: Embedder, texts: list[str], *, show: bool = Tr
 def _open_kb(root: Path, embedder: Embedder, config: KGSolverConfig) -> KnowledgeBase:
     embedder_info = {"name": embedder.name, "dimensions": embedder.dimensions}
     chunking = config.chunking.model_dump()
-    if not KnowledgeBase.exists(root):
-        return KnowledgeBase.create(root, embedder=embedder_info, chunking=chunking)
-    kb = KnowledgeBase.open(root)
+    kb = (KnowledgeBase.open(root) if KnowledgeBase.exists(root)
+          else KnowledgeBase.create(root, embedder=embedder_info, chunking=chunking))
+    # New segments, compaction and graph folds follow this ingest's configuration, not only the defaults and env.
+    kb.index_spec, kb.settings = config.vector_index.spec(), config.kb
     if kb.manifest["embedder"] != embedder_info:
         raise KnowledgeBaseError(
             f"{root} was built with embedder {kb.manifest['embedder']}, not {embedder_info}; use a new --kb folder"

@@ -195,3 +195,13 @@ def test_a_format_1_kb_is_refused_with_the_upgrade_command_then_upgraded_in_plac
     with pytest.raises(KnowledgeBaseError, match="already format 2"):
         upgrade(tmp_path / "old")
     assert not upgrade_if_format_1(tmp_path / "old")
+
+
+def test_ingest_follows_the_configuration_it_is_given(kb_copy, tmp_path, shared_datasets, embedder, config):
+    """The compaction trigger reads the config object passed to ingest (not only the defaults and environment): with
+    max_segments=1 the second segment is merged at once; the demo KB has one segment to start with."""
+    stored = KnowledgeBase.open(kb_copy).document_ids
+    strict = config.model_copy(update={"kb": config.kb.model_copy(update={"max_segments": 1})})
+    ingest(_new_docs(shared_datasets, 3, tmp_path, stored), kb_copy, strict, embedder=embedder, show_progress=False)
+    kb = KnowledgeBase.open(kb_copy)
+    assert len(kb.manifest["segments"]) == 1 and kb.manifest["counts"]["documents"] == len(stored) + 3
