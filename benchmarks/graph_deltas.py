@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 
 from kgsolver.connectors.embedders import load_embedder
-from kgsolver.evals.datasets import read_jsonl
+from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import GRAPH_COMPONENT, load_graph_file
 from kgsolver.pipeline.ingest import ingest
 from kgsolver.pipeline.kb_admin import delete_documents
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 
-CORPUS = Path("/work/shared/datasets/kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")
+CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder
 OUT = Path(__file__).parent / "results" / "graph_deltas.json"
 
 
@@ -77,7 +77,7 @@ def main() -> None:
     config = KGSolverConfig()
     config.kb.auto_compact = False  # the commits measured here, not a compaction the policy might add
     embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
-    docs = list(read_jsonl(CORPUS))[: args.base + args.add]
+    docs = list(read_jsonl(datasets_dir() / CORPUS))[: args.base + args.add]
     with tempfile.TemporaryDirectory() as tmp:
         work, root = Path(tmp), Path(tmp) / "kb"
         for name, part in (("base", docs[: args.base]), ("add", docs[args.base :])):
