@@ -189,7 +189,8 @@ def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids:
         report.relations_removed = store.remove_chunks(removed_chunk_ids) if removed_chunk_ids else 0
         extractor = None if batch is not None else extractor or make_extractor(settings, llm_session=llm_session)
         if extractor is not None and new_chunk_ids:
-            batch = extractor.extract([(cid, kb.chunks[cid].title, kb.chunks[cid].text) for cid in new_chunk_ids])
+            chunks = kb.chunks.many(new_chunk_ids)  # one batched read of the chunk stores, not two per chunk
+            batch = extractor.extract([(cid, chunks[cid].title, chunks[cid].text) for cid in new_chunk_ids])
         if batch is not None and new_chunk_ids:
             resolver = EntityResolver(embedder, threshold=settings.resolution_threshold)
             resolver.learn(store.iter_entities())
