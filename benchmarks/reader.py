@@ -42,6 +42,19 @@ def summary(rows: list[dict]) -> dict:
             "cache_hits": sum(r["cache_hits"] for r in rows)}
 
 
+def paired(by_id: dict[str, dict[str, dict]], base: str, other: str) -> dict:
+    """`other` against `base` on the questions both answered: the discordant pairs (right in one only) decide."""
+    pairs = [(r[base], r[other]) for r in by_id.values() if {base, other} <= r.keys()]
+    changed = [(b, o) for b, o in pairs if b["prediction"] != o["prediction"]]
+    return {"paired_questions": len(pairs), "answers_changed": len(changed),
+            "base_em": round(mean([b["em"] for b, _ in pairs]), 3) if pairs else None,
+            "other_em": round(mean([o["em"] for _, o in pairs]), 3) if pairs else None,
+            "other_only_right": sum(o["em"] > b["em"] for b, o in pairs),
+            "base_only_right": sum(o["em"] < b["em"] for b, o in pairs),
+            "examples": [{"kind": b["kind"], base: b["prediction"], other: o["prediction"], "gold": b["gold"]}
+                         for b, o in changed[:20]]}
+
+
 def report(rows: list[dict]) -> dict:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in rows:
@@ -50,15 +63,12 @@ def report(rows: list[dict]) -> dict:
     by_id: dict[str, dict[str, dict]] = defaultdict(dict)
     for row in rows:
         by_id[row["id"]][row["condition"]] = row
-    paired = [(r["plain"], r["form"]) for r in by_id.values() if {"plain", "form"} <= r.keys()]
-    changed = [(p, f) for p, f in paired if p["prediction"] != f["prediction"]]
+    conditions = sorted({r["condition"] for r in rows})
+    # Each variant ("oracle+fewshot") against the condition it varies ("oracle"); "form" against "plain".
+    bases = {c: c.split("+")[0] if "+" in c else "plain" if c == "form" else None for c in conditions}
     return {
         "groups": {f"{group} / {condition}": summary(rs) for (group, condition), rs in sorted(groups.items())},
-        "form_changed": {"paired_questions": len(paired), "answers": len(changed),
-                         "em_gained": sum(f["em"] > p["em"] for p, f in changed),
-                         "em_lost": sum(f["em"] < p["em"] for p, f in changed),
-                         "examples": [{"kind": p["kind"], "plain": p["prediction"], "form": f["prediction"],
-                                       "gold": p["gold"]} for p, f in changed[:15]]},
+        "paired": {f"{c} vs {b}": paired(by_id, b, c) for c, b in bases.items() if b in conditions},
     }
 
 
@@ -70,8 +80,22 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def apply_settings(config: KGSolverConfig, assignments: list[str]) -> None:
+    """--set block.field=value (e.g. answer_form.few_shot=true), validated by the config's own types."""
+    for assignment in assignments:
+        path, _, value = assignment.partition("=")
+        *blocks, name = path.split(".")
+        target = config
+        for block in blocks:
+            target = getattr(target, block)
+        if not _ or name not in type(target).model_fields:
+            raise SystemExit(f"--set {assignment!r}: expected block.field=value naming a config field")
+        setattr(target, name, type(target).model_validate({**target.model_dump(), name: value}).__dict__[name])
+
+
 def run(args: argparse.Namespace, log: IO[str]) -> list[dict]:
     config = KGSolverConfig()
+    apply_settings(config, args.set)
     if args.llm:
         config.llm.name = args.llm
     if args.cache:
@@ -96,7 +120,8 @@ def run(args: argparse.Namespace, log: IO[str]) -> list[dict]:
             started = time.perf_counter()
             out = suite.evaluate(item, solver, args.mode)
             rows.append({"id": item.qid, "type": item.group, "kind": detect_form(item.question).kind,
-                         "gold": item.gold["answer"], "condition": condition, "llm": config.llm.name,
+                         "gold": item.gold["answer"], "condition": condition + (f"+{args.tag}" if args.tag else ""),
+                         "settings": args.set, "llm": config.llm.name,
                          "prediction": out["prediction"], "em": out["metrics"]["em"], "f1": out["metrics"]["f1"],
                          "seconds": round(time.perf_counter() - started, 3), "calls": out["usage"]["llm_calls"],
                          "cache_hits": out["usage"]["cache_hits"]})
@@ -114,6 +139,9 @@ def main() -> None:
     parser.add_argument("--mode", default="naive")
     parser.add_argument("--llm", default=None)
     parser.add_argument("--conditions", default="plain,form", help=f"comma-separated, of {', '.join(CONDITIONS)}")
+    parser.add_argument("--set", action="append", default=[], metavar="BLOCK.FIELD=VALUE",
+                        help="a config setting for every condition of the run (repeatable)")
+    parser.add_argument("--tag", default="", help="the variant's name, added to the conditions' names (oracle+TAG)")
     parser.add_argument("--cache", type=Path, default=None, help="LLM response cache file (fresh: uncached timings)")
     parser.add_argument("--rows", type=Path, default=None, help="per-question rows (jsonl), appended to")
     parser.add_argument("--from-rows", type=Path, nargs="*", default=None,
@@ -139,7 +167,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(table(result))
-    print(json.dumps(result["form_changed"], indent=2, ensure_ascii=False))
+    print(json.dumps({k: {f: v for f, v in p.items() if f != "examples"} for k, p in result["paired"].items()},
+                     indent=2))
 
 
 if __name__ == "__main__":

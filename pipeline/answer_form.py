@@ -20,12 +20,18 @@ AnswerKind = Literal["yes_no", "choice", "year", "date", "number", "person", "pl
 
 
 class AnswerFormSettings(BaseModel):
-    """The `answer_form` block of KGSolverConfig."""
+    """The `answer_form` block of KGSolverConfig: how the reader is asked for an answer of the right form, and what is
+    done with its reply (the prompt options are read by pipeline/reader_prompt.py)."""
 
     enabled: bool = Field(False, description="bring the generated short answer to the form the question asks for "
                                             "(yes/no, one of two named options, a year, a date, a number, an alias)")
     alias_window_chars: int = Field(160, description="an alias ('commonly called X') counts for the answered name "
                                                      "only this close after it in a passage")
+    few_shot: bool = Field(False, description="show the reader worked examples of short answers (invented passages, "
+                                              "earlier turns of the chat) before the question")
+    compare: bool = Field(False, description="which-of-two and yes/no questions: the reader writes the fact for each "
+                                             "side first, then an answer constrained to the two options or yes/no")
+    compare_facts_chars: int = Field(240, description="compare: at most this many characters of facts before the answer")
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,11 @@ def _choice(text: str, options: tuple[str, ...]) -> str:
 def _alias(text: str, passages: Sequence[str], window: int) -> str:
     """The alias a passage gives right after the answered name ("Tottenham Hotspur Football Club, commonly referred
     to as Spurs, ...") -> "Spurs"; the answer itself when no passage gives one."""
-    # The answered name as written, else its last word ("Brian Bosworth" in "Brian Keith Bosworth, nicknamed ...").
-    needles = [text.lower()] + ([text.split()[-1].lower()] if len(text.split()) > 1 else [])
+    # The answered name as written, else its leading words, longest first (an abbreviated ending: "Tottenham Hotspur
+    # F.C" is written "Tottenham Hotspur Football Club"), else its last word ("Brian Bosworth" in "Brian Keith
+    # Bosworth, nicknamed ...").
+    words = text.lower().split()
+    needles = [" ".join(words[:n]) for n in range(len(words), 1, -1)] + (words[-1:] if len(words) > 1 else [])
     for passage in passages:
         found_at = [(passage.lower().find(n), n) for n in needles]
         at, needle = next(((i, n) for i, n in found_at if i >= 0), (-1, ""))

@@ -11,12 +11,13 @@ import unicodedata
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, shape_answer
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, shape_answer
+from kgsolver.pipeline.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages. Each passage is quoted between <passage n=...> and "
@@ -77,10 +78,20 @@ def format_passages(documents: list[Document], max_chars: int = 1200) -> str:
     return "\n\n".join(blocks)
 
 
-def build_messages(question: str, documents: list[Document]) -> list[BaseMessage]:
-    user = f"<passages>\n{format_passages(documents)}\n</passages>\n\nQuestion: {question}"
+def _user_turn(question: str, documents: list[Document]) -> str:
+    return f"<passages>\n{format_passages(documents)}\n</passages>\n\nQuestion: {question}"
+
+
+def build_messages(question: str, documents: list[Document], *, few_shot: bool = False,
+                   options: tuple[str, ...] = ()) -> list[BaseMessage]:
+    """The system prompt, the worked examples as earlier turns (`few_shot`), then the passages and the question (with
+    the comparison note when the answer is one of `options`)."""
     has_user = any(d.metadata.get("source") == "user" for d in documents)
-    return [SystemMessage(SYSTEM_PROMPT + (USER_FACT_NOTE if has_user else "")), HumanMessage(user)]
+    messages: list[BaseMessage] = [SystemMessage(SYSTEM_PROMPT + (USER_FACT_NOTE if has_user else ""))]
+    for passages, example, reply in example_turns() if few_shot else []:
+        messages += [HumanMessage(_user_turn(example, passages)), AIMessage(reply)]
+    note = comparison_note(options) if options else ""
+    return messages + [HumanMessage(_user_turn(question, documents) + note)]
 
 
 def user_fact_documents(assumptions: list[str]) -> list[Document]:
@@ -110,21 +121,33 @@ def grounding(answer: str, documents: list[Document]) -> list[int]:
 
 def generate_grounded(session: LLMSession, question: str, documents: list[Document],
                       form: AnswerFormSettings | None = None) -> GroundedAnswer:
-    reply, raw = session.chat_json(build_messages(question, documents), GroundedReply, purpose="grounded answer",
-                                   max_tokens=96)
+    asked = detect_form(question) if form is not None and (form.enabled or form.compare) else None
+    options = comparison_options(asked) if form is not None and form.compare else ()
+    messages = build_messages(question, documents, few_shot=form is not None and form.few_shot, options=options)
+    if options and form is not None:  # the facts of both sides, then one of the options (pipeline/reader_prompt.py)
+        schema, max_tokens = comparison_reply(options, form.compare_facts_chars), 96 + form.compare_facts_chars // 3
+    else:
+        schema, max_tokens = GroundedReply, 96
+    reply, raw = session.chat_json(messages, schema, purpose="grounded answer", max_tokens=max_tokens)
     tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
-    answer = reply.answer.strip().strip(".")
-    asked = detect_form(question) if form is not None and form.enabled else None
-    if form is not None and asked is not None:  # the span the question asks for, not a sentence about it (pipeline/answer_form.py)
+    answer = str(reply.answer).strip().strip(".")  # type: ignore[attr-defined]  # both schemas have answer, passages
+    if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer_form.py)
         answer = shape_answer(answer, asked, [d.page_content for d in documents],
                               alias_window_chars=form.alias_window_chars)
     if normal(answer) in _UNKNOWN or not documents:
         return GroundedAnswer(None, [], [], "abstain: no passage supports an answer", tokens)
-    cited = sorted({p - 1 for p in reply.passages if 1 <= p <= len(documents)})
-    # A yes/no is a judgement over the passages, never a span of them: it rests on those the model cited.
-    judged = asked is not None and asked.kind == "yes_no" and answer in ("yes", "no")
+    cited = sorted({p - 1 for p in reply.passages if 1 <= p <= len(documents)})  # type: ignore[attr-defined]
+    judged = _judged(answer, asked, options)
     support = (cited or list(range(min(2, len(documents))))) if judged else grounding(answer, documents)
     if not support:  # an answer no passage contains is not grounded: the model used its own knowledge
         return GroundedAnswer(None, [], [], "ungrounded: no passage contains the answer, treated as abstain", tokens)
     # The cited passages that really contain the answer; else the first that do (citations the model forgot).
     return GroundedAnswer(answer, [i for i in cited if i in support] or support[:2], support, "", tokens)
+
+
+def _judged(answer: str, asked: AnswerForm | None, options: tuple[str, ...]) -> bool:
+    """A yes/no, or one of two options the question names, is a judgement over the passages, not necessarily a span
+    of them ("Otto Preminger" for "Otto Ludwig Preminger"): it rests on the passages the model cited."""
+    if asked is not None and asked.kind == "yes_no" and answer in ("yes", "no"):
+        return True
+    return answer in options

@@ -195,3 +195,13 @@ def test_alias_after_an_adverb_and_among_alternatives_is_the_one_not_part_of_the
     assert shape_answer("Tottenham Hotspur Football Club", AnswerForm("alias"), passage) == "Spurs"
     assert shape_answer("Chelsea Football Club", AnswerForm("alias"),
                         ["Chelsea Football Club, also known as the Blues, is a club."]) == "the Blues"
+
+
+def test_alias_of_an_abbreviated_answer_is_found_by_the_names_leading_words():
+    # The 1.5B answers "Tottenham Hotspur F.C" where the passage writes the name out; an earlier passage names the
+    # club with no alias after it.
+    passages = ["Len Worley played for Wycombe Wanderers, Tottenham Hotspur, Chesham United and Hayes.",
+                "Tottenham Hotspur Football Club, commonly referred to simply as Tottenham ( ) or Spurs, is an "
+                "English football club."]
+    assert shape_answer("Tottenham Hotspur F.C", AnswerForm("alias"), passages) == "Spurs"
+    assert shape_answer("Tottenham Hotspur F.C", AnswerForm("alias"), passages[:1]) == "Tottenham Hotspur F.C"

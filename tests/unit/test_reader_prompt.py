@@ -1,0 +1,78 @@
+"""Reader prompt options (pipeline/reader_prompt.py): worked examples as earlier chat turns, and the explicit
+comparison of which-of-two and yes/no questions (facts first, the answer constrained to the options)."""
+
+import json
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from pydantic import ValidationError
+
+from kgsolver.connectors.llms.gateway import LLMReply, Usage
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings
+from kgsolver.pipeline.generate import GroundedReply, build_messages, generate_grounded
+from kgsolver.pipeline.reader_prompt import EXAMPLES, comparison_options, comparison_reply
+
+PASSAGES = [Document("Robert Smith (born 1900) was a painter.", metadata={"title": "Robert Smith"}),
+            Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]
+CHOICE = "Who was born first, Bob Smith or Jane Doe?"
+
+
+class RecordingSession:
+    """Replies with a fixed JSON object validated by the schema it is asked for, and records what it was asked."""
+
+    def __init__(self, reply: dict):
+        self.reply, self.calls = reply, []
+
+    def chat_json(self, messages, schema, *, purpose, max_tokens):
+        self.calls.append({"messages": messages, "schema": schema, "max_tokens": max_tokens})
+        parsed = schema.model_validate(self.reply)
+        return parsed, LLMReply(json.dumps(self.reply), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+
+
+def test_few_shot_puts_the_worked_examples_before_the_question():
+    plain = build_messages(CHOICE, PASSAGES)
+    shot = build_messages(CHOICE, PASSAGES, few_shot=True)
+    assert [type(m) for m in plain] == [SystemMessage, HumanMessage]
+    assert [type(m) for m in shot] == [SystemMessage] + [HumanMessage, AIMessage] * len(EXAMPLES) + [HumanMessage]
+    assert shot[-1].content == plain[-1].content and shot[0].content == plain[0].content
+    for (_, question, reply), turn, answer in zip(EXAMPLES, shot[1::2], shot[2::2]):
+        assert question in turn.content and "<passage n=1" in turn.content
+        GroundedReply.model_validate_json(answer.content)  # the examples reply in the format asked for
+
+
+def test_comparison_options_are_the_two_named_or_yes_no():
+    assert comparison_options(AnswerForm("choice", ("Bob Smith", "Jane Doe"))) == ("Bob Smith", "Jane Doe")
+    assert comparison_options(AnswerForm("yes_no")) == ("yes", "no")
+    assert comparison_options(AnswerForm("person")) == () and comparison_options(None) == ()
+
+
+def test_comparison_reply_writes_facts_first_and_allows_only_the_options():
+    schema = comparison_reply(("Bob Smith", "Jane Doe"), facts_chars=50)
+    assert list(schema.model_json_schema()["properties"])[:2] == ["facts", "answer"]
+    assert schema.model_validate({"facts": "1900; 1950", "answer": "Jane Doe"}).answer == "Jane Doe"
+    with pytest.raises(ValidationError):
+        schema.model_validate({"facts": "x", "answer": "Robert Smith"})
+    with pytest.raises(ValidationError):
+        schema.model_validate({"facts": "x" * 51, "answer": "Jane Doe"})
+
+
+def test_compared_answer_is_one_option_resting_on_the_cited_passages():
+    # "Bob Smith" is written nowhere in the passages: as a free span it is ungrounded, as one of the two options the
+    # question names it is a judgement over the passages the model cited.
+    session = RecordingSession({"facts": "Robert Smith 1900, Jane Doe 1950", "answer": "Bob Smith", "passages": [1, 2]})
+    answer = generate_grounded(session, CHOICE, PASSAGES, AnswerFormSettings(compare=True))
+    assert (answer.answer, answer.cited) == ("Bob Smith", [0, 1])
+    call = session.calls[0]
+    assert call["schema"].model_json_schema()["properties"]["answer"]["enum"] == ["Bob Smith", "Jane Doe"]
+    assert '"Bob Smith" or "Jane Doe"' in call["messages"][-1].content and call["max_tokens"] > 96
+    free = generate_grounded(RecordingSession({"answer": "Bob Smith", "passages": [1]}), CHOICE, PASSAGES,
+                             AnswerFormSettings())
+    assert free.answer is None  # the setting off: the old grounding rule
+
+
+def test_compare_leaves_other_questions_as_they_were():
+    session = RecordingSession({"answer": "painter", "passages": [1]})
+    answer = generate_grounded(session, "What was Robert Smith's job?", PASSAGES, AnswerFormSettings(compare=True))
+    assert answer.answer == "painter" and session.calls[0]["schema"] is GroundedReply
+    assert session.calls[0]["max_tokens"] == 96
