@@ -4,9 +4,9 @@ and the API's `GET /kb/{name}/documents` and `DELETE /kb/{name}/documents/{id}`.
 A delete holds the write lock and checks every id before it changes anything: an unknown id is an error that names
 it, and nothing is deleted. It then tombstones the documents' chunks (`KnowledgeBase.remove_documents`: their rows
 in the chunk store, vector, keyword and sentence indexes of their segments are no longer read, and compaction drops
-them), removes their atomic questions and their graph provenance (the graph step ingest runs for a replaced
-document, with nothing new to extract), and commits all of it at once: a process killed before the manifest swap
-leaves the knowledge base as it was. Nothing is re-embedded, re-extracted or rebuilt.
+them, and with them their atomic questions: `read_atomic` leaves out the questions of tombstoned chunks), removes
+their graph provenance (the graph step ingest runs for a replaced document, with nothing new to extract), and commits
+all of it at once: a process killed before the manifest swap leaves the knowledge base as it was. Nothing is re-embedded, re-extracted or rebuilt.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.agent.atomic_index import stored_atomic
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import update_graph
 from kgsolver.pipeline.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
@@ -56,19 +58,11 @@ def list_documents(kb_dir: str | Path) -> list[DocumentInfo]:
         return kb.list_documents()
 
 
-def _stage_atomic_without(kb: KnowledgeBase, removed: set[int]) -> int:
-    """Stage the atomic-question index without the questions of the removed chunks; returns the questions dropped."""
-    path = kb.component_path(ATOMIC_COMPONENT)
-    if path is None:
-        return 0
-    index = AtomicIndex.load(path)
-    keep = [i for i, cid in enumerate(index.cids.tolist()) if cid not in removed]
-    if len(keep) == len(index):
-        return 0
-    kept = AtomicIndex([int(index.cids[i]) for i in keep], [index.questions[i] for i in keep], index.vectors[keep],
-                       {cid: sha for cid, sha in index.hashes.items() if cid not in removed})
-    kb.stage_component(ATOMIC_COMPONENT, kept.save)
-    return len(index) - len(keep)
+def _atomic_questions_of(kb: KnowledgeBase, removed: set[int]) -> int:
+    """How many atomic questions belong to the removed chunks: the tombstones hide them (`read_atomic`), so the
+    component is not written again; compaction drops them (`fold_atomic`). The removed chunks are live."""
+    index = stored_atomic(kb)
+    return int(np.isin(index.cids, list(removed)).sum()) if index is not None and removed else 0
 
 
 def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolverConfig | None = None) -> DeleteReport:
@@ -82,8 +76,8 @@ def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolve
             raise UnknownDocumentError(root, unknown)
         removed = kb.chunk_ids_of(set(ids)).tolist()
         report = DeleteReport(documents=ids)
+        report.atomic_questions_removed = _atomic_questions_of(kb, set(removed))  # counted while still live
         report.chunks_removed = kb.remove_documents(set(ids))
-        report.atomic_questions_removed = _stage_atomic_without(kb, set(removed))
         graph = update_graph(kb, removed, [], config.graph)
         kb.commit()
         report.relations_removed = graph.relations_removed  # a server store's count is known after the replay

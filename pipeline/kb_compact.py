@@ -3,7 +3,8 @@
 The merged segment keeps every chunk's global id (ids.npy, sorted), so the graph's provenance, the atomic questions
 and every reader's ids stay valid. Its vector index is built again from the stored vectors with the current
 `IndexSpec` (a trained IVF index is re-trained on what is left), its BM25 index from the stored text, and its
-sentence index is copied from the merged segments' (nothing is re-encoded). The commit is the usual one: readers of
+sentence index is copied from the merged segments' (nothing is re-encoded). A compaction of every segment also folds
+the graph's deltas and writes the atomic questions without those of deleted chunks. The commit is the usual one: readers of
 the previous generation keep its segments until they close it.
 
 `compact_if_due` is the automatic trigger a commit runs (settings in `KBSettings`): see `kb_ids.pick_for_compaction`.
@@ -48,13 +49,15 @@ def _merged_sentences(parts: list[tuple[Segment, np.ndarray, np.ndarray]], dimen
 def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec | None = None) -> dict | None:
     """Merge these segments (all when None) and commit; returns the merged segment's record, or None when there is
     nothing to merge (no segment, or a single one without tombstones). The caller holds the write lock. When every
-    segment is merged (`names` None), the graph file's deltas are folded into a new base in the same commit."""
+    segment is merged (`names` None), the graph file's deltas are folded into a new base and the atomic questions of
+    deleted chunks dropped, in the same commit."""
+    from kgsolver.pipeline.agent.atomic_index import fold_atomic
     from kgsolver.pipeline.graph_build import fold_graph_deltas
 
     chosen = _chosen(kb, names)
     dead = kb.segment_set.dead
     if not chosen or (len(chosen) == 1 and not len(chosen[0].ids.dead_in(dead))):
-        if names is None and fold_graph_deltas(kb):
+        if names is None and (fold_graph_deltas(kb) | fold_atomic(kb)):  # both, not the first that folds
             kb.commit()
         return None
     live = [(s, kb.segment_set.live_rows(s)) for s in chosen]
@@ -82,6 +85,7 @@ def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec 
     kb.stage_compaction({s.name for s in chosen}, record)
     if names is None:
         fold_graph_deltas(kb)
+        fold_atomic(kb)
     kb.commit()
     return record
 

@@ -19,7 +19,7 @@ from kgsolver.graphs.linking import EntityLinker
 from kgsolver.connectors.graph_stores.model import Entity
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.agent.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
@@ -87,8 +87,7 @@ class AgentResources:
 
     @cached_property
     def atomic(self) -> AtomicIndex | None:
-        path = self.kb.component_path(ATOMIC_COMPONENT)
-        return AtomicIndex.load(path) if path is not None else None
+        return read_atomic(self.kb)  # the questions of live chunks only
 
     def first_chunk(self, doc_id: str) -> int | None:
         ids = self.kb.chunk_ids_of({doc_id})

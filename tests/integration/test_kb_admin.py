@@ -5,8 +5,11 @@ library, the `kgsolver kb` CLI and the API routes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -16,12 +19,15 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
+from kgsolver.pipeline.agent.resources import AgentResources
+from kgsolver.pipeline.agent.tools import AtomicSearchTool
 from kgsolver.pipeline.api import create_app
 from kgsolver.pipeline.cli import app
 from kgsolver.pipeline.graph_build import open_kb_graph
 from kgsolver.pipeline.ingest import ingest
 from kgsolver.pipeline.kb_admin import UnknownDocumentError, delete_documents, list_documents
+from kgsolver.pipeline.kb_compact import compact_kb
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.solver import Solver
 
@@ -103,7 +109,7 @@ def test_delete_removes_chunks_vectors_sentences_questions_and_graph_provenance(
         assert found == {"lovelace", "curie"}  # every chunk left, and none of the deleted one
         assert all(kb.sentences.of_chunk(cid) is None for cid in gone)
         assert all(kb.sentences.of_chunk(cid) is not None for cid in kept)
-        atomic = AtomicIndex.load(kb.component_path(ATOMIC_COMPONENT))
+        atomic = read_atomic(kb)
         assert report.atomic_questions_removed == sum(len(asked[c]) for c in gone)
         assert set(atomic.cids.tolist()) == set(asked) - set(gone)
         hit = atomic.search(embedder.encode([asked[kept[0]][0]])[0], 1)[0]  # the rows stayed with their vectors
@@ -122,6 +128,80 @@ def test_delete_removes_chunks_vectors_sentences_questions_and_graph_provenance(
         if graph_config.graph.store != "networkx":
             store.clear()
         store.close()
+
+
+def _atomic_hits(root: Path, config, embedder, question: str) -> list[tuple[int, str]]:
+    """(chunk id, question) of the agent's atomic search, as a fresh reader of the committed KB sees it."""
+    tool = AtomicSearchTool(AgentResources(KnowledgeBase.open(root), embedder, config.graph, config.agent))
+    return [(d.metadata["cid"], d.metadata["atomic_question"]) for d in tool.run(question, k=10)]
+
+
+def test_a_delete_hides_atomic_questions_without_rewriting_them_and_compaction_folds_them(tmp_path, config, embedder):
+    root = _ingest(tmp_path / "kb", config, embedder)
+    asked = _add_atomic_questions(root, embedder)
+    kb = KnowledgeBase.open(root)
+    gone, kept = kb.chunk_ids_of({"turing"}).tolist(), kb.chunk_ids_of({"lovelace", "curie"}).tolist()
+    stored = kb.component_path(ATOMIC_COMPONENT)
+    assert gone[0] in {cid for cid, _ in _atomic_hits(root, config, embedder, asked[gone[0]][0])}
+
+    report = delete_documents(root, ["turing"], config)
+
+    kb = KnowledgeBase.open(root)
+    assert kb.component_path(ATOMIC_COMPONENT) == stored  # the component was not written again
+    assert report.atomic_questions_removed == sum(len(asked[c]) for c in gone)
+    assert set(stored_atomic(kb).cids.tolist()) == set(asked)  # the stored rows stay until a compaction
+    for question in asked[gone[0]]:
+        hits = _atomic_hits(root, config, embedder, question)
+        assert hits and not {cid for cid, _ in hits} & set(gone)
+    for cid in kept:  # every other chunk still answers its own questions first
+        assert _atomic_hits(root, config, embedder, asked[cid][0])[0] == (cid, asked[cid][0])
+
+    compact_kb(root, config)
+
+    kb = KnowledgeBase.open(root)
+    folded = stored_atomic(kb)
+    assert kb.component_path(ATOMIC_COMPONENT) != stored and set(folded.cids.tolist()) == set(kept)
+    assert set(folded.hashes) <= set(kept) and len(folded) == sum(len(asked[c]) for c in kept)
+    for cid in kept:  # the rows kept their vectors through the fold
+        assert _atomic_hits(root, config, embedder, asked[cid][0])[0] == (cid, asked[cid][0])
+
+
+def test_a_replaced_document_loses_its_old_atomic_questions(tmp_path, config, embedder):
+    root = _ingest(tmp_path / "kb", config, embedder)
+    asked = _add_atomic_questions(root, embedder)
+    old = KnowledgeBase.open(root).chunk_ids_of({"curie"}).tolist()
+    stored = KnowledgeBase.open(root).component_path(ATOMIC_COMPONENT)
+    corpus = tmp_path / "replace.jsonl"
+    corpus.write_text(json.dumps({"id": "curie", "title": "Marie Curie", "text": "Marie Curie won two Nobel prizes."})
+                      + "\n", encoding="utf-8")
+    ingest(corpus, root, config, embedder=embedder, show_progress=False)
+    kb = KnowledgeBase.open(root)
+    assert kb.component_path(ATOMIC_COMPONENT) == stored and not set(old) & set(kb.chunk_ids_of({"curie"}).tolist())
+    assert not {cid for cid, _ in _atomic_hits(root, config, embedder, asked[old[0]][0])} & set(old)
+    assert set(read_atomic(kb).cids.tolist()) == set(asked) - set(old)
+
+
+def test_a_delete_killed_before_its_commit_leaves_the_atomic_questions_searchable(tmp_path, config, embedder):
+    from kgsolver.pipeline.knowledge_base import HOLD_BEFORE_COMMIT_ENV
+
+    root = _ingest(tmp_path / "kb", config, embedder)
+    asked = _add_atomic_questions(root, embedder)
+    manifest = (root / "manifest.json").read_bytes()
+    marker = tmp_path / "held"
+    proc = subprocess.Popen([sys.executable, "-m", "kgsolver.pipeline", "kb", "delete", "turing", "--kb", str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, HOLD_BEFORE_COMMIT_ENV: str(marker)})
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the delete never reached its commit"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (root / "manifest.json").read_bytes() == manifest
+    gone = KnowledgeBase.open(root).chunk_ids_of({"turing"}).tolist()
+    assert gone and _atomic_hits(root, config, embedder, asked[gone[0]][0])[0] == (gone[0], asked[gone[0]][0])
+    assert delete_documents(root, ["turing"], config).atomic_questions_removed == len(asked[gone[0]])
 
 
 def test_a_delete_with_extraction_switched_off_still_removes_the_provenance(tmp_path, graph_config, embedder):

@@ -27,4 +27,4 @@ class AtomicSearchTool:
             return []
         vector = self.resources.embedder.encode([query])[0]
         return [self.resources.document(h.cid, h.score, self.name, atomic_question=h.question)
-                for h in atomic.search(vector, k) if h.cid in self.resources.kb.chunks]
+                for h in atomic.search(vector, k)]  # `read_atomic` left the deleted chunks' questions out
