@@ -8,7 +8,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from langchain_core.documents import Document
@@ -23,7 +23,7 @@ from kgsolver.pipeline.agent.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.agent.settings import AgentSettings
 from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrievers.base import chunk_document
+from kgsolver.pipeline.retrievers.base import chunk_documents
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
@@ -93,10 +93,10 @@ class AgentResources:
         ids = self.kb.chunk_ids_of({doc_id})
         return int(ids[0]) if len(ids) else None
 
-    def document(self, cid: int, score: float, tool: str, **extra: Any) -> Document:
-        doc = chunk_document(self.kb, cid, score, tool)
-        doc.metadata.update(extra)
-        return doc
+    def documents(self, hits: Sequence[tuple[int, float]], tool: str,
+                  extras: Sequence[dict[str, Any]] | None = None) -> list[Document]:
+        """The tool's hits as Documents, the chunks read in one batch (`retrievers.base.chunk_documents`)."""
+        return chunk_documents(self.kb, hits, tool, extras)
 
     def chunk_similarity(self, query: str, cids: list[int]) -> np.ndarray:
         """Cosine of the query to stored chunk vectors (no re-encoding of passages)."""

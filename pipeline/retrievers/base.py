@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -10,17 +10,31 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from kgsolver.pipeline.chunking import Chunk
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 
 
-def chunk_document(kb: KnowledgeBase, chunk_id: int, score: float, retriever: str) -> Document:
-    chunk = kb.chunks[chunk_id]
+def _document(chunk: Chunk, chunk_id: int, score: float, retriever: str, extra: Mapping[str, Any]) -> Document:
     metadata = {
         "chunk_id": chunk.chunk_id, "cid": int(chunk_id), "doc_id": chunk.doc_id, "title": chunk.title,
         "start": chunk.start, "end": chunk.end, "score": float(score), "retriever": retriever,
     }
     metadata.update({k: v for k, v in chunk.metadata.items() if k not in metadata and k != "content_sha1"})
+    metadata.update(extra)
     return Document(page_content=chunk.text, metadata=metadata, id=chunk.chunk_id)
+
+
+def chunk_documents(kb: KnowledgeBase, hits: Sequence[tuple[int, float]], retriever: str,
+                    extras: Sequence[Mapping[str, Any]] | None = None) -> list[Document]:
+    """One Document per (chunk id, score) hit, in the hits' order, with `extras[i]` added to hit i's metadata.
+    The chunks are read in one batch (`kb.chunks.many`: one read per segment store, not one per hit); a hit on a
+    chunk the knowledge base does not hold is a KeyError, as `kb.chunks[cid]` is."""
+    chunks = kb.chunks.many(int(cid) for cid, _ in hits)
+    missing = [int(cid) for cid, _ in hits if int(cid) not in chunks]
+    if missing:
+        raise KeyError(f"no live chunk with id {missing[:10]}")
+    return [_document(chunks[int(cid)], cid, score, retriever, extras[i] if extras else {})
+            for i, (cid, score) in enumerate(hits)]
 
 
 class KBRetriever(BaseRetriever):
@@ -37,7 +51,7 @@ class KBRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 **kwargs: Any) -> list[Document]:
         hits = self.scored_ids([query], kwargs.get("k", self.k))[0]
-        return [chunk_document(self.kb, cid, score, self.name_) for cid, score in hits]
+        return chunk_documents(self.kb, hits, self.name_)
 
 
 def valid_hits(scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[int, float]]]:

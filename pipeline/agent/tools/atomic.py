@@ -26,5 +26,6 @@ class AtomicSearchTool:
         if atomic is None or not len(atomic):  # `available`, narrowed for the type checker
             return []
         vector = self.resources.embedder.encode([query])[0]
-        return [self.resources.document(h.cid, h.score, self.name, atomic_question=h.question)
-                for h in atomic.search(vector, k)]  # `read_atomic` left the deleted chunks' questions out
+        hits = atomic.search(vector, k)  # `read_atomic` left the deleted chunks' questions out
+        return self.resources.documents([(h.cid, h.score) for h in hits], self.name,
+                                        [{"atomic_question": h.question} for h in hits])

@@ -37,4 +37,5 @@ class KGWalkTool:
                     if cid in self.resources.kb.chunks and s > scored.get(cid, (-1e9, ""))[0]:
                         scored[cid] = (s, " ; ".join(path.facts[: depth + 1]))
         best = sorted(scored.items(), key=lambda kv: -kv[1][0])[:k]
-        return [self.resources.document(cid, s, self.name, path=why) for cid, (s, why) in best]
+        return self.resources.documents([(cid, s) for cid, (s, _) in best], self.name,
+                                        [{"path": why} for _, (_, why) in best])

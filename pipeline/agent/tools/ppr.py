@@ -48,4 +48,4 @@ class PageRankTool:
         seed_ids = {d.metadata.get("cid") for d in seeds}
         best = sorted(((s, c) for c, s in scores.items() if c not in seed_ids and c in self.resources.kb.chunks),
                       reverse=True)[:k]
-        return [self.resources.document(cid, score, self.name) for score, cid in best]
+        return self.resources.documents([(cid, score) for score, cid in best], self.name)

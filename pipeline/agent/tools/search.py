@@ -24,7 +24,7 @@ class RetrieverTool:
 
     def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
         hits = self.retriever.scored_ids([query], k)[0]
-        return [self.resources.document(cid, score, self.name) for cid, score in hits]
+        return self.resources.documents(hits, self.name)
 
 
 def dense_search(resources: AgentResources) -> RetrieverTool:
