@@ -146,6 +146,21 @@ def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: 
     return changed
 
 
+def _nothing_changed(root: Path, embedder: Embedder, config: KGSolverConfig, docs: dict[str, SourceDocument],
+                     report: IngestReport) -> bool:
+    """True when the knowledge base exists and already holds every document as it is (its counts then go into
+    `report`): such an ingest writes nothing, so it reads without the write lock, and ingests of one unchanged
+    corpus (two evals of one suite) never conflict. Otherwise the ingest takes the lock and selects again."""
+    if not KnowledgeBase.exists(root):
+        return False
+    probe = IngestReport()
+    with _open_kb(root, embedder, config) as kb:  # a reader: the embedder and chunking are checked all the same
+        if _select_changed(kb, docs, probe):
+            return False
+    report.documents_unchanged = probe.documents_unchanged
+    return True
+
+
 def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder) -> None:
     """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded."""
     kb.stage_sentences(embedder)
@@ -223,6 +238,9 @@ def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, co
     report.skipped[:0], report.notes = read_report.skipped, read_report.notes
     report.documents_read = len(docs)
     embedder = embedder or load_embedder(config.embedder.model_path, device=config.embedder.device)
+    if _nothing_changed(root, embedder, config, docs, report):
+        report.seconds = time.perf_counter() - started
+        return report
     with write_lock(root):
         kb = _open_kb(root, embedder, config)
         changed = _select_changed(kb, docs, report)
