@@ -45,7 +45,7 @@ def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem]
     if not items:
         return
     settings = config.ray
-    connect(settings.address)
+    connect(settings.address, settings.connect_timeout_s)
     cpus = float(ray.cluster_resources().get("CPU", 1.0))
     count = min(len(items), settings.workers or max(1, int(cpus // settings.actor_cpus)))
     remote = ray.remote(num_cpus=settings.actor_cpus, max_restarts=settings.max_restarts,

@@ -35,19 +35,22 @@ from kgsolver.pipeline.chunking import Chunk
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.ingest import Processed
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.ray_settings import RaySettings
+from kgsolver.pipeline.ray_settings import RaySettings, check_reachable
 
 log = logging.getLogger(__name__)
 
 
-def connect(address: str | None) -> None:
-    """Join the cluster at `address` (or RAY_ADDRESS); with neither, start a local one for this process."""
+def connect(address: str | None, timeout_s: float) -> None:
+    """Join the cluster at `address` (or RAY_ADDRESS); with neither, start a local one for this process. An address
+    that accepts no connection within `timeout_s` fails at once: Ray would retry it for minutes."""
     import ray
 
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
     try:
+        if address:
+            check_reachable(address, timeout_s)
         ray.init(address=address, log_to_driver=False)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:  # what Ray raises for a bad address
         raise KnowledgeBaseError(f"cannot reach the Ray cluster at {address or 'a new local cluster'}: {exc}; "
@@ -159,7 +162,7 @@ class RayEngine:
         if config.graph.extractor == "llm":
             raise KnowledgeBaseError("graph.extractor=llm is not run on Ray yet: use --engine local, or the spacy "
                                      "extractor on Ray")
-        connect(self.settings.address)
+        connect(self.settings.address, self.settings.connect_timeout_s)
         try:
             rows = self._run(changed, config, show_progress, kb)
         except Exception as exc:  # a Ray error (an actor died past its retries): nothing was staged
