@@ -191,18 +191,23 @@ class RayEngine:
         def pool() -> Any:  # an actor pool per stage (`concurrency=` is deprecated since Ray 2.51)
             return ray.data.ActorPoolStrategy(size=workers)
 
+        # The stages are CPU actors, so Ray hides the GPUs from them; on a GPU node whose image has JAX's CUDA plugin
+        # (seen on a lent H200 machine) the actors then died unpickling their arguments ("Unable to initialize backend
+        # 'cuda'"). JAX is no part of these stages: keep it on the CPU unless the user chose otherwise.
+        env = {"env_vars": {"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS") or "cpu"}}
+
         with warnings.catch_warnings():  # Ray 2.60 has no named parameter for an actor's restarts yet
             warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
             dataset = dataset.map_batches(ChunkEmbedStage, fn_constructor_kwargs={
                                               "config_json": config_json, "root": str(kb.root), "spec": kb.spec()},
                                           batch_size=1, batch_format="numpy",
                                           compute=pool(), num_cpus=cpus, max_restarts=self.settings.max_restarts,
-                                          max_task_retries=self.settings.max_task_retries)
+                                          max_task_retries=self.settings.max_task_retries, runtime_env=env)
             if config.graph.extractor != "none":
                 dataset = dataset.map_batches(GraphStage, fn_constructor_kwargs={"config_json": config_json},
                                               batch_size=self.settings.batch_chunks, batch_format="numpy",
                                               compute=pool(), num_cpus=cpus, max_restarts=self.settings.max_restarts,
-                                              max_task_retries=self.settings.max_task_retries)
+                                              max_task_retries=self.settings.max_task_retries, runtime_env=env)
         return dataset.take_all()
 
 
