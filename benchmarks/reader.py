@@ -32,7 +32,10 @@ from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 
 # condition -> (the suite's condition, answer_form.enabled): "oracle" gives the gold passages to the same answer step.
-CONDITIONS = {"plain": ("rag", False), "form": ("rag", True), "oracle": ("oracle", False)}
+CONDITIONS = {"plain": ("rag", False), "form": ("rag", True), "oracle": ("oracle", False),
+              "oracle_form": ("oracle", True)}
+# Each condition compared (paired) with the one it differs from by the answer-form step alone.
+FORM_BASE = {"form": "plain", "oracle_form": "oracle"}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -65,7 +68,7 @@ def report(rows: list[dict]) -> dict:
         by_id[row["id"]][row["condition"]] = row
     conditions = sorted({r["condition"] for r in rows})
     # Each variant ("oracle+fewshot") against the condition it varies ("oracle"); "form" against "plain".
-    bases = {c: c.split("+")[0] if "+" in c else "plain" if c == "form" else None for c in conditions}
+    bases = {c: c.split("+")[0] if "+" in c else FORM_BASE.get(c) for c in conditions}
     return {
         "groups": {f"{group} / {condition}": summary(rs) for (group, condition), rs in sorted(groups.items())},
         "paired": {f"{c} vs {b}": paired(by_id, b, c) for c, b in bases.items() if b in conditions},
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace, log: IO[str]) -> list[dict]:
             out = suite.evaluate(item, solver, args.mode)
             rows.append({"id": item.qid, "type": item.group, "kind": detect_form(item.question).kind,
                          "gold": item.gold["answer"], "condition": condition + (f"+{args.tag}" if args.tag else ""),
-                         "settings": args.set, "llm": config.llm.name,
+                         "settings": args.set, "mode": args.mode, "llm": config.llm.name,
                          "prediction": out["prediction"], "em": out["metrics"]["em"], "f1": out["metrics"]["f1"],
                          "seconds": round(time.perf_counter() - started, 3), "calls": out["usage"]["llm_calls"],
                          "cache_hits": out["usage"]["cache_hits"]})

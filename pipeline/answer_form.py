@@ -23,8 +23,10 @@ class AnswerFormSettings(BaseModel):
     """The `answer_form` block of KGSolverConfig: how the reader is asked for an answer of the right form, and what is
     done with its reply (the prompt options are read by pipeline/reader_prompt.py)."""
 
-    enabled: bool = Field(False, description="bring the generated short answer to the form the question asks for "
-                                            "(yes/no, one of two named options, a year, a date, a number, an alias)")
+    # On by default: measured not to lose on held-out HotpotQA questions (docs/RESULTS.md, "Reader"), and without it
+    # a bare yes or no, which no passage contains, is treated as ungrounded.
+    enabled: bool = Field(True, description="bring the generated short answer to the form the question asks for "
+                                           "(yes/no, one of two named options, a year, a date, a number, an alias)")
     alias_window_chars: int = Field(160, description="an alias ('commonly called X') counts for the answered name "
                                                      "only this close after it in a passage")
     few_shot: bool = Field(False, description="show the reader worked examples of short answers (invented passages, "

@@ -205,3 +205,13 @@ def test_alias_of_an_abbreviated_answer_is_found_by_the_names_leading_words():
                 "English football club."]
     assert shape_answer("Tottenham Hotspur F.C", AnswerForm("alias"), passages) == "Spurs"
     assert shape_answer("Tottenham Hotspur F.C", AnswerForm("alias"), passages[:1]) == "Tottenham Hotspur F.C"
+
+
+def test_the_step_is_on_in_the_default_configuration():
+    # Chosen by measurement (docs/RESULTS.md, "Reader"): the default answer path shapes and grounds a yes/no reply.
+    from kgsolver.pipeline.config import KGSolverConfig
+
+    session = ReplyingSession("Yes", [1, 2])
+    grounded = generate_grounded(session, "Are Sutera and Rhodotypos both types of shrub?", PASSAGES,
+                                 KGSolverConfig().answer_form)
+    assert (grounded.answer, grounded.cited) == ("yes", [0, 1])
