@@ -39,9 +39,6 @@ class EntityResolver:
     fuzzy_block: float = 85.0
     alias_table: dict[str, str] = field(default_factory=dict)
     log: list[Merge] = field(default_factory=list)
-    # Name vectors computed elsewhere (the Ray engine's graph actors, beside extraction): the rule encodes only the
-    # names missing here, so the serial step on the driver does not re-embed what the workers already did.
-    name_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def learn(self, entities: Iterable[Entity]) -> None:
         """Add known entities (names and aliases) to the alias table; the first owner of a key wins."""
@@ -112,11 +109,10 @@ class EntityResolver:
         pairs = self._candidate_pairs(pending)
         if not pairs:
             return
-        names = sorted({pending[k].name for pair in pairs for k in pair} - self.name_vectors.keys())
+        names = sorted({pending[k].name for pair in pairs for k in pair})
         assert self.embedder is not None, "resolve() runs this rule only with an embedder"
-        if names:
-            self.name_vectors.update(zip(names, np.asarray(self.embedder.encode(names))))
-        vectors = {k: self.name_vectors[pending[k].name] for pair in pairs for k in pair}
+        by_name = dict(zip(names, np.asarray(self.embedder.encode(names))))
+        vectors = {k: by_name[pending[k].name] for pair in pairs for k in pair}
         for i, j in pairs:
             score = float(vectors[i] @ vectors[j])
             if score < self.threshold:

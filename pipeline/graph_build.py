@@ -29,8 +29,6 @@ from kgsolver.graphs.resolution import EntityResolver, Merge
 from kgsolver.graphs.settings import GraphSettings
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.knowledge_base import KnowledgeBase
@@ -181,10 +179,8 @@ def _holds_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:
 
 def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids: list[int], settings: GraphSettings,
                  *, embedder: Embedder | None = None, llm_session: LLMSession | None = None,
-                 extractor: GraphExtractor | None = None, batch: GraphBatch | None = None,
-                 name_vectors: dict[str, np.ndarray] | None = None) -> GraphBuildReport:
-    """`batch`: the new chunks' graph, extracted elsewhere (the Ray engine's workers), over these chunk ids;
-    `name_vectors`: its entity names' vectors, embedded there too (resolution encodes only names missing from it)."""
+                 extractor: GraphExtractor | None = None, batch: GraphBatch | None = None) -> GraphBuildReport:
+    """`batch`: the new chunks' graph, extracted elsewhere (the Ray engine's workers), over these chunk ids."""
     report, started = GraphBuildReport(extractor=settings.extractor), time.perf_counter()
     if settings.extractor == "none" and not _holds_graph(kb, settings):  # nothing to update or build
         return report
@@ -196,8 +192,7 @@ def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids:
             chunks = kb.chunks.many(new_chunk_ids)  # one batched read of the chunk stores, not two per chunk
             batch = extractor.extract([(cid, chunks[cid].title, chunks[cid].text) for cid in new_chunk_ids])
         if batch is not None and new_chunk_ids:
-            resolver = EntityResolver(embedder, threshold=settings.resolution_threshold,
-                                      name_vectors=dict(name_vectors or {}))
+            resolver = EntityResolver(embedder, threshold=settings.resolution_threshold)
             resolver.learn(store.iter_entities())
             store.upsert(resolver.resolve(batch))
             report.chunks_extracted, report.merges = len(new_chunk_ids), resolver.log

@@ -177,7 +177,6 @@ class Processed:
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     graph: GraphBatch | None = None
     segments: list[tuple[str, dict]] = field(default_factory=list)
-    name_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # the graph's entity names, embedded with it
 
 
 class Engine(Protocol):
@@ -269,7 +268,7 @@ def _store(kb: KnowledgeBase, processed: Processed, removed_ids: list[int], repo
     _update_sentence_index(kb, embedder)
     if processed.graph is not None:
         report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
-                                    batch=at_chunk_ids(processed.graph, new_ids), name_vectors=processed.name_vectors)
+                                    batch=at_chunk_ids(processed.graph, new_ids))
         return
     extractor = make_extractor(config.graph, llm_session=llm_session) if new_ids else None
     report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder, llm_session=llm_session,

@@ -119,36 +119,22 @@ class ChunkEmbedStage:
 
 
 class GraphStage:
-    """One actor: the graph extractor, loaded once, in one process (`spacy_processes=1`: the actor is the process),
-    and the embedder for its entities' names, which entity resolution compares: embedded here, in parallel, instead
-    of on the driver after every worker has finished (on 2 cores that was 21 of the driver's 31 serial seconds)."""
+    """One actor: the graph extractor, loaded once, in one process (`spacy_processes=1`: the actor is the process)."""
 
     def __init__(self, config_json: str) -> None:
-        from kgsolver.connectors.embedders import load_embedder
         from kgsolver.pipeline.graph_build import make_extractor
 
         config = KGSolverConfig.model_validate_json(config_json)
         actor_threads()
         self.extractor = make_extractor(config.graph.model_copy(update={"spacy_processes": 1}))
-        self.embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         chunks = [json.loads(record) for record in batch["chunk"].tolist()]
         assert self.extractor is not None, "ingest_ray adds this stage only for an extractor"
         graph = self.extractor.extract([(i, c["title"], c["text"]) for i, c in enumerate(chunks)])
-        names = sorted({e.name for e in graph.entities})
-        vectors = self.embedder.encode(names) if names else np.zeros((0, 0), dtype=np.float32)
         # The whole batch's graph rides on its first row, over positions in the batch: no per-chunk split to guess.
         column = [json.dumps({"size": len(chunks), **_graph_record(graph)})] + [""] * (len(chunks) - 1)
-        named: list[Any] = [(names, vectors)] + [None] * (len(chunks) - 1)
-        return {**batch, "graph": np.array(column, dtype=object), "names": _objects(named)}
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    """A column of arbitrary Python objects (np.array would try to stack equal-shaped tuples)."""
-    column = np.empty(len(values), dtype=object)
-    column[:] = values
-    return column
+        return {**batch, "graph": np.array(column, dtype=object)}
 
 
 def _graph_record(graph: GraphBatch) -> dict:
@@ -236,7 +222,6 @@ def _assemble(rows: list[dict], with_graph: bool) -> Processed:
         raise KnowledgeBaseError(f"the Ray ingest returned {len(rows)} chunks for segments of "
                                  f"{sum(r['rows'] for _, r in segments)} rows")
     graph = GraphBatch() if with_graph else None
-    name_vectors: dict[str, np.ndarray] = {}
     if graph is not None:
         parts = []
         for at, row in enumerate(rows):
@@ -244,11 +229,9 @@ def _assemble(rows: list[dict], with_graph: bool) -> Processed:
                 record = json.loads(row["graph"])
                 positions = [position_of[i] for i in range(at, at + record["size"])]
                 parts.append((positions[0], _graph_from(record, positions)))
-                names, vectors = row["names"]
-                name_vectors.update(zip(names, np.asarray(vectors, dtype=np.float32)))
         for _, part in sorted(parts, key=lambda p: p[0]):
             graph.extend(part)
-    return Processed(graph=graph, segments=segments, name_vectors=name_vectors)
+    return Processed(graph=graph, segments=segments)
 
 
 def ray_ingest(corpus: Any, kb_dir: Any, config: KGSolverConfig | None = None, **kwargs: Any) -> Any:
