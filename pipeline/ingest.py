@@ -9,6 +9,7 @@ the earlier, with a warning naming both) or `skip` (the first is kept, the later
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -23,6 +24,7 @@ from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.graph_build import GraphBuildReport, make_extractor, update_graph
+from kgsolver.pipeline.kb_files import WriteLockHeld
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 
 EMBED_BLOCK = 512
@@ -148,9 +150,9 @@ def _select_changed(kb: KnowledgeBase, docs: dict[str, SourceDocument], report: 
 
 def _nothing_changed(root: Path, embedder: Embedder, config: KGSolverConfig, docs: dict[str, SourceDocument],
                      report: IngestReport) -> bool:
-    """True when the knowledge base exists and already holds every document as it is (its counts then go into
-    `report`): such an ingest writes nothing, so it reads without the write lock, and ingests of one unchanged
-    corpus (two evals of one suite) never conflict. Otherwise the ingest takes the lock and selects again."""
+    """Asked only when another process holds the write lock: True when the knowledge base exists and already holds
+    every document as it is (its counts then go into `report`). Such an ingest writes nothing, so it reads without
+    the lock, and ingests of one unchanged corpus (two evals of one suite) never conflict."""
     if not KnowledgeBase.exists(root):
         return False
     probe = IngestReport()
@@ -238,12 +240,21 @@ def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, co
     report.skipped[:0], report.notes = read_report.skipped, read_report.notes
     report.documents_read = len(docs)
     embedder = embedder or load_embedder(config.embedder.model_path, device=config.embedder.device)
-    if _nothing_changed(root, embedder, config, docs, report):
-        report.seconds = time.perf_counter() - started
-        return report
-    with write_lock(root):
+    existed = KnowledgeBase.exists(root)
+    with ExitStack() as held:
+        try:
+            held.enter_context(write_lock(root))
+        except WriteLockHeld:  # another writer: the documents are selected without the lock, only in this case
+            if _nothing_changed(root, embedder, config, docs, report):
+                report.seconds = time.perf_counter() - started
+                return report
+            raise
         kb = _open_kb(root, embedder, config)
         changed = _select_changed(kb, docs, report)
+        if existed and not changed:  # every document stored as it is: nothing to write, as without the lock
+            kb.close()
+            report.seconds = time.perf_counter() - started
+            return report
         embed_started = time.perf_counter()
         processed = (engine or configured_engine(config))(changed, embedder, config, show_progress, kb)
         report.embed_seconds = time.perf_counter() - embed_started

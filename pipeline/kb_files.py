@@ -139,6 +139,10 @@ def collect_garbage(root: Path, manifest: dict) -> list[str]:
             handle.close()
 
 
+class WriteLockHeld(KnowledgeBaseError):
+    """Another process holds the knowledge base's write lock."""
+
+
 @contextmanager
 def write_lock(root: Path) -> Iterator[None]:
     """One writer at a time per knowledge base; readers never block."""
@@ -147,7 +151,7 @@ def write_lock(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise KnowledgeBaseError(f"{root}: another process is writing this knowledge base") from exc
+            raise WriteLockHeld(f"{root}: another process is writing this knowledge base") from exc
         try:
             yield
         finally:
