@@ -63,7 +63,8 @@ def _relevance(c: FilterContext) -> KnowledgeFilter:
     return RelevanceFilter(
         c.embedder, threshold=s.relevance_threshold, session=c.session,
         llm_judge=s.llm_judge, judge_reserve_calls=s.judge_reserve_calls, cross_encoder_path=s.cross_encoder_path,
-        cross_encoder_threshold=s.cross_encoder_threshold, keep_bridges=s.keep_bridges)
+        cross_encoder_threshold=s.cross_encoder_threshold, keep_bridges=s.keep_bridges,
+        keep_quoted=s.keep_quoted)
 
 
 def _consistency(c: FilterContext) -> KnowledgeFilter:

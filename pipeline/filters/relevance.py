@@ -6,7 +6,10 @@ the LLM removes passages the embedding let through; it never brings back a passa
 
 Multi-hop questions need a bridge passage that shares few words with the question ("the town where the tugboat is
 located" -> the town's page): with `keep_bridges`, a passage below the threshold is kept when its page title is
-named in a passage that cleared it, and the trace says so.
+named in a passage that cleared it, and the trace says so. With `keep_quoted`, a passage below the threshold is kept
+when it contains a phrase the question quotes ('a song called "Counterparts"'): a quoted title is an exact reference,
+and a passage about a song or book can sit far from the question in embedding space (the song's page is about its
+lyrics, the question about a band).
 """
 
 from __future__ import annotations
@@ -41,6 +44,21 @@ def _cross_encoder(path: str):
     return CrossEncoder(path, local_files_only=True)
 
 
+# A phrase between double quotes (straight or curly); single quotes are left out, they are apostrophes too often.
+_QUOTED = re.compile(r'["\u201c\u201d]([^"\u201c\u201d]{2,80})["\u201c\u201d]')
+
+
+def quoted_phrases(question: str) -> list[str]:
+    """The question's quoted phrases, normalised; those under 3 characters (a quoted "Ew!") match too much."""
+    return [p for p in (normal(m) for m in _QUOTED.findall(question)) if len(p) >= 3]
+
+
+def quoted_in(doc: Document, phrases: list[str]) -> str | None:
+    """The first of the phrases that the passage (title or text) contains as whole words."""
+    text = normal(f"{doc.metadata.get('title', '')} {doc.page_content}")
+    return next((p for p in phrases if re.search(rf"\b{re.escape(p)}\b", text)), None)
+
+
 def bridge_source(doc: Document, kept: list[Document]) -> Document | None:
     """The first kept passage (other than a copy of this page) whose text names this passage's page title."""
     key = normal(title_name(doc.metadata.get("title", "")))
@@ -61,8 +79,9 @@ class RelevanceFilter:
                  llm_judge: bool = DEFAULTS.llm_judge, judge_reserve_calls: int = DEFAULTS.judge_reserve_calls,
                  cross_encoder_path: str | None = DEFAULTS.cross_encoder_path,
                  cross_encoder_threshold: float = DEFAULTS.cross_encoder_threshold,
-                 keep_bridges: bool = DEFAULTS.keep_bridges) -> None:
+                 keep_bridges: bool = DEFAULTS.keep_bridges, keep_quoted: bool = DEFAULTS.keep_quoted) -> None:
         self.keep_bridges = keep_bridges
+        self.keep_quoted = keep_quoted
         self.embedder = embedder
         self.threshold = threshold
         self.session = session
@@ -90,9 +109,16 @@ class RelevanceFilter:
                 kept.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "relevance": round(score, 4)}))
             else:
                 below.append((doc, score))
+        phrases = quoted_phrases(question) if self.keep_quoted else []
         for doc, score in below:
-            via = bridge_source(doc, kept) if self.keep_bridges else None
-            if via is not None:
+            quoted = quoted_in(doc, phrases) if phrases else None
+            via = bridge_source(doc, kept) if self.keep_bridges and quoted is None else None
+            if quoted is not None:
+                kept.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "relevance": round(score, 4)}))
+                removed.append(Removed(kind="kept_flagged", ref=doc_ref(doc), reason=(
+                    f"kept below the threshold ({scorer} {score:.3f} < {threshold}): it contains the question's "
+                    f"quoted {quoted!r}")))
+            elif via is not None:
                 # it rides on the passage that names it: that passage's score is what made it relevant
                 kept.append(Document(page_content=doc.page_content, metadata={
                     **doc.metadata, "relevance": via.metadata["relevance"], "bridge_from": doc_ref(via)}))

@@ -11,6 +11,8 @@ class FilterSettings(BaseModel):
                              description="filters in the order they run")
     relevance_threshold: float = Field(0.25, description="min cosine(question, passage) with the embedder")
     keep_bridges: bool = Field(True, description="keep a passage below the threshold when a kept passage names its title")
+    keep_quoted: bool = Field(True, description="keep a passage below the threshold when it contains a phrase the "
+                              "question quotes")
     llm_judge: bool = Field(False, description="one batched LLM yes/no relevance judgement when calls are to spare")
     judge_reserve_calls: int = Field(3, description="calls that must stay available after the judgement")
     cross_encoder_path: str | None = Field(None, description="a local sentence-transformers CrossEncoder folder")

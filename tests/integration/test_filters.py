@@ -49,6 +49,22 @@ def test_relevance_keeps_a_bridge_passage_named_by_a_relevant_one(embedder):
     assert any(r.kind == "kept_flagged" and r.ref == "town" and "bridge" in r.reason for r in result.report.removed)
 
 
+def test_relevance_keeps_a_passage_containing_the_questions_quoted_title(embedder):
+    """The demo's first question: the song's page is about its lyrics (cosine about 0.18 with the question), and it
+    is the one passage that ties "Counterparts" to the band."""
+    q = ('Which Canadian rock band released a song called "Counterparts" and had a drummer who was inducted into the '
+         'Modern Drummer Hall of Fame?')
+    song = doc('"Nobody\'s Hero" is a song by Canadian progressive rock band Rush, released as the third single from '
+               'their 1993 album "Counterparts". The first stanza deals with the AIDS-related death of a homosexual man '
+               'named Ellis, a friend of Neil Peart when Peart lived in London.', "song", "Nobody's Hero")
+    plain = RelevanceFilter(embedder, threshold=0.25, keep_quoted=False).apply(q, [song, doc(TOMATO, "tomato")])
+    assert plain.documents == []  # the case the rule exists for
+    result = RelevanceFilter(embedder, threshold=0.25).apply(q, [song, doc(TOMATO, "tomato")])
+    assert [d.metadata["doc_id"] for d in result.documents] == ["song"]
+    assert any(r.kind == "kept_flagged" and r.ref == "song" and "'counterparts'" in r.reason
+               for r in result.report.removed)
+
+
 def test_brevity_keeps_the_answer_sentence_within_the_budget(embedder):
     result = BrevityFilter(embedder, token_budget=30).apply(Q, [doc(CURIE, "curie", "Marie Curie")])
     kept = result.documents[0].page_content
