@@ -56,3 +56,18 @@ _ARTICLES = {"the", "a", "an", "of"}
 def content_words(text: str) -> set[str]:
     """The normalised words of a short answer, without articles: "The Beatles" and "Beatles" share all of theirs."""
     return set(normal(text).split()) - _ARTICLES
+
+
+# A phrase between double quotes (straight or curly); single quotes are left out, they are apostrophes too often.
+_QUOTED = re.compile(r'["\u201c\u201d]([^"\u201c\u201d]{2,80})["\u201c\u201d]')
+
+
+def quoted_phrases(question: str) -> list[str]:
+    """The phrases a question quotes ('a song called "Counterparts"'), normalised; under 3 characters (a quoted
+    "Ew!") they match too much and are left out."""
+    return [p for p in (normal(m) for m in _QUOTED.findall(question)) if len(p) >= 3]
+
+
+def contains_phrase(text: str, phrase: str) -> bool:
+    """Whether the text, normalised, contains the normalised phrase as whole words."""
+    return re.search(rf"\b{re.escape(phrase)}\b", normal(text)) is not None

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from langchain_core.documents import Document
 
+from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.pipeline.agent.evidence import HopEvidence, fused_search, run_tool, spare_calls, tighten_budget
 from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import KGWalkTool, search_tools
+from kgsolver.pipeline.agent.tools import KGWalkTool, bm25_search, search_tools
 from kgsolver.pipeline.results import Tracer
 
 if TYPE_CHECKING:
@@ -36,7 +37,23 @@ def first_hop(question: str, ctx: QuestionContext, tracer: Tracer,
     start = HopStart(tracer, HopEvidence(a.rrf_k), res, list(first_tools(res)) if first_tools else search_tools(res))
     start.hops.anchor(start.res.title_linker, question)
     start.hops.first.add(fused_search(start.first_tools, question, start.tracer, k=a.first_hop_k, rrf_k=a.rrf_k))
+    quoted = quoted_passages(question, start.res, tracer, a.quoted_anchor_k)
+    start.hops.first.add(quoted)
+    start.hops.anchors |= {d.metadata["doc_id"] for d in quoted}
     return start
+
+
+def quoted_passages(question: str, res: AgentResources, tracer: Tracer, k: int) -> list[Document]:
+    """Passages that contain a phrase the question quotes ('a song called "Counterparts"'), found by keyword search on
+    the phrase alone: a quoted title is an exact reference, which the whole question's search can rank out of reach
+    (its other words match other pages). At most k a phrase; the phrase must occur whole, not only its words."""
+    if k <= 0:
+        return []
+    found: list[Document] = []
+    for phrase in quoted_phrases(question):
+        hits = run_tool(bm25_search(res), phrase, tracer, k=k)
+        found += [d for d in hits if contains_phrase(f"{d.metadata.get('title', '')} {d.page_content}", phrase)]
+    return found
 
 
 def kg_walk_passages(question: str, ctx: QuestionContext, start: HopStart) -> list[Document]:

@@ -27,6 +27,8 @@ class AgentSettings(BaseModel):
                                "embedding: no LLM in the walk")
     llm_weight: float = Field(0.5, ge=0.0, le=1.0, description="combine: weight of the LLM's pick vs. embedding")
     first_hop_k: int = Field(10, ge=1, description="hits per search tool")
+    quoted_anchor_k: int = Field(3, ge=0, description="first hop: passages per quoted phrase of the question, found by "
+                                 "keyword search on the phrase and ranked as anchors (0: off)")
     expand_from: int = Field(3, ge=1, description="first-hop passages whose links and entities are expanded")
     evidence_k: int = Field(10, ge=1, description="passages in the final ranked evidence")
     answer_k: int = Field(5, ge=1, description="top passages given to the answer step")

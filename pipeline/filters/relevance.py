@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
 from kgsolver.pipeline.llm_step import llm_step
@@ -44,19 +45,10 @@ def _cross_encoder(path: str):
     return CrossEncoder(path, local_files_only=True)
 
 
-# A phrase between double quotes (straight or curly); single quotes are left out, they are apostrophes too often.
-_QUOTED = re.compile(r'["\u201c\u201d]([^"\u201c\u201d]{2,80})["\u201c\u201d]')
-
-
-def quoted_phrases(question: str) -> list[str]:
-    """The question's quoted phrases, normalised; those under 3 characters (a quoted "Ew!") match too much."""
-    return [p for p in (normal(m) for m in _QUOTED.findall(question)) if len(p) >= 3]
-
-
 def quoted_in(doc: Document, phrases: list[str]) -> str | None:
-    """The first of the phrases that the passage (title or text) contains as whole words."""
-    text = normal(f"{doc.metadata.get('title', '')} {doc.page_content}")
-    return next((p for p in phrases if re.search(rf"\b{re.escape(p)}\b", text)), None)
+    """The first of the question's quoted phrases that the passage (title or text) contains as whole words."""
+    text = f"{doc.metadata.get('title', '')} {doc.page_content}"
+    return next((p for p in phrases if contains_phrase(text, p)), None)
 
 
 def bridge_source(doc: Document, kept: list[Document]) -> Document | None:

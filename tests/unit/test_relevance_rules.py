@@ -1,8 +1,9 @@
-"""The relevance filter's lexical rescue rules (pipeline/filters/relevance.py), without the embedder."""
+"""Quoted phrases (connectors/text.py) and the relevance filter's rescue of passages that contain one, no embedder."""
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.filters.relevance import quoted_in, quoted_phrases
+from kgsolver.connectors.text import contains_phrase, quoted_phrases
+from kgsolver.pipeline.filters.relevance import quoted_in
 
 
 def test_quoted_phrases_straight_and_curly_quotes_normalised():
@@ -20,3 +21,9 @@ def test_quoted_in_matches_whole_words_in_title_or_text():
     assert quoted_in(song, ["counterparts"]) == "counterparts"
     assert quoted_in(song, ["nobody s hero"]) == "nobody s hero"  # the title counts
     assert quoted_in(song, ["counter"]) is None  # not a part of a word
+
+
+def test_contains_phrase_normalises_both_sides():
+    assert contains_phrase("their 1993 album \"Counterparts\".", "counterparts")
+    assert contains_phrase("Super/System (1979) by Doyle Brunson", "super system")
+    assert not contains_phrase("Counterpartsmith", "counterparts")
