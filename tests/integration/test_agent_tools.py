@@ -130,3 +130,16 @@ def test_modes_without_llm_calls_still_return_traced_evidence(mode, hotpot_kb, e
     if mode == "agent":
         assert "neighbourhood" in tools and "ppr" in tools
         assert gold_titles(record) <= {e.title for e in result.evidence[:5]}
+
+
+def test_quoted_phrase_search_keeps_only_passages_containing_the_phrase(resources):
+    from kgsolver.pipeline.agent.first_hop import quoted_passages
+    from kgsolver.pipeline.results import Tracer
+
+    question = bridge_records()[0]["question"]  # '... released a song called "Counterparts" and ...'
+    tracer = Tracer()
+    docs = quoted_passages(question, resources, tracer, k=3)
+    assert titles(docs) == ["Nobody's Hero"]  # the keyword hits without the whole phrase are dropped
+    assert [(s.tool, s.input["query"]) for s in tracer.steps] == [("bm25_search", "counterparts")]
+    assert quoted_passages(question, resources, Tracer(), k=0) == []
+    assert quoted_passages("Which band released Counterparts?", resources, Tracer(), k=3) == []  # nothing quoted
