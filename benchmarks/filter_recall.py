@@ -2,7 +2,8 @@
 (the `hotpotqa` suite's questions and knowledge base), `naive` retrieval, then the answer step's filters, no LLM call.
 
 For each question: the supporting passages among the passages handed to the answer step (before the filters), among
-those the filters keep (what the reader sees), and which filter removed each gold passage it lost. A reader cannot
+those the filters keep (what the reader sees), and which filter removed each gold passage it lost; and the same for
+the supporting sentences (the brevity filter cuts sentences, not passages). A reader cannot
 answer from a passage a filter dropped, so a filter rule is judged here first, on the retrieval side, before any LLM
 run. Optional --set applies config settings (block.field=value) to try a rule on one slice and confirm on another.
 
@@ -16,7 +17,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from kgsolver.evals.datasets import datasets_dir
+from kgsolver.connectors.text import normal
+from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, datasets_dir, read_jsonl
 from kgsolver.evals.metrics import mean
 from kgsolver.evals.report import ci95
 from kgsolver.evals.runner import build_suite_kb, default_kb
@@ -29,7 +31,14 @@ from kgsolver.pipeline.solver import Solver
 from reader import apply_settings  # benchmarks/ is the script's own folder on sys.path
 
 
-def question_row(solver: Solver, config: KGSolverConfig, item) -> dict:
+def supporting_sentences(record: dict) -> list[str]:
+    """The record's supporting sentences (HotpotQA `supporting_facts`: title, sentence number), normalised."""
+    paragraphs = dict((title, sentences) for title, sentences in record["context"])
+    return [normal(paragraphs[t][n]) for t, n in record["supporting_facts"]
+            if t in paragraphs and n < len(paragraphs[t]) and normal(paragraphs[t][n])]
+
+
+def question_row(solver: Solver, config: KGSolverConfig, item, record: dict) -> dict:
     docs = solver.retriever().invoke(item.question)
     gold = set(item.gold["titles"])
     chain = build_filter_chain(config.filters, solver.vectors, session=None)
@@ -39,7 +48,12 @@ def question_row(solver: Solver, config: KGSolverConfig, item) -> dict:
     kept = {d.metadata["title"] for d in result.documents} & gold
     lost = {d.metadata["title"]: removed_by.get(doc_ref(d), "?") for d in docs
             if d.metadata["title"] in gold and d.metadata["title"] not in kept}
+    sentences = supporting_sentences(record)
+    offered_text = normal(" ".join(d.page_content for d in docs))
+    kept_text = normal(" ".join(d.page_content for d in result.documents))
     return {"id": item.qid, "type": item.group, "gold": len(gold), "offered": len(offered), "kept": len(kept),
+            "sentences": len(sentences), "sentences_offered": sum(s in offered_text for s in sentences),
+            "sentences_kept": sum(s in kept_text for s in sentences),
             "lost": lost, "passages_offered": len(docs), "passages_kept": len(result.documents)}
 
 
@@ -51,6 +65,8 @@ def summary(rows: list[dict]) -> dict:
             "gold_recall_kept": round(mean(r["kept"] / r["gold"] for r in rows), 3),
             "all_gold_offered": round(mean(both_offered), 3), "all_gold_offered_ci95": ci95(both_offered),
             "all_gold_kept": round(mean(both_kept), 3), "all_gold_kept_ci95": ci95(both_kept),
+            "support_sentences_offered": round(mean(r["sentences_offered"] / r["sentences"] for r in rows), 3),
+            "support_sentences_kept": round(mean(r["sentences_kept"] / r["sentences"] for r in rows), 3),
             "gold_lost_by": dict(Counter(f for r in rows for f in r["lost"].values())),
             "passages_kept_per_q": round(mean(r["passages_kept"] for r in rows), 2)}
 
@@ -69,7 +85,8 @@ def main() -> None:
     build_suite_kb(suite, kb, data_dir, config)
     solver = Solver(kb, config)
     items = [i for i in suite.items(data_dir, None) if i.condition == "rag"][args.start: args.start + args.limit]
-    rows = [question_row(solver, config, item) for item in items]
+    records = {r["_id"]: r for r in read_jsonl(dataset_path(HOTPOTQA_200, data_dir))}
+    rows = [question_row(solver, config, item, records[item.qid]) for item in items]
     result = {"settings": args.set, "start": args.start,
               "groups": {group: summary([r for r in rows if group in ("all", r["type"])])
                          for group in ("all", "bridge", "comparison")},
