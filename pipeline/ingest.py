@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
-from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
+from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, embed_with_progress, load_embedder
 from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
@@ -27,7 +27,6 @@ from kgsolver.pipeline.graph_build import GraphBuildReport, make_extractor, upda
 from kgsolver.pipeline.kb_files import WriteLockHeld
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 
-EMBED_BLOCK = 512
 GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)
 ON_DUPLICATE = ("error", "warn", "skip")
 
@@ -50,18 +49,6 @@ class IngestReport:
 
 def content_hash(document: SourceDocument) -> str:
     return title_text_sha1(document.title, document.text)
-
-
-def embed_with_progress(embedder: Embedder, texts: list[str], *, show: bool = True, desc: str = "embed") -> np.ndarray:
-    """Encode longest-first in large blocks: the same padding efficiency as one `encode` call, plus a progress bar."""
-    vectors = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
-    order = np.argsort([-len(t) for t in texts], kind="stable")
-    with tqdm(total=len(texts), unit="passage", desc=desc, disable=not show) as bar:
-        for start in range(0, len(order), EMBED_BLOCK):
-            rows = order[start : start + EMBED_BLOCK]
-            vectors[rows] = embedder.encode([texts[i] for i in rows])
-            bar.update(len(rows))
-    return vectors
 
 
 def _open_kb(root: Path, embedder: Embedder, config: KGSolverConfig) -> KnowledgeBase:
@@ -163,9 +150,10 @@ def _nothing_changed(root: Path, embedder: Embedder, config: KGSolverConfig, doc
     return True
 
 
-def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder) -> None:
-    """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded."""
-    kb.stage_sentences(embedder)
+def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress: bool) -> None:
+    """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded (about
+    five a chunk, so on a large corpus this takes as long as the passages did: it has its own progress bar)."""
+    kb.stage_sentences(embedder, show=show_progress)
 
 
 @dataclass
@@ -276,7 +264,7 @@ def _store(kb: KnowledgeBase, processed: Processed, removed_ids: list[int], repo
     else:
         new_ids = []
     report.chunks_added = len(new_ids)
-    _update_sentence_index(kb, embedder)
+    _update_sentence_index(kb, embedder, show_progress)
     if processed.graph is not None:
         report.graph = update_graph(kb, removed_ids, new_ids, config.graph, embedder=embedder,
                                     batch=at_chunk_ids(processed.graph, new_ids))

@@ -109,7 +109,7 @@ class ChunkEmbedStage:
         return {k: np.array(v, dtype=np.int64 if k in ("batch", "row") else object) for k, v in rows.items()}
 
     def _write(self, folder: Path, chunks: list[Chunk]) -> dict:
-        from kgsolver.pipeline.ingest import embed_with_progress
+        from kgsolver.connectors.embedders import embed_with_progress
         from kgsolver.pipeline.kb_segment import write_segment
 
         if folder.exists():  # this batch's own folder, half written by an attempt whose actor was killed

@@ -58,9 +58,9 @@ def _store_rows(chunks: Iterable[Chunk]) -> Iterable[tuple[Any, ...]]:
         yield row, c.chunk_id, c.doc_id, c.title, c.text, c.start, c.end, json.dumps(c.metadata, ensure_ascii=False)
 
 
-def write_sentences(folder: Path, chunks: list[Chunk], embedder: Embedder) -> None:
-    """The segment's sentence index, keyed by row (encoded now)."""
-    SentenceIndex.encoded(dict(enumerate(chunks)), embedder).save(folder / SENTENCES_DIR)
+def write_sentences(folder: Path, chunks: list[Chunk], embedder: Embedder, *, show: bool = False) -> None:
+    """The segment's sentence index, keyed by row (encoded now; `show`: a progress bar)."""
+    SentenceIndex.encoded(dict(enumerate(chunks)), embedder, show=show).save(folder / SENTENCES_DIR)
 
 
 def write_segment(folder: Path, chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder | None = None,

@@ -254,13 +254,14 @@ class KnowledgeBase:
         folder = self.new_segment_folder()
         return self.adopt_segment(folder.name, write_segment(folder, chunks, vectors, embedder, self.spec()))
 
-    def stage_sentences(self, embedder: Embedder) -> int:
-        """Write the sentence index of every staged segment that lacks one; returns the segments done."""
+    def stage_sentences(self, embedder: Embedder, *, show: bool = False) -> int:
+        """Write the sentence index of every staged segment that lacks one; returns the segments done (`show`: a
+        progress bar while the sentences are encoded)."""
         done = 0
         for segment in self.segment_set.segments:
             if segment.name in {r["name"] for r in self._new_segments} and not segment.has_sentences():
                 chunks = segment.chunks(np.arange(segment.rows))
-                write_sentences(segment.folder, [chunks[r] for r in range(segment.rows)], embedder)
+                write_sentences(segment.folder, [chunks[r] for r in range(segment.rows)], embedder, show=show)
                 segment.__dict__.pop("sentences", None)
                 done += 1
         return done

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.embedders import Embedder, embed_with_progress
 from kgsolver.pipeline.chunking import Chunk
 from kgsolver.connectors.text import split_sentences
 
@@ -92,7 +92,8 @@ class SentenceIndex:
         flat = folded(text)
         return [flat[start:end] for start, end in spans.tolist()]
 
-    def updated(self, keep: set[int], new_chunks: dict[int, Chunk], embedder: Embedder) -> "SentenceIndex":
+    def updated(self, keep: set[int], new_chunks: dict[int, Chunk], embedder: Embedder, *,
+                show: bool = False) -> "SentenceIndex":
         """A new index: the stored sentences of the chunks in `keep`, plus those of `new_chunks`, encoded now."""
         parts, span_parts, rows, at = [], [], [], 0
         for cid, first, count in self.rows.tolist():
@@ -107,7 +108,8 @@ class SentenceIndex:
             texts += [titled_sentence(chunk.title, s) for s in sentences]
             counts.append((cid, len(sentences)))
             spans += sentence_spans(chunk.text, sentences) or [(-1, -1)] * len(sentences)
-        fresh = embedder.encode(texts).astype(np.float16) if texts else np.zeros((0, self.vectors.shape[1]), np.float16)
+        fresh = (embed_with_progress(embedder, texts, show=show, desc="sentences", unit="sentence").astype(np.float16)
+                 if texts else np.zeros((0, self.vectors.shape[1]), np.float16))
         parts.append(fresh)
         span_parts.append(np.array(spans, dtype=np.int32).reshape(-1, 2))
         for cid, count in counts:
@@ -118,9 +120,9 @@ class SentenceIndex:
         return SentenceIndex(table, np.concatenate(parts), np.concatenate(span_parts))
 
     @classmethod
-    def encoded(cls, chunks: dict[int, Chunk], embedder: Embedder) -> "SentenceIndex":
-        """A new index of these chunks' sentences, keyed as `chunks` is."""
-        return cls.empty(embedder.dimensions).updated(set(), chunks, embedder)
+    def encoded(cls, chunks: dict[int, Chunk], embedder: Embedder, *, show: bool = False) -> "SentenceIndex":
+        """A new index of these chunks' sentences, keyed as `chunks` is (`show`: a progress bar while encoding)."""
+        return cls.empty(embedder.dimensions).updated(set(), chunks, embedder, show=show)
 
     @classmethod
     def concatenated(cls, parts: Sequence[tuple["SentenceIndex", np.ndarray, np.ndarray]],
