@@ -130,7 +130,8 @@ def render_markdown(config: dict, summary: dict, notes: list[str], plots: list[s
     invocation = (config.get("invocations") or [{}])[-1].get("command") or "(Python API)"
     lines = [f"# {config['suite']} — mode `{config['mode']}`, model `{model.get('name')}`", "",
              f"Command: `{invocation}`", "",
-             f"Limit {config.get('limit')}, {summary['questions']} questions, {summary['rows']} rows; "
+             f"Limit {config.get('limit')}" + (f" from question {config['start'] + 1}" if config.get("start") else "") +
+             f", {summary['questions']} questions, {summary['rows']} rows; "
              f"{summary['llm_calls']['total']} LLM calls ({summary['cache_hits']} from cache), "
              f"{summary['tokens']} tokens; latency mean {summary['latency_s']['mean']}s, "
              f"p95 {summary['latency_s']['p95']}s. Model sha256 `{model.get('sha256', 'n/a')}`.", "",

@@ -78,6 +78,7 @@ def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
                    "budget": config.budget.model_dump(mode="json"), "llm_cache": config.llm_cache},
         "data": {rel: sha256_file(data_dir / rel) for rel in suite.files},
         "limit": spec.limit,
+        "start": spec.start,
         "workers": spec.workers,
         "kb": str(spec.kb),
         "datasets_dir": str(data_dir),
@@ -85,7 +86,7 @@ def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
         "hardware": {"machine": platform.machine(), "cpus": _cpus(), "system": platform.system()},
         "invocations": [{"command": shlex.join(spec.command) if spec.command else None,
                          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "limit": spec.limit,
-                         "git": git_state()}],
+                         "start": spec.start, "git": git_state()}],
     }
 
 

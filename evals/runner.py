@@ -41,6 +41,7 @@ class RunSpec:
     mode: str = "naive"
     llm: str | None = None
     limit: int | None = None
+    start: int = 0  # questions of the set skipped first: a held-out part after the part settings were chosen on
     workers: int = 1
     data_dir: Path | None = None
     conditions: list[str] | None = None  # None = all of the suite's conditions
@@ -164,6 +165,13 @@ def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver
     write_json_atomic(config_path, fresh)
 
 
+def question_slice(suite: Suite, data_dir: Path, start: int, limit: int | None) -> list[WorkItem]:
+    """The items of questions start+1 .. start+limit of the set (every condition of each), in the suite's order."""
+    items = suite.items(data_dir, None if limit is None else start + limit)
+    skipped = set(list(dict.fromkeys(i.qid for i in items))[:start])
+    return [i for i in items if i.qid not in skipped]
+
+
 def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=None, gateway=None) -> Path:
     """Run (or resume) a suite; returns the run directory. Reports and plots are written at the end."""
     from kgsolver.evals.report import write_report
@@ -179,7 +187,8 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     _prepare(spec, suite, config, solver, data_dir)
     if config.ray.engine == "local":
         _ = solver.gateway  # load once, before worker threads share them (Ray actors load their own)
-    items = [i for i in suite.items(data_dir, spec.limit) if not spec.conditions or i.condition in spec.conditions]
+    items = [i for i in question_slice(suite, data_dir, spec.start, spec.limit)
+             if not spec.conditions or i.condition in spec.conditions]
     path = spec.out / PREDICTIONS
     done = load_done(path)
     pending = [item for item in items if item.key not in done]

@@ -26,6 +26,8 @@ def _make_command(suite: str):
         mode: str = typer.Option("naive", "--mode", help="answering mode passed to Solver.ask"),
         llm: Optional[str] = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL, ..."),
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N questions of the set"),
+        start: int = typer.Option(0, "--start", min=0, help="skip the first N questions (report a held-out part "
+                                  "apart from the part settings were chosen on)"),
         workers: int = typer.Option(1, "--workers", min=1, help="threads (the llama.cpp model is serialised)"),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="datasets folder (default: shared/datasets)"),
         condition: Optional[list[str]] = typer.Option(None, "--condition", help="only these conditions (repeatable)"),
@@ -36,7 +38,7 @@ def _make_command(suite: str):
 
         config = KGSolverConfig()
         use_engine(engine, address, config)  # config.ray says where the questions (and the suite's KB) are run
-        spec = RunSpec(suite=suite, kb=kb, out=out, mode=mode, llm=llm, limit=limit, workers=workers,
+        spec = RunSpec(suite=suite, kb=kb, out=out, mode=mode, llm=llm, limit=limit, start=start, workers=workers,
                        data_dir=data_dir, conditions=condition or None, command=["kgsolver", *sys.argv[1:]])
         run_dir = run_eval(spec, config)
         console.print((run_dir / "report.md").read_text(encoding="utf-8"), markup=False)
