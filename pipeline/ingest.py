@@ -151,8 +151,8 @@ def _nothing_changed(root: Path, embedder: Embedder, config: KGSolverConfig, doc
 
 
 def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress: bool) -> None:
-    """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded (about
-    five a chunk, so on a large corpus this takes as long as the passages did: it has its own progress bar)."""
+    """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded (several
+    a chunk: on a large corpus this takes as long as the passages did, or longer, so it has its own progress bar)."""
     kb.stage_sentences(embedder, show=show_progress)
 
 
