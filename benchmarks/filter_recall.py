@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--set", action="append", default=[], metavar="BLOCK.FIELD=VALUE")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--rows", type=Path, default=None, help="also write each question's row here (jsonl)")
     args = parser.parse_args()
     config = KGSolverConfig()
     apply_settings(config, args.set)
@@ -90,7 +91,9 @@ def main() -> None:
     result = {"settings": args.set, "start": args.start,
               "groups": {group: summary([r for r in rows if group in ("all", r["type"])])
                          for group in ("all", "bridge", "comparison")},
-              "rows": rows}
+              }
+    if args.rows:  # per-question rows stay outside git (benchmarks/results holds summaries)
+        args.rows.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(json.dumps(result["groups"], indent=2))
