@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from langchain_core.documents import Document
 
-from kgsolver.connectors.text import contains_phrase, quoted_phrases
+from kgsolver.connectors.text import quoted_phrases
 from kgsolver.pipeline.agent.evidence import HopEvidence, fused_search, run_tool, spare_calls, tighten_budget
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import KGWalkTool, bm25_search, search_tools
+from kgsolver.pipeline.filters.relevance import quoted_in
 from kgsolver.pipeline.results import Tracer
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def quoted_passages(question: str, res: AgentResources, tracer: Tracer, k: int) 
     found: list[Document] = []
     for phrase in quoted_phrases(question):
         hits = run_tool(bm25_search(res), phrase, tracer, k=k)
-        found += [d for d in hits if contains_phrase(f"{d.metadata.get('title', '')} {d.page_content}", phrase)]
+        found += [d for d in hits if quoted_in(d, [phrase])]
     return found
 
 
