@@ -18,19 +18,26 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.report import ci95
 from kgsolver.evals.runner import PREDICTIONS, load_done
 from kgsolver.evals.suites import get_suite
-from kgsolver.evals.suites.choice_bias import choose_option, letter_distribution, marginal_prior
+from kgsolver.evals.suites.choice_bias import choose_option, letter_distribution, marginal_prior, mixed
 
 LABELS = {"pubmedqa": {"A": "yes", "B": "no", "C": "maybe"}}  # the suites whose letters stand for labels
 
 
+def row_scores(row: dict) -> dict[str, float]:
+    """The scores a row was decided on: a rag+closed-book row's two distributions mixed as the suite mixed them."""
+    if row.get("parametric_logprobs"):
+        return mixed(row["letter_logprobs"], row["parametric_logprobs"], row["parametric_weight"])
+    return row["letter_logprobs"]
+
+
 def decide(rows: list[dict], prior_rows: list[dict], labels: dict[str, str] | None) -> dict[str, list[str]]:
     """Each row's choice under each correction (as the suite scores it: a label where the letters stand for one)."""
-    marginal = marginal_prior(r["letter_logprobs"] for r in prior_rows)
+    marginal = marginal_prior(row_scores(r) for r in prior_rows)
     # The content-free prior is on a row only when the run used that correction; without it, it is not reported.
     names = ("none", "content_free", "marginal") if all(r.get("prior") for r in rows) else ("none", "marginal")
     out: dict[str, list[str]] = {name: [] for name in names}
     for row in rows:
-        scores = row["letter_logprobs"]
+        scores = row_scores(row)
         for name, prior in (("none", None), ("content_free", row.get("prior")), ("marginal", marginal)):
             if name not in out:
                 continue

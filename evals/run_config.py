@@ -13,7 +13,7 @@ from typing import Any
 from kgsolver.connectors.llms.registry import MODELS
 
 # A resumed run must agree on these, or its rows would mix two experiments.
-FINGERPRINT_KEYS = ("suite", "mode", "model", "embedder", "seed", "policy", "data")
+FINGERPRINT_KEYS = ("suite", "mode", "model", "embedder", "seed", "policy", "answering", "data")
 DISTRIBUTIONS = ("kgsolver", "llama_cpp_python", "torch", "sentence-transformers", "faiss-cpu", "bm25s",
                  "langchain-core", "pydantic", "numpy")
 
@@ -56,6 +56,8 @@ def fingerprint_changes(old: dict[str, Any], fresh: dict[str, Any]) -> list[str]
     (only offline conditions, e.g. MedQA closed-book before the corpus was ingested) recorded no knowledge-base
     embedder; its rows used none, so adding conditions that need the knowledge base later is no disagreement."""
     changed = [k for k in FINGERPRINT_KEYS if old.get(k) != fresh.get(k)]
+    if "answering" in changed and "answering" not in old:  # a folder from before the answer settings were recorded
+        changed.remove("answering")
     if "embedder" in changed and (old.get("embedder") or {}).get("knowledge_base") is None:
         if dict(old["embedder"], knowledge_base=None) == dict(fresh.get("embedder") or {}, knowledge_base=None):
             changed.remove("embedder")
@@ -76,6 +78,9 @@ def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
                    "retrieval": config.retrieval.model_dump(mode="json"),
                    "chunking": config.chunking.model_dump(mode="json"),
                    "budget": config.budget.model_dump(mode="json"), "llm_cache": config.llm_cache},
+        # What decides an answer from the evidence (the rag+closed-book mixing weight among them).
+        "answering": {name: getattr(config, name).model_dump(mode="json")
+                      for name in ("preference", "filters", "answer_form", "agent")},
         "data": {rel: sha256_file(data_dir / rel) for rel in suite.files},
         "limit": spec.limit,
         "start": spec.start,

@@ -11,6 +11,10 @@ letter (contextual calibration, Zhao et al. 2021, with a diagonal correction):
 The suites choose by the raw scores (`none`) unless told otherwise: chosen on the first half of OpenBookQA, where
 the content-free prior over-corrected and the marginal one evened the letters without more right answers
 (docs/RESULTS.md, "Reader"). Every row keeps the scores, so `benchmarks/choice_bias.py` re-decides a run either way.
+
+A retrieval condition can also lean on the model's own knowledge (`mixed`): the passage-conditioned and the
+closed-book letter distributions are combined log-linearly (a product of experts), so retrieved passages that do not
+bear on the question move the choice less than they do alone.
 """
 
 from __future__ import annotations
@@ -52,6 +56,18 @@ def marginal_prior(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
         raise ValueError("a marginal prior needs at least one scored question")
     letters = list(rows[0])
     return {k: sum(normalised(r)[k] for r in rows) / len(rows) for k in letters}
+
+
+def mixed(context: Mapping[str, float], parametric: Mapping[str, float], parametric_weight: float) -> dict[str, float]:
+    """(1 - w) log p(option | passages) + w log p(option | no passages), each renormalised over the options first;
+    w = 0 is the passage-conditioned choice alone, w = 1 the closed-book one."""
+    if not 0.0 <= parametric_weight <= 1.0:
+        raise ValueError(f"parametric weight {parametric_weight} is outside [0, 1]")
+    if set(context) != set(parametric):
+        raise ValueError(f"the two score sets name different options: {sorted(context)} vs {sorted(parametric)}")
+    p_ctx, p_par = normalised(context), normalised(parametric)
+    return {k: (1.0 - parametric_weight) * math.log(max(p_ctx[k], 1e-300))
+            + parametric_weight * math.log(max(p_par[k], 1e-300)) for k in context}
 
 
 def choose_option(scores: Mapping[str, float], prior: Mapping[str, float] | None) -> str:

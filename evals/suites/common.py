@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -14,7 +15,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
-from kgsolver.evals.suites.choice_bias import CORRECTIONS, best, choose_option, normalised
+from kgsolver.evals.suites.choice_bias import CORRECTIONS, best, choose_option, mixed, normalised
 from kgsolver.pipeline.answer import answer_passages
 from kgsolver.pipeline.generate import format_passages
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -138,26 +139,42 @@ class ScoredChoice:
             return self._priors[key]
 
     def __call__(self, solver: Solver, question: str, options: dict[str, str],
-                 passages: list[Document] | list[str] | None, *, purpose: str, max_chars: int = 800) -> dict[str, Any]:
+                 passages: list[Document] | list[str] | None, *, purpose: str, max_chars: int = 800,
+                 parametric_weight: float = 0.0) -> dict[str, Any]:
+        """The scored choice; with passages and a `parametric_weight` above 0 the closed-book prompt is scored too
+        (the closed-book condition's own prompt, so a run with both conditions finds it in the response cache) and
+        the two letter distributions are mixed (choice_bias.mixed)."""
         if not hasattr(solver.gateway.backend.model, "next_token_logprobs"):  # an API model: its generated letter
             return choose(solver, question, options, passages, purpose=purpose, max_chars=max_chars)
         tracer, started = Tracer(), time.perf_counter()
         session = solver.gateway.session(solver.config.budget)
+        mix = parametric_weight if passages else 0.0
         try:
             scores = session.score_next(choice_messages(question, options, passages, max_chars), list(options),
                                         purpose=purpose, prefix=REPLY_PREFIX)
+            parametric = session.score_next(choice_messages(question, options, None, max_chars), list(options),
+                                            purpose=f"{purpose} (closed-book)", prefix=REPLY_PREFIX) if mix else None
         except BudgetExceeded as exc:
             tracer.record("choose", {"letters": tuple(options)}, "", decision=f"no score: {exc}", started=started)
             return {"prediction": "", "usage": session.usage.model_dump(),
                     "trace": [s.model_dump() for s in tracer.steps]}
-        prior = self.prior(solver, options, bool(passages), max_chars) if self.correction == "content_free" else None
-        raw, prediction = best(scores), choose_option(scores, prior)
+        decided, prior = (scores if parametric is None else mixed(scores, parametric, mix)), None
+        if self.correction == "content_free":
+            prior = self.prior(solver, options, bool(passages), max_chars)
+            if parametric is not None:  # the mixture's prior is the two prompts' priors mixed the same way
+                blank = self.prior(solver, options, False, max_chars)
+                prior = normalised(mixed({k: math.log(v) for k, v in prior.items()},
+                                         {k: math.log(v) for k, v in blank.items()}, mix))
+        raw, prediction = best(scores), choose_option(decided, prior)
         tracer.record("choose", {"letters": tuple(options), "passages": len(passages or []),
-                                 "correction": self.correction}, prediction,
+                                 "correction": self.correction, "parametric_weight": mix}, prediction,
                       decision="scored" + (f" (raw {raw})" if raw != prediction else ""),
                       tokens=session.usage.prompt_tokens, started=started)
-        return {"prediction": prediction, "prediction_raw": raw, "letter_logprobs": scores, "prior": prior,
-                "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
+        out = {"prediction": prediction, "prediction_raw": raw, "letter_logprobs": scores, "prior": prior,
+               "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
+        if parametric is not None:
+            out.update(parametric_logprobs=parametric, parametric_weight=mix)
+        return out
 
 
 def dump_evidence(docs: list[Document]) -> list[dict]:

@@ -16,7 +16,9 @@ from kgsolver.evals.datasets import MEDQA_300, MEDQUAD, dataset_path, read_jsonl
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
-CONDITIONS = ("closed-book", "rag", "rag+kg")
+# rag+closed-book: rag's letter distribution mixed with closed-book's (choice_bias.mixed, weight
+# `preference.choice_parametric_weight`); both prompts are the other conditions', found in the response cache.
+CONDITIONS = ("closed-book", "rag", "rag+kg", "rag+closed-book")
 NOTE = ("MedQuAD is NIH consumer-health text and does not cover USMLE vignettes well: the gold answer string occurs "
         "in it for about a third of MedQA questions, as often as the wrong options. No open USMLE-grade textbook "
         "corpus is available here, so the closed-book and retrieval scores are shown side by side.")
@@ -91,7 +93,9 @@ class MedQASuite:
                 return {"prediction": None, "unavailable": reason, "metrics": {}, "trace": trace,
                         "usage": {}, "evidence": evidence}
             passages = passages + [f"KG: {fact}" for fact in facts(query, 10)]
-        out = self.choose(solver, item.question, options, passages, purpose=f"medqa {item.condition}")
+        weight = solver.config.preference.choice_parametric_weight if item.condition == "rag+closed-book" else 0.0
+        out = self.choose(solver, item.question, options, passages, purpose=f"medqa {item.condition}",
+                          parametric_weight=weight)
         out["trace"] = trace + out["trace"]
         out["evidence"] = evidence
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

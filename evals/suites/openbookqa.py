@@ -9,7 +9,10 @@ from kgsolver.evals.datasets import OBQA_DEV, OBQA_FACTS, dataset_path, read_jso
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
-CONDITIONS = ("closed-book", "rag")
+# rag+closed-book: the rag prompt's letter distribution mixed with the closed-book one (choice_bias.mixed, weight
+# `preference.choice_parametric_weight`); its two prompts are the other conditions', so it costs no new forward pass
+# in a run that has them.
+CONDITIONS = ("closed-book", "rag", "rag+closed-book")
 
 
 class OpenBookQASuite:
@@ -36,9 +39,11 @@ class OpenBookQASuite:
     def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
         options = item.payload["options"]
         docs, trace = [], []
-        if item.condition == "rag":
+        if item.condition != "closed-book":
             docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
-        out = self.choose(solver, item.question, options, docs, purpose=f"openbookqa {item.condition}")
+        weight = solver.config.preference.choice_parametric_weight if item.condition == "rag+closed-book" else 0.0
+        out = self.choose(solver, item.question, options, docs, purpose=f"openbookqa {item.condition}",
+                          parametric_weight=weight)
         out["trace"] = trace + out["trace"]
         out["evidence"] = dump_evidence(docs)
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from kgsolver.evals.suites.choice_bias import mixed
 from kgsolver.evals.suites.common import REPLY_PREFIX, ScoredChoice, choice_messages, choose
 from kgsolver.pipeline.solver import Solver
 
@@ -44,3 +45,25 @@ def test_content_free_choice_divides_by_the_models_letter_prior(tmp_path, config
     calls = qwen05.total.llm_calls
     chooser(solver, "Which of these is a fish?", OPTIONS, None, purpose="test")
     assert qwen05.total.llm_calls == calls + 1  # the prior is scored once per prompt shape, then kept
+
+
+@pytest.mark.llm
+def test_rag_plus_closed_book_mixes_the_two_letter_distributions(tmp_path, config, embedder, qwen05):
+    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    question, misleading = "Which of these is a mammal?", ["Sharks are mammals: every shark is a mammal."]
+    chooser = ScoredChoice("none")
+    closed = chooser(solver, question, OPTIONS, None, purpose="test")
+    alone = chooser(solver, question, OPTIONS, misleading, purpose="test")
+    assert "parametric_logprobs" not in alone and alone["usage"]["llm_calls"] == 1
+
+    both = chooser(solver, question, OPTIONS, misleading, purpose="test", parametric_weight=0.7)
+    # The two prompts are the other conditions' own: both scores come from the response cache, none is recomputed.
+    assert both["usage"]["llm_calls"] == both["usage"]["cache_hits"] == 2
+    assert both["letter_logprobs"] == alone["letter_logprobs"]
+    assert both["parametric_logprobs"] == closed["letter_logprobs"]
+    expected = mixed(alone["letter_logprobs"], closed["letter_logprobs"], 0.7)
+    assert both["prediction"] == max(expected, key=expected.get)
+    ends = [chooser(solver, question, OPTIONS, misleading, purpose="test", parametric_weight=w)["prediction"]
+            for w in (0.0, 1.0)]
+    assert ends == [alone["prediction"], closed["prediction"]]
+    assert alone["prediction"] != closed["prediction"]  # the passage moved the choice, so the weight has work to do

@@ -46,17 +46,17 @@ def test_hotpotqa_items_and_pool(shared_datasets):
 
 def test_openbookqa_items_and_facts(shared_datasets):
     items = get_suite("openbookqa").items(shared_datasets, None)
-    assert len(items) == 2 * 500 and {i.condition for i in items} == {"closed-book", "rag"}
+    assert len(items) == 3 * 500 and {i.condition for i in items} == {"closed-book", "rag", "rag+closed-book"}
     assert all(list(i.payload["options"]) == ["A", "B", "C", "D"] and i.gold in "ABCD" for i in items)
     facts = read_openbook_facts(dataset_path(OBQA_FACTS, shared_datasets))
     assert len(facts) == 1326 and facts[0] == "A bee is a pollinating animal"
     assert not any(f.startswith('"') or f.endswith('"') for f in facts)
 
 
-def test_medqa_items_have_three_conditions(shared_datasets):
+def test_medqa_items_have_four_conditions(shared_datasets):
     items = get_suite("medqa").items(shared_datasets, None)
-    assert len(items) == 900
-    assert {i.condition for i in items} == {"closed-book", "rag", "rag+kg"}
+    assert len(items) == 1200
+    assert {i.condition for i in items} == {"closed-book", "rag", "rag+kg", "rag+closed-book"}
     assert {i.group for i in items} == {"step1", "step2&3"}
     assert all(i.gold in i.payload["options"] for i in items)
 
@@ -149,6 +149,15 @@ def test_resume_accepts_a_knowledge_base_added_after_offline_conditions():
     other_settings = {"suite": "medqa", "embedder": {"settings": dict(settings, model_path="/x"), "knowledge_base": kb}}
     assert fingerprint_changes(closed_book, other_settings) == ["embedder"]
     assert fingerprint_changes(with_kb, dict(with_kb, suite="pubmedqa")) == ["suite"]
+
+
+def test_resume_refuses_other_answer_settings_but_not_a_folder_that_predates_them():
+    from kgsolver.evals.run_config import fingerprint_changes
+
+    weight = {"suite": "openbookqa", "answering": {"preference": {"choice_parametric_weight": 0.7}}}
+    other = {"suite": "openbookqa", "answering": {"preference": {"choice_parametric_weight": 0.5}}}
+    assert fingerprint_changes(weight, other) == ["answering"]
+    assert fingerprint_changes({"suite": "openbookqa"}, weight) == []  # recorded nothing: nothing to disagree with
 
 
 def test_git_state_names_the_commit_and_modified_files(tmp_path):

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from kgsolver.evals.suites.choice_bias import (best, calibrated, choose_option, letter_distribution, marginal_prior,
-                                               normalised)
+                                               mixed, normalised)
 
 LOG = math.log
 
@@ -53,3 +53,29 @@ def test_marginal_prior_is_the_mean_letter_distribution_of_the_calibration_part(
 
 def test_letter_distribution_lists_every_letter_and_no_answers():
     assert letter_distribution(["A", "A", "C", ""], "ABCD") == {"A": 2, "B": 0, "C": 1, "D": 0, "": 1}
+
+
+def test_mixed_weights_the_closed_book_distribution_against_the_passage_conditioned_one():
+    # Passages lean a little to B; the model's own knowledge leans hard to A.
+    context = {"A": LOG(0.3), "B": LOG(0.4), "C": LOG(0.2), "D": LOG(0.1)}
+    parametric = {"A": LOG(0.7), "B": LOG(0.1), "C": LOG(0.1), "D": LOG(0.1)}
+    assert best(mixed(context, parametric, 0.0)) == best(context) == "B"
+    assert best(mixed(context, parametric, 1.0)) == best(parametric) == "A"
+    assert best(mixed(context, parametric, 0.7)) == "A"
+    # A - B = (1 - w) log(0.3/0.4) + w log(0.7/0.1): B keeps it only below w = 0.129
+    assert best(mixed(context, parametric, 0.1)) == "B"
+    assert best(mixed(context, parametric, 0.15)) == "A"
+    assert mixed(context, parametric, 0.5)["A"] == pytest.approx(0.5 * LOG(0.3) + 0.5 * LOG(0.7))
+
+
+def test_mixed_renormalises_each_distribution_over_the_options_first():
+    context = {"A": LOG(0.2), "B": LOG(0.2)}  # 0.6 of the mass went to other tokens
+    parametric = {"A": LOG(0.9), "B": LOG(0.1)}
+    assert mixed(context, parametric, 0.5)["A"] == pytest.approx(0.5 * LOG(0.5) + 0.5 * LOG(0.9))
+
+
+def test_mixed_refuses_a_weight_outside_0_1_and_different_options():
+    with pytest.raises(ValueError, match="outside"):
+        mixed({"A": -1.0}, {"A": -1.0}, 1.5)
+    with pytest.raises(ValueError, match="different options"):
+        mixed({"A": -1.0, "B": -2.0}, {"A": -1.0, "C": -2.0}, 0.5)
