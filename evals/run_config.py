@@ -80,7 +80,7 @@ def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
                    "budget": config.budget.model_dump(mode="json"), "llm_cache": config.llm_cache},
         # What decides an answer from the evidence (the rag+closed-book mixing weight among them).
         "answering": {name: getattr(config, name).model_dump(mode="json")
-                      for name in ("preference", "filters", "answer_form", "agent")},
+                      for name in ("preference", "filters", "answer_form", "choice", "agent")},
         "data": {rel: sha256_file(data_dir / rel) for rel in suite.files},
         "limit": spec.limit,
         "start": spec.start,

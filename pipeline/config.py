@@ -100,6 +100,17 @@ class VectorIndexSettings(BaseModel):
         return IndexSpec(**self.model_dump())
 
 
+class ChoiceSettings(BaseModel):
+    """Multiple-choice questions (the OpenBookQA, MedQA and PubMedQA suites): each option's letter is scored, not
+    generated (evals/suites/common.py), and these settings decide among the scores (evals/suites/choice_bias.py)."""
+
+    parametric_weight: float = Field(0.7, ge=0.0, le=1.0, description="the rag+closed-book condition: weight of the "
+                                     "closed-book letter distribution, mixed log-linearly with the passage-conditioned "
+                                     "one; chosen with the 1.5B on the first 100 questions of OpenBookQA and of MedQA")
+    permutations: int = Field(1, ge=1, description="score the options this many times, their texts rotated over the "
+                              "letters, and average each option's log-probability over the rotations (position bias)")
+
+
 class KBSettings(BaseModel):
     """Segmented knowledge bases (pipeline/knowledge_base.py): when a commit merges segments (pipeline/kb_compact.py)."""
 
@@ -128,6 +139,7 @@ class KGSolverConfig(BaseSettings):
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
     answer_form: AnswerFormSettings = AnswerFormSettings()
+    choice: ChoiceSettings = ChoiceSettings()
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
     api: ApiSettings = ApiSettings()

@@ -12,6 +12,9 @@ The suites choose by the raw scores (`none`) unless told otherwise: chosen on th
 the content-free prior over-corrected and the marginal one evened the letters without more right answers
 (docs/RESULTS.md, "Reader"). Every row keeps the scores, so `benchmarks/choice_bias.py` re-decides a run either way.
 
+Position bias can also be averaged out (`choice.permutations`): the option texts are rotated over the letters, each
+rotation scored, and each option's log-probability averaged over the rotations.
+
 A retrieval condition can also lean on the model's own knowledge (`mixed`): the passage-conditioned and the
 closed-book letter distributions are combined log-linearly (a product of experts), so retrieved passages that do not
 bear on the question move the choice less than they do alone.
@@ -68,6 +71,31 @@ def mixed(context: Mapping[str, float], parametric: Mapping[str, float], paramet
     p_ctx, p_par = normalised(context), normalised(parametric)
     return {k: (1.0 - parametric_weight) * math.log(max(p_ctx[k], 1e-300))
             + parametric_weight * math.log(max(p_par[k], 1e-300)) for k in context}
+
+
+def rotations(n_options: int, permutations: int) -> list[int]:
+    """Evenly spaced rotations of the option texts over the letters (0 = as the set lists them)."""
+    if not 1 <= permutations <= n_options:
+        raise ValueError(f"{permutations} rotations of {n_options} options: choose 1 to {n_options}")
+    return [k * n_options // permutations for k in range(permutations)]
+
+
+def rotated(options: Mapping[str, str], shift: int) -> dict[str, str]:
+    """The letters in their order, each given the text `shift` places further on (wrapping round)."""
+    letters, texts = list(options), list(options.values())
+    return {letter: texts[(i + shift) % len(texts)] for i, letter in enumerate(letters)}
+
+
+def unrotated(scores: Mapping[str, float], letters: list[str], shift: int) -> dict[str, float]:
+    """A rotated prompt's letter scores given back to the options' own letters, renormalised over the options."""
+    probs = normalised(scores)
+    return {letters[(i + shift) % len(letters)]: math.log(max(probs[letter], 1e-300))
+            for i, letter in enumerate(letters)}
+
+
+def averaged(per_rotation: list[dict[str, float]]) -> dict[str, float]:
+    """Each option's mean log-probability over the rotations: a letter the model favours helps every option once."""
+    return {k: sum(r[k] for r in per_rotation) / len(per_rotation) for k in per_rotation[0]}
 
 
 def choose_option(scores: Mapping[str, float], prior: Mapping[str, float] | None) -> str:

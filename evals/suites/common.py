@@ -15,7 +15,8 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
-from kgsolver.evals.suites.choice_bias import CORRECTIONS, best, choose_option, mixed, normalised
+from kgsolver.evals.suites.choice_bias import (CORRECTIONS, averaged, best, choose_option, mixed, normalised, rotated,
+                                               rotations, unrotated)
 from kgsolver.pipeline.answer import answer_passages
 from kgsolver.pipeline.generate import format_passages
 from kgsolver.pipeline.results import AskResult, Tracer
@@ -138,43 +139,76 @@ class ScoredChoice:
                 self._priors[key] = normalised(scores)
             return self._priors[key]
 
+    def scores(self, session, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
+               *, purpose: str, max_chars: int, permutations: int) -> tuple[dict[str, float], list[dict[str, float]]]:
+        """The options' letter log-probabilities for one prompt: as listed (one forward pass), or averaged over
+        `permutations` rotations of the texts over the letters (choice_bias.rotations), with each rotation's scores."""
+        if permutations == 1:
+            return session.score_next(choice_messages(question, options, passages, max_chars), list(options),
+                                      purpose=purpose, prefix=REPLY_PREFIX), []
+        letters, per_rotation = list(options), []
+        for shift in rotations(len(options), permutations):
+            raw = session.score_next(choice_messages(question, rotated(options, shift), passages, max_chars), letters,
+                                     purpose=purpose, prefix=REPLY_PREFIX)
+            per_rotation.append(unrotated(raw, letters, shift))
+        return averaged(per_rotation), per_rotation
+
     def __call__(self, solver: Solver, question: str, options: dict[str, str],
                  passages: list[Document] | list[str] | None, *, purpose: str, max_chars: int = 800,
                  parametric_weight: float = 0.0) -> dict[str, Any]:
         """The scored choice; with passages and a `parametric_weight` above 0 the closed-book prompt is scored too
         (the closed-book condition's own prompt, so a run with both conditions finds it in the response cache) and
-        the two letter distributions are mixed (choice_bias.mixed)."""
+        the two letter distributions are mixed (choice_bias.mixed). `choice.permutations` rotates the options."""
         if not hasattr(solver.gateway.backend.model, "next_token_logprobs"):  # an API model: its generated letter
             return choose(solver, question, options, passages, purpose=purpose, max_chars=max_chars)
+        permutations = solver.config.choice.permutations
+        if permutations > 1 and self.correction != "none":
+            raise ValueError("rotating the options is a letter-bias correction of its own: use it with correction "
+                             f"'none', not {self.correction!r}")
+        mix = parametric_weight if passages else 0.0
+        calls, limit = permutations * (2 if mix else 1), solver.config.budget.max_llm_calls
+        if limit is not None and calls > limit:
+            raise ValueError(f"{permutations} rotations{' of two prompts' if mix else ''} need {calls} scored calls a "
+                             f"question, over budget.max_llm_calls = {limit}: raise it or rotate less")
         tracer, started = Tracer(), time.perf_counter()
         session = solver.gateway.session(solver.config.budget)
-        mix = parametric_weight if passages else 0.0
+        shape = {"max_chars": max_chars, "permutations": permutations}
         try:
-            scores = session.score_next(choice_messages(question, options, passages, max_chars), list(options),
-                                        purpose=purpose, prefix=REPLY_PREFIX)
-            parametric = session.score_next(choice_messages(question, options, None, max_chars), list(options),
-                                            purpose=f"{purpose} (closed-book)", prefix=REPLY_PREFIX) if mix else None
+            scores, rotations_ = self.scores(session, question, options, passages, purpose=purpose, **shape)
+            parametric = self.scores(session, question, options, None, purpose=f"{purpose} (closed-book)",
+                                     **shape)[0] if mix else None
         except BudgetExceeded as exc:
             tracer.record("choose", {"letters": tuple(options)}, "", decision=f"no score: {exc}", started=started)
             return {"prediction": "", "usage": session.usage.model_dump(),
                     "trace": [s.model_dump() for s in tracer.steps]}
-        decided, prior = (scores if parametric is None else mixed(scores, parametric, mix)), None
-        if self.correction == "content_free":
-            prior = self.prior(solver, options, bool(passages), max_chars)
-            if parametric is not None:  # the mixture's prior is the two prompts' priors mixed the same way
-                blank = self.prior(solver, options, False, max_chars)
-                prior = normalised(mixed({k: math.log(v) for k, v in prior.items()},
-                                         {k: math.log(v) for k, v in blank.items()}, mix))
-        raw, prediction = best(scores), choose_option(decided, prior)
+        prior = self._prior_for(solver, options, bool(passages), max_chars, mix)
+        raw = best(scores)
+        prediction = choose_option(scores if parametric is None else mixed(scores, parametric, mix), prior)
         tracer.record("choose", {"letters": tuple(options), "passages": len(passages or []),
-                                 "correction": self.correction, "parametric_weight": mix}, prediction,
+                                 "correction": self.correction, "parametric_weight": mix,
+                                 "permutations": permutations}, prediction,
                       decision="scored" + (f" (raw {raw})" if raw != prediction else ""),
                       tokens=session.usage.prompt_tokens, started=started)
         out = {"prediction": prediction, "prediction_raw": raw, "letter_logprobs": scores, "prior": prior,
                "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
+        if rotations_:
+            out["rotation_logprobs"] = rotations_
         if parametric is not None:
             out.update(parametric_logprobs=parametric, parametric_weight=mix)
         return out
+
+    def _prior_for(self, solver: Solver, options: dict[str, str], with_passages: bool, max_chars: int,
+                   mix: float) -> dict[str, float] | None:
+        """The content-free prior the correction divides by (None without it); a mixture's prior is the two
+        prompts' priors mixed the same way."""
+        if self.correction != "content_free":
+            return None
+        prior = self.prior(solver, options, with_passages, max_chars)
+        if mix:
+            blank = self.prior(solver, options, False, max_chars)
+            prior = normalised(mixed({k: math.log(v) for k, v in prior.items()},
+                                     {k: math.log(v) for k, v in blank.items()}, mix))
+        return prior
 
 
 def dump_evidence(docs: list[Document]) -> list[dict]:

@@ -17,7 +17,7 @@ from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
 # rag+closed-book: rag's letter distribution mixed with closed-book's (choice_bias.mixed, weight
-# `preference.choice_parametric_weight`); both prompts are the other conditions', found in the response cache.
+# `choice.parametric_weight`); both prompts are the other conditions', found in the response cache.
 CONDITIONS = ("closed-book", "rag", "rag+kg", "rag+closed-book")
 NOTE = ("MedQuAD is NIH consumer-health text and does not cover USMLE vignettes well: the gold answer string occurs "
         "in it for about a third of MedQA questions, as often as the wrong options. No open USMLE-grade textbook "
@@ -93,7 +93,7 @@ class MedQASuite:
                 return {"prediction": None, "unavailable": reason, "metrics": {}, "trace": trace,
                         "usage": {}, "evidence": evidence}
             passages = passages + [f"KG: {fact}" for fact in facts(query, 10)]
-        weight = solver.config.preference.choice_parametric_weight if item.condition == "rag+closed-book" else 0.0
+        weight = solver.config.choice.parametric_weight if item.condition == "rag+closed-book" else 0.0
         out = self.choose(solver, item.question, options, passages, purpose=f"medqa {item.condition}",
                           parametric_weight=weight)
         out["trace"] = trace + out["trace"]

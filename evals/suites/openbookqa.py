@@ -10,7 +10,7 @@ from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
 # rag+closed-book: the rag prompt's letter distribution mixed with the closed-book one (choice_bias.mixed, weight
-# `preference.choice_parametric_weight`); its two prompts are the other conditions', so it costs no new forward pass
+# `choice.parametric_weight`); its two prompts are the other conditions', so it costs no new forward pass
 # in a run that has them.
 CONDITIONS = ("closed-book", "rag", "rag+closed-book")
 
@@ -41,7 +41,7 @@ class OpenBookQASuite:
         docs, trace = [], []
         if item.condition != "closed-book":
             docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
-        weight = solver.config.preference.choice_parametric_weight if item.condition == "rag+closed-book" else 0.0
+        weight = solver.config.choice.parametric_weight if item.condition == "rag+closed-book" else 0.0
         out = self.choose(solver, item.question, options, docs, purpose=f"openbookqa {item.condition}",
                           parametric_weight=weight)
         out["trace"] = trace + out["trace"]

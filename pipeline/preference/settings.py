@@ -15,10 +15,6 @@ class PreferenceSettings(BaseModel):
                                           description="adaptive: skip retrieval at or above this confidence")
     same_answer_similarity: float = Field(0.85, description="embedding cosine above which two answers agree")
     parametric_max_tokens: int = 48
-    choice_parametric_weight: float = Field(
-        0.7, ge=0.0, le=1.0, description="multiple choice with passages (the suites' rag+closed-book condition): "
-        "weight of the closed-book letter distribution mixed log-linearly with the passage-conditioned one; 0.7 was "
-        "chosen with the 1.5B on the first 100 questions of OpenBookQA and of MedQA (docs/RESULTS.md)")
     verify_tag: str = "[LLM: verify]"
 
     @field_validator("policy")

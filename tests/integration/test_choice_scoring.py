@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from kgsolver.evals.suites.choice_bias import mixed
+from kgsolver.evals.suites.choice_bias import averaged, best, mixed, unrotated
 from kgsolver.evals.suites.common import REPLY_PREFIX, ScoredChoice, choice_messages, choose
 from kgsolver.pipeline.solver import Solver
 
@@ -67,3 +67,25 @@ def test_rag_plus_closed_book_mixes_the_two_letter_distributions(tmp_path, confi
             for w in (0.0, 1.0)]
     assert ends == [alone["prediction"], closed["prediction"]]
     assert alone["prediction"] != closed["prediction"]  # the passage moved the choice, so the weight has work to do
+
+
+@pytest.mark.llm
+def test_rotated_options_are_scored_once_each_and_averaged(tmp_path, config, embedder, qwen05):
+    question = "Which of these is a mammal?"
+    plain = ScoredChoice("none")(Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05), question,
+                                 OPTIONS, None, purpose="test")
+    rotating = config.model_copy(update={"choice": config.choice.model_copy(update={"permutations": 4})})
+    solver = Solver(tmp_path / "no-kb", rotating, embedder=embedder, gateway=qwen05)
+    out = ScoredChoice("none")(solver, question, OPTIONS, None, purpose="test")
+    assert out["usage"]["llm_calls"] == 4 and out["usage"]["cache_hits"] == 1  # the unrotated prompt was cached
+    per = out["rotation_logprobs"]
+    assert len(per) == 4 and per[0] == pytest.approx(unrotated(plain["letter_logprobs"], list(OPTIONS), 0))
+    assert per[1] != per[0]  # another rotation is another prompt, scored afresh
+    assert out["letter_logprobs"] == pytest.approx(averaged(per))
+    assert out["prediction"] == best(averaged(per))
+    with pytest.raises(ValueError, match="rotating the options is a letter-bias correction"):
+        ScoredChoice("content_free")(solver, question, OPTIONS, None, purpose="test")
+    tight = rotating.model_copy(update={"budget": rotating.budget.model_copy(update={"max_llm_calls": 3})})
+    with pytest.raises(ValueError, match="need 4 scored calls"):
+        ScoredChoice("none")(Solver(tmp_path / "no-kb", tight, embedder=embedder, gateway=qwen05), question, OPTIONS,
+                             None, purpose="test")

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from kgsolver.evals.suites.choice_bias import (best, calibrated, choose_option, letter_distribution, marginal_prior,
-                                               mixed, normalised)
+from kgsolver.evals.suites.choice_bias import (averaged, best, calibrated, choose_option, letter_distribution,
+                                               marginal_prior, mixed, normalised, rotated, rotations, unrotated)
 
 LOG = math.log
 
@@ -79,3 +79,45 @@ def test_mixed_refuses_a_weight_outside_0_1_and_different_options():
         mixed({"A": -1.0}, {"A": -1.0}, 1.5)
     with pytest.raises(ValueError, match="different options"):
         mixed({"A": -1.0, "B": -2.0}, {"A": -1.0, "C": -2.0}, 0.5)
+
+
+OPTIONS = {"A": "shark", "B": "trout", "C": "whale", "D": "eel"}
+
+
+def test_rotations_are_evenly_spaced_and_bounded_by_the_options():
+    assert rotations(4, 1) == [0] and rotations(4, 2) == [0, 2] and rotations(4, 4) == [0, 1, 2, 3]
+    assert rotations(3, 3) == [0, 1, 2]
+    with pytest.raises(ValueError, match="choose 1 to 4"):
+        rotations(4, 5)
+
+
+def test_rotated_moves_the_texts_over_the_letters():
+    assert rotated(OPTIONS, 0) == OPTIONS
+    assert rotated(OPTIONS, 1) == {"A": "trout", "B": "whale", "C": "eel", "D": "shark"}
+
+
+def score_by(weights: dict[str, float], options: dict[str, str]) -> dict[str, float]:
+    """A fake model's letter scores: each letter's weight from its text, or from the letter itself."""
+    return {letter: LOG(weights.get(text, weights.get(letter, 0.0))) for letter, text in options.items()}
+
+
+def test_unrotated_gives_each_option_its_own_score_back_whatever_letter_it_had():
+    by_text = {"shark": 0.1, "trout": 0.1, "whale": 0.7, "eel": 0.1}  # a model that reads only the texts
+    for shift in range(4):
+        back = unrotated(score_by(by_text, rotated(OPTIONS, shift)), list(OPTIONS), shift)
+        assert back == pytest.approx({k: LOG(by_text[t]) for k, t in OPTIONS.items()})
+
+
+def test_averaging_over_every_rotation_cancels_a_pure_letter_preference():
+    by_letter = {"A": 0.55, "B": 0.15, "C": 0.15, "D": 0.15}  # a model that answers A, whatever the options
+    per = [unrotated(score_by(by_letter, rotated(OPTIONS, s)), list(OPTIONS), s) for s in rotations(4, 4)]
+    assert best(per[0]) == "A"
+    assert len(set(round(v, 9) for v in averaged(per).values())) == 1
+    # A weak content signal under a strong letter preference: one pass picks A, the average picks the content.
+    mixed_model = {"A": 0.45, "B": 0.15, "C": 0.15, "D": 0.15}
+    scores = []
+    for s in rotations(4, 4):
+        shown = rotated(OPTIONS, s)
+        weights = {letter: mixed_model[letter] * (1.5 if text == "whale" else 1.0) for letter, text in shown.items()}
+        scores.append(unrotated({k: LOG(v) for k, v in weights.items()}, list(OPTIONS), s))
+    assert best(scores[0]) == "A" and best(averaged(scores)) == "C"
