@@ -14,6 +14,11 @@ from kgsolver.pipeline.solver import Solver
 OPTIONS = {"A": "a shark", "B": "a trout", "C": "a whale", "D": "an eel"}
 
 
+def one_pass(config):
+    """The configuration with each prompt scored once, options as listed (the default rotates them)."""
+    return config.model_copy(update={"choice": config.choice.model_copy(update={"permutations": 1})})
+
+
 @pytest.mark.llm
 def test_letter_scores_are_counted_cached_and_agree_with_the_generated_letter(tmp_path, config, embedder, qwen05):
     messages = choice_messages("Which of these is a mammal?", OPTIONS, None)
@@ -26,7 +31,7 @@ def test_letter_scores_are_counted_cached_and_agree_with_the_generated_letter(tm
     assert again.score_next(messages, list(OPTIONS), purpose="test", prefix=REPLY_PREFIX) == scores
     assert again.usage.cache_hits == 1
 
-    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    solver = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
     generated = choose(solver, "Which of these is a mammal?", OPTIONS, None, purpose="test")["prediction"]
     raw = ScoredChoice("none")(solver, "Which of these is a mammal?", OPTIONS, None, purpose="test")
     assert raw["prediction"] == raw["prediction_raw"] == generated == max(scores, key=scores.get)
@@ -34,7 +39,7 @@ def test_letter_scores_are_counted_cached_and_agree_with_the_generated_letter(tm
 
 @pytest.mark.llm
 def test_content_free_choice_divides_by_the_models_letter_prior(tmp_path, config, embedder, qwen05):
-    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    solver = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
     chooser = ScoredChoice("content_free")
     out = chooser(solver, "Which of these is a mammal?", OPTIONS, None, purpose="test")
     prior = out["prior"]
@@ -49,7 +54,7 @@ def test_content_free_choice_divides_by_the_models_letter_prior(tmp_path, config
 
 @pytest.mark.llm
 def test_rag_plus_closed_book_mixes_the_two_letter_distributions(tmp_path, config, embedder, qwen05):
-    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    solver = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
     question, misleading = "Which of these is a mammal?", ["Sharks are mammals: every shark is a mammal."]
     chooser = ScoredChoice("none")
     closed = chooser(solver, question, OPTIONS, None, purpose="test")
@@ -72,8 +77,8 @@ def test_rag_plus_closed_book_mixes_the_two_letter_distributions(tmp_path, confi
 @pytest.mark.llm
 def test_rotated_options_are_scored_once_each_and_averaged(tmp_path, config, embedder, qwen05):
     question = "Which of these is a mammal?"
-    plain = ScoredChoice("none")(Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05), question,
-                                 OPTIONS, None, purpose="test")
+    once = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
+    plain = ScoredChoice("none")(once, question, OPTIONS, None, purpose="test")
     rotating = config.model_copy(update={"choice": config.choice.model_copy(update={"permutations": 4})})
     solver = Solver(tmp_path / "no-kb", rotating, embedder=embedder, gateway=qwen05)
     out = ScoredChoice("none")(solver, question, OPTIONS, None, purpose="test")

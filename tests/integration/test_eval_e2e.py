@@ -46,7 +46,9 @@ def test_openbookqa_run_writes_everything_and_resumes_without_llm_calls(tmp_path
     gold = {r["id"]: r["answerKey"] for r in read_jsonl(data / OBQA_DEV)}
     assert sorted(r["qid"] for r in rows) == sorted(gold)
     assert all(r["prediction"] in {"A", "B", "C", "D"} for r in rows), rows
-    assert all(r["usage"]["llm_calls"] == 1 and r["trace"] and r["evidence"] for r in rows)
+    rotations = config.choice.permutations  # one scored forward pass a rotation of the options
+    assert all(r["usage"]["llm_calls"] == rotations and r["trace"] and r["evidence"] for r in rows)
+    assert all(len(r.get("rotation_logprobs", [r["letter_logprobs"]])) == rotations for r in rows)
     metrics = json.loads((run / "metrics.json").read_text())
     expected = sum(r["prediction"] == gold[r["qid"]] for r in rows) / 3
     assert metrics["conditions"]["rag"]["metrics"]["accuracy"] == round(expected, 4)

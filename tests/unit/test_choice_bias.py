@@ -121,3 +121,11 @@ def test_averaging_over_every_rotation_cancels_a_pure_letter_preference():
         weights = {letter: mixed_model[letter] * (1.5 if text == "whale" else 1.0) for letter, text in shown.items()}
         scores.append(unrotated({k: LOG(v) for k, v in weights.items()}, list(OPTIONS), s))
     assert best(scores[0]) == "A" and best(averaged(scores)) == "C"
+
+
+def test_the_default_rotations_of_two_prompts_fit_the_default_call_budget():
+    from kgsolver.pipeline.config import KGSolverConfig
+
+    config = KGSolverConfig()
+    assert config.choice.permutations > 1  # chosen on the choice parts (docs/RESULTS.md, fifth session)
+    assert 2 * config.choice.permutations <= config.budget.max_llm_calls  # rag+closed-book scores two prompts
