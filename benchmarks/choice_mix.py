@@ -43,9 +43,9 @@ def load_rows(paths: list[Path]) -> dict[tuple[str, str], dict]:
 def scores(row: dict, permutations: int | None = None) -> dict[str, float]:
     """A row's option scores; with `permutations`, the mean over that many evenly spaced rotations of those the row
     holds (a run with 4 rotations of 4 options also gives 1 and 2)."""
-    if permutations is None:
-        return row["letter_logprobs"]
     per, n = row.get("rotation_logprobs") or [], len(row["letter_logprobs"])
+    if permutations is None or (permutations == 1 and not per):  # a row scored once: its scores as they are
+        return row["letter_logprobs"]
     stored, wanted = rotations(n, max(len(per), 1)), rotations(n, permutations)
     if not set(wanted) <= set(stored) or not per:
         raise SystemExit(f"question {row['qid']} ({row['condition']}): its row holds rotations {stored if per else []}"
