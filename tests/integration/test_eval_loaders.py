@@ -154,10 +154,13 @@ def test_resume_accepts_a_knowledge_base_added_after_offline_conditions():
 def test_resume_refuses_other_answer_settings_but_not_a_folder_that_predates_them():
     from kgsolver.evals.run_config import fingerprint_changes
 
-    weight = {"suite": "openbookqa", "answering": {"preference": {"choice_parametric_weight": 0.7}}}
-    other = {"suite": "openbookqa", "answering": {"preference": {"choice_parametric_weight": 0.5}}}
-    assert fingerprint_changes(weight, other) == ["answering"]
-    assert fingerprint_changes({"suite": "openbookqa"}, weight) == []  # recorded nothing: nothing to disagree with
+    once = {"suite": "openbookqa", "answering": {"choice": {"parametric_weight": 0.7, "permutations": 1}}}
+    other = {"suite": "openbookqa", "answering": {"choice": {"parametric_weight": 0.5, "permutations": 1}}}
+    rotating = {"suite": "openbookqa", "answering": {"choice": {"parametric_weight": 0.7, "permutations": 2}}}
+    assert fingerprint_changes(once, other) == ["answering"]
+    # A folder from before the settings were recorded scored each prompt once: a resume that rotates would mix rows.
+    assert fingerprint_changes({"suite": "openbookqa"}, once) == []
+    assert fingerprint_changes({"suite": "openbookqa"}, rotating) == ["answering"]
 
 
 def test_git_state_names_the_commit_and_modified_files(tmp_path):
