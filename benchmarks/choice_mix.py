@@ -20,11 +20,14 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.report import ci95
 from kgsolver.evals.suites import get_suite
 from kgsolver.evals.suites.choice_bias import averaged, best, mixed, rotations
+from kgsolver.pipeline.config import KGSolverConfig
 
 GRID = [round(k / 20, 2) for k in range(21)]
 
 
 def load_rows(paths: list[Path]) -> dict[tuple[str, str], dict]:
+    """Rows by (question, condition), read only: unlike `runner.load_done`, a bad line is an error naming it, and
+    no file is rewritten (row files kept outside a run folder are inputs here)."""
     rows: dict[tuple[str, str], dict] = {}
     for path in paths:
         path = path / "predictions.jsonl" if path.is_dir() else path
@@ -81,7 +84,8 @@ def main() -> None:
     parser.add_argument("--suite", required=True, choices=["openbookqa", "medqa"])
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="run folders or row files")
     parser.add_argument("--choice-questions", type=int, required=True, help="the first N questions choose the weight")
-    parser.add_argument("--weight", type=float, default=0.7, help="the configured weight, reported on every part")
+    parser.add_argument("--weight", type=float, default=KGSolverConfig().choice.parametric_weight,
+                        help="the weight to report on every part (default: the configured one)")
     parser.add_argument("--permutations", type=int, default=None, help="rotations averaged (rows that hold them)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
