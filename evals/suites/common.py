@@ -155,17 +155,18 @@ class ScoredChoice:
 
     def __call__(self, solver: Solver, question: str, options: dict[str, str],
                  passages: list[Document] | list[str] | None, *, purpose: str, max_chars: int = 800,
-                 parametric_weight: float = 0.0) -> dict[str, Any]:
-        """The scored choice; with passages and a `parametric_weight` above 0 the closed-book prompt is scored too
-        (the closed-book condition's own prompt, so a run with both conditions finds it in the response cache) and
-        the two letter distributions are mixed (choice_bias.mixed). `choice.permutations` rotates the options."""
+                 with_closed_book: bool = False) -> dict[str, Any]:
+        """The scored choice; `with_closed_book` (and passages) scores the closed-book prompt too (the closed-book
+        condition's own prompt, so a run with both conditions finds it in the response cache) and mixes the two
+        letter distributions (choice_bias.mixed, `choice.parametric_weight`). `choice.permutations` rotates the
+        options."""
         if not hasattr(solver.gateway.backend.model, "next_token_logprobs"):  # an API model: its generated letter
             return choose(solver, question, options, passages, purpose=purpose, max_chars=max_chars)
         permutations = solver.config.choice.permutations
         if permutations > 1 and self.correction != "none":
             raise ValueError("rotating the options is a letter-bias correction of its own: use it with correction "
                              f"'none', not {self.correction!r}")
-        mix = parametric_weight if passages else 0.0
+        mix = solver.config.choice.parametric_weight if with_closed_book and passages else 0.0
         calls, limit = permutations * (2 if mix else 1), solver.config.budget.max_llm_calls
         if limit is not None and calls > limit:
             raise ValueError(f"{permutations} rotations{' of two prompts' if mix else ''} need {calls} scored calls a "

@@ -93,9 +93,8 @@ class MedQASuite:
                 return {"prediction": None, "unavailable": reason, "metrics": {}, "trace": trace,
                         "usage": {}, "evidence": evidence}
             passages = passages + [f"KG: {fact}" for fact in facts(query, 10)]
-        weight = solver.config.choice.parametric_weight if item.condition == "rag+closed-book" else 0.0
         out = self.choose(solver, item.question, options, passages, purpose=f"medqa {item.condition}",
-                          parametric_weight=weight)
+                          with_closed_book=item.condition == "rag+closed-book")
         out["trace"] = trace + out["trace"]
         out["evidence"] = evidence
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

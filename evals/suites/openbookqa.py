@@ -41,9 +41,8 @@ class OpenBookQASuite:
         docs, trace = [], []
         if item.condition != "closed-book":
             docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
-        weight = solver.config.choice.parametric_weight if item.condition == "rag+closed-book" else 0.0
         out = self.choose(solver, item.question, options, docs, purpose=f"openbookqa {item.condition}",
-                          parametric_weight=weight)
+                          with_closed_book=item.condition == "rag+closed-book")
         out["trace"] = trace + out["trace"]
         out["evidence"] = dump_evidence(docs)
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}

@@ -54,22 +54,27 @@ def test_content_free_choice_divides_by_the_models_letter_prior(tmp_path, config
 
 @pytest.mark.llm
 def test_rag_plus_closed_book_mixes_the_two_letter_distributions(tmp_path, config, embedder, qwen05):
-    solver = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
+    def solver_weighing(weight: float) -> Solver:
+        once = one_pass(config)
+        weighed = once.model_copy(update={"choice": once.choice.model_copy(update={"parametric_weight": weight})})
+        return Solver(tmp_path / "no-kb", weighed, embedder=embedder, gateway=qwen05)
+
+    solver = solver_weighing(0.7)
     question, misleading = "Which of these is a mammal?", ["Sharks are mammals: every shark is a mammal."]
     chooser = ScoredChoice("none")
     closed = chooser(solver, question, OPTIONS, None, purpose="test")
     alone = chooser(solver, question, OPTIONS, misleading, purpose="test")
     assert "parametric_logprobs" not in alone and alone["usage"]["llm_calls"] == 1
 
-    both = chooser(solver, question, OPTIONS, misleading, purpose="test", parametric_weight=0.7)
+    both = chooser(solver, question, OPTIONS, misleading, purpose="test", with_closed_book=True)
     # The two prompts are the other conditions' own: both scores come from the response cache, none is recomputed.
     assert both["usage"]["llm_calls"] == both["usage"]["cache_hits"] == 2
     assert both["letter_logprobs"] == alone["letter_logprobs"]
     assert both["parametric_logprobs"] == closed["letter_logprobs"]
     expected = mixed(alone["letter_logprobs"], closed["letter_logprobs"], 0.7)
     assert both["prediction"] == max(expected, key=expected.get)
-    ends = [chooser(solver, question, OPTIONS, misleading, purpose="test", parametric_weight=w)["prediction"]
-            for w in (0.0, 1.0)]
+    ends = [chooser(solver_weighing(w), question, OPTIONS, misleading, purpose="test", with_closed_book=True)
+            ["prediction"] for w in (0.0, 1.0)]
     assert ends == [alone["prediction"], closed["prediction"]]
     assert alone["prediction"] != closed["prediction"]  # the passage moved the choice, so the weight has work to do
 
