@@ -34,6 +34,11 @@ class AnswerFormSettings(BaseModel):
     compare: bool = Field(False, description="which-of-two and yes/no questions: the reader writes the fact for each "
                                              "side first, then an answer constrained to the two options or yes/no")
     compare_facts_chars: int = Field(240, description="compare: at most this many characters of facts before the answer")
+    # On by default: it gained on the choice part (HotpotQA 1-100) with both the 0.5B and the 1.5B and lost nothing
+    # held out (101-200); docs/RESULTS.md, "Issue 16, sixth session".
+    compare_values: bool = Field(True, description="which-of-two questions comparing a date or a number (earlier, "
+                                 "younger, more, taller): the reader gives each option's value in its own call and "
+                                 "the parsed values decide (pipeline/compare.py); else the ordinary answer")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
 from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, shape_answer
+from kgsolver.pipeline.compare import Comparison, compare_options, describe, detect_comparison
 from kgsolver.pipeline.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 
 SYSTEM_PROMPT = (
@@ -44,7 +45,7 @@ class GroundedAnswer:
     answer: str | None  # None: abstained (`reason` says why)
     cited: list[int]  # 0-based positions in the evidence list: cited by the model and supporting, else supporting
     support: list[int]  # every passage that contains the answer
-    reason: str
+    reason: str  # why it abstained; for a compared question, the values that decided it
     tokens: int
 
     @property
@@ -121,8 +122,13 @@ def grounding(answer: str, documents: list[Document]) -> list[int]:
 
 def generate_grounded(session: LLMSession, question: str, documents: list[Document],
                       form: AnswerFormSettings | None = None) -> GroundedAnswer:
-    asked = detect_form(question) if form is not None and (form.enabled or form.compare) else None
+    asked = detect_form(question) if form is not None and (form.enabled or form.compare or form.compare_values) else None
     options = comparison_options(asked) if form is not None and form.compare else ()
+    comparison = detect_comparison(question, asked) if form is not None and form.compare_values else None
+    if comparison is not None and documents:
+        decided = _compared(session, question, comparison, documents)
+        if decided is not None:
+            return decided
     messages = build_messages(question, documents, few_shot=form is not None and form.few_shot, options=options)
     if options and form is not None:  # the facts of both sides, then one of the options (pipeline/reader_prompt.py)
         schema, max_tokens = comparison_reply(options, form.compare_facts_chars), 96 + form.compare_facts_chars // 3
@@ -143,6 +149,18 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
         return GroundedAnswer(None, [], [], "ungrounded: no passage contains the answer, treated as abstain", tokens)
     # The cited passages that really contain the answer; else the first that do (citations the model forgot).
     return GroundedAnswer(answer, [i for i in cited if i in support] or support[:2], support, "", tokens)
+
+
+def _compared(session: LLMSession, question: str, comparison: Comparison,
+              documents: list[Document]) -> GroundedAnswer | None:
+    """The option the two values read from the passages pick (pipeline/compare.py), cited by the passages that name
+    either option; None when the values do not decide."""
+    picked, values, tokens = compare_options(session, question, comparison, documents, format_passages)
+    if picked is None:
+        return None
+    support = sorted({i for option in comparison.options for i in grounding(option, documents)})
+    support = support or list(range(min(2, len(documents))))
+    return GroundedAnswer(picked, support[:2], support, describe(comparison, values), tokens)
 
 
 def _judged(answer: str, asked: AnswerForm | None, options: tuple[str, ...]) -> bool:

@@ -16,6 +16,7 @@ from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
 from kgsolver.pipeline.answer_form import AnswerFormSettings
+from kgsolver.pipeline.compare import comparison_calls
 from kgsolver.pipeline.generate import generate_grounded, user_fact_documents
 from kgsolver.pipeline.llm_step import llm_step
 from kgsolver.pipeline.preference.parametric import ParametricAnswer, closed_book_answer
@@ -83,10 +84,12 @@ class Policy:
         return None
 
     def answer_calls(self, inputs: PreferenceInputs) -> int:
-        """LLM calls `resolve` may make: a grounded answer, a closed-book one, and up to two over the user's facts.
+        """LLM calls `resolve` may make: a grounded answer, a closed-book one, up to two over the user's facts, and
+        the two values of a compared question (pipeline/compare.py).
         Multi-hop modes keep these aside from their retrieval budget."""
         parametric = self.asks_parametric and inputs.parametric is None
-        return 1 + int(parametric) + (2 if inputs.assumptions else 0)
+        return 1 + int(parametric) + (2 if inputs.assumptions else 0) + comparison_calls(inputs.question,
+                                                                                       inputs.answer_form)
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
         raise NotImplementedError
@@ -150,7 +153,8 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
     source = "user" if from_user else "context"
     cited = from_user or [evidence[i] for i in grounded.cited]
     _record(inputs, "generate", inputs.question, grounded.answer,
-            f"{source}: cited {[d.metadata.get('doc_id') for d in cited]}", started)
+            f"{source}: cited {[d.metadata.get('doc_id') for d in cited]}"
+            + (f"; {grounded.reason}" if grounded.reason else ""), started)  # a compared question: the values read
     return GroundedCandidate(grounded.answer, cited, source)
 
 

@@ -1,0 +1,145 @@
+"""Which-of-two comparisons decided in code (pipeline/compare.py): the comparative read from the question, each
+option's value parsed, the winner picked; and the answer step using it only where the values decide."""
+
+import json
+
+import pytest
+from langchain_core.documents import Document
+
+from kgsolver.connectors.llms.gateway import LLMReply, Usage
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form
+from kgsolver.pipeline.compare import Comparison, comparison_calls, detect_comparison, parse_value, winner
+from kgsolver.pipeline.generate import generate_grounded
+
+PASSAGES = [Document("Robert Smith (born 4 May 1900) was a painter.", metadata={"title": "Robert Smith"}),
+            Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]
+
+
+def compared(question: str) -> Comparison | None:
+    return detect_comparison(question, detect_form(question))
+
+
+@pytest.mark.parametrize(("question", "kind", "wins"), [
+    ("Who was born earlier, Simone Bolelli or Caroline Wozniacki?", "date", "min"),
+    ("Which film came out first, All the Marbles or What Ever Happened to Baby Jane?", "date", "min"),
+    ("Which person went into space at a later date, Sigmund Jähn or Christer Fuglesang?", "date", "max"),
+    ("Which film director is younger, Robert Z. Leonard or Sinclair Hill?", "date", "max"),
+    ("Which mountain is taller, Gasherbrum II or Langtang Ri?", "number", "max"),
+    ("Which genus contains more species, Crowea or Dracula?", "number", "max"),
+    ("Which lake is smaller, Lake Tana or Lake Kivu?", "number", "min"),
+    ("Which board game was published most recently, Pirate's Cove or Catan?", "date", "max"),  # date word wins
+])
+def test_the_comparative_says_what_is_compared_and_which_end_wins(question, kind, wins):
+    comparison = compared(question)
+    assert comparison is not None and (comparison.kind, comparison.wins) == (kind, wins)
+    assert comparison.options == detect_form(question).options
+
+
+def test_no_comparison_without_a_comparative_or_two_options():
+    assert compared("Which is a comedy film, The Million Dollar Duck or Don Quixote?") is None
+    assert compared("Is Muskegon County Airport or John Wayne Airport further west?") is None
+    assert compared("Who was born first?") is None  # no two options
+    # a lifespan or a duration is two dates apart, not one value a passage states
+    assert compared("Which playwright lived a longer life, Edward Albee or J. M. Barrie?") is None
+    assert compared("Which satellite was operational for longer, EXOSAT or Hipparcos?") is None
+    assert detect_comparison("Who was born first, A or B?", AnswerForm("other")) is None
+
+
+def test_a_comparative_inside_an_option_name_is_not_the_question_s():
+    # "First" belongs to the band's name; the question compares nothing it can read
+    assert compared("Which band is from Sweden, First Aid Kit or Muse?") is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("8 October 1985", (1985, 10, 8)), ("October 8, 1985", (1985, 10, 8)), ("born in March 1990 in Rome", (1990, 3, 1)),
+    ("2012-05-03", (2012, 5, 3)), ("1985", (1985, 1, 1)), ("Sept. 2, 1945", (1945, 9, 2)),
+])
+def test_dates_parse_to_day_numbers(text, expected):
+    from datetime import date
+    assert parse_value(text, "date") == date(*expected).toordinal()
+
+
+def test_dates_order_within_a_year_and_numbers_parse_with_their_scale():
+    assert parse_value("8 October 1985", "date") > parse_value("1 March 1985", "date")
+    assert parse_value("8,035 m", "number") == 8035
+    assert parse_value("3.5 million", "number") == 3_500_000
+    assert parse_value("seven members", "number") == 7
+    assert parse_value("unknown", "date") is None and parse_value("unknown", "number") is None
+    assert parse_value("around 45 AD", "date") is None  # not a year this reads
+
+
+def test_winner_picks_the_end_the_comparison_names_and_refuses_ties_and_gaps():
+    earlier = Comparison(("A", "B"), "date", "min")
+    later = Comparison(("A", "B"), "date", "max")
+    assert winner(earlier, [1.0, 2.0]) == "A" and winner(later, [1.0, 2.0]) == "B"
+    assert winner(earlier, [2.0, 2.0]) is None and winner(earlier, [None, 2.0]) is None
+
+
+class ValueSession:
+    """Replies to each value prompt with the value given for the option it names; else the grounded reply."""
+
+    def __init__(self, values: dict[str, str], grounded: dict):
+        self.values, self.grounded, self.calls = values, grounded, []
+
+    def chat_json(self, messages, schema, *, purpose, max_tokens):
+        self.calls.append(purpose)
+        if purpose == "comparison value":
+            option = next(o for o in self.values if f"for {o}," in messages[-1].content)
+            reply = {"value": self.values[option]}
+        else:
+            reply = self.grounded
+        return schema.model_validate(reply), LLMReply(json.dumps(reply), Usage(prompt_tokens=10, completion_tokens=5),
+                                                      purpose)
+
+
+def test_the_values_decide_a_compared_question_against_the_model_s_own_pick():
+    question = "Who was born first, Robert Smith or Jane Doe?"
+    session = ValueSession({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
+    answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
+    assert answer.answer == "Robert Smith" and session.calls == ["comparison value"] * 2
+    assert answer.support == [0, 1] and answer.tokens == 30
+    assert answer.reason == "compared dates (Robert Smith: 4 May 1900, Jane Doe: 1950); the earlier wins"
+    later = generate_grounded(ValueSession({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {}),
+                              question.replace("first", "later"), PASSAGES, AnswerFormSettings(compare_values=True))
+    assert later.answer == "Jane Doe"
+
+
+def test_undecided_values_fall_back_to_the_ordinary_answer():
+    question = "Who was born first, Robert Smith or Jane Doe?"
+    session = ValueSession({"Robert Smith": "unknown", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
+    answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
+    assert answer.answer == "Jane Doe" and session.calls == ["comparison value"] * 2 + ["grounded answer"]
+
+
+def test_off_it_leaves_the_answer_to_the_model_and_on_it_is_counted_in_the_answer_budget():
+    question = "Who was born first, Robert Smith or Jane Doe?"
+    session = ValueSession({}, {"answer": "Jane Doe", "passages": [2]})
+    off = AnswerFormSettings(compare_values=False)
+    assert generate_grounded(session, question, PASSAGES, off).answer == "Jane Doe"
+    assert session.calls == ["grounded answer"]
+    assert comparison_calls(question, off) == 0 and comparison_calls(question, None) == 0
+    assert comparison_calls(question, AnswerFormSettings()) == 2  # on by default
+    assert comparison_calls("What was Robert Smith's job?", AnswerFormSettings()) == 0
+
+
+def test_a_value_the_passages_do_not_write_does_not_decide():
+    # the 0.5B's "2" for "how many albums" was the passage's number, not a fact
+    question = "Which band released more albums, Robert Smith or Jane Doe?"
+    session = ValueSession({"Robert Smith": "2", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
+    answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
+    assert session.calls == ["comparison value"] * 2 + ["grounded answer"] and answer.answer == "Jane Doe"
+
+
+def test_each_option_s_value_is_read_from_the_passages_that_name_it():
+    question = "Who was born first, Robert Smith or Jane Doe?"
+    prompts = []
+
+    class Recording(ValueSession):
+        def chat_json(self, messages, schema, *, purpose, max_tokens):
+            prompts.append(messages[-1].content)
+            return super().chat_json(messages, schema, purpose=purpose, max_tokens=max_tokens)
+
+    generate_grounded(Recording({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {}), question, PASSAGES,
+                      AnswerFormSettings(compare_values=True))
+    assert "born 4 May 1900" in prompts[0] and "Jane Doe (born" not in prompts[0]
+    assert "Jane Doe (born 1950)" in prompts[1] and "Robert Smith (born" not in prompts[1]
