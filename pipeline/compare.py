@@ -23,14 +23,15 @@ from kgsolver.connectors.text import normal
 from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form
 
 ValueKind = Literal["date", "number"]
+End = Literal["min", "max"]  # which end of the compared values wins
 
 # The comparative word -> what is compared and which end wins; a date word decides over a number word ("published
 # most recently" compares dates). "older" is an earlier date (born, founded).
-_DATE_WORDS: dict[str, str] = {
+_DATE_WORDS: dict[str, End] = {
     **dict.fromkeys(("earlier", "earliest", "first", "sooner", "before", "older", "oldest"), "min"),
     **dict.fromkeys(("later", "latest", "last", "recent", "recently", "younger", "youngest", "newer", "newest"), "max"),
 }
-_NUMBER_WORDS_CMP: dict[str, str] = {
+_NUMBER_WORDS: dict[str, End] = {
     **dict.fromkeys(("more", "most", "larger", "largest", "bigger", "biggest", "taller", "tallest", "higher", "highest",
                      "longer", "longest", "greater", "greatest"), "max"),
     **dict.fromkeys(("fewer", "fewest", "less", "least", "smaller", "smallest", "shorter", "shortest", "lower",
@@ -46,7 +47,7 @@ _WORD = re.compile(r"[a-z]+")
 class Comparison:
     options: tuple[str, str]
     kind: ValueKind
-    wins: str  # "min" or "max"
+    wins: End
 
 
 def detect_comparison(question: str, form: AnswerForm | None) -> Comparison | None:
@@ -60,10 +61,11 @@ def detect_comparison(question: str, form: AnswerForm | None) -> Comparison | No
     if _SPAN.search(rest):
         return None
     words = _WORD.findall(rest)
-    for kind, table in (("date", _DATE_WORDS), ("number", _NUMBER_WORDS_CMP)):
+    tables: tuple[tuple[ValueKind, dict[str, End]], ...] = (("date", _DATE_WORDS), ("number", _NUMBER_WORDS))
+    for kind, table in tables:
         wins = next((table[w] for w in words if w in table), None)
         if wins:
-            return Comparison((form.options[0], form.options[1]), kind, wins)  # type: ignore[arg-type]
+            return Comparison((form.options[0], form.options[1]), kind, wins)
     return None
 
 
@@ -79,7 +81,7 @@ _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _YEAR = re.compile(r"\b(\d{3,4})\b")
 _NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million|billion|thousand|hundred)?", re.I)
 _SCALE = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
-_NUMBER_WORDS = {w: n for n, w in enumerate(("zero one two three four five six seven eight nine ten eleven twelve "
+_SPELLED = {w: n for n, w in enumerate(("zero one two three four five six seven eight nine ten eleven twelve "
                                              "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
                                              "twenty").split())}
 
@@ -108,7 +110,7 @@ def parse_value(text: str, kind: ValueKind) -> float | None:
     if found := _NUMBER.search(text):
         value = float(found[1].replace(",", ""))
         return value * _SCALE.get((found[2] or "").lower(), 1.0)
-    words = [_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS]
+    words = [_SPELLED[w] for w in _WORD.findall(text.lower()) if w in _SPELLED]
     return float(words[0]) if words else None
 
 
@@ -161,7 +163,7 @@ def grounded_value(value: str, documents: Sequence[Document], kind: ValueKind) -
     a small model's "2" is often a passage number, not a fact."""
     parsed = parse_value(value, kind)
     text = " ".join(d.metadata.get("title", "") + " " + d.page_content for d in documents).lower()
-    figures = re.findall(r"\d[\d,.]*\d|\d", value) or [w for w in _WORD.findall(value.lower()) if w in _NUMBER_WORDS]
+    figures = re.findall(r"\d[\d,.]*\d|\d", value) or [w for w in _WORD.findall(value.lower()) if w in _SPELLED]
     if parsed is None or not figures:
         return None
     return parsed if all(re.search(rf"(?<![\d.,]){re.escape(f)}(?!\d)", text) for f in figures) else None
