@@ -34,6 +34,9 @@ class AnswerFormSettings(BaseModel):
     compare: bool = Field(False, description="which-of-two and yes/no questions: the reader writes the fact for each "
                                              "side first, then an answer constrained to the two options or yes/no")
     compare_facts_chars: int = Field(240, description="compare: at most this many characters of facts before the answer")
+    retry_echo: bool = Field(False, description="an answer that only repeats words of the question (\"The Deep Blue "
+                             "Sea\" for \"the actor in The Deep Blue Sea won an award for which role?\") is not the "
+                             "answer: the reader is told so and answers once more; a second echo abstains")
     # On by default: it gained on the choice part (HotpotQA 1-100) with both the 0.5B and the 1.5B and lost nothing
     # held out (101-200); docs/RESULTS.md, "Issue 16, sixth session".
     compare_values: bool = Field(True, description="which-of-two questions comparing a date or a number (earlier, "
@@ -96,6 +99,15 @@ def detect_form(question: str) -> AnswerForm:
         if pattern.search(q):
             return AnswerForm(kind)  # type: ignore[arg-type]  # the kinds above are AnswerKind literals
     return AnswerForm("other")
+
+
+def echoes(answer: str, question: str, form: AnswerForm | None) -> bool:
+    """Whether the answer is only words the question already says (whole words, after normalisation). Never for a
+    yes/no question or one naming its options ("A or B"), whose answer the question may well contain."""
+    said = normal(answer)
+    if not said or (form is not None and form.kind in ("yes_no", "choice")) or " or " in question.lower():
+        return False
+    return f" {said} " in f" {normal(question)} "
 
 
 _LEAD = re.compile(r"^(?:the\s+)?(?:final\s+|short\s+)?answer\s*(?:is|:)\s*|^(?:it|this|that|he|she|they)\s+"

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, shape_answer
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, shape_answer
 from kgsolver.pipeline.compare import Comparison, compare_options, describe, detect_comparison
 from kgsolver.pipeline.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 
@@ -31,6 +31,8 @@ SYSTEM_PROMPT = (
 USER_FACT_NOTE = ("\nPassages marked USER FACT were stated by the user: they are true and override any other passage "
                   "that disagrees.")
 USER_FACT_TITLE = "USER FACT"
+ECHO_NOTE = ('"{answer}" is named in the question itself, so it is not what the question asks for. Read the passages '
+             'again and reply with the answer the question asks for.')
 ABSTAIN_ANSWER = "I could not find the answer in the knowledge base."
 _UNKNOWN = {"", "unknown", "none", "n/a", "not found", "i don't know", "no answer"}
 
@@ -122,7 +124,8 @@ def grounding(answer: str, documents: list[Document]) -> list[int]:
 
 def generate_grounded(session: LLMSession, question: str, documents: list[Document],
                       form: AnswerFormSettings | None = None) -> GroundedAnswer:
-    asked = detect_form(question) if form is not None and (form.enabled or form.compare or form.compare_values) else None
+    uses_form = form is not None and (form.enabled or form.compare or form.compare_values or form.retry_echo)
+    asked = detect_form(question) if uses_form else None
     options = comparison_options(asked) if form is not None and form.compare else ()
     comparison = detect_comparison(question, asked) if form is not None and form.compare_values else None
     if comparison is not None and documents:
@@ -134,12 +137,17 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
         schema, max_tokens = comparison_reply(options, form.compare_facts_chars), 96 + form.compare_facts_chars // 3
     else:
         schema, max_tokens = GroundedReply, 96
-    reply, raw = session.chat_json(messages, schema, purpose="grounded answer", max_tokens=max_tokens)
-    tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
-    answer = str(reply.answer).strip().strip(".")  # type: ignore[attr-defined]  # both schemas have answer, passages
-    if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer_form.py)
-        answer = shape_answer(answer, asked, [d.page_content for d in documents],
-                              alias_window_chars=form.alias_window_chars)
+    answer, reply, text, tokens = _reply(session, messages, schema, max_tokens, asked, form, documents)
+    if form is not None and form.retry_echo and echoes(answer, question, asked):
+        # The answer only repeats the question (its subject or a name it gives): told so once, the reader tries again,
+        # if the budget leaves a call for it beside the closed-book answer that may follow.
+        remaining = session.remaining_calls()
+        if remaining is None or remaining >= 2:
+            retry = messages + [AIMessage(text), HumanMessage(ECHO_NOTE.format(answer=answer))]
+            answer, reply, text, more = _reply(session, retry, schema, max_tokens, asked, form, documents)
+            tokens += more
+        if echoes(answer, question, asked):
+            return GroundedAnswer(None, [], [], f"abstain: the answer {answer!r} only repeats the question", tokens)
     if normal(answer) in _UNKNOWN or not documents:
         return GroundedAnswer(None, [], [], "abstain: no passage supports an answer", tokens)
     cited = sorted({p - 1 for p in reply.passages if 1 <= p <= len(documents)})  # type: ignore[attr-defined]
@@ -149,6 +157,19 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
         return GroundedAnswer(None, [], [], "ungrounded: no passage contains the answer, treated as abstain", tokens)
     # The cited passages that really contain the answer; else the first that do (citations the model forgot).
     return GroundedAnswer(answer, [i for i in cited if i in support] or support[:2], support, "", tokens)
+
+
+def _reply(session: LLMSession, messages: list[BaseMessage], schema: type[BaseModel], max_tokens: int,
+           asked: AnswerForm | None, form: AnswerFormSettings | None,
+           documents: list[Document]) -> tuple[str, BaseModel, str, int]:
+    """One grounded-answer call: the answer (brought to the asked form when the step is on), the parsed reply, its
+    text, and the tokens it took."""
+    reply, raw = session.chat_json(messages, schema, purpose="grounded answer", max_tokens=max_tokens)
+    answer = str(reply.answer).strip().strip(".")  # type: ignore[attr-defined]  # both schemas have answer, passages
+    if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer_form.py)
+        answer = shape_answer(answer, asked, [d.page_content for d in documents],
+                              alias_window_chars=form.alias_window_chars)
+    return answer, reply, raw.text, raw.usage.prompt_tokens + raw.usage.completion_tokens
 
 
 def _compared(session: LLMSession, question: str, comparison: Comparison,

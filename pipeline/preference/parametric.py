@@ -8,7 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, shape_answer
+from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, echoes, shape_answer
 from kgsolver.pipeline.generate import is_unknown
 
 PARAMETRIC_PROMPT = (
@@ -39,7 +39,10 @@ def closed_book_answer(session: LLMSession, question: str, *, max_tokens: int = 
     reply, raw = session.chat_json(parametric_messages(question), ParametricReply, purpose="parametric answer",
                                    max_tokens=max_tokens)
     answer = reply.answer.strip().strip(".")
+    asked = detect_form(question)
     if form is not None and form.enabled:  # the form the question asks for, as the grounded answer gets it
-        answer = shape_answer(answer, detect_form(question))
+        answer = shape_answer(answer, asked)
     tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
-    return ParametricAnswer(None if is_unknown(answer) else answer, reply.confidence, tokens)
+    # An answer that only repeats the question is none, here as in the grounded answer (no second try: a fallback)
+    echo = form is not None and form.retry_echo and echoes(answer, question, asked)
+    return ParametricAnswer(None if is_unknown(answer) or echo else answer, reply.confidence, tokens)

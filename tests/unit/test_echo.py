@@ -1,0 +1,74 @@
+"""An answer that only repeats the question (pipeline/answer_form.py `echoes`) is not the answer: with
+`answer_form.retry_echo` the reader is told so once (pipeline/generate.py), and a second echo abstains."""
+
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage
+
+from kgsolver.connectors.llms.gateway import LLMReply, Usage
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes
+from kgsolver.pipeline.generate import GroundedReply, generate_grounded
+from kgsolver.pipeline.preference.parametric import ParametricReply, closed_book_answer
+
+QUESTION = 'The actor known for his role as "Freddie" in The Deep Blue Sea won an award for his role in what play?'
+PASSAGES = [
+    Document("The Deep Blue Sea is a 2011 film; Tom Hiddleston plays Freddie.", metadata={"title": "The Deep Blue Sea"}),
+    Document("Tom Hiddleston won the Laurence Olivier Award for Cymbeline.", metadata={"title": "Tom Hiddleston"}),
+]
+RETRY = AnswerFormSettings(retry_echo=True, compare_values=False)
+
+
+def test_an_answer_made_of_the_question_s_own_words_echoes():
+    assert echoes("The Deep Blue Sea", QUESTION, detect_form(QUESTION))
+    assert echoes("the deep blue sea.", QUESTION, None)  # after normalisation
+    assert not echoes("Cymbeline", QUESTION, None)
+    assert not echoes("Deep Blue", "What is Deep Bluesea?", None)  # whole words only
+    assert not echoes("", QUESTION, None)
+
+
+def test_yes_no_and_named_options_never_echo():
+    assert not echoes("yes", "Is yes a word?", AnswerForm("yes_no"))
+    choice = "Which will be higher Time Warner Center or One Manhattan Square?"
+    assert not echoes("One Manhattan Square", choice, detect_form(choice))  # no comma: detected as "other"
+
+
+class Scripted:
+    """Replies to the grounded-answer calls in turn; records the messages and the calls left."""
+
+    def __init__(self, *answers: str, calls_left: int | None = None):
+        self.answers, self.seen, self.calls_left = list(answers), [], calls_left
+
+    def remaining_calls(self) -> int | None:
+        return self.calls_left
+
+    def chat_json(self, messages, schema, *, purpose, max_tokens):
+        self.seen.append(messages)
+        reply = GroundedReply(answer=self.answers.pop(0), passages=[2])
+        return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+
+
+def test_an_echo_is_answered_again_after_the_model_is_told_so():
+    session = Scripted("The Deep Blue Sea", "Cymbeline")
+    answer = generate_grounded(session, QUESTION, PASSAGES, RETRY)
+    assert answer.answer == "Cymbeline" and answer.tokens == 30
+    retry = session.seen[1]
+    assert retry[:-2] == session.seen[0] and isinstance(retry[-2], AIMessage) and isinstance(retry[-1], HumanMessage)
+    assert '"The Deep Blue Sea" is named in the question' in retry[-1].content
+
+
+def test_a_second_echo_or_no_call_left_abstains_and_off_keeps_the_echo():
+    twice = generate_grounded(Scripted("The Deep Blue Sea", "Deep Blue Sea"), QUESTION, PASSAGES, RETRY)
+    assert twice.abstained and "only repeats the question" in twice.reason
+    no_budget = Scripted("The Deep Blue Sea", "Cymbeline", calls_left=1)  # the closed-book answer needs the last call
+    assert generate_grounded(no_budget, QUESTION, PASSAGES, RETRY).abstained and len(no_budget.seen) == 1
+    off = generate_grounded(Scripted("The Deep Blue Sea"), QUESTION, PASSAGES, AnswerFormSettings(compare_values=False))
+    assert off.answer == "The Deep Blue Sea"
+
+
+def test_a_closed_book_echo_is_no_answer_either():
+    class Closed:
+        def chat_json(self, messages, schema, *, purpose, max_tokens):
+            reply = ParametricReply(answer="The Deep Blue Sea", confidence=90)
+            return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+
+    assert closed_book_answer(Closed(), QUESTION, form=RETRY).answer is None
+    assert closed_book_answer(Closed(), QUESTION, form=AnswerFormSettings()).answer == "The Deep Blue Sea"
