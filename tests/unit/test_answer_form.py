@@ -25,6 +25,14 @@ def test_detects_choice_after_comma_with_commas_inside_the_options():
         ("DC Talk", "Manchester Orchestra")
 
 
+def test_detects_choice_without_a_comma_from_the_names_around_or():
+    assert detect_form("Who was born first Iain Pears or Richard Llewellyn ?").options == ("Iain Pears",
+                                                                                          "Richard Llewellyn")
+    assert detect_form("Which is older Bank of America or Wells Fargo?").options == ("Bank of America", "Wells Fargo")
+    # "or" between common words is not a choice between names
+    assert detect_form("The Nimavar school in the Nimavar Bazaar, or bazar, is in which country?").kind == "place"
+
+
 def test_detects_choice_in_a_yes_no_shaped_question_and_trims_the_predicate():
     assert detect_form("Is Muskegon County Airport or John Wayne Airport further west?") == \
         AnswerForm("choice", ("Muskegon County Airport", "John Wayne Airport"))
