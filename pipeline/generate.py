@@ -14,7 +14,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.connectors.llms.gateway import LLMReply, LLMSession
 from kgsolver.connectors.text import content_words, normal
 from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, shape_answer
 from kgsolver.pipeline.compare import Comparison, compare_options, describe, detect_comparison
@@ -137,15 +137,16 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
         schema, max_tokens = comparison_reply(options, form.compare_facts_chars), 96 + form.compare_facts_chars // 3
     else:
         schema, max_tokens = GroundedReply, 96
-    answer, reply, text, tokens = _reply(session, messages, schema, max_tokens, asked, form, documents)
+    answer, reply, raw = _reply(session, messages, schema, max_tokens, asked, form, documents)
+    tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
     if form is not None and form.retry_echo and echoes(answer, question, asked):
         # The answer only repeats the question (its subject or a name it gives): told so once, the reader tries again,
         # if the budget leaves a call for it beside the closed-book answer that may follow.
         remaining = session.remaining_calls()
         if remaining is None or remaining >= 2:
-            retry = messages + [AIMessage(text), HumanMessage(ECHO_NOTE.format(answer=answer))]
-            answer, reply, text, more = _reply(session, retry, schema, max_tokens, asked, form, documents)
-            tokens += more
+            retry = messages + [AIMessage(raw.text), HumanMessage(ECHO_NOTE.format(answer=answer))]
+            answer, reply, raw = _reply(session, retry, schema, max_tokens, asked, form, documents)
+            tokens += raw.usage.prompt_tokens + raw.usage.completion_tokens
         if echoes(answer, question, asked):
             return GroundedAnswer(None, [], [], f"abstain: the answer {answer!r} only repeats the question", tokens)
     if normal(answer) in _UNKNOWN or not documents:
@@ -161,15 +162,15 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
 
 def _reply(session: LLMSession, messages: list[BaseMessage], schema: type[BaseModel], max_tokens: int,
            asked: AnswerForm | None, form: AnswerFormSettings | None,
-           documents: list[Document]) -> tuple[str, BaseModel, str, int]:
-    """One grounded-answer call: the answer (brought to the asked form when the step is on), the parsed reply, its
-    text, and the tokens it took."""
+           documents: list[Document]) -> tuple[str, BaseModel, LLMReply]:
+    """One grounded-answer call: the answer (brought to the asked form when the step is on), the parsed reply, and
+    the raw reply (its text, its usage)."""
     reply, raw = session.chat_json(messages, schema, purpose="grounded answer", max_tokens=max_tokens)
     answer = str(reply.answer).strip().strip(".")  # type: ignore[attr-defined]  # both schemas have answer, passages
     if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer_form.py)
         answer = shape_answer(answer, asked, [d.page_content for d in documents],
                               alias_window_chars=form.alias_window_chars)
-    return answer, reply, raw.text, raw.usage.prompt_tokens + raw.usage.completion_tokens
+    return answer, reply, raw
 
 
 def _compared(session: LLMSession, question: str, comparison: Comparison,
