@@ -152,8 +152,14 @@ def clean(answer: str) -> str:
 _YES = re.compile(r"^(?:yes|true|correct)\b", re.I)
 _NO = re.compile(r"^(?:no|false|incorrect|neither)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+# The one month table: names and abbreviations -> month number (a date is cut to its span here, parsed in
+# pipeline/compare.py); the pattern tries the longest name first.
+MONTHS = {m: n for n, names in enumerate((("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+                                          ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+                                          ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+                                          ("dec", "december")), start=1) for m in names}
+MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_MONTH = rf"(?:{MONTH_NAMES})\.?"
 _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{3,4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}|"
                    rf"\d{{3,4}})\b", re.I)
 _NUMBER = re.compile(r"(?:\d[\d,.]*\d|\d)(?:\s+(?:million|billion|thousand|hundred|trillion))?", re.I)

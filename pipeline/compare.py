@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import normal
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form
+from kgsolver.pipeline.answer_form import MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form
 
 ValueKind = Literal["date", "number"]
 End = Literal["min", "max"]  # which end of the compared values wins
@@ -69,14 +69,9 @@ def detect_comparison(question: str, form: AnswerForm | None) -> Comparison | No
     return None
 
 
-_MONTHS = {m: n for n, names in enumerate((("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-                                           ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-                                           ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-                                           ("dec", "december")), start=1) for m in names}
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})\s+({_MONTH})\.?,?\s+(\d{{3,4}})\b", re.I)
-_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}),?\s+(\d{{3,4}})\b", re.I)
-_MONTH_YEAR = re.compile(rf"\b({_MONTH})\.?,?\s+(\d{{3,4}})\b", re.I)
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_NAMES})\.?,?\s+(\d{{3,4}})\b", re.I)
+_MONTH_DAY_YEAR = re.compile(rf"\b({MONTH_NAMES})\.?\s+(\d{{1,2}}),?\s+(\d{{3,4}})\b", re.I)
+_MONTH_YEAR = re.compile(rf"\b({MONTH_NAMES})\.?,?\s+(\d{{3,4}})\b", re.I)
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _YEAR = re.compile(r"\b(\d{3,4})\b")
 _NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million|billion|thousand|hundred)?", re.I)
@@ -100,11 +95,11 @@ def parse_value(text: str, kind: ValueKind) -> float | None:
         if found := _ISO.search(text):
             return _ordinal(int(found[1]), int(found[2]), int(found[3]))
         if found := _DAY_MONTH_YEAR.search(text):
-            return _ordinal(int(found[3]), _MONTHS[found[2].lower()], int(found[1]))
+            return _ordinal(int(found[3]), MONTHS[found[2].lower()], int(found[1]))
         if found := _MONTH_DAY_YEAR.search(text):
-            return _ordinal(int(found[3]), _MONTHS[found[1].lower()], int(found[2]))
+            return _ordinal(int(found[3]), MONTHS[found[1].lower()], int(found[2]))
         if found := _MONTH_YEAR.search(text):
-            return _ordinal(int(found[2]), _MONTHS[found[1].lower()])
+            return _ordinal(int(found[2]), MONTHS[found[1].lower()])
         found = _YEAR.search(text)
         return _ordinal(int(found[1])) if found and int(found[1]) >= 100 else None
     if found := _NUMBER.search(text):
