@@ -26,6 +26,7 @@ from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
 from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
 from kgsolver.pipeline.preference.registry import get_policy
+from kgsolver.pipeline.reader_prompt import hop_order
 from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
 
 if TYPE_CHECKING:
@@ -85,7 +86,9 @@ def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, docu
     assert inputs.embedder is not None and inputs.tracer is not None, "_inputs() always sets both"
     chain = build_filter_chain(filters, inputs.embedder, session=inputs.session, user_facts=inputs.assumptions)
     filtered = chain.run(inputs.question, documents, tracer=inputs.tracer)
-    inputs.documents = filtered.documents
+    form = inputs.answer_form
+    hop_first = form is not None and form.passage_order == "hop"
+    inputs.documents = hop_order(inputs.question, filtered.documents) if hop_first else filtered.documents
     removed_by = {r.ref: report.filter for report in filtered.reports for r in report.removed if r.kind == "document"}
     started = time.perf_counter()
     outcome = policy.resolve(inputs)

@@ -41,6 +41,11 @@ class AnswerFormSettings(BaseModel):
                              "answer: the reader is told so and answers once more; a second echo abstains")
     # On by default: it gained on the choice part (HotpotQA 1-100) with both the 0.5B and the 1.5B and lost nothing
     # held out (101-200); docs/RESULTS.md, "Issue 16, sixth session".
+    # "hop" by default: chosen on HotpotQA 1-100 (docs/RESULTS.md, "Issue 16, seventh session").
+    passage_order: Literal["rank", "hop"] = Field("hop", description="the order of the reader's passages: 'rank' as "
+                                                  "retrieval ranked them, 'hop' the passages whose title the question "
+                                                  "names first (the first hop of a bridge, both sides of a comparison), "
+                                                  "then the others in rank order")
     compare_values: bool = Field(True, description="which-of-two questions comparing a date or a number (earlier, "
                                  "younger, more, taller): the reader gives each option's value in its own call and "
                                  "the parsed values decide (pipeline/compare.py); else the ordinary answer")

@@ -1,5 +1,6 @@
-"""Reader prompt options (the `answer_form` block's `few_shot` and `compare`): worked examples of short answers shown
-before the question, and the explicit comparison asked of which-of-two and yes/no questions.
+"""Reader prompt options (the `answer_form` block's `few_shot`, `compare` and `passage_order`): worked examples of short
+answers shown before the question, the explicit comparison asked of which-of-two and yes/no questions, and the order
+of the passages.
 
 The examples are invented (made-up people, places and works, so no benchmark question and no fact the model may know
 is in them); they show the answer forms small models get wrong: the attribute the question asks for rather than the
@@ -8,11 +9,13 @@ entity it is about, one of two named options as the question writes it, and a ba
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field, create_model
 
+from kgsolver.connectors.text import title_name
 from kgsolver.pipeline.answer_form import AnswerForm
 
 # (passages as (title, text), question, the JSON reply)
@@ -60,3 +63,15 @@ def comparison_reply(options: tuple[str, ...], facts_chars: int) -> type[BaseMod
     answer: Any = Literal[options]  # the options are runtime strings: a Literal built at run time
     return create_model("ComparedReply", facts=(str, Field(max_length=facts_chars)), answer=(answer, ...),
                         passages=(list[int], Field(default_factory=list, max_length=10)))
+
+
+def hop_order(question: str, documents: list[Document]) -> list[Document]:
+    """The passages whose title's name ("Catawissa (tugboat)" -> "Catawissa") the question writes, as whole words and
+    with the title's capitals, first; then the others; each group in the order given. A bridge question names its
+    first hop and a comparison both sides: a small reader reads those before the passages retrieval ranked above
+    them. Case counts so that a page named by a common word ("It", "Time") is not moved by that word in a question."""
+    def named(doc: Document) -> bool:
+        name = " ".join(title_name(doc.metadata.get("title", "")).split())
+        return bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", question) is not None
+    first = [d for d in documents if named(d)]
+    return first + [d for d in documents if not named(d)]

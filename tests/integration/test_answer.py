@@ -50,3 +50,31 @@ def test_every_mode_filters_and_decides_once(mode, demo_kb, config, embedder):
     assert tools.count("filter:relevance") == 1 and tools.count("preference") == 1, tools
     assert tools.index("filter:relevance") < tools.index("preference") and tools[-1] == "preference"
     assert result.evidence and result.mode == mode
+
+
+class _Seen(Exception):
+    """Raised by the recording policy with the passages the answer step handed it."""
+
+
+class RecordingPolicy:
+    def before_retrieval(self, inputs):
+        return None
+
+    def resolve(self, inputs):
+        raise _Seen([d.metadata["title"] for d in inputs.documents])
+
+
+@pytest.mark.parametrize("order, expected", [("hop", ["Corvin Bridge", "Bridges of Varo"]),
+                                             ("rank", ["Bridges of Varo", "Corvin Bridge"])])
+def test_the_reader_gets_the_passages_the_question_names_first(monkeypatch, config, embedder, order, expected):
+    from langchain_core.documents import Document
+
+    monkeypatch.setattr(answer_step, "get_policy", lambda name: RecordingPolicy())
+    settings = config.model_copy(deep=True)
+    settings.filters.enabled, settings.answer_form.passage_order = False, order
+    documents = [Document("The bridges of Varo cross the Tessa.", metadata={"title": "Bridges of Varo"}),
+                 Document("The Corvin Bridge opened in 1931.", metadata={"title": "Corvin Bridge"})]
+    with pytest.raises(_Seen) as seen:
+        answer_step.answer_passages("When did the Corvin Bridge open?", documents, session=None, config=settings,
+                                    embedder=embedder)
+    assert seen.value.args[0] == expected

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
 from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings
 from kgsolver.pipeline.generate import GroundedReply, build_messages, generate_grounded
-from kgsolver.pipeline.reader_prompt import EXAMPLES, comparison_options, comparison_reply
+from kgsolver.pipeline.reader_prompt import EXAMPLES, comparison_options, comparison_reply, hop_order
 
 PASSAGES = [Document("Robert Smith (born 1900) was a painter.", metadata={"title": "Robert Smith"}),
             Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]
@@ -77,3 +77,26 @@ def test_compare_leaves_other_questions_as_they_were():
     answer = generate_grounded(session, "What was Robert Smith's job?", PASSAGES, AnswerFormSettings(compare=True))
     assert answer.answer == "painter" and session.calls[0]["schema"] is GroundedReply
     assert session.calls[0]["max_tokens"] == 96
+
+
+def _titled(*titles: str) -> list[Document]:
+    return [Document(f"About {t}.", metadata={"title": t}) for t in titles]
+
+
+def test_hop_order_puts_the_passages_the_question_names_first():
+    documents = _titled("Chicago (play)", "Ginger Rogers", "Roxie Hart (film)", "George Montgomery")
+    ordered = hop_order("Roxie Hart starred the entertainer who had what nickname?", documents)
+    assert [d.metadata["title"] for d in ordered] == ["Roxie Hart (film)", "Chicago (play)", "Ginger Rogers",
+                                                     "George Montgomery"]
+    ordered = hop_order("Which opened first, the Aldmoor Viaduct or Corvin Bridge?",
+                        _titled("Bridges of Varo", "Corvin Bridge", "Aldmoor Viaduct, Kelby", "Kelby"))
+    assert [d.metadata["title"] for d in ordered] == ["Corvin Bridge", "Aldmoor Viaduct, Kelby", "Bridges of Varo",
+                                                     "Kelby"]
+
+
+def test_hop_order_needs_the_whole_name_with_its_capitals():
+    documents = _titled("Time (magazine)", "It (novel)", "Rushmore", "Rush (band)")
+    question = "What time did it take the band Rush to record Counterparts?"
+    assert [d.metadata["title"] for d in hop_order(question, documents)] == ["Rush (band)", "Time (magazine)",
+                                                                             "It (novel)", "Rushmore"]
+    assert hop_order("", documents) == documents and hop_order("Rush", []) == []
