@@ -41,6 +41,9 @@ class AnswerFormSettings(BaseModel):
                              "answer: the reader is told so and answers once more; a second echo abstains")
     # On by default: it gained on the choice part (HotpotQA 1-100) with both the 0.5B and the 1.5B and lost nothing
     # held out (101-200); docs/RESULTS.md, "Issue 16, sixth session".
+    same_values: bool = Field(False, description="yes/no questions asking whether two named things share an "
+                              "attribute (\"Were A and B from the same country?\"): the reader gives each one's "
+                              "value in its own call and the answer is yes when the two agree (pipeline/compare.py)")
     # "hop" by default: chosen on HotpotQA 1-100 (docs/RESULTS.md, "Issue 16, seventh session").
     passage_order: Literal["rank", "hop"] = Field("hop", description="the order of the reader's passages: 'rank' as "
                                                   "retrieval ranked them, 'hop' the passages whose title the question "
@@ -91,10 +94,13 @@ def _option_b(text: str, with_aux: bool) -> str:
     return " ".join(words[:keep]) or text
 
 
-def _bare_options(question: str) -> tuple[str, str] | None:
-    """"Who was born first Iain Pears or Richard Llewellyn?" (no comma before the options): the capitalised names on
-    either side of the last " or "; None unless both sides are names."""
-    before, _, after = question.rpartition(" or ")
+def named_pair(question: str, joiner: str) -> tuple[str, str] | None:
+    """The capitalised names on either side of the last `joiner` (" or ", " and "): "Who was born first Iain Pears or
+    Richard Llewellyn?", "Were the Commodore 16 and Prológica CP-400 from the same country?"; None unless both sides
+    are names."""
+    before, found, after = question.rpartition(joiner)
+    if not found:
+        return None
     words = before.split()
     start = len(words)
     while start > 1 and (words[start - 1][:1].isupper() or words[start - 1][:1].isdigit()
@@ -120,7 +126,7 @@ def detect_form(question: str) -> AnswerForm:
         aux = _CHOICE_AUX.match(q)
         if aux:
             return AnswerForm("choice", (aux["a"].strip(), _option_b(aux["b"], with_aux=True)))
-        bare = _bare_options(q)
+        bare = named_pair(q, " or ")  # "Who was born first Iain Pears or Richard Llewellyn?" (no comma)
         if bare:
             return AnswerForm("choice", bare)
     for kind, pattern in (("yes_no", _YES_NO), ("alias", _ALIAS), ("year", _YEAR_Q), ("date", _DATE_Q),

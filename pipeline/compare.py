@@ -1,10 +1,12 @@
-"""Which-of-two questions that compare a date or a number, decided in code: the reader is asked for each option's
-value alone, and the comparison the question names (earlier, younger, more, taller, ...) is made on the parsed values.
+"""Questions that compare two named things, decided in code: the reader is asked for each one's value alone, and the
+comparison is made on the values read. A which-of-two question compares a date or a number (earlier, younger, more,
+taller, ...: the parsed values decide); a yes/no question asks whether the two share an attribute ("Were A and B
+from the same country?": yes when the two values agree).
 
 Small models read a single fact well and compare badly: on HotpotQA's which-of-two questions Qwen 0.5B picked the
 wrong option more often than chance with both gold passages in hand (docs/RESULTS.md). A question whose comparative
 or values cannot be read ("further west", "more scope of profession", a value that is not a date or a number) is
-left to the ordinary answer.
+left to the ordinary answer. The same models said "yes" to every yes/no question of those 200, whatever the passages.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.connectors.text import normal
-from kgsolver.pipeline.answer_form import MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form
+from kgsolver.connectors.text import content_words, normal
+from kgsolver.pipeline.answer_form import MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form, named_pair
 
-ValueKind = Literal["date", "number"]
-End = Literal["min", "max"]  # which end of the compared values wins
+ValueKind = Literal["date", "number", "name"]
+End = Literal["min", "max", "same"]  # which end of the compared values wins; "same": yes when the two agree
 
 # The comparative word -> what is compared and which end wins; a date word decides over a number word ("published
 # most recently" compares dates). "older" is an earlier date (born, founded).
@@ -41,6 +43,8 @@ _NUMBER_WORDS: dict[str, End] = {
 # passages give, not one value they state: left to the ordinary answer.
 _SPAN = re.compile(r"\b(?:lived|life|lifespan|age|aged|for longer|longer period|duration)\b", re.I)
 _WORD = re.compile(r"[a-z]+")
+# "the same country", "the same type of plant": the attribute each side's value is asked for.
+_SAME = re.compile(r"\bsame\s+(?P<what>[a-z]+(?:\s+of\s+[a-z]+)?)", re.I)
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,15 @@ class Comparison:
     options: tuple[str, str]
     kind: ValueKind
     wins: End
+    attribute: str = ""  # "same": what each side's value is ("country")
 
 
-def detect_comparison(question: str, form: AnswerForm | None) -> Comparison | None:
+def detect_comparison(question: str, form: AnswerForm | None, *, same: bool = False) -> Comparison | None:
     """The comparison a which-of-two question asks for, read from its comparative words outside the options' own
-    names ("Which film came out first, A or B?" -> the earlier date); None for any other question."""
+    names ("Which film came out first, A or B?" -> the earlier date); with `same`, also a yes/no question whether two
+    named things share an attribute; None for any other question."""
+    if same and form is not None and form.kind == "yes_no":
+        return _sameness(question)
     if form is None or form.kind != "choice" or len(form.options) != 2:
         return None
     rest = question.lower()
@@ -67,6 +75,15 @@ def detect_comparison(question: str, form: AnswerForm | None) -> Comparison | No
         if wins:
             return Comparison((form.options[0], form.options[1]), kind, wins)
     return None
+
+
+def _sameness(question: str) -> Comparison | None:
+    """"Were the Commodore 16 and Prológica CP-400 from the same country?" -> the country of each."""
+    same = _SAME.search(question)
+    pair = named_pair(" ".join(question[:same.start()].split()), " and ") if same else None
+    if same is None or pair is None:
+        return None
+    return Comparison(pair, "name", "same", " ".join(same["what"].lower().split()))
 
 
 _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_NAMES})\.?,?\s+(\d{{3,4}})\b", re.I)
@@ -118,9 +135,27 @@ def winner(comparison: Comparison, values: Sequence[float | None]) -> str | None
     return comparison.options[0] if first_wins else comparison.options[1]
 
 
+def agree(a: str, b: str) -> bool:
+    """Two values read for "the same X" name the same thing: most of the shorter one's words are the longer one's
+    ("Walt Disney Pictures" and "Walt Disney Productions", "Australia" and "Tasmania, Australia"; not "United States"
+    and "United Kingdom")."""
+    shorter, longer = sorted((content_words(a), content_words(b)), key=len)
+    return bool(shorter) and 2 * len(shorter & longer) > len(shorter)
+
+
+def sameness(values: Sequence[str | None]) -> str | None:
+    """"yes" when the two values agree, "no" when they differ; None when one is missing."""
+    a, b = values
+    if a is None or b is None:
+        return None
+    return "yes" if agree(a, b) else "no"
+
+
 def describe(comparison: Comparison, values: Sequence[str]) -> str:
     """What decided a compared question, for the trace: "compared dates (A: 1978, B: 2006); the later wins"."""
     read = ", ".join(f"{option}: {value}" for option, value in zip(comparison.options, values))
+    if comparison.wins == "same":
+        return f"compared the {comparison.attribute} ({read}); {'the same' if agree(*values) else 'not the same'}"
     end = {("date", "min"): "earlier", ("date", "max"): "later", ("number", "min"): "smaller",
            ("number", "max"): "larger"}[(comparison.kind, comparison.wins)]
     return f"compared {comparison.kind}s ({read}); the {end} wins"
@@ -136,14 +171,19 @@ VALUE_SYSTEM = (
     "passages with its unit or month; never a passage number. \"unknown\" if they give none."
 )
 _WHAT = {"date": "date or year", "number": "number"}  # no example figure: the 0.5B copied it as the value
+_AS_WRITTEN = ("copied from the passages with its unit or month; never a passage number",
+               "copied from the passages, a name or a few words")
 
 
-def value_messages(question: str, option: str, kind: ValueKind, passages: str) -> list[BaseMessage]:
+def value_messages(question: str, option: str, comparison: Comparison, passages: str) -> list[BaseMessage]:
     """The prompt asking for one option's value; `passages` are the formatted passage blocks."""
-    return [SystemMessage(VALUE_SYSTEM.replace("{what}", _WHAT[kind])),
+    what = comparison.attribute if comparison.kind == "name" else _WHAT[comparison.kind]
+    system = VALUE_SYSTEM.replace("{what}", what)
+    if comparison.kind == "name":
+        system = system.replace(*_AS_WRITTEN)
+    return [SystemMessage(system),
             HumanMessage(f"<passages>\n{passages}\n</passages>\n\nThe question \"{question}\" compares two things. "
-                         f"What {_WHAT[kind]} do the passages give for {option}, the one the question "
-                         "compares?")]
+                         f"What {what} do the passages give for {option}, the one the question compares?")]
 
 
 def naming(option: str, documents: Sequence[Document]) -> list[Document]:
@@ -164,23 +204,36 @@ def grounded_value(value: str, documents: Sequence[Document], kind: ValueKind) -
     return parsed if all(re.search(rf"(?<![\d.,]){re.escape(f)}(?!\d)", text) for f in figures) else None
 
 
+def grounded_name(value: str, documents: Sequence[Document]) -> str | None:
+    """A value read for "the same X", only when each of its words is written in the passages it was read from."""
+    words = content_words(value)
+    text = set(normal(" ".join(d.metadata.get("title", "") + " " + d.page_content for d in documents)).split())
+    return value if words and normal(value) not in {"unknown", "none"} and words <= text else None
+
+
 def comparison_calls(question: str, form: AnswerFormSettings | None) -> int:
     """The LLM calls the comparison adds to a question's answer step: one per option, when it applies."""
     if form is None or not form.compare_values:
         return 0
-    return 2 if detect_comparison(question, detect_form(question)) else 0
+    return 2 if detect_comparison(question, detect_form(question), same=form.same_values) else 0
 
 
 def compare_options(session: LLMSession, question: str, comparison: Comparison, documents: Sequence[Document],
                     formatted: Callable[[list[Document]], str], max_tokens: int = 32) -> tuple[str | None, list[str], int]:
     """The option the values pick (None: undecided), the values as read, and the tokens the calls took: one LLM call
     per option over the passages that name it (`formatted` writes them as the answer prompt does)."""
-    read, values, tokens = [], [], 0
+    read: list[str] = []
+    values: list[float | None] = []
+    names: list[str | None] = []
+    tokens = 0
     for option in comparison.options:
         own = naming(option, documents)
-        reply, raw = session.chat_json(value_messages(question, option, comparison.kind, formatted(own)), ValueReply,
+        reply, raw = session.chat_json(value_messages(question, option, comparison, formatted(own)), ValueReply,
                                        purpose="comparison value", max_tokens=max_tokens)
         read.append(str(reply.value))
-        values.append(grounded_value(read[-1], own, comparison.kind))
+        if comparison.kind == "name":
+            names.append(grounded_name(read[-1], own))
+        else:
+            values.append(grounded_value(read[-1], own, comparison.kind))
         tokens += raw.usage.prompt_tokens + raw.usage.completion_tokens
-    return winner(comparison, values), read, tokens
+    return (sameness(names) if comparison.kind == "name" else winner(comparison, values)), read, tokens

@@ -127,7 +127,8 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
     uses_form = form is not None and (form.enabled or form.compare or form.compare_values or form.retry_echo)
     asked = detect_form(question) if uses_form else None
     options = comparison_options(asked) if form is not None and form.compare else ()
-    comparison = detect_comparison(question, asked) if form is not None and form.compare_values else None
+    comparison = (detect_comparison(question, asked, same=form.same_values)
+                  if form is not None and form.compare_values else None)
     if comparison is not None and documents:
         decided = _compared(session, question, comparison, documents)
         if decided is not None:

@@ -18,9 +18,10 @@ PASSAGES = [
 ]
 
 
-def ask(gateway, question: str, compare_values: bool = True):
+def ask(gateway, question: str, compare_values: bool = True, same_values: bool = False):
     session = gateway.session()
-    answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=compare_values))
+    settings = AnswerFormSettings(compare_values=compare_values, same_values=same_values)
+    answer = generate_grounded(session, question, PASSAGES, settings)
     return answer, session.usage.llm_calls
 
 
@@ -41,3 +42,13 @@ def test_a_comparison_the_values_cannot_decide_gets_the_ordinary_answer(qwen05):
     _, plain_calls = ask(qwen05, "Which film came out first, The Glass Orchard or Northern Lanterns?",
                          compare_values=False)
     assert plain_calls == 1
+
+
+@pytest.mark.llm
+def test_the_values_read_for_each_side_answer_a_same_attribute_question(qwen05):
+    # two directors: "no", from the two values read, not the model's own yes or no (the leading "The" is not taken
+    # into the name, as for the options of a which-of-two question without a comma)
+    answer, calls = ask(qwen05, "Were The Glass Orchard and Northern Lanterns directed by the same director?",
+                        same_values=True)
+    assert (answer.answer, calls) == ("no", 2), answer.reason
+    assert answer.reason.startswith("compared the director (Glass Orchard: Ilse Varga, Northern Lanterns: Teodor Malec)")

@@ -8,7 +8,8 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
 from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form
-from kgsolver.pipeline.compare import Comparison, comparison_calls, detect_comparison, parse_value, winner
+from kgsolver.pipeline.compare import (Comparison, agree, comparison_calls, detect_comparison, parse_value, sameness,
+                                      winner)
 from kgsolver.pipeline.generate import generate_grounded
 
 PASSAGES = [Document("Robert Smith (born 4 May 1900) was a painter.", metadata={"title": "Robert Smith"}),
@@ -143,3 +144,61 @@ def test_each_option_s_value_is_read_from_the_passages_that_name_it():
                       AnswerFormSettings(compare_values=True))
     assert "born 4 May 1900" in prompts[0] and "Jane Doe (born" not in prompts[0]
     assert "Jane Doe (born 1950)" in prompts[1] and "Robert Smith (born" not in prompts[1]
+
+
+COUNTRIES = [Document("The Commodore 16 is a home computer made by Commodore in the United States.",
+                      metadata={"title": "Commodore 16"}),
+             Document("The Prológica CP-400 is a home computer made by Prológica in Brazil.",
+                      metadata={"title": "Prológica CP-400"})]
+SAME_COUNTRY = "Were the Commodore 16 and Prológica CP-400 from the same country?"
+SAME_ON = AnswerFormSettings(same_values=True)
+
+
+@pytest.mark.parametrize(("question", "options", "attribute"), [
+    (SAME_COUNTRY, ("Commodore 16", "Prológica CP-400"), "country"),
+    ("Are Aladdin and Song of the South produced by the same company?", ("Aladdin", "Song of the South"), "company"),
+    ("Are the flowering plants Ecballium and Elatostema in the same family?", ("Ecballium", "Elatostema"), "family"),
+    ("Are both Microcachrys and Protea endemic to the same continent ?", ("Microcachrys", "Protea"), "continent"),
+    ("Are Ferocactus and Silene the same type of plant?", ("Ferocactus", "Silene"), "type of plant"),
+])
+def test_a_yes_no_question_about_the_same_attribute_names_both_sides_and_the_attribute(question, options, attribute):
+    comparison = detect_comparison(question, detect_form(question), same=True)
+    assert comparison == Comparison(options, "name", "same", attribute)
+    assert detect_comparison(question, detect_form(question)) is None  # only when asked for
+
+
+def test_other_yes_no_questions_are_not_sameness_questions():
+    for question in ("Are Joe Walsh and Chester Bennington both guitarists?",  # no shared attribute named
+                     "Is the same river in France?",  # no two names
+                     "Who was born first, Robert Smith or Jane Doe? The same day?"):  # not a yes/no question
+        found = detect_comparison(question, detect_form(question), same=True)
+        assert found is None or found.kind != "name", question
+
+
+def test_two_values_agree_when_most_of_the_shorter_one_s_words_are_the_other_s():
+    assert agree("Walt Disney Pictures", "Walt Disney Productions") and agree("Australia", "Tasmania, Australia")
+    assert agree("American", "american") and not agree("United States", "United Kingdom")
+    assert not agree("Cucurbitaceae", "Urticaceae") and not agree("", "")
+    assert sameness(["Brazil", "Brazil"]) == "yes" and sameness(["Brazil", "Chile"]) == "no"
+    assert sameness([None, "Brazil"]) is None
+
+
+def test_the_values_read_answer_a_sameness_question_against_the_model_s_yes():
+    session = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "Brazil"},
+                           {"answer": "yes", "passages": [1, 2]})
+    answer = generate_grounded(session, SAME_COUNTRY, COUNTRIES, SAME_ON)
+    assert answer.answer == "no" and session.calls == ["comparison value"] * 2 and answer.support == [0, 1]
+    assert answer.reason == ("compared the country (Commodore 16: United States, Prológica CP-400: Brazil); "
+                             "not the same")
+    both = [COUNTRIES[0], Document("The Prológica CP-400 was made in the United States.",
+                                   metadata={"title": "Prológica CP-400"})]
+    same = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "the United States"}, {})
+    assert generate_grounded(same, SAME_COUNTRY, both, SAME_ON).answer == "yes"
+    assert comparison_calls(SAME_COUNTRY, SAME_ON) == 2 and comparison_calls(SAME_COUNTRY, AnswerFormSettings()) == 0
+
+
+def test_a_name_the_passages_do_not_write_leaves_the_ordinary_answer():
+    session = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "Argentina"},
+                           {"answer": "yes", "passages": [1, 2]})
+    answer = generate_grounded(session, SAME_COUNTRY, COUNTRIES, SAME_ON)
+    assert answer.answer == "yes" and session.calls == ["comparison value"] * 2 + ["grounded answer"]
