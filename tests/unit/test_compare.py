@@ -194,7 +194,8 @@ def test_the_values_read_answer_a_sameness_question_against_the_model_s_yes():
                                    metadata={"title": "Prológica CP-400"})]
     same = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "the United States"}, {})
     assert generate_grounded(same, SAME_COUNTRY, both, SAME_ON).answer == "yes"
-    assert comparison_calls(SAME_COUNTRY, SAME_ON) == 2 and comparison_calls(SAME_COUNTRY, AnswerFormSettings()) == 0
+    assert comparison_calls(SAME_COUNTRY, SAME_ON) == 2 and comparison_calls(SAME_COUNTRY, AnswerFormSettings()) == 2
+    assert comparison_calls(SAME_COUNTRY, AnswerFormSettings(same_values=False)) == 0
 
 
 def test_a_name_the_passages_do_not_write_leaves_the_ordinary_answer():
