@@ -58,7 +58,7 @@ def paired(by_id: dict[str, dict[str, dict]], base: str, other: str) -> dict:
                          for b, o in changed[:20]]}
 
 
-def report(rows: list[dict]) -> dict:
+def report(rows: list[dict], base: str | None = None) -> dict:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in rows:
         for group in ("all", f"type:{row['type']}", f"kind:{row['kind']}"):
@@ -69,6 +69,8 @@ def report(rows: list[dict]) -> dict:
     conditions = sorted({r["condition"] for r in rows})
     # Each variant ("oracle+fewshot") against the condition it varies ("oracle"); "form" against "plain".
     bases = {c: c.split("+")[0] if "+" in c else FORM_BASE.get(c) for c in conditions}
+    if base is not None:  # every condition against the one named (variants of one base: "form+hop" vs "form+rank")
+        bases = {c: base for c in conditions if c != base}
     return {
         "groups": {f"{group} / {condition}": summary(rs) for (group, condition), rs in sorted(groups.items())},
         "paired": {f"{c} vs {b}": paired(by_id, b, c) for c, b in bases.items() if b in conditions},
@@ -149,6 +151,8 @@ def main() -> None:
     parser.add_argument("--rows", type=Path, default=None, help="per-question rows (jsonl), appended to")
     parser.add_argument("--from-rows", type=Path, nargs="*", default=None,
                         help="only summarise these rows files (the questions of the --start/--limit slice)")
+    parser.add_argument("--base", default=None, help="pair every condition with this one (say form+rank) instead of "
+                        "the condition each varies")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.from_rows is None:
@@ -166,7 +170,7 @@ def main() -> None:
         rows = [r for r in rows if r["id"] in wanted]
     result = {"llm": sorted({r["llm"] for r in rows}), "mode": args.mode, "start": args.start,
               "questions": len({r["id"] for r in rows}),
-              **report(rows)}
+              **report(rows, args.base)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(table(result))
