@@ -26,7 +26,7 @@ from kgsolver.pipeline.filters.settings import FilterSettings
 from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
 from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
 from kgsolver.pipeline.preference.registry import get_policy
-from kgsolver.pipeline.reader_prompt import hop_order
+from kgsolver.pipeline.reader_prompt import hop_order, names_title
 from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
 
 if TYPE_CHECKING:
@@ -86,14 +86,25 @@ def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, docu
     assert inputs.embedder is not None and inputs.tracer is not None, "_inputs() always sets both"
     chain = build_filter_chain(filters, inputs.embedder, session=inputs.session, user_facts=inputs.assumptions)
     filtered = chain.run(inputs.question, documents, tracer=inputs.tracer)
-    form = inputs.answer_form
-    hop_first = form is not None and form.passage_order == "hop"
-    inputs.documents = hop_order(inputs.question, filtered.documents) if hop_first else filtered.documents
+    inputs.documents = _reader_order(inputs, filtered.documents)
     removed_by = {r.ref: report.filter for report in filtered.reports for r in report.removed if r.kind == "document"}
     started = time.perf_counter()
     outcome = policy.resolve(inputs)
     _trace_preference(inputs.tracer, outcome, len(inputs.assumptions), started)
     return outcome, removed_by
+
+
+def _reader_order(inputs: PreferenceInputs, documents: list[Document]) -> list[Document]:
+    """The passages in the order the reader gets them (`answer_form.passage_order`); a change of order is traced."""
+    form = inputs.answer_form
+    if form is None or form.passage_order != "hop":
+        return documents
+    ordered = hop_order(inputs.question, documents)
+    if inputs.tracer is not None and any(a is not b for a, b in zip(ordered, documents)):
+        named = [d.metadata.get("title", "") for d in documents if names_title(inputs.question, d)]
+        inputs.tracer.record("reader order", {"order": "hop"}, [d.metadata.get("title", "") for d in ordered],
+                             decision=f"read first, named by the question: {', '.join(named)}")
+    return ordered
 
 
 def _why_not_kept(evidence: list[Document], answered_from: list[Document], kept: list[Document],

@@ -65,13 +65,17 @@ def comparison_reply(options: tuple[str, ...], facts_chars: int) -> type[BaseMod
                         passages=(list[int], Field(default_factory=list, max_length=10)))
 
 
+def names_title(question: str, doc: Document) -> bool:
+    """Whether the question writes the passage's title's name ("Catawissa (tugboat)" -> "Catawissa") as whole words
+    and with the title's capitals: case counts so that a page named by a common word ("It", "Time") is not matched
+    by that word in a question."""
+    name = " ".join(title_name(doc.metadata.get("title", "")).split())
+    return bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", question) is not None
+
+
 def hop_order(question: str, documents: list[Document]) -> list[Document]:
-    """The passages whose title's name ("Catawissa (tugboat)" -> "Catawissa") the question writes, as whole words and
-    with the title's capitals, first; then the others; each group in the order given. A bridge question names its
-    first hop and a comparison both sides: a small reader reads those before the passages retrieval ranked above
-    them. Case counts so that a page named by a common word ("It", "Time") is not moved by that word in a question."""
-    def named(doc: Document) -> bool:
-        name = " ".join(title_name(doc.metadata.get("title", "")).split())
-        return bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", question) is not None
-    first = [d for d in documents if named(d)]
-    return first + [d for d in documents if not named(d)]
+    """The passages whose title the question names (`names_title`) first, then the others, each group in the order
+    given. A bridge question names its first hop and a comparison both sides: a small reader reads those before the
+    passages retrieval ranked above them."""
+    named = [names_title(question, d) for d in documents]
+    return [d for d, n in zip(documents, named) if n] + [d for d, n in zip(documents, named) if not n]

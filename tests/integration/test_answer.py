@@ -61,7 +61,8 @@ class RecordingPolicy:
         return None
 
     def resolve(self, inputs):
-        raise _Seen([d.metadata["title"] for d in inputs.documents])
+        raise _Seen([d.metadata["title"] for d in inputs.documents],
+                    {s.tool: s.decision for s in inputs.tracer.steps})
 
 
 @pytest.mark.parametrize("order, expected", [("hop", ["Corvin Bridge", "Bridges of Varo"]),
@@ -78,3 +79,8 @@ def test_the_reader_gets_the_passages_the_question_names_first(monkeypatch, conf
         answer_step.answer_passages("When did the Corvin Bridge open?", documents, session=None, config=settings,
                                     embedder=embedder)
     assert seen.value.args[0] == expected
+    traced = seen.value.args[1]  # the trace says why the reader got another order than the ranked one
+    if order == "hop":
+        assert traced["reader order"] == "read first, named by the question: Corvin Bridge"
+    else:
+        assert "reader order" not in traced
