@@ -140,6 +140,14 @@ def detect_form(question: str) -> AnswerForm:
     return AnswerForm("other")
 
 
+# What a reader writes when it has no answer (the grounded, closed-book and comparison-value replies alike).
+_UNKNOWN = {"", "unknown", "none", "n/a", "not found", "i don't know", "no answer"}
+
+
+def is_unknown(answer: str | None) -> bool:
+    return answer is None or normal(answer) in _UNKNOWN
+
+
 def echoes(answer: str, question: str, form: AnswerForm | None) -> bool:
     """Whether the answer is only words the question already says (whole words, after normalisation). Never for a
     yes/no question or one naming its options ("A or B"), whose answer the question may well contain."""

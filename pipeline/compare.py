@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer_form import MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form, named_pair
+from kgsolver.pipeline.answer_form import (MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form, is_unknown,
+                                           named_pair)
 
 ValueKind = Literal["date", "number", "name"]
 End = Literal["min", "max", "same"]  # which end of the compared values wins; "same": yes when the two agree
@@ -151,11 +152,12 @@ def sameness(values: Sequence[str | None]) -> str | None:
     return "yes" if agree(a, b) else "no"
 
 
-def describe(comparison: Comparison, values: Sequence[str]) -> str:
-    """What decided a compared question, for the trace: "compared dates (A: 1978, B: 2006); the later wins"."""
+def describe(comparison: Comparison, values: Sequence[str], picked: str) -> str:
+    """What decided a compared question, for the trace: "compared dates (A: 1978, B: 2006); the later wins"; for
+    "the same X", the answer the values gave (`picked`, "yes" or "no")."""
     read = ", ".join(f"{option}: {value}" for option, value in zip(comparison.options, values))
     if comparison.wins == "same":
-        return f"compared the {comparison.attribute} ({read}); {'the same' if agree(*values) else 'not the same'}"
+        return f"compared the {comparison.attribute} ({read}); {'the same' if picked == 'yes' else 'not the same'}"
     end = {("date", "min"): "earlier", ("date", "max"): "later", ("number", "min"): "smaller",
            ("number", "max"): "larger"}[(comparison.kind, comparison.wins)]
     return f"compared {comparison.kind}s ({read}); the {end} wins"
@@ -208,7 +210,7 @@ def grounded_name(value: str, documents: Sequence[Document]) -> str | None:
     """A value read for "the same X", only when each of its words is written in the passages it was read from."""
     words = content_words(value)
     text = set(normal(" ".join(d.metadata.get("title", "") + " " + d.page_content for d in documents)).split())
-    return value if words and normal(value) not in {"unknown", "none"} and words <= text else None
+    return value if words and not is_unknown(value) and words <= text else None
 
 
 def comparison_calls(question: str, form: AnswerFormSettings | None) -> int:

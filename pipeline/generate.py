@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMReply, LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, shape_answer
+from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
 from kgsolver.pipeline.compare import Comparison, compare_options, describe, detect_comparison
 from kgsolver.pipeline.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 
@@ -34,7 +34,6 @@ USER_FACT_TITLE = "USER FACT"
 ECHO_NOTE = ('"{answer}" is named in the question itself, so it is not what the question asks for. Read the passages '
              'again and reply with the answer the question asks for.')
 ABSTAIN_ANSWER = "I could not find the answer in the knowledge base."
-_UNKNOWN = {"", "unknown", "none", "n/a", "not found", "i don't know", "no answer"}
 
 
 class GroundedReply(BaseModel):
@@ -105,10 +104,6 @@ def user_fact_documents(assumptions: list[str]) -> list[Document]:
             for n, fact in enumerate((a for a in assumptions if a.strip()), start=1)]
 
 
-def is_unknown(answer: str | None) -> bool:
-    return answer is None or normal(answer) in _UNKNOWN
-
-
 def grounding(answer: str, documents: list[Document]) -> list[int]:
     """The one grounding check: the passages that contain the answer verbatim (after normalisation), else those that
     contain every content word of it ("The Beatles" vs "Beatles"). Each passage is normalised once."""
@@ -150,7 +145,7 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
             tokens += raw.usage.prompt_tokens + raw.usage.completion_tokens
         if echoes(answer, question, asked):
             return GroundedAnswer(None, [], [], f"abstain: the answer {answer!r} only repeats the question", tokens)
-    if normal(answer) in _UNKNOWN or not documents:
+    if is_unknown(answer) or not documents:
         return GroundedAnswer(None, [], [], "abstain: no passage supports an answer", tokens)
     cited = sorted({p - 1 for p in reply.passages if 1 <= p <= len(documents)})  # type: ignore[attr-defined]
     judged = _judged(answer, asked, options)
@@ -183,7 +178,7 @@ def _compared(session: LLMSession, question: str, comparison: Comparison,
         return None
     support = sorted({i for option in comparison.options for i in grounding(option, documents)})
     support = support or list(range(min(2, len(documents))))
-    return GroundedAnswer(picked, support[:2], support, describe(comparison, values), tokens)
+    return GroundedAnswer(picked, support[:2], support, describe(comparison, values, picked), tokens)
 
 
 def _judged(answer: str, asked: AnswerForm | None, options: tuple[str, ...]) -> bool:

@@ -8,8 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, echoes, shape_answer
-from kgsolver.pipeline.generate import is_unknown
+from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
 
 PARAMETRIC_PROMPT = (
     "Answer the question from your own knowledge. Reply in JSON. \"answer\": the shortest exact answer (a name, "
