@@ -110,7 +110,9 @@ class ChoiceSettings(BaseModel):
     permutations: int = Field(2, ge=1, description="score the options this many times, their texts rotated over the "
                               "letters, and average each option's log-probability over the rotations (position bias); "
                               "2 won on the first 100 questions of OpenBookQA and of MedQA with the 1.5B, and keeps "
-                              "rag+closed-book (2 prompts) within the default budget of 6 calls")
+                              "rag+closed-book (2 prompts) within the default budget of 6 calls; every rotation (4 "
+                              "of 4 options) scored higher still on OpenBookQA at twice the forward passes, with "
+                              "budget.max_llm_calls 8 (docs/RESULTS.md, eighth session)")
 
 
 class KBSettings(BaseModel):
