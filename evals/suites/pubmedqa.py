@@ -1,5 +1,6 @@
 """PubMedQA PQA-L (the 500 expert-labelled questions outside the official test split): yes/no/maybe accuracy,
-reading the question's own abstract (`context`) and with retrieval over the pooled abstracts of the set (`rag`)."""
+from the model's own knowledge (`closed-book`, the baseline the other conditions must not fall below), reading the
+question's own abstract (`context`) and with retrieval over the pooled abstracts of the set (`rag`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from kgsolver.evals.datasets import PUBMEDQA_500, dataset_path, read_pubmedqa
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
-CONDITIONS = ("context", "rag")
+CONDITIONS = ("closed-book", "context", "rag")
 # The three labels as options, so the same letter-constrained choice serves; letters map back to labels.
 LABELS = {"A": "yes", "B": "no", "C": "maybe"}
 
@@ -19,7 +20,7 @@ class PubMedQASuite:
     name = "pubmedqa"
     headline = "accuracy"
     conditions = CONDITIONS
-    offline_conditions = frozenset({"context"})
+    offline_conditions = frozenset({"closed-book", "context"})
     files = (PUBMEDQA_500,)
 
     def __init__(self, correction: str = "none"):
@@ -39,10 +40,10 @@ class PubMedQASuite:
         return [write_corpus(records, kb_dir / "_sources" / "pubmedqa500_abstracts.jsonl")]
 
     def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
-        trace, evidence = [], []
+        trace, evidence, passages = [], [], []
         if item.condition == "context":
             passages = [" ".join(item.payload["contexts"])]
-        else:
+        elif item.condition == "rag":
             docs, trace = retrieve_evidence(solver, item.question, mode)
             passages, evidence = list(docs), dump_evidence(docs)
         out = self.choose(solver, item.question, LABELS, passages, purpose=f"pubmedqa {item.condition}", max_chars=2000)

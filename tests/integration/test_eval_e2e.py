@@ -155,3 +155,16 @@ def test_kg_condition_adds_graph_facts_to_the_passages(demo_kb, config, embedder
     assert "unavailable" not in out and out["prediction"] in {"A", "B", "C", "D", ""}
     choose = [step for step in out["trace"] if step["tool"] == "choose"][-1]
     assert choose["input"]["passages"] == len(out["evidence"]) + len(facts)
+
+
+@pytest.mark.llm
+def test_pubmedqa_closed_book_reads_no_passage_and_needs_no_kb(tmp_path, config, embedder, qwen05):
+    from kgsolver.evals.suites.pubmedqa import PubMedQASuite
+
+    item = WorkItem(qid="1", condition="closed-book", question="Do statins lower LDL cholesterol?", gold="yes",
+                    payload={"contexts": ["An abstract the closed-book condition must not show the model."]})
+    out = PubMedQASuite().evaluate(item, Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05), "naive")
+    choose = [step for step in out["trace"] if step["tool"] == "choose"][-1]
+    assert choose["input"]["passages"] == 0 and out["evidence"] == []
+    assert out["prediction"] in {"yes", "no", "maybe"} and out["metrics"]["accuracy"] == float(out["prediction"] == "yes")
+    assert out["usage"]["llm_calls"] == config.choice.permutations  # one scored pass a rotation, no retrieval call
