@@ -1,6 +1,8 @@
 """PubMedQA PQA-L (the 500 expert-labelled questions outside the official test split): yes/no/maybe accuracy,
 from the model's own knowledge (`closed-book`, the baseline the other conditions must not fall below), reading the
-question's own abstract (`context`) and with retrieval over the pooled abstracts of the set (`rag`)."""
+question's own abstract (`context`) and with retrieval over the pooled abstracts of the set (`rag`); each of the two
+also mixed with the closed-book label distribution (`context+closed-book`, `rag+closed-book`, as in the OpenBookQA
+and MedQA suites: choice_bias.mixed, `choice.parametric_weight`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from kgsolver.evals.datasets import PUBMEDQA_500, dataset_path, read_pubmedqa
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
 
-CONDITIONS = ("closed-book", "context", "rag")
+CONDITIONS = ("closed-book", "context", "rag", "context+closed-book", "rag+closed-book")
 # The three labels as options, so the same letter-constrained choice serves; letters map back to labels.
 LABELS = {"A": "yes", "B": "no", "C": "maybe"}
 
@@ -20,7 +22,7 @@ class PubMedQASuite:
     name = "pubmedqa"
     headline = "accuracy"
     conditions = CONDITIONS
-    offline_conditions = frozenset({"closed-book", "context"})
+    offline_conditions = frozenset({"closed-book", "context", "context+closed-book"})
     files = (PUBMEDQA_500,)
 
     def __init__(self, correction: str = "none"):
@@ -41,19 +43,21 @@ class PubMedQASuite:
 
     def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
         trace, evidence, passages = [], [], []
-        if item.condition == "context":
+        source = item.condition.removesuffix("+closed-book")  # the mixtures read what their base condition reads
+        if source == "context":
             passages = [" ".join(item.payload["contexts"])]
-        elif item.condition == "rag":
+        elif source == "rag":
             docs, trace = retrieve_evidence(solver, item.question, mode)
             passages, evidence = list(docs), dump_evidence(docs)
-        out = self.choose(solver, item.question, LABELS, passages, purpose=f"pubmedqa {item.condition}", max_chars=2000)
+        out = self.choose(solver, item.question, LABELS, passages, purpose=f"pubmedqa {item.condition}", max_chars=2000,
+                          with_closed_book=item.condition != source)
         out["prediction"] = LABELS.get(out["prediction"], "")
         if "prediction_raw" in out:
             out["prediction_raw"] = LABELS.get(out["prediction_raw"], "")
         out["trace"] = trace + out["trace"]
         out["evidence"] = evidence
         out["metrics"] = {"accuracy": float(out["prediction"] == item.gold)}
-        if item.condition == "rag":
+        if source == "rag":
             own = [i for i, e in enumerate(evidence) if e["doc_id"] == item.qid]
             out["metrics"]["own_abstract_retrieved"] = float(bool(own))
             out["metrics"]["own_abstract_first"] = float(own[:1] == [0])

@@ -168,3 +168,17 @@ def test_pubmedqa_closed_book_reads_no_passage_and_needs_no_kb(tmp_path, config,
     assert choose["input"]["passages"] == 0 and out["evidence"] == []
     assert out["prediction"] in {"yes", "no", "maybe"} and out["metrics"]["accuracy"] == float(out["prediction"] == "yes")
     assert out["usage"]["llm_calls"] == config.choice.permutations  # one scored pass a rotation, no retrieval call
+
+
+@pytest.mark.llm
+def test_pubmedqa_context_mixture_scores_the_abstract_and_the_closed_book_prompt(tmp_path, config, embedder, qwen05):
+    from kgsolver.evals.suites.pubmedqa import PubMedQASuite
+
+    item = WorkItem(qid="1", condition="context+closed-book", question="Do statins lower LDL cholesterol?", gold="yes",
+                    payload={"contexts": ["Statins reduced LDL cholesterol by 40% against placebo in 2,000 adults."]})
+    solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
+    out = PubMedQASuite().evaluate(item, solver, "naive")
+    assert out["parametric_weight"] == config.choice.parametric_weight and set(out["parametric_logprobs"]) == set("ABC")
+    assert out["usage"]["llm_calls"] == 2 * config.choice.permutations  # the abstract's prompt and the closed-book one
+    choose = [step for step in out["trace"] if step["tool"] == "choose"][-1]
+    assert choose["input"]["passages"] == 1 and out["prediction"] in {"yes", "no", "maybe"}

@@ -63,8 +63,8 @@ def test_medqa_items_have_four_conditions(shared_datasets):
 
 def test_pubmedqa_items(shared_datasets):
     items = get_suite("pubmedqa").items(shared_datasets, None)
-    assert len(items) == 1500 and len({i.qid for i in items}) == 500
-    assert {i.condition for i in items} == {"closed-book", "context", "rag"}
+    assert len(items) == 5 * 500 and len({i.qid for i in items}) == 500
+    assert {i.condition for i in items} == {"closed-book", "context", "rag", "context+closed-book", "rag+closed-book"}
     assert {i.gold for i in items} == {"yes", "no", "maybe"}
     assert all(i.payload["contexts"] for i in items)
 
