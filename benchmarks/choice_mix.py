@@ -20,6 +20,7 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.report import ci95
 from kgsolver.evals.suites import get_suite
 from kgsolver.evals.suites.choice_bias import averaged, best, mixed, rotations
+from kgsolver.evals.suites.pubmedqa import LABELS as PUBMEDQA_LABELS
 from kgsolver.pipeline.config import KGSolverConfig
 
 GRID = [round(k / 20, 2) for k in range(21)]
@@ -57,8 +58,13 @@ def scores(row: dict, permutations: int | None = None) -> dict[str, float]:
 
 
 def accuracy(rows: dict, qids: list[str], decide) -> dict:
-    right = [float(decide(q) == rows[(q, "closed-book")]["gold"]) for q in qids]
+    right = [float(decide(q) == gold_letter(rows[(q, "closed-book")])) for q in qids]
     return {"n": len(right), "accuracy": round(sum(right) / len(right), 3), "ci95": ci95(right), "right": right}
+
+
+def gold_letter(row: dict) -> str:
+    """The gold option's letter: PubMedQA rows keep the gold label (yes / no / maybe), the others its letter."""
+    return {label: letter for letter, label in PUBMEDQA_LABELS.items()}.get(row["gold"], row["gold"])
 
 
 def paired(a: dict, b: dict) -> str:
@@ -66,13 +72,13 @@ def paired(a: dict, b: dict) -> str:
     return f"{sum(x > y for x, y in zip(a['right'], b['right']))} / {sum(x < y for x, y in zip(a['right'], b['right']))}"
 
 
-def part_report(rows: dict, qids: list[str], weights: list[float], permutations: int | None) -> dict:
+def part_report(rows: dict, qids: list[str], weights: list[float], permutations: int | None, passages: str) -> dict:
     cb = accuracy(rows, qids, lambda q: best(scores(rows[(q, "closed-book")], permutations)))
-    rag = accuracy(rows, qids, lambda q: best(scores(rows[(q, "rag")], permutations)))
-    mix = {w: accuracy(rows, qids, lambda q, w=w: best(mixed(scores(rows[(q, "rag")], permutations),
+    rag = accuracy(rows, qids, lambda q: best(scores(rows[(q, passages)], permutations)))
+    mix = {w: accuracy(rows, qids, lambda q, w=w: best(mixed(scores(rows[(q, passages)], permutations),
                                                              scores(rows[(q, "closed-book")], permutations), w)))
            for w in weights}
-    return {"closed-book": cb, "rag": rag, "mix": mix}
+    return {"closed-book": cb, passages: rag, "mix": mix}
 
 
 def strip(entry: dict) -> dict:
@@ -81,44 +87,48 @@ def strip(entry: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", required=True, choices=["openbookqa", "medqa"])
+    parser.add_argument("--suite", required=True, choices=["openbookqa", "medqa", "pubmedqa"])
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="run folders or row files")
     parser.add_argument("--choice-questions", type=int, required=True, help="the first N questions choose the weight")
     parser.add_argument("--weight", type=float, default=KGSolverConfig().choice.parametric_weight,
                         help="the weight to report on every part (default: the configured one)")
+    parser.add_argument("--passages", default="rag", help="the condition with passages mixed with closed-book "
+                        "(PubMedQA: rag, or context for the question's own abstract)")
     parser.add_argument("--permutations", type=int, default=None, help="rotations averaged (rows that hold them)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = load_rows(args.rows)
     order = list(dict.fromkeys(i.qid for i in get_suite(args.suite).items(datasets_dir(), None)))
-    both = [q for q in order if (q, "closed-book") in rows and (q, "rag") in rows]
+    both = [q for q in order if (q, "closed-book") in rows and (q, args.passages) in rows]
     position = {q: n for n, q in enumerate(order)}
     parts = {"choice": [q for q in both if position[q] < args.choice_questions],
              "held_out": [q for q in both if position[q] >= args.choice_questions]}
     weights = sorted(set(GRID) | {args.weight})
     report: dict = {"suite": args.suite, "rows": [str(p) for p in args.rows], "permutations": args.permutations,
+                    "passages": args.passages,
                     "choice_questions": args.choice_questions, "parts": {}}
     chosen = args.weight
     for name, qids in parts.items():
         if not qids:
             continue
-        part = part_report(rows, qids, weights, args.permutations)
+        part = part_report(rows, qids, weights, args.permutations, args.passages)
         if name == "choice":
             chosen = max(weights, key=lambda w: (part["mix"][w]["accuracy"], w == args.weight))
         report["parts"][name] = {
             "questions": f"{position[qids[0]] + 1}-{position[qids[-1]] + 1} ({len(qids)} with both conditions)",
-            "closed-book": strip(part["closed-book"]), "rag": strip(part["rag"]),
+            "closed-book": strip(part["closed-book"]), args.passages: strip(part[args.passages]),
             "mix_by_weight": {w: part["mix"][w]["accuracy"] for w in weights},
             "chosen_weight": chosen, "mix_chosen": strip(part["mix"][chosen]),
             "mix_configured": strip(part["mix"][args.weight]),
             "configured_vs_closed_book": paired(part["mix"][args.weight], part["closed-book"]),
-            "configured_vs_rag": paired(part["mix"][args.weight], part["rag"]),
+            f"configured_vs_{args.passages}": paired(part["mix"][args.weight], part[args.passages]),
         }
         p = report["parts"][name]
         print(f"{name} {p['questions']}: closed-book {p['closed-book']['accuracy']} {p['closed-book']['ci95']}, "
-              f"rag {p['rag']['accuracy']} {p['rag']['ci95']}, mix@{args.weight} {p['mix_configured']['accuracy']} "
-              f"{p['mix_configured']['ci95']} (only mix right / only closed-book right "
-              f"{p['configured_vs_closed_book']}; vs rag {p['configured_vs_rag']}); chosen weight {chosen}")
+              f"{args.passages} {p[args.passages]['accuracy']} {p[args.passages]['ci95']}, mix@{args.weight} "
+              f"{p['mix_configured']['accuracy']} {p['mix_configured']['ci95']} (only mix right / only closed-book "
+              f"right {p['configured_vs_closed_book']}; vs {args.passages} {p[f'configured_vs_{args.passages}']}); "
+              f"chosen weight {chosen}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
 
