@@ -1,5 +1,5 @@
-"""Multiple choice from scored rows, no LLM call (issue 16): the closed-book and rag letter distributions mixed at
-each weight (`choice.parametric_weight`, evals/suites/choice_bias.py::mixed) and, where the rows hold them, the
+"""Multiple choice from scored rows, no LLM call (issue 16): the closed-book letter distribution and a passage
+condition's (`rag`, or PubMedQA's `context`: --passages) mixed at each weight (`choice.parametric_weight`, evals/suites/choice_bias.py::mixed) and, where the rows hold them, the
 option rotations (`choice.permutations`), on a choice part and a held-out part of the questions.
 
 Rows come from eval run folders (their predictions.jsonl) or row files of the same shape; rows of one question and
@@ -74,11 +74,11 @@ def paired(a: dict, b: dict) -> str:
 
 def part_report(rows: dict, qids: list[str], weights: list[float], permutations: int | None, passages: str) -> dict:
     cb = accuracy(rows, qids, lambda q: best(scores(rows[(q, "closed-book")], permutations)))
-    rag = accuracy(rows, qids, lambda q: best(scores(rows[(q, passages)], permutations)))
+    read = accuracy(rows, qids, lambda q: best(scores(rows[(q, passages)], permutations)))
     mix = {w: accuracy(rows, qids, lambda q, w=w: best(mixed(scores(rows[(q, passages)], permutations),
                                                              scores(rows[(q, "closed-book")], permutations), w)))
            for w in weights}
-    return {"closed-book": cb, passages: rag, "mix": mix}
+    return {"closed-book": cb, passages: read, "mix": mix}
 
 
 def strip(entry: dict) -> dict:
