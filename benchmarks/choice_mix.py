@@ -24,6 +24,7 @@ from kgsolver.evals.suites.pubmedqa import LABELS as PUBMEDQA_LABELS
 from kgsolver.pipeline.config import KGSolverConfig
 
 GRID = [round(k / 20, 2) for k in range(21)]
+PUBMEDQA_LETTERS = {label: letter for letter, label in PUBMEDQA_LABELS.items()}  # its rows keep the gold label
 
 
 def load_rows(paths: list[Path]) -> dict[tuple[str, str], dict]:
@@ -64,7 +65,7 @@ def accuracy(rows: dict, qids: list[str], decide) -> dict:
 
 def gold_letter(row: dict) -> str:
     """The gold option's letter: PubMedQA rows keep the gold label (yes / no / maybe), the others its letter."""
-    return {label: letter for letter, label in PUBMEDQA_LABELS.items()}.get(row["gold"], row["gold"])
+    return PUBMEDQA_LETTERS.get(row["gold"], row["gold"])
 
 
 def paired(a: dict, b: dict) -> str:

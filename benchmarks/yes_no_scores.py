@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Callable
 
 from langchain_core.documents import Document
 
@@ -27,8 +28,12 @@ from kgsolver.pipeline.solver import Solver
 
 PREFIX = '{"answer": "'
 BLANK = [Document(page_content="N/A", metadata={"title": "N/A"})]
-PRIORS = {"raw": None, "content_free": ("N/A", BLANK), "question_only": ("question", BLANK),
-          "passages_only": ("N/A", "passages")}
+# Each content-free prior: the question and the passages it is scored with, from the real ones.
+PRIORS: dict[str, Callable[[str, list[Document]], tuple[str, list[Document]]]] = {
+    "content_free": lambda question, passages: ("N/A", BLANK),
+    "question_only": lambda question, passages: (question, BLANK),
+    "passages_only": lambda question, passages: ("N/A", passages),
+}
 
 
 def margin(session: LLMSession, question: str, documents: list[Document]) -> float:
@@ -70,13 +75,11 @@ def main() -> None:
         row = {"id": item.qid, "gold": item.gold["answer"], "answer": None if result.abstained else result.answer,
                "raw": margin(session, item.question, documents)}
         for name, prior in PRIORS.items():
-            if prior is not None:
-                question = item.question if prior[0] == "question" else prior[0]
-                row[name] = margin(session, question, documents if prior[1] == "passages" else BLANK)
+            row[name] = margin(session, *prior(item.question, documents))
         rows.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    for name in PRIORS:
+    for name in ("raw", *PRIORS):
         says_yes = [r["raw"] - (r[name] if name != "raw" else 0.0) > 0 for r in rows]
         right = sum(y == (r["gold"] == "yes") for y, r in zip(says_yes, rows))
         print(f"{name:>14}: {right} / {len(rows)} right, 'yes' to {sum(says_yes)}")
