@@ -37,8 +37,8 @@ PRIORS: dict[str, Callable[[str, list[Document]], tuple[str, list[Document]]]] =
 
 
 def margin(session: LLMSession, question: str, documents: list[Document]) -> float:
-    scores = session.score_next(build_messages(question, documents), ["yes", "no"], purpose="yes/no margin",
-                                prefix=PREFIX)
+    scores = session.score_next([build_messages(question, documents)], ["yes", "no"], purpose="yes/no margin",
+                                prefix=PREFIX)[0]
     return scores["yes"] - scores["no"]
 
 

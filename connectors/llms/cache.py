@@ -9,7 +9,8 @@ import threading
 from pathlib import Path
 
 
-def cache_key(model_id: str, messages: list[tuple[str, str]], params: dict) -> str:
+def cache_key(model_id: str, messages: list[tuple[str, str]] | list[list[tuple[str, str]]], params: dict) -> str:
+    """The response's key: the model, the messages (a scored group's prompts, each its messages) and the parameters."""
     blob = json.dumps({"model": model_id, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

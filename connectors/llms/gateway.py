@@ -75,11 +75,12 @@ class LLMSession:
         self.usage.add(reply.usage)
         return reply
 
-    def score_next(self, messages: list[BaseMessage], candidates: list[str], *, purpose: str,
-                   prefix: str = "") -> dict[str, float]:
-        """Each candidate's log-probability as the reply's next token (after `prefix`): one counted, cached call."""
+    def score_next(self, prompts: list[list[BaseMessage]], candidates: list[str], *, purpose: str,
+                   prefix: str = "") -> list[dict[str, float]]:
+        """Each candidate's log-probability as the next token of each prompt's reply (after `prefix`): one counted,
+        cached call for the group (the rotations of one question's options share their head's forward pass)."""
         self.check()
-        scores, usage = self.gateway.score_next(messages, candidates, purpose=purpose, prefix=prefix)
+        scores, usage = self.gateway.score_next(prompts, candidates, purpose=purpose, prefix=prefix)
         self.usage.add(usage)
         return scores
 
@@ -168,21 +169,23 @@ class LLMGateway:
             self.total.add(usage)
         return LLMReply(hit["text"], usage, purpose)
 
-    def score_next(self, messages: list[BaseMessage], candidates: list[str], *, purpose: str,
-                   prefix: str = "") -> tuple[dict[str, float], Usage]:
-        """Next-token log-probabilities of `candidates` (one forward pass, nothing generated), counted and cached like
-        `call`. Only backends that expose `next_token_logprobs` (local llama.cpp) can score; others raise."""
+    def score_next(self, prompts: list[list[BaseMessage]], candidates: list[str], *, purpose: str,
+                   prefix: str = "") -> tuple[list[dict[str, float]], Usage]:
+        """Next-token log-probabilities of `candidates` after each prompt (nothing generated), one call counted and
+        cached like `call` for the whole group: a prompt's scores depend on the group it was scored with (the shared
+        head is one forward pass), so the group is the unit. Only backends that expose `next_token_logprobs` (local
+        llama.cpp) can score; others raise."""
         score = getattr(self.backend.model, "next_token_logprobs", None)
         if score is None:
             raise KGSolverError(f"{purpose}: the {self.backend.model_id} backend cannot score next-token "
                                 "log-probabilities (a local GGUF model can)")
-        key = cache_key(self.backend.model_id, [(m.type, str(m.content)) for m in messages],
+        key = cache_key(self.backend.model_id, [[(m.type, str(m.content)) for m in p] for p in prompts],
                         {"score_next": list(candidates), "prefix": prefix})
         started = time.perf_counter()
         hit = self.cache.get(key) if self.cache else None
         cached = int(hit is not None)
         if hit is None:
-            scores, prompt_tokens = score(messages, candidates, prefix)
+            scores, prompt_tokens = score(prompts, candidates, prefix)
             hit = {"text": json.dumps(scores), "prompt_tokens": prompt_tokens, "completion_tokens": 0}
             if self.cache:
                 self.cache.put(key, hit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -172,14 +172,15 @@ class ChatLlamaCpp(BaseChatModel):
             response_metadata={"finish_reason": finish}))
 
 
-    def next_token_logprobs(self, messages: list[BaseMessage], candidates: Sequence[str],
-                            prefix: str = "") -> tuple[dict[str, float], int]:
-        """The log-probability of each candidate (its first token) as the next token of the reply, after the chat
-        prompt and `prefix` (the reply's start, e.g. '{"answer": "'), from one forward pass over the prompt; and the
-        prompt's token count. llama-cpp-python returns logprobs only for a context built with logits_all (a score
-        row per context position, 2.4 GB for Qwen's vocabulary at 4096), so the last position's logits are read
-        from the shared context directly."""
-        import numpy as np
+    def next_token_logprobs(self, prompts: Sequence[list[BaseMessage]], candidates: Sequence[str],
+                            prefix: str = "") -> tuple[list[dict[str, float]], int]:
+        """The log-probability of each candidate (its first token) as the next token of each prompt's reply, after the
+        chat prompt and `prefix` (the reply's start, e.g. '{"answer": "'); and the number of prompt tokens evaluated.
+        The prompts' shared head (`shared_head`: the lines they all begin with) is evaluated once and each prompt's
+        rest after it, so rotations of one question's options cost about one pass. The split depends only on the
+        group, never on what the context held before, so a score is the same whatever ran earlier. llama-cpp-python
+        returns logprobs only for a context built with logits_all (a score row per context position, 2.4 GB for
+        Qwen's vocabulary at 4096), so the last position's logits are read from the shared context directly."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         client, lock = self._client()
@@ -187,15 +188,52 @@ class ChatLlamaCpp(BaseChatModel):
         formatter = Jinja2ChatFormatter(template=client.metadata["tokenizer.chat_template"],
                                         eos_token=model.token_get_text(client.token_eos()),
                                         bos_token=model.token_get_text(client.token_bos()))
-        chat: list[Any] = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        prompt = formatter(messages=chat).prompt + prefix
-        tokens = client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        tokens = []
+        for messages in prompts:
+            chat: list[Any] = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+            prompt = formatter(messages=chat).prompt + prefix
+            tokens.append(client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         ids = {c: client.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in candidates}
+        head = shared_head(tokens, lambda token: b"\n" in client.detokenize([token], special=True))
+        scores = []
         with lock:
             client.reset()
-            client.eval(tokens)
-            logits = np.ctypeslib.as_array(client._ctx.get_logits(), shape=(client.n_vocab(),)).astype(np.float64)
+            client.eval(tokens[0][:head])
+            for prompt_tokens in tokens:
+                if client._ctx.kv_cache_seq_rm(-1, head, -1):  # the cells past the head go, the head stays
+                    client.n_tokens = head
+                    client.eval(prompt_tokens[head:])
+                else:  # a context that cannot drop cells (a recurrent model): each prompt whole
+                    client.reset()
+                    client.eval(prompt_tokens)
+                scores.append(_logprobs(client, ids))
             client.reset()
-        shifted = logits - logits.max()
-        logprobs = shifted - np.log(np.exp(shifted).sum())
-        return {c: float(logprobs[i]) for c, i in ids.items()}, len(tokens)
+        return scores, head + sum(len(t) - head for t in tokens)
+
+
+def shared_head(tokens: Sequence[Sequence[int]], ends_line: Callable[[int], bool]) -> int:
+    """How many leading tokens a group of prompts evaluates once: their common prefix cut back to its last line end
+    (a token holding a newline), and 0 for a single prompt. Cut at a line, the head is the same for any two or more
+    of one question's option rotations (they differ from the first option's line on), so scores read from a subset of
+    the rotations equal the subset's own run. Each prompt keeps at least its last token, whose logits are read."""
+    if len(tokens) < 2:
+        return 0
+    common = 0
+    for column in zip(*tokens):
+        if any(token != column[0] for token in column):
+            break
+        common += 1
+    common = min(common, min(len(t) for t in tokens) - 1)
+    while common > 0 and not ends_line(tokens[0][common - 1]):
+        common -= 1
+    return common
+
+
+def _logprobs(client: Any, ids: dict[str, int]) -> dict[str, float]:
+    """The candidates' log-probabilities from the context's last logits row (a log-softmax over the vocabulary)."""
+    import numpy as np
+
+    logits = np.ctypeslib.as_array(client._ctx.get_logits(), shape=(client.n_vocab(),)).astype(np.float64)
+    shifted = logits - logits.max()
+    logprobs = shifted - np.log(np.exp(shifted).sum())
+    return {c: float(logprobs[i]) for c, i in ids.items()}

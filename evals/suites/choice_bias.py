@@ -74,9 +74,12 @@ def mixed(context: Mapping[str, float], parametric: Mapping[str, float], paramet
 
 
 def rotations(n_options: int, permutations: int) -> list[int]:
-    """Evenly spaced rotations of the option texts over the letters (0 = as the set lists them)."""
-    if not 1 <= permutations <= n_options:
-        raise ValueError(f"{permutations} rotations of {n_options} options: choose 1 to {n_options}")
+    """Evenly spaced rotations of the option texts over the letters (0 = as the set lists them); at most one per
+    option, so a number at or above the options' count is every rotation (4 is all of OpenBookQA's and MedQA's four
+    options and all three of PubMedQA's labels)."""
+    if permutations < 1:
+        raise ValueError(f"{permutations} rotations of {n_options} options: choose 1 or more")
+    permutations = min(permutations, n_options)
     return [k * n_options // permutations for k in range(permutations)]
 
 

@@ -134,23 +134,22 @@ class ScoredChoice:
             if key not in self._priors:
                 blank = choice_messages(CONTENT_FREE, {k: CONTENT_FREE for k in options},
                                         [CONTENT_FREE] if with_passages else None, max_chars)
-                scores = solver.gateway.session().score_next(blank, list(options), purpose="choice prior",
+                scores = solver.gateway.session().score_next([blank], list(options), purpose="choice prior",
                                                              prefix=REPLY_PREFIX)
-                self._priors[key] = normalised(scores)
+                self._priors[key] = normalised(scores[0])
             return self._priors[key]
 
     def scores(self, session, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
                *, purpose: str, max_chars: int, permutations: int) -> tuple[dict[str, float], list[dict[str, float]]]:
-        """The options' letter log-probabilities for one prompt: as listed (one forward pass), or averaged over
-        `permutations` rotations of the texts over the letters (choice_bias.rotations), with each rotation's scores."""
-        if permutations == 1:
-            return session.score_next(choice_messages(question, options, passages, max_chars), list(options),
-                                      purpose=purpose, prefix=REPLY_PREFIX), []
-        letters, per_rotation = list(options), []
-        for shift in rotations(len(options), permutations):
-            raw = session.score_next(choice_messages(question, rotated(options, shift), passages, max_chars), letters,
-                                     purpose=purpose, prefix=REPLY_PREFIX)
-            per_rotation.append(unrotated(raw, letters, shift))
+        """The options' letter log-probabilities for one prompt: as listed, or averaged over `permutations` rotations
+        of the texts over the letters (choice_bias.rotations), with each rotation's scores. One scored call: the
+        rotations share everything before the options, evaluated once."""
+        letters, shifts = list(options), rotations(len(options), permutations)
+        prompts = [choice_messages(question, rotated(options, shift), passages, max_chars) for shift in shifts]
+        raw = session.score_next(prompts, letters, purpose=purpose, prefix=REPLY_PREFIX)
+        if len(shifts) == 1:
+            return raw[0], []
+        per_rotation = [unrotated(scores, letters, shift) for scores, shift in zip(raw, shifts)]
         return averaged(per_rotation), per_rotation
 
     def __call__(self, solver: Solver, question: str, options: dict[str, str],
@@ -167,10 +166,10 @@ class ScoredChoice:
             raise ValueError("rotating the options is a letter-bias correction of its own: use it with correction "
                              f"'none', not {self.correction!r}")
         mix = solver.config.choice.parametric_weight if with_closed_book and passages else 0.0
-        calls, limit = permutations * (2 if mix else 1), solver.config.budget.max_llm_calls
+        calls, limit = 2 if mix else 1, solver.config.budget.max_llm_calls
         if limit is not None and calls > limit:
-            raise ValueError(f"{permutations} rotations{' of two prompts' if mix else ''} need {calls} scored calls a "
-                             f"question, over budget.max_llm_calls = {limit}: raise it or rotate less")
+            raise ValueError(f"the passage and closed-book prompts need 2 scored calls a question, over "
+                             f"budget.max_llm_calls = {limit}: raise it")
         tracer, started = Tracer(), time.perf_counter()
         session = solver.gateway.session(solver.config.budget)
         shape = {"max_chars": max_chars, "permutations": permutations}

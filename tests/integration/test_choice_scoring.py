@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from kgsolver.evals.suites.choice_bias import averaged, best, mixed, unrotated
+from kgsolver.evals.suites.choice_bias import averaged, best, mixed, normalised, rotated, unrotated
 from kgsolver.evals.suites.common import REPLY_PREFIX, ScoredChoice, choice_messages, choose
 from kgsolver.pipeline.solver import Solver
 
@@ -23,12 +23,12 @@ def one_pass(config):
 def test_letter_scores_are_counted_cached_and_agree_with_the_generated_letter(tmp_path, config, embedder, qwen05):
     messages = choice_messages("Which of these is a mammal?", OPTIONS, None)
     first = qwen05.session()
-    scores = first.score_next(messages, list(OPTIONS), purpose="test", prefix=REPLY_PREFIX)
+    scores = first.score_next([messages], list(OPTIONS), purpose="test", prefix=REPLY_PREFIX)[0]
     assert set(scores) == set(OPTIONS) and all(v < 0 for v in scores.values())
     assert 0.5 < sum(math.exp(v) for v in scores.values()) <= 1.0  # the letters take most of the next-token mass
     assert first.usage.llm_calls == 1 and first.usage.prompt_tokens > 50 and first.usage.completion_tokens == 0
     again = qwen05.session()
-    assert again.score_next(messages, list(OPTIONS), purpose="test", prefix=REPLY_PREFIX) == scores
+    assert again.score_next([messages], list(OPTIONS), purpose="test", prefix=REPLY_PREFIX) == [scores]
     assert again.usage.cache_hits == 1
 
     solver = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
@@ -80,22 +80,37 @@ def test_rag_plus_closed_book_mixes_the_two_letter_distributions(tmp_path, confi
 
 
 @pytest.mark.llm
-def test_rotated_options_are_scored_once_each_and_averaged(tmp_path, config, embedder, qwen05):
-    question = "Which of these is a mammal?"
+def test_rotated_options_are_scored_in_one_call_that_evaluates_their_shared_head_once(tmp_path, config, embedder,
+                                                                                      qwen05):
+    question, letters = "Which of these is a mammal?", list(OPTIONS)
     once = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
     plain = ScoredChoice("none")(once, question, OPTIONS, None, purpose="test")
     rotating = config.model_copy(update={"choice": config.choice.model_copy(update={"permutations": 4})})
     solver = Solver(tmp_path / "no-kb", rotating, embedder=embedder, gateway=qwen05)
     out = ScoredChoice("none")(solver, question, OPTIONS, None, purpose="test")
-    assert out["usage"]["llm_calls"] == 4 and out["usage"]["cache_hits"] == 1  # the unrotated prompt was cached
     per = out["rotation_logprobs"]
-    assert len(per) == 4 and per[0] == pytest.approx(unrotated(plain["letter_logprobs"], list(OPTIONS), 0))
-    assert per[1] != per[0]  # another rotation is another prompt, scored afresh
-    assert out["letter_logprobs"] == pytest.approx(averaged(per))
-    assert out["prediction"] == best(averaged(per))
+    assert out["usage"]["llm_calls"] == 1 and len(per) == 4
+    # The head (system prompt, question) is evaluated once, the four option blocks each: well under four prompts.
+    assert out["usage"]["prompt_tokens"] < 3 * plain["usage"]["prompt_tokens"]
+    assert out["letter_logprobs"] == pytest.approx(averaged(per)) and out["prediction"] == best(averaged(per))
+    # Split at the head, a prompt's scores are its scores alone up to rounding (the same computation batched apart).
+    alone = normalised(unrotated(plain["letter_logprobs"], letters, 0))
+    assert normalised(per[0]) == pytest.approx(alone, abs=0.05)
+    assert best(per[0]) == best(alone) and per[1] != per[0]  # another rotation is another prompt
+
+    # The scores are the group's own: the same after the context held another prompt, and a subset scores as the
+    # whole group scored it (the head is cut at a line, the same for any two rotations).
+    model = qwen05.backend.model
+    prompts = [choice_messages(question, rotated(OPTIONS, shift), None) for shift in range(4)]
+    first, _ = model.next_token_logprobs(prompts, letters, REPLY_PREFIX)
+    assert [unrotated(scores, letters, shift) for shift, scores in enumerate(first)] == per
+    model.next_token_logprobs([choice_messages("Which of these is a fish?", OPTIONS, None)], letters, REPLY_PREFIX)
+    assert model.next_token_logprobs(prompts, letters, REPLY_PREFIX)[0] == first
+    assert model.next_token_logprobs([prompts[0], prompts[2]], letters, REPLY_PREFIX)[0] == [first[0], first[2]]
+
     with pytest.raises(ValueError, match="rotating the options is a letter-bias correction"):
         ScoredChoice("content_free")(solver, question, OPTIONS, None, purpose="test")
-    tight = rotating.model_copy(update={"budget": rotating.budget.model_copy(update={"max_llm_calls": 3})})
-    with pytest.raises(ValueError, match="need 4 scored calls"):
+    tight = rotating.model_copy(update={"budget": rotating.budget.model_copy(update={"max_llm_calls": 1})})
+    with pytest.raises(ValueError, match="need 2 scored calls"):
         ScoredChoice("none")(Solver(tmp_path / "no-kb", tight, embedder=embedder, gateway=qwen05), question, OPTIONS,
-                             None, purpose="test")
+                             ["Whales are mammals."], purpose="test", with_closed_book=True)
