@@ -5,8 +5,9 @@
 #
 # Never tuned to the build host (GGML_NATIVE=OFF): a wheel built on one CPU must run on the user's.
 #   - base:   GGML_NATIVE=OFF with AVX2/FMA/F16C/BMI2, the x86-64 floor the project supports (Haswell, 2013, and later);
-#   - avx512: the same sources with AVX-512 (F/CD/BW/DQ/VL, VBMI, VNNI, BF16) and AVX-VNNI; only libggml-cpu.so
-#             differs, so only that target is rebuilt.
+#   - avx512: the same sources with AVX-512 (F/CD/BW/DQ/VL, VBMI, VNNI, BF16): Zen 4, Sapphire Rapids and later;
+#             only libggml-cpu.so differs, so only that target is rebuilt. Not AVX-VNNI, the VEX form: Zen 4 lacks it,
+#             and ggml's 256-bit dot products take the EVEX form of the same instruction from AVX512-VNNI with VL.
 # kgsolver.connectors.llms.llama_build picks one at load time from the CPU's flags and proves it in a subprocess
 # before the first use. There is no AMX build: AMX tiles trap on VMs that advertise them (issue 15).
 #
@@ -19,7 +20,7 @@ PY=${1:?usage: build-llama.sh PYTHON}
 HERE=$(cd "$(dirname "$0")" && pwd)
 VERSION=0.3.36
 BASE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
-AVX512_ARGS="$BASE_ARGS -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON"
+AVX512_ARGS="$BASE_ARGS -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON"
 ABI=$("$PY" -c 'import sys, sysconfig; print(sys.implementation.cache_tag, sysconfig.get_platform())')
 KEY=$(printf '%s|%s|%s|%s' "$VERSION" "$BASE_ARGS" "$AVX512_ARGS" "$ABI" | sha256sum | cut -c1-16)
 CACHE=${KGSOLVER_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kgsolver/llama-build}

@@ -33,7 +33,7 @@ REQUIRED_FLAGS: dict[str, frozenset[str]] = {
     BASE: frozenset({"avx", "avx2", "fma", "f16c", "bmi2"}),
 }
 REQUIRED_FLAGS["avx512"] = REQUIRED_FLAGS[BASE] | {
-    "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16", "avx_vnni"}
+    "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16"}
 PREFERENCE = ("avx512", BASE)  # fastest first
 LIB_ENV = "LLAMA_CPP_LIB_PATH"
 

@@ -10,12 +10,19 @@ from kgsolver.connectors.llms.llama_build import BASE, REQUIRED_FLAGS, LlamaBuil
 
 AVX512_CPU = REQUIRED_FLAGS["avx512"] | {"sse4_2", "amx_tile", "amx_int8"}  # a Sapphire Rapids VM's flags
 AVX2_CPU = REQUIRED_FLAGS[BASE] | {"sse4_2"}
+# An AMD Zen 4 (EPYC Genoa) VM's SIMD flags as /proc/cpuinfo lists them: AVX-512 with VNNI and BF16, no AVX-VNNI
+ZEN4_CPU = frozenset({"sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512cd", "avx512bw", "avx512dq",
+                      "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16", "avx512_vpopcntdq", "avx512_bitalg"})
 
 
 def test_avx512_cpu_tries_avx512_then_base(tmp_path):
     builds = candidates(AVX512_CPU, {"avx512": tmp_path})
     assert [b.variant for b in builds] == ["avx512", BASE]
     assert builds[0].lib_dir == str(tmp_path) and builds[-1].lib_dir is None
+
+
+def test_zen4_without_avx_vnni_gets_the_avx512_build(tmp_path):
+    assert [b.variant for b in candidates(ZEN4_CPU, {"avx512": tmp_path})] == ["avx512", BASE]
 
 
 def test_avx2_cpu_or_missing_variant_gets_base_only(tmp_path):
