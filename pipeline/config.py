@@ -107,12 +107,12 @@ class ChoiceSettings(BaseModel):
     parametric_weight: float = Field(0.7, ge=0.0, le=1.0, description="the rag+closed-book condition: weight of the "
                                      "closed-book letter distribution, mixed log-linearly with the passage-conditioned "
                                      "one; chosen with the 1.5B on the first 100 questions of OpenBookQA and of MedQA")
-    permutations: int = Field(2, ge=1, description="score the options this many times, their texts rotated over the "
+    permutations: int = Field(4, ge=1, description="score the options this many times, their texts rotated over the "
                               "letters, and average each option's log-probability over the rotations (position bias); "
-                              "2 won on the first 100 questions of OpenBookQA and of MedQA with the 1.5B, and keeps "
-                              "rag+closed-book (2 prompts) within the default budget of 6 calls; every rotation (4 "
-                              "of 4 options) scored higher still on OpenBookQA at twice the forward passes, with "
-                              "budget.max_llm_calls 8 (docs/RESULTS.md, eighth session)")
+                              "at most one per option, so 4 is every rotation of OpenBookQA's and MedQA's four options "
+                              "and PubMedQA's three labels. One scored call a prompt: the rotations share the prompt "
+                              "up to the options, evaluated once. 4 won the first 100 OpenBookQA questions with the "
+                              "1.5B (rag and rag+closed-book; docs/RESULTS.md, ninth session)")
 
 
 class KBSettings(BaseModel):
