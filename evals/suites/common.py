@@ -168,7 +168,8 @@ class ScoredChoice:
         mix = solver.config.choice.parametric_weight if with_closed_book and passages else 0.0
         calls, limit = 2 if mix else 1, solver.config.budget.max_llm_calls
         if limit is not None and calls > limit:
-            raise ValueError(f"the passage and closed-book prompts need 2 scored calls a question, over "
+            prompts = "the passage and the closed-book prompt" if mix else "one prompt"
+            raise ValueError(f"{calls} scored call(s) a question ({prompts}, each with all its rotations) are over "
                              f"budget.max_llm_calls = {limit}: raise it")
         tracer, started = Tracer(), time.perf_counter()
         session = solver.gateway.session(solver.config.budget)

@@ -111,6 +111,6 @@ def test_rotated_options_are_scored_in_one_call_that_evaluates_their_shared_head
     with pytest.raises(ValueError, match="rotating the options is a letter-bias correction"):
         ScoredChoice("content_free")(solver, question, OPTIONS, None, purpose="test")
     tight = rotating.model_copy(update={"budget": rotating.budget.model_copy(update={"max_llm_calls": 1})})
-    with pytest.raises(ValueError, match="need 2 scored calls"):
+    with pytest.raises(ValueError, match=r"2 scored call\(s\) a question \(the passage and the closed-book"):
         ScoredChoice("none")(Solver(tmp_path / "no-kb", tight, embedder=embedder, gateway=qwen05), question, OPTIONS,
                              ["Whales are mammals."], purpose="test", with_closed_book=True)
