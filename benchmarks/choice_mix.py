@@ -1,6 +1,7 @@
 """Multiple choice from scored rows, no LLM call (issue 16): the closed-book letter distribution and a passage
-condition's (`rag`, or PubMedQA's `context`: --passages) mixed at each weight (`choice.parametric_weight`, evals/suites/choice_bias.py::mixed) and, where the rows hold them, the
-option rotations (`choice.permutations`), on a choice part and a held-out part of the questions.
+condition's (`rag`, or PubMedQA's `context`: --passages) mixed at each weight (`choice.parametric_weight`,
+evals/suites/choice_bias.py::mixed) and, where the rows hold them, the option rotations (`choice.permutations`), on a
+choice part and a held-out part of the questions.
 
 Rows come from eval run folders (their predictions.jsonl) or row files of the same shape; rows of one question and
 condition found twice keep the last. The choice part is the first --choice-questions questions in the set's order;

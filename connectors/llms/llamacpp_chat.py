@@ -195,20 +195,22 @@ class ChatLlamaCpp(BaseChatModel):
             tokens.append(client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         ids = {c: client.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in candidates}
         head = shared_head(tokens, lambda token: b"\n" in client.detokenize([token], special=True))
-        scores = []
+        scores, evaluated = [], head
         with lock:
             client.reset()
             client.eval(tokens[0][:head])
             for prompt_tokens in tokens:
                 if client._ctx.kv_cache_seq_rm(-1, head, -1):  # the cells past the head go, the head stays
                     client.n_tokens = head
-                    client.eval(prompt_tokens[head:])
+                    rest = prompt_tokens[head:]
                 else:  # a context that cannot drop cells (a recurrent model): each prompt whole
                     client.reset()
-                    client.eval(prompt_tokens)
+                    rest = prompt_tokens
+                client.eval(rest)
+                evaluated += len(rest)
                 scores.append(_logprobs(client, ids))
             client.reset()
-        return scores, head + sum(len(t) - head for t in tokens)
+        return scores, evaluated
 
 
 def shared_head(tokens: Sequence[Sequence[int]], ends_line: Callable[[int], bool]) -> int:
