@@ -23,14 +23,11 @@ RUN KGSOLVER_BUILD_CACHE=.llama-build bash .ci/build-llama.sh python && rm -rf .
 # 3. The project with the API and KG extras (neo4j driver, spaCy; add model-1-5b, the default, for the embedded LLM),
 #    every distribution at the version of requirements.lock (`make lock`), as the Makefile installs it.
 COPY pyproject.toml README.md ./
-COPY pipeline/ pipeline/
-COPY connectors/ connectors/
-COPY graphs/ graphs/
-COPY evals/ evals/
+COPY src/ src/
 ARG EXTRAS=api,kg
 RUN pip install -c .ci/constraints.txt -c requirements.lock ".[${EXTRAS}]" && pip check
 
-# 4. GPU profile only: swap faiss-cpu for a CUDA build (connectors/vector_index.py searches on a GPU when it sees one).
+# 4. GPU profile only: swap faiss-cpu for a CUDA build (src/kgsolver/connectors/vector_index.py searches on a GPU when it sees one).
 ARG FAISS_GPU_PACKAGE=""
 RUN if [ -n "${FAISS_GPU_PACKAGE}" ]; then pip uninstall -y faiss-cpu && pip install "${FAISS_GPU_PACKAGE}"; fi
 

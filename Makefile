@@ -44,7 +44,7 @@ demo: install
 	$(VENV)/bin/kgsolver demo
 
 test: install
-	$(PY) -m ruff check connectors graphs pipeline evals benchmarks tests
+	$(PY) -m ruff check src benchmarks tests
 	$(PY) -m mypy  # scope and strictness: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest -q
 

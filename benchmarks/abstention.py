@@ -33,7 +33,7 @@ from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from langchain_core.documents import Document
 
 OUT = Path(__file__).resolve().parent / "results" / "abstention.json"
-SET = Path(__file__).resolve().parents[1] / "evals" / "data" / "unanswerable_set.jsonl"
+SET = Path(__file__).resolve().parents[1] / "src" / "kgsolver" / "evals" / "data" / "unanswerable_set.jsonl"
 PASSAGES = 4
 FICTIONAL = [  # invented entities: no document and no model can know the answer
     "What is the secret code word of the Veltrona Institute's Project Nightjar?",

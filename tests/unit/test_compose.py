@@ -234,7 +234,7 @@ def test_every_kgsolver_variable_is_a_real_setting(model, monkeypatch):
 
 
 def test_dockerfile_builds_portable_cpu_image():
-    torch = re.search(r"pip install torch==2\.13\.0 --index-url \$\{TORCH_INDEX_URL\}", DOCKERFILE)
+    torch = re.search(r"pip install --no-deps torch==2\.13\.0 --index-url \$\{TORCH_INDEX_URL\}", DOCKERFILE)
     assert torch and "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu\n" in DOCKERFILE
     assert DOCKERFILE.index("torch==2.13.0") < DOCKERFILE.index("llama-cpp-python") < DOCKERFILE.index('".[${EXTRAS}]"')
     # One portable llama.cpp build for the image and the Makefile: the same script, never tuned to the build CPU.
@@ -258,7 +258,7 @@ def test_graph_store_settings_are_the_ones_the_app_reads(model):
     that carry the driver."""
     env = model["services"]["api"]["environment"]
     assert env["KGSOLVER_GRAPH__STORE"] == "neo4j"
-    source = (REPO / "connectors" / "graph_stores" / "neo4j_store.py").read_text()
+    source = (REPO / "src" / "kgsolver" / "connectors" / "graph_stores" / "neo4j_store.py").read_text()
     for name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
         assert name in env and f'os.environ.get("{name}"' in source, name
     extras = set(model["services"]["api"]["build"]["args"]["EXTRAS"].split(","))

@@ -101,7 +101,7 @@ def git_state(root: Path | None = None) -> dict[str, Any] | None:
     """The commit the code ran from and whether tracked files differed from it; None outside a git checkout."""
     import subprocess
 
-    root = root or Path(__file__).resolve().parents[1]
+    root = root or Path(__file__).resolve().parent  # git finds the checkout from any folder in it
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True,
                                 timeout=10).stdout.strip()

@@ -40,5 +40,5 @@ def build(out_dir: Path) -> tuple[int, int]:
 
 
 if __name__ == "__main__":
-    passages, questions = build(Path(sys.argv[1] if len(sys.argv) > 1 else "pipeline/demo"))
+    passages, questions = build(Path(sys.argv[1] if len(sys.argv) > 1 else "src/kgsolver/pipeline/demo"))
     print(f"wrote {passages} passages and {questions} questions")
