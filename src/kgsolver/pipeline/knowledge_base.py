@@ -106,6 +106,14 @@ class KnowledgeBase:
             self.settings = KGSolverConfig().kb
         return self.settings
 
+    def require_embedder(self, embedder: Embedder, remedy: str) -> None:
+        """Refuse an embedder whose vectors are not this knowledge base's: the model ingest recorded, by name and
+        width. The runtime may differ (the query path's GGUF and ingest's torch give the same model's vectors)."""
+        recorded = self.manifest["embedder"]
+        if recorded["name"] != embedder.name or int(recorded["dimensions"]) != embedder.dimensions:
+            raise KnowledgeBaseError(f"{self.root} was built with embedder {recorded['name']} ({recorded['dimensions']}"
+                                     f" dimensions), not {embedder.name} ({embedder.dimensions}); {remedy}")
+
     def _segment_set(self, manifest: dict) -> SegmentSet:
         return SegmentSet([Segment(self.root, r, self.dimensions) for r in manifest["segments"]],
                           _load_dead(self.root, manifest))

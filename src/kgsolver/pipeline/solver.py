@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from kgsolver.connectors.embedders import Embedder, load_embedder
+from kgsolver.connectors.embedders import Embedder, load_query_embedder
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession, TokenListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, manifest_stamp
@@ -56,6 +56,8 @@ class Solver:
         with self._reload_lock:
             if self._current is None or self._current[0] != stamp:
                 kb = KnowledgeBase.open(self.kb_dir)
+                kb.require_embedder(self.embedder, "set embedder.model_path (KGSOLVER_EMBEDDER__MODEL_PATH) to the "
+                                    "model it was built with")
                 self._current = (stamp, kb, QueryVectors(self.embedder, kb, self.config.embedder.memo_size))
             return self._current[1], self._current[2]
 
@@ -65,7 +67,11 @@ class Solver:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder or load_embedder(self.config.embedder.model_path, device=self.config.embedder.device)
+        """What encodes questions: by default the torch-free GGUF runtime of the model ingest used."""
+        settings = self.config.embedder
+        return self._embedder or load_query_embedder(settings.model_path, runtime=settings.query_runtime,
+                                                     cache_dir=self.config.cache_dir,
+                                                     n_threads=settings.query_threads, device=settings.device)
 
     @cached_property
     def gateway(self) -> LLMGateway:
