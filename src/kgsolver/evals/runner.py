@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from kgsolver.connectors.embedders import TokenizingEmbedder
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.run_config import build_config, fingerprint_changes, sha256_file
@@ -153,7 +154,10 @@ def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver
     if unknown:
         raise KGSolverError(f"{suite.name} has no condition {unknown}; it has {', '.join(suite.conditions)}")
     if set(wanted) - set(suite.offline_conditions):
-        build_suite_kb(suite, spec.kb, data_dir, config, embedder=solver.embedder, show_progress=spec.show_progress)
+        # Ingest chunks with the embedder's own tokenizer (sentence-transformers); the solver's query embedder reads
+        # the same model's vectors but chunks nothing, so it builds nothing (None: ingest loads its own).
+        ingester = solver.embedder if isinstance(solver.embedder, TokenizingEmbedder) else None
+        build_suite_kb(suite, spec.kb, data_dir, config, embedder=ingester, show_progress=spec.show_progress)
     config_path = spec.out / "config.json"
     fresh = build_config(spec, suite, config, solver, data_dir)
     if config_path.exists():
