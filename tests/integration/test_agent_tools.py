@@ -11,7 +11,7 @@ from kgsolver.pipeline.agent.atomic_index import AtomicIndex
 from kgsolver.pipeline.agent.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
 from kgsolver.pipeline.agent.hop_policy import embedding_scores
 from kgsolver.pipeline.agent.kg_walker import KGWalker
-from kgsolver.pipeline.agent.settings import AgentSettings
+from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.agent.tools import (bm25_search, dense_search, KGWalkTool, NeighbourhoodTool,
                                            PageRankTool, Tool)
 from kgsolver.pipeline.solver import QuestionContext, Solver

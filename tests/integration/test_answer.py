@@ -9,7 +9,7 @@ from kgsolver.pipeline.preference import adaptive
 from kgsolver.pipeline.preference.base import PreferenceInputs
 from kgsolver.pipeline.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.preference.registry import get_policy
-from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.solver import QuestionContext, Solver
 
 

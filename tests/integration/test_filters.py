@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.filters import (BrevityFilter, ConsistencyFilter, DedupFilter, FilterSettings,
-                                       InstructionGuardFilter, KnowledgeFilter, RelevanceFilter,
-                                       build_filter_chain)
+from kgsolver.pipeline.config.filters import FilterSettings
+from kgsolver.pipeline.filters import (BrevityFilter, ConsistencyFilter, DedupFilter, InstructionGuardFilter,
+                                       KnowledgeFilter, RelevanceFilter, build_filter_chain)
 from kgsolver.pipeline.results import Tracer
 
 Q = "In which city was the physicist Marie Curie born?"

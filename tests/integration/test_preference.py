@@ -8,8 +8,9 @@ import shutil
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.preference import (Candidates, GroundedCandidate, PreferenceSettings, answers_conflict,
-                                          decide_hierarchical, get_policy)
+from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.preference import (Candidates, GroundedCandidate, answers_conflict, decide_hierarchical,
+                                          get_policy)
 from kgsolver.pipeline.preference.adaptive import should_skip_retrieval
 from kgsolver.pipeline.preference.context_only import decide_context_only
 from kgsolver.pipeline.preference.parametric import ParametricAnswer

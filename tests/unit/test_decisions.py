@@ -12,7 +12,7 @@ from kgsolver.pipeline.preference.base import Candidates, GroundedCandidate
 from kgsolver.pipeline.preference.context_only import decide_context_only
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical
 from kgsolver.pipeline.preference.parametric import ParametricAnswer
-from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.preference.tagged import decide_tagged
 
 SETTINGS = PreferenceSettings()  # parametric_min_confidence 50, verify_tag "[LLM: verify]"

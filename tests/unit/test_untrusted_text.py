@@ -17,7 +17,8 @@ from kgsolver.pipeline.answer import answer_source
 from kgsolver.pipeline.filters.instructions import (InstructionGuardFilter, guard_units, looks_like_instruction,
                                                     may_instruct)
 from kgsolver.pipeline.generate import build_messages
-from kgsolver.pipeline.preference import Candidates, GroundedCandidate, PreferenceSettings, decide_hierarchical
+from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.preference import Candidates, GroundedCandidate, decide_hierarchical
 from kgsolver.pipeline.preference.context_only import decide_context_only
 from kgsolver.pipeline.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.preference.registry import get_policy

@@ -22,7 +22,7 @@ from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.filters.base import doc_ref
 from kgsolver.pipeline.filters.chain import build_filter_chain
-from kgsolver.pipeline.filters.settings import FilterSettings
+from kgsolver.pipeline.config.filters import FilterSettings
 from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
 from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
 from kgsolver.pipeline.preference.registry import get_policy

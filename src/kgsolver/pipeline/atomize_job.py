@@ -26,7 +26,7 @@ from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
 from kgsolver.pipeline import atomize_prompt as prompt
 from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
-from kgsolver.pipeline.agent.settings import AgentSettings
+from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.chunking import title_text_sha1
 from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
 

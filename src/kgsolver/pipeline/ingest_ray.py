@@ -35,7 +35,7 @@ from kgsolver.pipeline.chunking import Chunk
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.ingest import Processed
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.ray_settings import RaySettings, check_reachable
+from kgsolver.pipeline.config.ray import RaySettings, check_reachable
 
 log = logging.getLogger(__name__)
 

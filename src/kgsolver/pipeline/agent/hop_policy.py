@@ -15,7 +15,7 @@ import numpy as np
 
 from kgsolver.connectors.registry import Registry
 
-if TYPE_CHECKING:  # the settings import this module: reading the configuration must not import LangChain
+if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
 
 # A hop policy turns (min-max scaled embedding scores, one-hot LLM pick, LLM weight) into the final scores.

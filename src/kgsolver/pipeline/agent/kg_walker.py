@@ -20,7 +20,7 @@ from kgsolver.pipeline.llm_step import llm_step
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.agent.resources import AgentResources
-    from kgsolver.pipeline.agent.settings import AgentSettings
+    from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.results import Tracer
 
 

@@ -20,7 +20,7 @@ from kgsolver.connectors.graph_stores.model import Entity
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
 from kgsolver.pipeline.agent.atomic_index import AtomicIndex, read_atomic
-from kgsolver.pipeline.agent.settings import AgentSettings
+from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
 from kgsolver.pipeline.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrievers.base import chunk_documents

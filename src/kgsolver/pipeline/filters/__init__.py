@@ -3,7 +3,7 @@ behind the `KnowledgeFilter` protocol, composed by `FilterChain`. Reusable by ev
 
 from kgsolver.connectors.lazy import lazy_exports
 
-# Imported on first use (PEP 562): reading FilterSettings for the configuration must not load every filter.
+# Imported on first use (PEP 562): a caller that wants one filter does not load every filter.
 _EXPORTS = {
     "FilterReport": "base",
     "FilterResult": "base",
@@ -17,7 +17,6 @@ _EXPORTS = {
     "DedupFilter": "dedup",
     "InstructionGuardFilter": "instructions",
     "RelevanceFilter": "relevance",
-    "FilterSettings": "settings",
 }
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -10,7 +10,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.filters.settings import DEFAULTS
+from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, with_text
 from kgsolver.pipeline.vectors import passage_sentences, sentence_vectors
 

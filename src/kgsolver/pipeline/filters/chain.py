@@ -15,7 +15,7 @@ from kgsolver.pipeline.filters.consistency import ConsistencyFilter
 from kgsolver.pipeline.filters.dedup import DedupFilter
 from kgsolver.pipeline.filters.instructions import InstructionGuardFilter
 from kgsolver.pipeline.filters.relevance import RelevanceFilter
-from kgsolver.pipeline.filters.settings import FilterSettings
+from kgsolver.pipeline.config.filters import FilterSettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder

@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal,
                                             with_text)
-from kgsolver.pipeline.filters.settings import DEFAULTS
+from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.vectors import passage_sentences, sentence_vectors
 
 _VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")

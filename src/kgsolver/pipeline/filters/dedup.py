@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from rapidfuzz import fuzz
 
-from kgsolver.pipeline.filters.settings import DEFAULTS
+from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
 
 

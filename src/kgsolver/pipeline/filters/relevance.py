@@ -25,7 +25,7 @@ from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
 from kgsolver.pipeline.llm_step import llm_step
-from kgsolver.pipeline.filters.settings import DEFAULTS
+from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.vectors import document_vectors
 
 JUDGE_PROMPT = (

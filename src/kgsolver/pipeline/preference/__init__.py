@@ -3,12 +3,12 @@ knowledge disagree. One policy per module behind `PreferencePolicy`; `get_policy
 
 from kgsolver.connectors.lazy import lazy_exports
 
-# Imported on first use (PEP 562): reading PreferenceSettings for the configuration must not load every policy.
+# Imported on first use (PEP 562): a caller that wants one policy does not load every policy.
 _EXPORTS = {
     "AdaptivePolicy": "adaptive", "Candidates": "base", "ContextOnlyPolicy": "context_only",
     "GroundedCandidate": "base", "HierarchicalPolicy": "hierarchical", "POLICIES": "registry",
     "PolicyOutcome": "base", "PreferenceInputs": "base", "PreferencePolicy": "base",
-    "PreferenceSettings": "settings", "TaggedPolicy": "tagged", "answers_conflict": "base",
+    "TaggedPolicy": "tagged", "answers_conflict": "base",
     "decide_hierarchical": "hierarchical", "get_policy": "registry",
 }
 

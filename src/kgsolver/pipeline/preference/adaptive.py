@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from kgsolver.pipeline.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs, ask_parametric,
                                                make_preference)
 from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather
-from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
 
 
 def should_skip_retrieval(cand: Candidates, settings: PreferenceSettings, has_assumptions: bool) -> bool:

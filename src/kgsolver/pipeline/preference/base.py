@@ -20,7 +20,7 @@ from kgsolver.pipeline.compare import comparison_calls
 from kgsolver.pipeline.generate import generate_grounded, user_fact_documents
 from kgsolver.pipeline.llm_step import llm_step
 from kgsolver.pipeline.preference.parametric import ParametricAnswer, closed_book_answer
-from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.results import Preference
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import Callable
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs, answers_conflict,
                                                ask_grounded, ask_parametric, make_preference)
-from kgsolver.pipeline.preference.settings import PreferenceSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
 
 
 def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None, *,

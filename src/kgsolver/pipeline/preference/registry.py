@@ -7,6 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Callable
 
 from kgsolver.connectors.registry import Registry
+from kgsolver.pipeline.config.preference import policy_key
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.preference.base import PreferencePolicy
@@ -30,11 +31,6 @@ POLICIES: Registry[PreferencePolicy] = Registry("preference policy", {
     "tagged": _shared("tagged", "TaggedPolicy"),
     "adaptive": _shared("adaptive", "AdaptivePolicy"),
 })
-
-
-def policy_key(name: str) -> str:
-    """The registered name of `name` ('context-only' is 'context_only'), or the error listing the policies."""
-    return POLICIES.check(name.replace("-", "_"))
 
 
 def get_policy(name: str) -> PreferencePolicy:

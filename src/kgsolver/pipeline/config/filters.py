@@ -1,4 +1,4 @@
-"""The `filters` block of KGSolverConfig (kept here, beside the filters, and imported by pipeline/config.py)."""
+"""The `filters` block of KGSolverConfig (the configuration's bottom layer: imports no pipeline code)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,12 @@ from typing import cast
 from pydantic import BaseModel, Field, field_validator
 
 from kgsolver.connectors.llms.budget import Budget
-from kgsolver.pipeline.agent.hop_policy import HOP_POLICIES
+from kgsolver.connectors.registry import Registry
+
+# The hop policies' names (pipeline/agent/hop_policy.py registers one scorer each; tests/unit/test_registry.py checks that
+# the two agree): the settings validate against the names, so reading the configuration imports no multi-hop code.
+HOP_POLICY_NAMES = ("combine", "llm", "embedding")
+_HOP_POLICIES: Registry[str] = Registry("hop policy", {name: (lambda name=name: name) for name in HOP_POLICY_NAMES})
 
 _BUDGET = Budget()  # the per-question budget's defaults are the agent's too: one definition (all three are set)
 
@@ -57,4 +62,4 @@ class AgentSettings(BaseModel):
     @field_validator("hop_policy")
     @classmethod
     def _registered(cls, name: str) -> str:
-        return HOP_POLICIES.check(name)
+        return _HOP_POLICIES.check(name)

@@ -12,11 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.graphs.settings import GraphSettings
-from kgsolver.pipeline.agent.settings import AgentSettings
-from kgsolver.pipeline.answer_form import AnswerFormSettings
-from kgsolver.pipeline.filters.settings import FilterSettings
-from kgsolver.pipeline.preference.settings import PreferenceSettings
-from kgsolver.pipeline.ray_settings import RaySettings
+from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.config.answer_form import AnswerFormSettings
+from kgsolver.pipeline.config.filters import FilterSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config.ray import RaySettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMGateway
