@@ -115,7 +115,7 @@ def chat_overhead(model_name: str, questions: int) -> dict:
     from kgsolver.connectors.llms.gateway import LLMGateway
     from kgsolver.connectors.llms.factory import build_chat_backend
     from kgsolver.pipeline.cli import demo_corpus_dir
-    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.kb.ingest import ingest
     from kgsolver.pipeline.solver import Solver
     import tempfile
 

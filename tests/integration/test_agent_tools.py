@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.agent.atomic_index import AtomicIndex
+from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.agent.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
 from kgsolver.pipeline.agent.hop_policy import embedding_scores
 from kgsolver.pipeline.agent.kg_walker import KGWalker

@@ -11,7 +11,7 @@ import pytest
 
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrievers.base import chunk_documents
 

@@ -131,7 +131,7 @@ BAND_QUESTION = WorkItem(qid="1", condition="rag+kg", question="Which band recor
 
 
 def test_kg_condition_is_unavailable_without_a_graph(tmp_path, demo_corpus, config, embedder):
-    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.kb.ingest import ingest
 
     no_graph = config.model_copy(deep=True)
     no_graph.graph.extractor = "none"

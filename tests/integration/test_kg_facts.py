@@ -9,8 +9,8 @@ import pytest
 from kgsolver.graphs.kg_facts import fact_sentence
 from kgsolver.connectors.graph_stores.model import Entity, Relation, Subgraph
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.graph_build import import_into_kb
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.graph_build import import_into_kb
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 MARFAN, ARACHNODACTYLY = "OMIM:154700", "HP:0001166"
 

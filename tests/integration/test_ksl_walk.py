@@ -8,7 +8,7 @@ from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.agent.kg_walker import KGWalker
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.config.agent import AgentSettings
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.results import Tracer
 from kgsolver.pipeline.solver import Solver
 

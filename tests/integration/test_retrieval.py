@@ -3,7 +3,7 @@
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrievers.hybrid import reciprocal_rank_fusion
 

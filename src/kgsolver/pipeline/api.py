@@ -5,7 +5,7 @@
                                `token` per piece of each LLM reply as it is generated, then `answer` (or `error`)
     POST /kb/{name}/documents  incremental ingest into one knowledge base (created if missing)
     GET  /kb/{name}/documents  its documents (id, title, chunks), a page at a time (`offset`, `limit`)
-    DELETE /kb/{name}/documents/{id}  delete one document, its chunks and graph provenance (pipeline/kb_admin.py)
+    DELETE /kb/{name}/documents/{id}  delete one document, its chunks and graph provenance (pipeline/kb/admin.py)
     GET  /kb                   the knowledge bases under the root
     GET  /health               liveness, the configured LLM and graph store, the registered modes
 
@@ -38,7 +38,7 @@ from kgsolver.pipeline.api_models import (
     DocumentsRequest, Health, IngestResponse, KBInfo,
 )
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.results import AskResult
 from kgsolver.pipeline.config import build_gateway
 from kgsolver.pipeline.solver import Solver
@@ -111,7 +111,7 @@ class KnowledgeBases:
 
     def ingest(self, name: str, request: DocumentsRequest) -> IngestResponse:
         from kgsolver.connectors.corpus_readers import SourceDocument
-        from kgsolver.pipeline.ingest import ingest_documents
+        from kgsolver.pipeline.kb.ingest import ingest_documents
 
         path = self.path(name)
         # The plain document format, built here: metadata is kept as metadata and never sets the id or the format.
@@ -123,7 +123,7 @@ class KnowledgeBases:
         return IngestResponse(kb=name, documents_total=total, **fields)
 
     def documents(self, name: str, offset: int, limit: int) -> DocumentList:
-        from kgsolver.pipeline.kb_admin import list_documents
+        from kgsolver.pipeline.kb.admin import list_documents
 
         documents = list_documents(self.existing(name))
         page = [DocumentOut(id=d.doc_id, title=d.title, chunks=d.chunks) for d in documents[offset:offset + limit]]
@@ -131,7 +131,7 @@ class KnowledgeBases:
 
     def delete(self, name: str, doc_id: str) -> DeleteResponse:
         """The CLI's delete; the KB's Solver sees it at its next question (it reopens after every commit)."""
-        from kgsolver.pipeline.kb_admin import UnknownDocumentError, delete_documents
+        from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents
 
         path = self.existing(name)
         try:

@@ -53,7 +53,7 @@ def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT kn
            engine: str = ENGINE_OPTION, address: Optional[str] = ADDRESS_OPTION) -> None:
     """Add a corpus to a knowledge base (created if missing); documents with a known id replace the old version."""
     from kgsolver.connectors.corpus_readers import CORPUS_FORMATS
-    from kgsolver.pipeline.ingest import ON_DUPLICATE, ingest as run_ingest
+    from kgsolver.pipeline.kb.ingest import ON_DUPLICATE, ingest as run_ingest
 
     if corpus_format not in CORPUS_FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(CORPUS_FORMATS)}", param_hint="--format")
@@ -146,7 +146,7 @@ def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: Option
     import time
 
     from kgsolver.connectors.text import normal
-    from kgsolver.pipeline.ingest import ingest as run_ingest
+    from kgsolver.pipeline.kb.ingest import ingest as run_ingest
     from kgsolver.pipeline.solver import Solver
 
     folder = demo_corpus_dir()

@@ -23,7 +23,7 @@ def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
                                                   help="parallel calls (remote backends)")) -> None:
     """Atomize a knowledge base's chunks into the questions they answer (PIKE-RAG), as a resumable job."""
     from kgsolver.connectors.embedders import load_embedder
-    from kgsolver.pipeline.atomize_job import atomize_kb
+    from kgsolver.pipeline.kb.atomize_job import atomize_kb
     from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 
     config = KGSolverConfig()

@@ -17,8 +17,8 @@ KB = typer.Option(..., "--kb", help="knowledge base folder")
 
 def _open(kb_dir: Path):
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     config = KGSolverConfig()
     kb = KnowledgeBase.open(kb_dir)
@@ -81,7 +81,7 @@ def import_(triples: Path, kb: Path = KB, terms: Optional[Path] = typer.Option(N
             limit: Optional[int] = typer.Option(None, "--limit", min=1)) -> None:
     """Add an external KG (TSV/CSV triples; optional jsonl terms for definitions and synonyms) to a knowledge base."""
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.graph_build import import_into_kb
+    from kgsolver.pipeline.kb.graph_build import import_into_kb
 
     counts = import_into_kb(kb, triples, terms, KGSolverConfig().graph, limit=limit)
     console.print(f"[green]imported[/green] {counts['triples']} triples, {counts['entities']} entities "

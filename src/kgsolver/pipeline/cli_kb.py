@@ -1,4 +1,4 @@
-"""`kgsolver kb list|delete --kb DIR`: look after one knowledge base's documents (pipeline/kb_admin.py does the work,
+"""`kgsolver kb list|delete --kb DIR`: look after one knowledge base's documents (pipeline/kb/admin.py does the work,
 for the API's document routes too)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ KB = typer.Option(..., "--kb", help="knowledge base folder")
 @kb_app.command("list")
 def list_documents(kb: Path = KB, as_json: bool = typer.Option(False, "--json", help="print one JSON array")) -> None:
     """Every stored document: id, title and number of chunks, sorted by id."""
-    from kgsolver.pipeline.kb_admin import list_documents as stored_documents
+    from kgsolver.pipeline.kb.admin import list_documents as stored_documents
 
     documents = stored_documents(kb)
     if as_json:
@@ -39,7 +39,7 @@ def delete_documents(doc_ids: list[str] = typer.Argument(..., metavar="DOC_ID...
     """Delete documents: their chunks, vectors, keyword entries, sentences, atomic questions and graph provenance,
     in one commit. An unknown id is an error and nothing is deleted."""
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.kb_admin import delete_documents as delete
+    from kgsolver.pipeline.kb.admin import delete_documents as delete
 
     report = delete(kb, doc_ids, KGSolverConfig())
     console.print(f"[green]deleted[/green] {len(report.documents)} document(s) from {escape(str(kb))}: "
@@ -53,7 +53,7 @@ def compact_segments(kb: Path = KB) -> None:
     """Merge every segment into one: deleted and replaced rows leave the disk, the vector index is built again with
     the configured kind, and chunk ids stay as they are. Readers keep their generation until they close it."""
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.kb_compact import compact_kb
+    from kgsolver.pipeline.kb.compact import compact_kb
 
     report = compact_kb(kb, KGSolverConfig())
     console.print(f"[green]compacted[/green] {escape(str(kb))}: {report.segments_before} segment(s) -> "
@@ -64,7 +64,7 @@ def compact_segments(kb: Path = KB) -> None:
 @kb_app.command("upgrade")
 def upgrade_format(kb: Path = KB) -> None:
     """Convert a format-1 knowledge base (written before segments) in place, atomically: nothing is re-embedded."""
-    from kgsolver.pipeline.kb_upgrade import upgrade
+    from kgsolver.pipeline.kb.upgrade import upgrade
 
     manifest = upgrade(kb)
     console.print(f"[green]upgraded[/green] {escape(str(kb))} to format {manifest['format_version']}: "

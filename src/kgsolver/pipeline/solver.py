@@ -15,7 +15,7 @@ from pathlib import Path
 from kgsolver.connectors.embedders import Embedder, load_embedder
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession, TokenListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, manifest_stamp
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
 from kgsolver.pipeline.results import AskResult, StepListener
 from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.vectors import QueryVectors

@@ -4,7 +4,7 @@
   filter and the agent's tools ask for the question's vector several times and it is encoded once.
 - A retrieved chunk is scored with the vector ingest stored for it in its segment, never re-encoded.
 - A chunk's sentences are scored with the vectors ingest stored in its segment's sentence index
-  (pipeline/sentence_index.py, read through `kb.sentences`).
+  (pipeline/kb/sentence_index.py, read through `kb.sentences`).
 Whatever is not stored (a passage a filter rewrote, a user-stated fact, a KB built before the sentence index) is
 encoded through the memo.
 
@@ -22,10 +22,10 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.connectors.text import split_sentences
-from kgsolver.pipeline.kb_views import SentenceView
-from kgsolver.pipeline.sentence_index import titled_sentence
+from kgsolver.pipeline.kb.views import SentenceView
+from kgsolver.pipeline.kb.sentence_index import titled_sentence
 
 
 class TextMemo:

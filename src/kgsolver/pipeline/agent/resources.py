@@ -19,10 +19,10 @@ from kgsolver.graphs.linking import EntityLinker
 from kgsolver.connectors.graph_stores.model import Entity
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
-from kgsolver.pipeline.agent.atomic_index import AtomicIndex, read_atomic
+from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.config.agent import AgentSettings
-from kgsolver.pipeline.graph_build import has_graph, open_kb_graph
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrievers.base import chunk_documents
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from kgsolver.pipeline.chunking import Chunk
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
 def _document(chunk: Chunk, chunk_id: int, score: float, retriever: str, extra: Mapping[str, Any]) -> Document:

@@ -15,9 +15,9 @@ from typing import Iterable, Iterator, Protocol
 import numpy as np
 
 from kgsolver.connectors.keyword_index import search_segments
-from kgsolver.pipeline.chunking import Chunk
-from kgsolver.pipeline.kb_ids import EMPTY_IDS, as_ids, is_dead
-from kgsolver.pipeline.kb_segment import Segment, stored_chunk
+from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead
+from kgsolver.pipeline.kb.segment import Segment, stored_chunk
 
 _SCAN_BLOCK = 4096
 

@@ -21,11 +21,11 @@ from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_
 from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, embed_with_progress, load_embedder
 from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import GraphBatch
-from kgsolver.pipeline.chunking import Chunk, TokenChunker, title_text_sha1
+from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.graph_build import GraphBuildReport, make_extractor, update_graph
-from kgsolver.pipeline.kb_files import WriteLockHeld
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
+from kgsolver.pipeline.kb.files import WriteLockHeld
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)
 ON_DUPLICATE = ("error", "warn", "skip")
@@ -189,7 +189,7 @@ def configured_engine(config: KGSolverConfig) -> Engine:
     """The engine `config.ray.engine` names (KGSOLVER_RAY__ENGINE): local unless it says ray."""
     if config.ray.engine == "local":
         return local_engine
-    from kgsolver.pipeline.ingest_ray import RayEngine
+    from kgsolver.pipeline.kb.ingest_ray import RayEngine
 
     return RayEngine(config.ray)
 

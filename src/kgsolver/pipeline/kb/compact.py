@@ -21,14 +21,14 @@ import numpy as np
 
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.vector_index import IndexSpec
-from kgsolver.pipeline.chunking import Chunk
-from kgsolver.pipeline.kb_ids import pick_for_compaction
-from kgsolver.pipeline.kb_segment import SENTENCES_DIR, Segment, fsync_tree, write_segment
-from kgsolver.pipeline.sentence_index import SentenceIndex
+from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.ids import pick_for_compaction
+from kgsolver.pipeline.kb.segment import SENTENCES_DIR, Segment, fsync_tree, write_segment
+from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
 def _chosen(kb: "KnowledgeBase", names: set[str] | None) -> list[Segment]:
@@ -51,8 +51,8 @@ def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec 
     nothing to merge (no segment, or a single one without tombstones). The caller holds the write lock. When every
     segment is merged (`names` None), the graph file's deltas are folded into a new base and the atomic questions of
     deleted chunks dropped, in the same commit."""
-    from kgsolver.pipeline.agent.atomic_index import fold_atomic
-    from kgsolver.pipeline.graph_build import fold_graph_deltas
+    from kgsolver.pipeline.kb.atomic_index import fold_atomic
+    from kgsolver.pipeline.kb.graph_build import fold_graph_deltas
 
     chosen = _chosen(kb, names)
     dead = kb.segment_set.dead
@@ -117,7 +117,7 @@ def compact_kb(root: Path, config: "KGSolverConfig | None" = None) -> CompactRep
     """`kgsolver kb compact`: merge every segment of the knowledge base at `root` into one, under the write lock,
     with the configured vector index (`config.vector_index`)."""
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
     config, started = config or KGSolverConfig(), time.perf_counter()
     with write_lock(Path(root)), KnowledgeBase.open(Path(root)) as kb:

@@ -31,7 +31,7 @@ from kgsolver.graphs.settings import GraphSettings
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 GRAPH_COMPONENT, GRAPH_SUFFIX = "graph", ".jsonl.gz"
@@ -105,7 +105,7 @@ def catch_up(kb, store) -> int | None:
 
 def _catch_up_when_free(kb, store) -> None:
     """On open: replay a pending journal if no writer is running (a running writer replays its own)."""
-    from kgsolver.pipeline.knowledge_base import write_lock
+    from kgsolver.pipeline.kb.knowledge_base import write_lock
 
     path, applied = kb.component_path(JOURNAL_COMPONENT), store.applied_journal()
     if path is None or (applied is not None and applied[0] >= kb.component_generation(JOURNAL_COMPONENT)):
@@ -210,7 +210,7 @@ def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, settings: Gr
                    limit: int | None = None) -> dict[str, Any]:
     """`kgsolver graph import`: add an external KG to a knowledge base, atomically with its manifest."""
     from kgsolver.graphs.import_triples import import_kg
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
     with write_lock(kb_dir):
         kb = KnowledgeBase.open(kb_dir)

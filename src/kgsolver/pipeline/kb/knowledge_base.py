@@ -1,11 +1,11 @@
 """A knowledge base directory: append-only segments of chunks with their vector, keyword and sentence indexes,
 tombstones, and later components (graph, atomic questions).
 
-An ingest writes one new segment folder (pipeline/kb_segment.py) holding only what it adds, and a delete or a
+An ingest writes one new segment folder (pipeline/kb/segment.py) holding only what it adds, and a delete or a
 replacement writes a small tombstone file of global chunk ids: the bytes a commit writes grow with the change, not
-with the knowledge base. `compact()` (pipeline/kb_compact.py) merges segments and drops tombstoned rows, by hand or
+with the knowledge base. `compact()` (pipeline/kb/compact.py) merges segments and drops tombstoned rows, by hand or
 when a size policy says so after a commit. Readers see the segments through `kb.chunks`, `kb.dense`, `kb.bm25` and
-`kb.sentences` (pipeline/kb_views.py), by global chunk id, tombstones left out; opening reads no chunk.
+`kb.sentences` (pipeline/kb/views.py), by global chunk id, tombstones left out; opening reads no chunk.
 
 Every commit writes its new files under fresh names, then swaps `manifest.json` with one atomic rename.
 A process killed at any point leaves the previous manifest, and so the previous knowledge base, intact; files no
@@ -32,14 +32,14 @@ import numpy as np
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.vector_index import IndexSpec
-from kgsolver.pipeline.chunking import Chunk
-from kgsolver.pipeline.kb_files import (  # noqa: F401 (the names other modules import from here)
+from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules import from here)
     CORE_COMPONENTS, FORMAT_VERSION, HOLD_BEFORE_COMMIT_ENV, MANIFEST, collect_garbage, generation_names,
     hold_if_asked, lease_path, manifest_stamp, pin, read_manifest, versions, write_json_atomic, write_lock,
 )
-from kgsolver.pipeline.kb_ids import EMPTY_IDS, as_ids, is_dead, merge_dead
-from kgsolver.pipeline.kb_segment import Segment, fsync_tree, write_segment, write_sentences
-from kgsolver.pipeline.kb_views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
+from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead, merge_dead
+from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, write_sentences
+from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KBSettings
@@ -372,13 +372,13 @@ class KnowledgeBase:
 
     def compact_if_due(self) -> bool:
         """Run the size-based compaction when its policy says so (`KBSettings`); True when it ran."""
-        from kgsolver.pipeline.kb_compact import compact_if_due
+        from kgsolver.pipeline.kb.compact import compact_if_due
 
         return compact_if_due(self)
 
     def compact(self, segments: set[str] | None = None) -> dict | None:
         """Merge these segments (all by default) into one and commit; returns the new segment's record."""
-        from kgsolver.pipeline.kb_compact import compact
+        from kgsolver.pipeline.kb.compact import compact
 
         return compact(self, segments)
 

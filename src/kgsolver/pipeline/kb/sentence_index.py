@@ -3,7 +3,7 @@
 The consistency and brevity filters compare sentences by embedding, each sentence with its passage title in front
 ("Marie Curie: She was born in Warsaw."). Encoding the retrieved passages' sentences at every question was most of a
 question's non-LLM time (issue 15). Each knowledge-base segment keeps its own, keyed by row in the segment (so an
-ingest writes only its new chunks' sentences; pipeline/kb_segment.py): `vectors.npy` (float16, rows in
+ingest writes only its new chunks' sentences; pipeline/kb/segment.py): `vectors.npy` (float16, rows in
 the order `split_sentences` yields each chunk's sentences), `spans.npy` (each sentence's start and end in the chunk's
 white-space-folded text) and `rows.npy` (chunk id, first row, sentence count), memory-mapped at open, so opening costs
 no time and no memory that grows with the corpus. The spans let the query path cut a stored chunk into its sentences
@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from kgsolver.connectors.embedders import Embedder, embed_with_progress
-from kgsolver.pipeline.chunking import Chunk
+from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.connectors.text import split_sentences
 
 SENTENCE_COMPONENT = "sentences"

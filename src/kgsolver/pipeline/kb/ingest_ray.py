@@ -1,8 +1,8 @@
-"""Ingest on a Ray cluster (`kgsolver ingest --engine ray`): the distributed stages of pipeline/ingest.py.
+"""Ingest on a Ray cluster (`kgsolver ingest --engine ray`): the distributed stages of pipeline/kb/ingest.py.
 
 The driver reads and checks the corpus, picks the documents that changed and makes the one commit under the write lock
 (ingest.ingest_documents); Ray Data runs the rest as two actor pools, each actor loading its model once:
-chunk -> embed -> write a segment (pipeline/kb_segment.py: chunks, vectors, indexes, sentence vectors) -> graph
+chunk -> embed -> write a segment (pipeline/kb/segment.py: chunks, vectors, indexes, sentence vectors) -> graph
 extraction. The driver cuts the documents into batches in order and names each batch's segment folder; it adopts
 the segments in that order, so every chunk gets the id the local engine would give it. Segment folders are written
 straight into the knowledge base folder, which every node must therefore reach at the same path (one machine, or a
@@ -31,10 +31,10 @@ from kgsolver.connectors.embedders import TokenizingEmbedder
 from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation
-from kgsolver.pipeline.chunking import Chunk
+from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import Processed
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.ingest import Processed
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.config.ray import RaySettings, check_reachable
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class ChunkEmbedStage:
 
     def __init__(self, config_json: str, root: str, spec: IndexSpec) -> None:
         from kgsolver.connectors.embedders import load_embedder
-        from kgsolver.pipeline.chunking import TokenChunker
+        from kgsolver.pipeline.kb.chunking import TokenChunker
 
         config = KGSolverConfig.model_validate_json(config_json)
         actor_threads()
@@ -110,7 +110,7 @@ class ChunkEmbedStage:
 
     def _write(self, folder: Path, chunks: list[Chunk]) -> dict:
         from kgsolver.connectors.embedders import embed_with_progress
-        from kgsolver.pipeline.kb_segment import write_segment
+        from kgsolver.pipeline.kb.segment import write_segment
 
         if folder.exists():  # this batch's own folder, half written by an attempt whose actor was killed
             shutil.rmtree(folder)
@@ -122,7 +122,7 @@ class GraphStage:
     """One actor: the graph extractor, loaded once, in one process (`spacy_processes=1`: the actor is the process)."""
 
     def __init__(self, config_json: str) -> None:
-        from kgsolver.pipeline.graph_build import make_extractor
+        from kgsolver.pipeline.kb.graph_build import make_extractor
 
         config = KGSolverConfig.model_validate_json(config_json)
         actor_threads()
@@ -236,7 +236,7 @@ def _assemble(rows: list[dict], with_graph: bool) -> Processed:
 
 def ray_ingest(corpus: Any, kb_dir: Any, config: KGSolverConfig | None = None, **kwargs: Any) -> Any:
     """`ingest` with the Ray engine at `config.ray.address`."""
-    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.kb.ingest import ingest
 
     config = config or KGSolverConfig()
     return ingest(corpus, kb_dir, config, engine=RayEngine(config.ray), **kwargs)

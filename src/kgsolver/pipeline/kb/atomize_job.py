@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
-from kgsolver.pipeline import atomize_prompt as prompt
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.kb import atomize_prompt as prompt
+from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
 from kgsolver.pipeline.config.agent import AgentSettings
-from kgsolver.pipeline.chunking import title_text_sha1
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.chunking import title_text_sha1
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 PROGRESS = Path(".atomize") / "progress.jsonl"
 IN_PROCESS = {"ChatLlamaCpp", "ChatLocalTransformers"}  # one model object: calls are serialised

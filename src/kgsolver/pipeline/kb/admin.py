@@ -19,10 +19,10 @@ from typing import Iterable
 import numpy as np
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline.agent.atomic_index import stored_atomic
+from kgsolver.pipeline.kb.atomic_index import stored_atomic
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.graph_build import update_graph
-from kgsolver.pipeline.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.graph_build import update_graph
+from kgsolver.pipeline.kb.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
 
 
 class UnknownDocumentError(KnowledgeBaseError):

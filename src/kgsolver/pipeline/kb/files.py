@@ -1,5 +1,5 @@
 """The files of a knowledge base folder around its data: the manifest and its atomic swap, reader leases, the write
-lock and the garbage collector (pipeline/knowledge_base.py explains the protocol)."""
+lock and the garbage collector (pipeline/kb/knowledge_base.py explains the protocol)."""
 
 from __future__ import annotations
 

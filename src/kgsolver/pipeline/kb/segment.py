@@ -5,7 +5,7 @@
         vectors.npy     float32 (n, dims): what the dense index holds, memory-mapped; re-training reads it
         dense.faiss     FaissIndex.build(vectors, spec), addressed by row
         bm25/           BM25Index over the rows (a compacted segment's holds the global ids)
-        sentences/      the rows' sentence vectors (pipeline/sentence_index.py), keyed by row
+        sentences/      the rows' sentence vectors (pipeline/kb/sentence_index.py), keyed by row
         ids.npy         only in a compacted segment: the sorted global ids of its rows
 
 A segment does not know its global ids when it is written: the manifest record gives `base` (ids base + row) when
@@ -28,9 +28,9 @@ from kgsolver.connectors.chunk_store import STORE_FILE, ChunkStore, StoredRow, w
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.keyword_index import BM25Index
 from kgsolver.connectors.vector_index import FaissIndex, IndexSpec
-from kgsolver.pipeline.chunking import Chunk
-from kgsolver.pipeline.kb_ids import SegmentIds, as_ids, is_dead
-from kgsolver.pipeline.sentence_index import SentenceIndex
+from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.ids import SegmentIds, as_ids, is_dead
+from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
 VECTORS_FILE, DENSE_FILE, BM25_DIR, SENTENCES_DIR, IDS_FILE = "vectors.npy", "dense.faiss", "bm25", "sentences", "ids.npy"
 
