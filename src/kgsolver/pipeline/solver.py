@@ -17,8 +17,8 @@ from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession, Tok
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
 from kgsolver.pipeline.results import AskResult, StepListener
-from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.vectors import QueryVectors
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
+from kgsolver.pipeline.retrieval.vectors import QueryVectors
 
 
 @dataclass

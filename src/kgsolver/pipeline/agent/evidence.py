@@ -13,7 +13,7 @@ from kgsolver.connectors.errors import BudgetExceeded
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer import Gathered
 from kgsolver.pipeline.results import Tracer
-from kgsolver.pipeline.retrievers.hybrid import rrf_score
+from kgsolver.pipeline.retrieval.hybrid import rrf_score
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker

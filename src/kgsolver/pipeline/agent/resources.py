@@ -23,7 +23,7 @@ from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrievers.base import chunk_documents
+from kgsolver.pipeline.retrieval.base import chunk_documents
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
@@ -95,7 +95,7 @@ class AgentResources:
 
     def documents(self, hits: Sequence[tuple[int, float]], tool: str,
                   extras: Sequence[dict[str, Any]] | None = None) -> list[Document]:
-        """The tool's hits as Documents, the chunks read in one batch (`retrievers.base.chunk_documents`)."""
+        """The tool's hits as Documents, the chunks read in one batch (`retrieval.base.chunk_documents`)."""
         return chunk_documents(self.kb, hits, tool, extras)
 
     def chunk_similarity(self, query: str, cids: list[int]) -> np.ndarray:

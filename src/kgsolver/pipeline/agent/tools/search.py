@@ -1,4 +1,4 @@
-"""Dense and keyword search as agent tools: the knowledge base's retrievers (pipeline/retrievers) behind one adapter,
+"""Dense and keyword search as agent tools: the knowledge base's retrievers (pipeline/retrieval) behind one adapter,
 so that the multi-hop modes search with the same code as naive retrieval. A `Tool` is a retriever that may also take
 seed passages (the graph tools need them); a plain retriever ignores the seeds."""
 
@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever
-from kgsolver.pipeline.retrievers.base import KBRetriever
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever
+from kgsolver.pipeline.retrieval.base import KBRetriever
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.agent.resources import AgentResources

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kgsolver.pipeline.retrievers.base import KBRetriever, valid_hits
+from kgsolver.pipeline.retrieval.base import KBRetriever, valid_hits
 
 
 class BM25Retriever(KBRetriever):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kgsolver.pipeline.retrievers.base import KBRetriever
+from kgsolver.pipeline.retrieval.base import KBRetriever
 
 
 def rrf_score(rank: int, rrf_k: int, weight: float = 1.0) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.retrievers.base import KBRetriever, valid_hits
+from kgsolver.pipeline.retrieval.base import KBRetriever, valid_hits
 
 
 class DenseRetriever(KBRetriever):
