@@ -9,7 +9,7 @@ from kgsolver.pipeline.agent.kg_walker import KGWalker
 from kgsolver.pipeline.agent.resources import AgentResources
 from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.solver import Solver
 
 from tests.helpers import bridge_records, gold_titles

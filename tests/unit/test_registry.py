@@ -39,7 +39,7 @@ def test_unknown_backends_filters_and_stores_name_the_alternatives():
     from kgsolver.connectors.graph_stores.base import open_store
     from kgsolver.connectors.llms.factory import build_chat_backend
     from kgsolver.pipeline.config import LLMSettings
-    from kgsolver.pipeline.filters.chain import build_filter_chain
+    from kgsolver.pipeline.answer.filters.chain import build_filter_chain
     from kgsolver.pipeline.config.filters import FilterSettings
 
     with pytest.raises(UnknownName, match="KIND one of gguf, openai, transformers"):
@@ -65,7 +65,7 @@ def test_the_configuration_validates_against_the_registered_names():
     from kgsolver.pipeline.agent.hop_policy import HOP_POLICIES
     from kgsolver.pipeline.config.agent import HOP_POLICY_NAMES
     from kgsolver.pipeline.config.preference import POLICY_NAMES
-    from kgsolver.pipeline.preference.registry import POLICIES
+    from kgsolver.pipeline.answer.preference.registry import POLICIES
 
     assert HOP_POLICIES.names() == sorted(HOP_POLICY_NAMES)
     assert POLICIES.names() == sorted(POLICY_NAMES)

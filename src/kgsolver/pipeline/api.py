@@ -39,7 +39,7 @@ from kgsolver.pipeline.api_models import (
 )
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.results import AskResult
+from kgsolver.pipeline.answer.results import AskResult
 from kgsolver.pipeline.config import build_gateway
 from kgsolver.pipeline.solver import Solver
 

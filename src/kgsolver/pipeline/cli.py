@@ -15,7 +15,7 @@ from rich.table import Table
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.preference.registry import POLICIES
+from kgsolver.pipeline.answer.preference.registry import POLICIES
 from kgsolver.pipeline.cli_serve import serve
 from kgsolver.pipeline.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 

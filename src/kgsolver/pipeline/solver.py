@@ -16,7 +16,7 @@ from kgsolver.connectors.embedders import Embedder, load_embedder
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession, TokenListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
-from kgsolver.pipeline.results import AskResult, StepListener
+from kgsolver.pipeline.answer.results import AskResult, StepListener
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrieval.vectors import QueryVectors
 
@@ -92,7 +92,7 @@ class Solver:
             on_token: TokenListener | None = None) -> AskResult:
         """`on_step` gets each trace step as it ends, `on_token` (purpose, text) each piece of every LLM reply as it
         is generated; both are called on the asking thread."""
-        from kgsolver.pipeline.answer import answer_question
+        from kgsolver.pipeline.answer.step import answer_question
         from kgsolver.pipeline.modes import get_mode
 
         if not question.strip():

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from kgsolver.pipeline.agent import decomposition_prompt as prompt
 from kgsolver.pipeline.agent.evidence import EvidencePool, fused_search, spare_calls
-from kgsolver.pipeline.llm_step import llm_step
-from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.answer.llm_step import llm_step
+from kgsolver.pipeline.answer.results import Tracer
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.agent.tools.base import Tool

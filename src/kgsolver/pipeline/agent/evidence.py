@@ -11,8 +11,8 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.errors import BudgetExceeded
 from kgsolver.connectors.llms.budget import Budget
-from kgsolver.pipeline.answer import Gathered
-from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.answer.step import Gathered
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.retrieval.hybrid import rrf_score
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The `answer_form` block of KGSolverConfig (the answer-form step itself is pipeline/answer_form.py)."""
+"""The `answer_form` block of KGSolverConfig (the answer-form step itself is pipeline/answer/answer_form.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 class AnswerFormSettings(BaseModel):
     """The `answer_form` block of KGSolverConfig: how the reader is asked for an answer of the right form, and what is
-    done with its reply (the prompt options are read by pipeline/reader_prompt.py)."""
+    done with its reply (the prompt options are read by pipeline/answer/reader_prompt.py)."""
 
     # On by default: measured not to lose on held-out HotpotQA questions (docs/RESULTS.md, "Reader"), and without it
     # a bare yes or no, which no passage contains, is treated as ungrounded.
@@ -31,7 +31,7 @@ class AnswerFormSettings(BaseModel):
     # lost on the choice part, nothing changed held out (docs/RESULTS.md, "Issue 16, seventh session").
     same_values: bool = Field(True, description="yes/no questions asking whether two named things share an "
                               "attribute (\"Were A and B from the same country?\"): the reader gives each one's "
-                              "value in its own call and the answer is yes when the two agree (pipeline/compare.py; "
+                              "value in its own call and the answer is yes when the two agree (pipeline/answer/compare.py; "
                               "with compare_values)")
     # "hop" by default: chosen on HotpotQA 1-100, where it gained 5 answers and lost none over the 0.5B and the 1.5B;
     # held out it gained 3 and lost 4 (the 1.5B's naive run lost 2 net): docs/RESULTS.md, "Issue 16, seventh session".
@@ -43,4 +43,4 @@ class AnswerFormSettings(BaseModel):
     # held out (101-200); docs/RESULTS.md, "Issue 16, sixth session".
     compare_values: bool = Field(True, description="which-of-two questions comparing a date or a number (earlier, "
                                  "younger, more, taller): the reader gives each option's value in its own call and "
-                                 "the parsed values decide (pipeline/compare.py); else the ordinary answer")
+                                 "the parsed values decide (pipeline/answer/compare.py); else the ordinary answer")

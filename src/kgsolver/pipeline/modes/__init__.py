@@ -1,10 +1,10 @@
-"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer.py does the rest).
+"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer/step.py does the rest).
 Multi-hop: pike, ksl, agent (their tools live in pipeline/agent/)."""
 
 from __future__ import annotations
 
 from kgsolver.connectors.registry import Registry
-from kgsolver.pipeline.answer import AnswerMode
+from kgsolver.pipeline.answer.step import AnswerMode
 
 
 def _naive() -> AnswerMode:

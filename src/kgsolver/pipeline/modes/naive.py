@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from kgsolver.pipeline.answer import Gathered
-from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.answer.step import Gathered
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.solver import QuestionContext
 
 

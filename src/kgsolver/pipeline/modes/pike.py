@@ -8,8 +8,8 @@ from kgsolver.pipeline.agent.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.agent.evidence import ranked_evidence
 from kgsolver.pipeline.agent.first_hop import first_hop
 from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool
-from kgsolver.pipeline.answer import Gathered
-from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.answer.step import Gathered
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.solver import QuestionContext
 
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.agent.resources import AgentResources
     from kgsolver.pipeline.config.agent import AgentSettings
-    from kgsolver.pipeline.results import Tracer
+    from kgsolver.pipeline.answer.results import Tracer
 
 
 class KGWalkTool:

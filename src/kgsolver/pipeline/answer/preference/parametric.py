@@ -8,7 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.answer_form import AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
+from kgsolver.pipeline.answer.answer_form import AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
 
 PARAMETRIC_PROMPT = (
     "Answer the question from your own knowledge. Reply in JSON. \"answer\": the shortest exact answer (a name, "

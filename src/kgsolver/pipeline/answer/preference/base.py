@@ -15,16 +15,16 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer_form import AnswerFormSettings
-from kgsolver.pipeline.compare import comparison_calls
-from kgsolver.pipeline.generate import generate_grounded, user_fact_documents
-from kgsolver.pipeline.llm_step import llm_step
-from kgsolver.pipeline.preference.parametric import ParametricAnswer, closed_book_answer
+from kgsolver.pipeline.answer.answer_form import AnswerFormSettings
+from kgsolver.pipeline.answer.compare import comparison_calls
+from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_documents
+from kgsolver.pipeline.answer.llm_step import llm_step
+from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer, closed_book_answer
 from kgsolver.pipeline.config.preference import PreferenceSettings
-from kgsolver.pipeline.results import Preference
+from kgsolver.pipeline.answer.results import Preference
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.results import Tracer
+    from kgsolver.pipeline.answer.results import Tracer
 
 
 @dataclass
@@ -37,7 +37,7 @@ class PreferenceInputs:
     embedder: Embedder | None = None
     tracer: Tracer | None = None
     parametric: ParametricAnswer | None = None  # a closed-book answer asked before retrieval (adaptive)
-    answer_form: AnswerFormSettings | None = None  # the answer-form step (pipeline/answer_form.py); None: off
+    answer_form: AnswerFormSettings | None = None  # the answer-form step (pipeline/answer/answer_form.py); None: off
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Policy:
 
     def answer_calls(self, inputs: PreferenceInputs) -> int:
         """LLM calls `resolve` may make: a grounded answer, a closed-book one, up to two over the user's facts, and
-        the two values of a compared question (pipeline/compare.py).
+        the two values of a compared question (pipeline/answer/compare.py).
         Multi-hop modes keep these aside from their retrieval budget."""
         parametric = self.asks_parametric and inputs.parametric is None
         return 1 + int(parametric) + (2 if inputs.assumptions else 0) + comparison_calls(inputs.question,

@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from pydantic import BaseModel, Field, create_model
 
 from kgsolver.connectors.text import title_name
-from kgsolver.pipeline.answer_form import AnswerForm
+from kgsolver.pipeline.answer.answer_form import AnswerForm
 
 # (passages as (title, text), question, the JSON reply)
 EXAMPLES: tuple[tuple[tuple[tuple[str, str], ...], str, str], ...] = (

@@ -6,7 +6,7 @@ from langchain_core.documents import Document
 from rapidfuzz import fuzz
 
 from kgsolver.pipeline.config.filters import DEFAULTS
-from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
+from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
 
 
 class DedupFilter:

@@ -48,7 +48,7 @@ class TraceStep(BaseModel):
 
 
 class Preference(BaseModel):
-    """Which knowledge the answer came from and why (see pipeline/preference/)."""
+    """Which knowledge the answer came from and why (see pipeline/answer/preference/)."""
 
     policy: str
     source_used: Literal["user", "context", "parametric", "none"]

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
-from kgsolver.pipeline.llm_step import llm_step
+from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
+from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import document_vectors
 
@@ -133,7 +133,7 @@ class RelevanceFilter:
         return remaining is None or remaining > self.judge_reserve_calls
 
     def _judge(self, question: str, documents: list[Document]) -> tuple[list[Document], list[Removed], int]:
-        from kgsolver.pipeline.generate import format_passages
+        from kgsolver.pipeline.answer.generate import format_passages
 
         session = self.session
         assert session is not None, "apply() judges only when _judge_affordable(), which needs a session"

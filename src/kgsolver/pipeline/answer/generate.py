@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMReply, LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
-from kgsolver.pipeline.compare import Comparison, compare_options, describe, detect_comparison
-from kgsolver.pipeline.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
+from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
+from kgsolver.pipeline.answer.compare import Comparison, compare_options, describe, detect_comparison
+from kgsolver.pipeline.answer.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages. Each passage is quoted between <passage n=...> and "
@@ -129,7 +129,7 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
         if decided is not None:
             return decided
     messages = build_messages(question, documents, few_shot=form is not None and form.few_shot, options=options)
-    if options and form is not None:  # the facts of both sides, then one of the options (pipeline/reader_prompt.py)
+    if options and form is not None:  # the facts of both sides, then one of the options (pipeline/answer/reader_prompt.py)
         schema, max_tokens = comparison_reply(options, form.compare_facts_chars), 96 + form.compare_facts_chars // 3
     else:
         schema, max_tokens = GroundedReply, 96
@@ -163,7 +163,7 @@ def _reply(session: LLMSession, messages: list[BaseMessage], schema: type[BaseMo
     the raw reply (its text, its usage)."""
     reply, raw = session.chat_json(messages, schema, purpose="grounded answer", max_tokens=max_tokens)
     answer = str(reply.answer).strip().strip(".")  # type: ignore[attr-defined]  # both schemas have answer, passages
-    if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer_form.py)
+    if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer/answer_form.py)
         answer = shape_answer(answer, asked, [d.page_content for d in documents],
                               alias_window_chars=form.alias_window_chars)
     return answer, reply, raw
@@ -171,7 +171,7 @@ def _reply(session: LLMSession, messages: list[BaseMessage], schema: type[BaseMo
 
 def _compared(session: LLMSession, question: str, comparison: Comparison,
               documents: list[Document]) -> GroundedAnswer | None:
-    """The option the two values read from the passages pick (pipeline/compare.py), cited by the passages that name
+    """The option the two values read from the passages pick (pipeline/answer/compare.py), cited by the passages that name
     either option; None when the values do not decide."""
     picked, values, tokens = compare_options(session, question, comparison, documents, format_passages)
     if picked is None:

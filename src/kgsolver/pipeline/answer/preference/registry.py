@@ -10,7 +10,7 @@ from kgsolver.connectors.registry import Registry
 from kgsolver.pipeline.config.preference import policy_key
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.preference.base import PreferencePolicy
+    from kgsolver.pipeline.answer.preference.base import PreferencePolicy
 
 
 def _shared(module: str, cls: str, *args: str) -> Callable[[], PreferencePolicy]:
@@ -19,7 +19,7 @@ def _shared(module: str, cls: str, *args: str) -> Callable[[], PreferencePolicy]
 
     @cache
     def make() -> PreferencePolicy:
-        return getattr(importlib.import_module(f"kgsolver.pipeline.preference.{module}"), cls)(*args)
+        return getattr(importlib.import_module(f"kgsolver.pipeline.answer.preference.{module}"), cls)(*args)
 
     return make
 

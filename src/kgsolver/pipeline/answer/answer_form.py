@@ -136,7 +136,7 @@ _YES = re.compile(r"^(?:yes|true|correct)\b", re.I)
 _NO = re.compile(r"^(?:no|false|incorrect|neither)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 # The one month table: names and abbreviations -> month number (a date is cut to its span here, parsed in
-# pipeline/compare.py); the pattern tries the longest name first.
+# pipeline/answer/compare.py); the pattern tries the longest name first.
 MONTHS = {m: n for n, names in enumerate((("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
                                           ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
                                           ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),

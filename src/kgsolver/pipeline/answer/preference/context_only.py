@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import partial
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
-from kgsolver.pipeline.preference.hierarchical import decide_hierarchical, gather_and_decide
+from kgsolver.pipeline.answer.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
+from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.config.preference import PreferenceSettings
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from kgsolver.connectors.errors import LLMStepFailed
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.results import Tracer
+    from kgsolver.pipeline.answer.results import Tracer
 
 T = TypeVar("T")
 F = TypeVar("F")

@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.documents import Document
 
 from kgsolver.connectors.registry import Registry
-from kgsolver.pipeline.filters.base import FilterReport, KnowledgeFilter
-from kgsolver.pipeline.filters.brevity import BrevityFilter
-from kgsolver.pipeline.filters.consistency import ConsistencyFilter
-from kgsolver.pipeline.filters.dedup import DedupFilter
-from kgsolver.pipeline.filters.instructions import InstructionGuardFilter
-from kgsolver.pipeline.filters.relevance import RelevanceFilter
+from kgsolver.pipeline.answer.filters.base import FilterReport, KnowledgeFilter
+from kgsolver.pipeline.answer.filters.brevity import BrevityFilter
+from kgsolver.pipeline.answer.filters.consistency import ConsistencyFilter
+from kgsolver.pipeline.answer.filters.dedup import DedupFilter
+from kgsolver.pipeline.answer.filters.instructions import InstructionGuardFilter
+from kgsolver.pipeline.answer.filters.relevance import RelevanceFilter
 from kgsolver.pipeline.config.filters import FilterSettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.results import Tracer
+    from kgsolver.pipeline.answer.results import Tracer
 
 
 @dataclass

@@ -20,14 +20,14 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.filters.base import doc_ref
-from kgsolver.pipeline.filters.chain import build_filter_chain
+from kgsolver.pipeline.answer.filters.base import doc_ref
+from kgsolver.pipeline.answer.filters.chain import build_filter_chain
 from kgsolver.pipeline.config.filters import FilterSettings
-from kgsolver.pipeline.generate import ABSTAIN_ANSWER, user_fact_documents
-from kgsolver.pipeline.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
-from kgsolver.pipeline.preference.registry import get_policy
-from kgsolver.pipeline.reader_prompt import hop_order, names_title
-from kgsolver.pipeline.results import AskResult, Citation, Evidence, Tracer
+from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, user_fact_documents
+from kgsolver.pipeline.answer.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
+from kgsolver.pipeline.answer.preference.registry import get_policy
+from kgsolver.pipeline.answer.reader_prompt import hop_order, names_title
+from kgsolver.pipeline.answer.results import AskResult, Citation, Evidence, Tracer
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig

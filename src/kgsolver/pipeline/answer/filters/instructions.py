@@ -1,7 +1,7 @@
 """Instruction guard: retrieved text is data, never instructions.
 
 First layer, by construction: the generation prompt quotes every passage inside its own delimited block, neutralises
-delimiter look-alikes in the passage text (pipeline/generate.py), and tells the model that passages are data; the
+delimiter look-alikes in the passage text (pipeline/answer/generate.py), and tells the model that passages are data; the
 preference policy comes from the configuration or the caller, never from passage text.
 
 This filter is the second layer, and deletes only what was measured safe to delete: role markers (fake tags, "##
@@ -21,7 +21,7 @@ import unicodedata
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
+from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, split_sentences, with_text
 
 # Cyrillic and Greek letters that render like Latin ones (the homoglyphs an attacker picks to dodge a pattern).
 _HOMOGLYPHS = str.maketrans("аеорсухкмтнвіјѕԁɡοαιντρκΑΒΕΗΙΚΜΝΟΡΤΧΥΖАВЕКМНОРСТХІЈЅ",
