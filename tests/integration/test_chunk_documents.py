@@ -9,8 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrieval.base import chunk_documents

@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import AtomicSearchTool
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop.tools import AtomicSearchTool
 from kgsolver.pipeline.api import create_app
 from kgsolver.pipeline.cli import app
 from kgsolver.pipeline.kb.graph_build import open_kb_graph

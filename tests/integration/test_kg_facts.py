@@ -16,8 +16,8 @@ MARFAN, ARACHNODACTYLY = "OMIM:154700", "HP:0001166"
 
 
 def kg_facts(kb, text, limit, **options):
-    """Facts through the query path's one graph view of the knowledge base (pipeline/agent/resources.py)."""
-    from kgsolver.pipeline.agent.resources import AgentResources
+    """Facts through the query path's one graph view of the knowledge base (pipeline/multihop/resources.py)."""
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
     return AgentResources.for_kb(kb, None, KGSolverConfig()).graph.facts(text, limit, **options)
 

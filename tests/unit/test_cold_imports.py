@@ -1,6 +1,6 @@
 """`kgsolver --help` and reading the configuration stay fast (issue 15): the CLI module imports no model or LLM
 library. A settings module that imports a tool module for its registry (hop policies, extractors) must not drag
-LangChain in with it; this failed once, through pipeline/agent/hop_policy.py."""
+LangChain in with it; this failed once, through pipeline/multihop/hop_policy.py."""
 
 from __future__ import annotations
 

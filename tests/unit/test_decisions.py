@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.agent.hop_policy import combine
+from kgsolver.pipeline.multihop.hop_policy import combine
 from kgsolver.pipeline.answer.preference.base import Candidates, GroundedCandidate
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical

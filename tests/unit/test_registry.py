@@ -51,7 +51,7 @@ def test_unknown_backends_filters_and_stores_name_the_alternatives():
 
 
 def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
-    from kgsolver.pipeline.agent.hop_policy import HOP_POLICIES
+    from kgsolver.pipeline.multihop.hop_policy import HOP_POLICIES
     from kgsolver.pipeline.config.agent import AgentSettings
 
     assert HOP_POLICIES.names() == ["combine", "embedding", "llm"]
@@ -62,7 +62,7 @@ def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
 def test_the_configuration_validates_against_the_registered_names():
     """The configuration (pipeline/config/) lists the hop policies' and the preference policies' names rather than
     importing their code; the registries beside the code must register exactly those names."""
-    from kgsolver.pipeline.agent.hop_policy import HOP_POLICIES
+    from kgsolver.pipeline.multihop.hop_policy import HOP_POLICIES
     from kgsolver.pipeline.config.agent import HOP_POLICY_NAMES
     from kgsolver.pipeline.config.preference import POLICY_NAMES
     from kgsolver.pipeline.answer.preference.registry import POLICIES

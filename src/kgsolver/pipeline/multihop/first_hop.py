@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from langchain_core.documents import Document
 
 from kgsolver.connectors.text import quoted_phrases
-from kgsolver.pipeline.agent.evidence import HopEvidence, fused_search, run_tool, spare_calls, tighten_budget
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import KGWalkTool, bm25_search, search_tools
+from kgsolver.pipeline.multihop.evidence import HopEvidence, fused_search, run_tool, spare_calls, tighten_budget
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop.tools import KGWalkTool, bm25_search, search_tools
 from kgsolver.pipeline.answer.filters.relevance import quoted_in
 from kgsolver.pipeline.answer.results import Tracer
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.agent.tools.base import Tool
+    from kgsolver.pipeline.multihop.tools.base import Tool
     from kgsolver.pipeline.solver import QuestionContext
 
 

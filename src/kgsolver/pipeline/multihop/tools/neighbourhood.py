@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 from langchain_core.documents import Document
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
 
 class NeighbourhoodTool:

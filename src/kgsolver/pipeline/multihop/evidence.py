@@ -17,7 +17,7 @@ from kgsolver.pipeline.retrieval.hybrid import rrf_score
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
-    from kgsolver.pipeline.agent.tools.base import Tool
+    from kgsolver.pipeline.multihop.tools.base import Tool
     from kgsolver.pipeline.solver import QuestionContext
 
 _Limit = TypeVar("_Limit", int, float)

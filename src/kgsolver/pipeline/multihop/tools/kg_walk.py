@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.agent.kg_walker import KGWalker, WalkPath
+from kgsolver.pipeline.multihop.kg_walker import KGWalker, WalkPath
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
     from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.answer.results import Tracer
 

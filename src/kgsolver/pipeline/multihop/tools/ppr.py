@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 from kgsolver.graphs.algorithms import personalized_pagerank
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
 
 class PageRankTool:

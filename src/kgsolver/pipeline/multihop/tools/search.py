@@ -12,7 +12,7 @@ from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever
 from kgsolver.pipeline.retrieval.base import KBRetriever
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
 
 class RetrieverTool:

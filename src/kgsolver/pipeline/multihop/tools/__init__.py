@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kgsolver.pipeline.agent.tools.atomic import AtomicSearchTool
-from kgsolver.pipeline.agent.tools.base import Tool
-from kgsolver.pipeline.agent.tools.kg_walk import KGWalkTool
-from kgsolver.pipeline.agent.tools.neighbourhood import NeighbourhoodTool
-from kgsolver.pipeline.agent.tools.ppr import PageRankTool
-from kgsolver.pipeline.agent.tools.search import RetrieverTool, bm25_search, dense_search
+from kgsolver.pipeline.multihop.tools.atomic import AtomicSearchTool
+from kgsolver.pipeline.multihop.tools.base import Tool
+from kgsolver.pipeline.multihop.tools.kg_walk import KGWalkTool
+from kgsolver.pipeline.multihop.tools.neighbourhood import NeighbourhoodTool
+from kgsolver.pipeline.multihop.tools.ppr import PageRankTool
+from kgsolver.pipeline.multihop.tools.search import RetrieverTool, bm25_search, dense_search
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
 __all__ = ["AtomicSearchTool", "KGWalkTool", "NeighbourhoodTool", "PageRankTool", "RetrieverTool", "Tool",
            "bm25_search", "dense_search", "search_tools"]
