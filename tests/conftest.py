@@ -17,7 +17,7 @@ from kgsolver.connectors.llms.cache import ResponseCache
 from kgsolver.connectors.llms.factory import build_chat_backend
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.evals.datasets import datasets_dir
-from kgsolver.pipeline.cli import demo_corpus_dir
+from kgsolver.pipeline.serve.cli import demo_corpus_dir
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.ingest import ingest
 

@@ -18,7 +18,7 @@ from kgsolver.graphs.linking import EntityLinker
 from kgsolver.connectors.graph_stores.model import Entity, normalize_name
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.graphs.verbalize import verbalize, verbalize_path
-from kgsolver.pipeline.cli import app
+from kgsolver.pipeline.serve.cli import app
 from kgsolver.pipeline.kb.graph_build import load_graph_file
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
 from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.multihop.tools import AtomicSearchTool
-from kgsolver.pipeline.api import create_app
-from kgsolver.pipeline.cli import app
+from kgsolver.pipeline.serve.api import create_app
+from kgsolver.pipeline.serve.cli import app
 from kgsolver.pipeline.kb.graph_build import open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents

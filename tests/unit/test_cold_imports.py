@@ -11,7 +11,7 @@ HEAVY = ("langchain_core", "torch", "sentence_transformers", "llama_cpp", "spacy
 
 
 def test_the_cli_and_the_configuration_import_no_heavy_library():
-    code = ("import sys, kgsolver.pipeline.cli, kgsolver.pipeline.config; "
+    code = ("import sys, kgsolver.pipeline.serve.cli, kgsolver.pipeline.config; "
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"imported at CLI start: {loaded}"

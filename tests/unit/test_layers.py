@@ -8,7 +8,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "src" / "kgsolver"
 LAYERS = ["connectors", "graphs", "pipeline", "evals"]
 # The command line is the composition root: it wires the eval runner into `kgsolver eval`.
-ENTRY_POINTS = {"pipeline/cli.py", "pipeline/cli_eval.py"}
+ENTRY_POINTS = {"pipeline/serve/cli.py", "pipeline/serve/cli_eval.py"}
 
 
 def imported_layers(path: Path) -> set[str]:

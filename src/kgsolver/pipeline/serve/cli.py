@@ -16,18 +16,18 @@ from rich.table import Table
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.answer.preference.registry import POLICIES
-from kgsolver.pipeline.cli_serve import serve
-from kgsolver.pipeline.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
+from kgsolver.pipeline.serve.cli_serve import serve
+from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Local GGUF models shipped in PyPI packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-app.add_typer(__import__("kgsolver.pipeline.cli_graph", fromlist=["graph_app"]).graph_app, name="graph")
-app.add_typer(__import__("kgsolver.pipeline.cli_kb", fromlist=["kb_app"]).kb_app, name="kb")
-app.add_typer(__import__("kgsolver.pipeline.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
-app.command("serve")(serve)  # the HTTP API, pipeline/cli_serve.py
-app.command("atomize")(__import__("kgsolver.pipeline.cli_atomize", fromlist=["atomize"]).atomize)
+app.add_typer(__import__("kgsolver.pipeline.serve.cli_graph", fromlist=["graph_app"]).graph_app, name="graph")
+app.add_typer(__import__("kgsolver.pipeline.serve.cli_kb", fromlist=["kb_app"]).kb_app, name="kb")
+app.add_typer(__import__("kgsolver.pipeline.serve.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
+app.command("serve")(serve)  # the HTTP API, pipeline/serve/cli_serve.py
+app.command("atomize")(__import__("kgsolver.pipeline.serve.cli_atomize", fromlist=["atomize"]).atomize)
 console = Console(stderr=True)
 out = Console()
 

@@ -1,4 +1,4 @@
-"""`kgsolver serve`: the HTTP API (`pipeline/api.py`) under uvicorn."""
+"""`kgsolver serve`: the HTTP API (`pipeline/serve/api.py`) under uvicorn."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def serve(root: Path = typer.Option(Path(".kgsolver/kbs"), "--root", envvar="KGS
     """Serve the HTTP API (OpenAPI schema at /docs and /openapi.json) over the knowledge bases in --root."""
     import uvicorn
 
-    from kgsolver.pipeline.api import create_app
+    from kgsolver.pipeline.serve.api import create_app
     from kgsolver.pipeline.config import KGSolverConfig
 
     config = KGSolverConfig()

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (`pipeline/api.py`). Limits here are the API's size limits."""
+"""Request and response bodies of the HTTP API (`pipeline/serve/api.py`). Limits here are the API's size limits."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@
     GET  /health               liveness, the configured LLM and graph store, the registered modes
 
 With KGSOLVER_API__KEY set, every path but /health wants `Authorization: Bearer KEY` or `X-API-Key: KEY`
-(`pipeline/api_guard.py`: the key, the body size limit, error bodies without request values or server paths).
+(`pipeline/serve/api_guard.py`: the key, the body size limit, error bodies without request values or server paths).
 
 Knowledge bases are isolated by name: `root/<name>/` is one knowledge base, names match `KB_NAME_PATTERN`, and a
 question names exactly one of them. One embedder and one LLM gateway are shared by every knowledge base.
@@ -32,8 +32,8 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.pipeline.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
-from kgsolver.pipeline.api_models import (
+from kgsolver.pipeline.serve.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
+from kgsolver.pipeline.serve.api_models import (
     KB_NAME_PATTERN, KB_NAME_RE, MAX_DOCUMENTS_LISTED, AskRequest, DeleteResponse, DocumentList, DocumentOut,
     DocumentsRequest, Health, IngestResponse, KBInfo,
 )

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from kgsolver.evals.suites import SUITES
-from kgsolver.pipeline.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
+from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 eval_app = typer.Typer(help="Batch evaluation on the shared benchmarks: resumable runs, reports and plots.",
                        no_args_is_help=True)

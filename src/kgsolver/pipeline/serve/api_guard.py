@@ -1,4 +1,4 @@
-"""What stands between the network and the API (`pipeline/api.py`): the optional API key, the body size limit, and
+"""What stands between the network and the API (`pipeline/serve/api.py`): the optional API key, the body size limit, and
 error bodies that never echo the request or show a server path.
 
     API key    KGSOLVER_API__KEY set: every path but /health wants `Authorization: Bearer KEY` or `X-API-Key: KEY`
@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError, MissingModelError
-from kgsolver.pipeline.api_models import MAX_BODY_BYTES
+from kgsolver.pipeline.serve.api_models import MAX_BODY_BYTES
 
 OPEN_PATHS = frozenset({"/health"})  # a container's health check needs no key
 MAX_ERRORS_SHOWN = 20
