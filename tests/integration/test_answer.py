@@ -10,7 +10,8 @@ from kgsolver.pipeline.answer.preference.base import PreferenceInputs
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.registry import get_policy
 from kgsolver.pipeline.config.preference import PreferenceSettings
-from kgsolver.pipeline.solver import QuestionContext, Solver
+from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.solver import Solver
 
 
 def inputs(assumptions=(), parametric=None) -> PreferenceInputs:

@@ -13,8 +13,7 @@ Modes never see the policy, and the policy never sees retrieval: it gets the fil
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from langchain_core.documents import Document
 
@@ -26,26 +25,12 @@ from kgsolver.pipeline.config.filters import FilterSettings
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, user_fact_documents
 from kgsolver.pipeline.answer.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
 from kgsolver.pipeline.answer.preference.registry import get_policy
+from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionContext
 from kgsolver.pipeline.answer.reader_prompt import hop_order, names_title
 from kgsolver.pipeline.answer.results import AskResult, Citation, Evidence, Tracer
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.solver import QuestionContext
-
-
-@dataclass
-class Gathered:
-    """What a mode hands to the answer step."""
-
-    documents: list[Document]  # the passages the answer is generated from, best first (the filters run on these)
-    evidence: list[Document] = field(default_factory=list)  # what the result lists as evidence (the ranked pool)
-
-
-class AnswerMode(Protocol):
-    name: str
-
-    def gather(self, question: str, ctx: "QuestionContext", tracer: Tracer) -> Gathered: ...
 
 
 def answer_question(question: str, ctx: "QuestionContext", mode: AnswerMode) -> AskResult:

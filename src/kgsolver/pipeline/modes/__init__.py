@@ -4,7 +4,7 @@ Multi-hop: pike, ksl, agent (their tools live in pipeline/multihop/)."""
 from __future__ import annotations
 
 from kgsolver.connectors.registry import Registry
-from kgsolver.pipeline.answer.step import AnswerMode
+from kgsolver.pipeline.answer.context import AnswerMode
 
 
 def _naive() -> AnswerMode:

@@ -11,9 +11,9 @@ from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.multihop.evidence import ranked_evidence, run_tool, spare_calls
 from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
-from kgsolver.pipeline.answer.step import Gathered
+from kgsolver.pipeline.answer.context import Gathered
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.solver import QuestionContext
+from kgsolver.pipeline.answer.context import QuestionContext
 
 
 class AgentMode:

@@ -8,9 +8,9 @@ from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.multihop.evidence import ranked_evidence
 from kgsolver.pipeline.multihop.first_hop import first_hop
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
-from kgsolver.pipeline.answer.step import Gathered
+from kgsolver.pipeline.answer.context import Gathered
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.solver import QuestionContext
+from kgsolver.pipeline.answer.context import QuestionContext
 
 
 class PikeMode:

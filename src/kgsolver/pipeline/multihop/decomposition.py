@@ -20,7 +20,7 @@ from kgsolver.pipeline.answer.results import Tracer
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.multihop.tools.base import Tool
-    from kgsolver.pipeline.solver import QuestionContext
+    from kgsolver.pipeline.answer.context import QuestionContext
 
 _Reply = TypeVar("_Reply", bound=BaseModel)
 

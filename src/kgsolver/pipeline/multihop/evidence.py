@@ -11,14 +11,14 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.errors import BudgetExceeded
 from kgsolver.connectors.llms.budget import Budget
-from kgsolver.pipeline.answer.step import Gathered
+from kgsolver.pipeline.answer.context import Gathered
 from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.retrieval.hybrid import rrf_score
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
     from kgsolver.pipeline.multihop.tools.base import Tool
-    from kgsolver.pipeline.solver import QuestionContext
+    from kgsolver.pipeline.answer.context import QuestionContext
 
 _Limit = TypeVar("_Limit", int, float)
 

@@ -27,7 +27,7 @@ from kgsolver.pipeline.retrieval.base import chunk_documents
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.solver import QuestionContext
+    from kgsolver.pipeline.answer.context import QuestionContext
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 _CACHE: dict[tuple[str, int, str], "AgentResources"] = {}

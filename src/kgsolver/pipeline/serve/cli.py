@@ -15,7 +15,7 @@ from rich.table import Table
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.answer.preference.registry import POLICIES
+from kgsolver.pipeline.config.preference import POLICY_NAMES
 from kgsolver.pipeline.serve.cli_serve import serve
 from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
@@ -123,7 +123,7 @@ def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False,
         llm: Optional[str] = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
         top_k: Optional[int] = typer.Option(None, "--top-k", min=1),
         assume: list[str] = typer.Option([], "--assume", help="a fact you state; outranks retrieved text (repeatable)"),
-        policy: Optional[str] = typer.Option(None, "--policy", help="|".join(POLICIES.names()))) -> None:
+        policy: Optional[str] = typer.Option(None, "--policy", help="|".join(sorted(POLICY_NAMES)))) -> None:
     """Answer a question from a knowledge base, citing the passages used."""
     from kgsolver.pipeline.solver import Solver
 
