@@ -12,8 +12,8 @@ from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, spare
 from kgsolver.pipeline.multihop.hop_policy import embedding_scores
 from kgsolver.pipeline.multihop.kg_walker import KGWalker
 from kgsolver.pipeline.config.agent import AgentSettings
-from kgsolver.pipeline.multihop.tools import (bm25_search, dense_search, KGWalkTool, NeighbourhoodTool,
-                                           PageRankTool, Tool)
+from kgsolver.pipeline.multihop.tools import (bm25_search, dense_search, KGWalkTool, NeighbourhoodTool, PageRankTool,
+                                              Tool)
 from kgsolver.pipeline.answer.context import QuestionContext
 from kgsolver.pipeline.solver import Solver
 from tests.helpers import bridge_records, gold_titles

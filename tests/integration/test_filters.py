@@ -6,7 +6,7 @@ from langchain_core.documents import Document
 
 from kgsolver.pipeline.config.filters import FilterSettings
 from kgsolver.pipeline.answer.filters import (BrevityFilter, ConsistencyFilter, DedupFilter, InstructionGuardFilter,
-                                       KnowledgeFilter, RelevanceFilter, build_filter_chain)
+                                              KnowledgeFilter, RelevanceFilter, build_filter_chain)
 from kgsolver.pipeline.answer.results import Tracer
 
 Q = "In which city was the physicist Marie Curie born?"

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 
 from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.answer.preference import (Candidates, GroundedCandidate, answers_conflict, decide_hierarchical,
-                                          get_policy)
+                                                 get_policy)
 from kgsolver.pipeline.answer.preference.adaptive import should_skip_retrieval
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer

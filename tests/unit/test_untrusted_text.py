@@ -15,7 +15,7 @@ from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.guard_sets import INJECTION_SET, inject, load_clean_sentences
 from kgsolver.pipeline.answer.step import answer_source
 from kgsolver.pipeline.answer.filters.instructions import (InstructionGuardFilter, guard_units, looks_like_instruction,
-                                                    may_instruct)
+                                                           may_instruct)
 from kgsolver.pipeline.answer.generate import build_messages
 from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.answer.preference import Candidates, GroundedCandidate, decide_hierarchical

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer.answer_form import (MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form, is_unknown,
-                                           named_pair)
+from kgsolver.pipeline.answer.answer_form import (MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form,
+                                                  is_unknown, named_pair)
 
 ValueKind = Literal["date", "number", "name"]
 End = Literal["min", "max", "same"]  # which end of the compared values wins; "same": yes when the two agree

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMReply, LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
+from kgsolver.pipeline.answer.answer_form import (AnswerForm, AnswerFormSettings, detect_form, echoes, is_unknown,
+                                                  shape_answer)
 from kgsolver.pipeline.answer.compare import Comparison, compare_options, describe, detect_comparison
 from kgsolver.pipeline.answer.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 
@@ -129,7 +130,7 @@ def generate_grounded(session: LLMSession, question: str, documents: list[Docume
         if decided is not None:
             return decided
     messages = build_messages(question, documents, few_shot=form is not None and form.few_shot, options=options)
-    if options and form is not None:  # the facts of both sides, then one of the options (pipeline/answer/reader_prompt.py)
+    if options and form is not None:  # the facts of both sides, then one of the options (answer/reader_prompt.py)
         schema, max_tokens = comparison_reply(options, form.compare_facts_chars), 96 + form.compare_facts_chars // 3
     else:
         schema, max_tokens = GroundedReply, 96

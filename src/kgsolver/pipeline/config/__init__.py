@@ -116,7 +116,8 @@ class ChoiceSettings(BaseModel):
 
 
 class KBSettings(BaseModel):
-    """Segmented knowledge bases (pipeline/kb/knowledge_base.py): when a commit merges segments (pipeline/kb/compact.py)."""
+    """Segmented knowledge bases (pipeline/kb/knowledge_base.py): when a commit merges segments
+    (pipeline/kb/compact.py)."""
 
     auto_compact: bool = Field(True, description="merge segments after a commit when the limits below are passed")
     max_segments: int = Field(16, ge=1, description="past this many segments the smallest are merged, down to half: "

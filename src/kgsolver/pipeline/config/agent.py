@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field, field_validator
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.registry import Registry
 
-# The hop policies' names (pipeline/multihop/hop_policy.py registers one scorer each; tests/unit/test_registry.py checks that
-# the two agree): the settings validate against the names, so reading the configuration imports no multi-hop code.
+# The hop policies' names (pipeline/multihop/hop_policy.py registers one scorer each; tests/unit/test_registry.py
+# checks that the two agree): the settings validate against the names, so reading the configuration imports no
+# multi-hop code.
 HOP_POLICY_NAMES = ("combine", "llm", "embedding")
 _HOP_POLICIES: Registry[str] = Registry("hop policy", {name: (lambda name=name: name) for name in HOP_POLICY_NAMES})
 

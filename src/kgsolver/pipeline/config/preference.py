@@ -6,8 +6,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from kgsolver.connectors.registry import Registry
 
-# The policies' names (pipeline/answer/preference/registry.py registers a factory for each; tests/unit/test_registry.py checks
-# that the two agree): the settings validate against the names, so reading the configuration imports no policy code.
+# The policies' names (pipeline/answer/preference/registry.py registers a factory for each;
+# tests/unit/test_registry.py checks that the two agree): the settings validate against the names, so reading the
+# configuration imports no policy code.
 POLICY_NAMES = ("hierarchical", "context_only", "documents_only", "tagged", "adaptive")
 _NAMES: Registry[str] = Registry("preference policy", {name: (lambda name=name: name) for name in POLICY_NAMES})
 

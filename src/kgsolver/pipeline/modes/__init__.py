@@ -1,4 +1,5 @@
-"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer/step.py does the rest).
+"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer/step.py does the
+rest).
 Multi-hop: pike, ksl, agent (their tools live in pipeline/multihop/)."""
 
 from __future__ import annotations

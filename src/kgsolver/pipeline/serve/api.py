@@ -33,10 +33,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.serve.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
-from kgsolver.pipeline.serve.api_models import (
-    KB_NAME_PATTERN, KB_NAME_RE, MAX_DOCUMENTS_LISTED, AskRequest, DeleteResponse, DocumentList, DocumentOut,
-    DocumentsRequest, Health, IngestResponse, KBInfo,
-)
+from kgsolver.pipeline.serve.api_models import (KB_NAME_PATTERN, KB_NAME_RE, MAX_DOCUMENTS_LISTED, AskRequest,
+                                                DeleteResponse, DocumentList, DocumentOut, DocumentsRequest, Health,
+                                                IngestResponse, KBInfo)
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.answer.results import AskResult

@@ -15,8 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.answer.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal,
-                                            with_text)
+from kgsolver.pipeline.answer.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal, with_text)
 from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
 

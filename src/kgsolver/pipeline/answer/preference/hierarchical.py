@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Callable
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.answer.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs, answers_conflict,
-                                               ask_grounded, ask_parametric, make_preference)
+from kgsolver.pipeline.answer.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs,
+                                                      answers_conflict, ask_grounded, ask_parametric, make_preference)
 from kgsolver.pipeline.config.preference import PreferenceSettings
 
 
