@@ -28,7 +28,7 @@ from kgsolver.connectors.text import normal
 from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
 from kgsolver.evals.metrics import best_over_golds, exact_match, f1_score
 from kgsolver.evals.report import ci95
-from kgsolver.pipeline.answer import answer_passages, answer_source
+from kgsolver.pipeline.answer.step import answer_passages, answer_source
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from langchain_core.documents import Document
 

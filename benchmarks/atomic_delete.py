@@ -25,11 +25,11 @@ import numpy as np
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex, stored_atomic
+from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, stored_atomic
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.kb_admin import delete_documents
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.admin import delete_documents
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder
 OUT = Path(__file__).parent / "results" / "atomic_delete.json"

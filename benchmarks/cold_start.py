@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from kgsolver.pipeline.cli import demo_corpus_dir
+from kgsolver.pipeline.serve.cli import demo_corpus_dir
 
 CHILD = """
 import sys, time, json

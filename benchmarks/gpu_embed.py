@@ -22,7 +22,7 @@ import torch
 
 from kgsolver.connectors.corpus_readers import read_corpus
 from kgsolver.connectors.embedders import SentenceTransformerEmbedder
-from kgsolver.pipeline.chunking import TokenChunker
+from kgsolver.pipeline.kb.chunking import TokenChunker
 from kgsolver.pipeline.config import KGSolverConfig
 
 RESULTS = Path(__file__).parent / "results" / "gpu_embed.json"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kgsolver.pipeline.chunking import Chunk
+from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.config import KBSettings
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 DIMS = 384
 WORDS = np.array([f"w{i}" for i in range(20_000)])

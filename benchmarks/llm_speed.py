@@ -35,7 +35,7 @@ def worker(model: str, threads: int, prompt_tokens: int, decode_tokens: int, loo
     """Runs in the subprocess: print one JSON line of raw llama.cpp rates (or decode forever, with --loop)."""
     from llama_cpp import Llama
 
-    from kgsolver.pipeline.cli import demo_corpus_dir
+    from kgsolver.pipeline.serve.cli import demo_corpus_dir
 
     llama = Llama(model_path=model, n_ctx=prompt_tokens + decode_tokens + 64, n_threads=threads, n_threads_batch=threads,
                   n_batch=512,
@@ -114,8 +114,8 @@ def chat_overhead(model_name: str, questions: int) -> dict:
     """Seconds per question through the project's gateway vs raw create_chat_completion, same model and messages."""
     from kgsolver.connectors.llms.gateway import LLMGateway
     from kgsolver.connectors.llms.factory import build_chat_backend
-    from kgsolver.pipeline.cli import demo_corpus_dir
-    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.serve.cli import demo_corpus_dir
+    from kgsolver.pipeline.kb.ingest import ingest
     from kgsolver.pipeline.solver import Solver
     import tempfile
 

@@ -24,9 +24,9 @@ from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrievers.hybrid import reciprocal_rank_fusion
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.retrieval.hybrid import reciprocal_rank_fusion
 from kgsolver.pipeline.solver import Solver
 
 TARGETS = {"naive": 3.0, "agent": 10.0}

@@ -23,8 +23,8 @@ import torch
 
 from kgsolver.evals.datasets import medquad_kilt_corpus
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import ingest, local_engine
-from kgsolver.pipeline.ingest_ray import RayEngine
+from kgsolver.pipeline.kb.ingest import ingest, local_engine
+from kgsolver.pipeline.kb.ingest_ray import RayEngine
 
 RESULTS = Path(__file__).parent / "results" / "ray_ingest.json"
 

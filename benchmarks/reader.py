@@ -1,6 +1,6 @@
 """Reader benchmark (issue 16): HotpotQA dev distractor 200 over its pooled paragraphs (the `hotpotqa` eval suite's
 questions, knowledge base and scoring), one mode, a slice of the questions, with the answer-form step off ("plain")
-and on ("form": `answer_form.enabled`, pipeline/answer_form.py), or the gold passages given to the same answer step
+and on ("form": `answer_form.enabled`, pipeline/answer/answer_form.py), or the gold passages given to the same answer step
 ("oracle", the suite's oracle condition). EM with Wilson 95% intervals, F1, seconds per question, split by the
 detected answer kind and the HotpotQA type, and the answers the step changed.
 
@@ -27,7 +27,7 @@ from kgsolver.evals.metrics import mean
 from kgsolver.evals.report import ci95
 from kgsolver.evals.runner import build_suite_kb, default_kb
 from kgsolver.evals.suites.hotpotqa import HotpotQASuite
-from kgsolver.pipeline.answer_form import detect_form
+from kgsolver.pipeline.answer.answer_form import detect_form
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 

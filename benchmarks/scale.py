@@ -10,7 +10,7 @@ same mixture. Text: 40 words per passage, half from its cluster's own 50-word vo
 1. Index: exact Flat against the ANN index `FaissIndex.build` chooses with the configured `VectorIndexSettings`
    (built in the same run): build time, search ms/query p50/p95 batched (batches of 100 queries) and single-query,
    recall@10 of the ANN against Flat (target >= 0.95), and the ratios Flat/ANN.
-2. Knowledge base (pipeline/knowledge_base.py segments): append rate (chunks/s, batches of 100k chunks, one commit
+2. Knowledge base (pipeline/kb/knowledge_base.py segments): append rate (chunks/s, batches of 100k chunks, one commit
    each), resident memory after `KnowledgeBase.open` in a fresh process (and after its first search), time and bytes
    written (sizes of new files) to add 1,000 documents (5 chunks each) and to delete 1,000, time to compact.
 Scratch files go under .kgsolver/scale (git-ignored) and are removed at the end unless --keep.
@@ -121,7 +121,7 @@ def index_figures(vectors: np.ndarray, queries: np.ndarray, single: int, config:
 
 def make_chunks(first: int, texts: list[str]) -> list:
     """Chunks of rows first.., five to a document (doc ids d0000000, d0000001, ...)."""
-    from kgsolver.pipeline.chunking import Chunk
+    from kgsolver.pipeline.kb.chunking import Chunk
 
     out = []
     for row, text in enumerate(texts, start=first):
@@ -149,7 +149,7 @@ def timed_change(root: Path, change) -> dict:
 OPEN_PROBE = """
 import json, sys, time
 import numpy as np
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 def rss_mb():
     return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
 base = rss_mb()
@@ -187,7 +187,7 @@ def open_in_fresh_process(root: Path, queries: np.ndarray) -> dict:
 
 def kb_figures(root: Path, vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray, queries: np.ndarray,
                config: KGSolverConfig, settings: KBSettings, batch: int = 100_000) -> dict:
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase.create(root, embedder={"name": "synthetic-384", "dimensions": DIMENSIONS},
                               chunking=config.chunking.model_dump())

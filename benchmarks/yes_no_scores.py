@@ -16,14 +16,14 @@ from typing import Callable
 
 from langchain_core.documents import Document
 
-import kgsolver.pipeline.preference.base as answer_step
+import kgsolver.pipeline.answer.preference.base as answer_step
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.runner import default_kb
 from kgsolver.evals.suites.hotpotqa import HotpotQASuite
-from kgsolver.pipeline.answer_form import detect_form
+from kgsolver.pipeline.answer.answer_form import detect_form
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.generate import build_messages
+from kgsolver.pipeline.answer.generate import build_messages
 from kgsolver.pipeline.solver import Solver
 
 PREFIX = '{"answer": "'

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kgsolver.evals.metrics import title_recall_at_k
-from kgsolver.pipeline.cli import app
+from kgsolver.pipeline.serve.cli import app
 from kgsolver.pipeline.solver import Solver
 
 from tests.helpers import bridge_records, gold_titles

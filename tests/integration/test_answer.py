@@ -1,16 +1,17 @@
-"""The one answer path (pipeline/answer.py): modes gather, the answer step filters and applies the policy once, and
+"""The one answer path (pipeline/answer/step.py): modes gather, the answer step filters and applies the policy once, and
 "should we retrieve at all?" is decided before the mode runs."""
 
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline import answer as answer_step
-from kgsolver.pipeline.preference import adaptive
-from kgsolver.pipeline.preference.base import PreferenceInputs
-from kgsolver.pipeline.preference.parametric import ParametricAnswer
-from kgsolver.pipeline.preference.registry import get_policy
-from kgsolver.pipeline.preference.settings import PreferenceSettings
-from kgsolver.pipeline.solver import QuestionContext, Solver
+from kgsolver.pipeline.answer import step as answer_step
+from kgsolver.pipeline.answer.preference import adaptive
+from kgsolver.pipeline.answer.preference.base import PreferenceInputs
+from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
+from kgsolver.pipeline.answer.preference.registry import get_policy
+from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.solver import Solver
 
 
 def inputs(assumptions=(), parametric=None) -> PreferenceInputs:

@@ -1,13 +1,13 @@
 """The demo's sample questions (the four `make demo` asks) come out in the form their question asks for, with the real
 Qwen 0.5B and the answer-form step on: a short span, never a sentence; a year for "in what year"; for "commonly
 referred to as ?" the alias, not the full name. Whether they are right is the eval suites' business. Naive mode: the
-answer step (pipeline/answer.py) is the same for every mode, and naive asks the fewest LLM calls."""
+answer step (pipeline/answer/step.py) is the same for every mode, and naive asks the fewest LLM calls."""
 
 import re
 
 import pytest
 
-from kgsolver.pipeline.answer_form import detect_form
+from kgsolver.pipeline.answer.answer_form import detect_form
 from kgsolver.pipeline.solver import Solver
 
 DEMO_SAMPLES = 4  # `kgsolver demo --questions` default

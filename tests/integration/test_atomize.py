@@ -8,12 +8,12 @@ import shutil
 
 import pytest
 
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex
-from kgsolver.pipeline.atomize_job import PROGRESS, atomize_kb, clean_questions, read_progress
-from kgsolver.pipeline.agent.tools import AtomicSearchTool, search_tools
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.kb.atomize_job import PROGRESS, atomize_kb, clean_questions, read_progress
+from kgsolver.pipeline.multihop.tools import AtomicSearchTool, search_tools
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
 

@@ -9,11 +9,11 @@ from typing import Iterator
 
 import pytest
 
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.retrievers.base import chunk_documents
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
+from kgsolver.pipeline.retrieval.base import chunk_documents
 
 QUESTION = "Who was the drummer and lyricist of the Canadian rock band Rush?"
 

@@ -1,7 +1,7 @@
 """Token chunking keeps ids, titles and exact character offsets."""
 
 from kgsolver.connectors.corpus_readers import SourceDocument
-from kgsolver.pipeline.chunking import TokenChunker
+from kgsolver.pipeline.kb.chunking import TokenChunker
 
 
 def test_windows_overlap_and_offsets_point_into_the_source(embedder):

@@ -1,12 +1,12 @@
-"""Which-of-two comparisons decided from the values the real Qwen 0.5B reads for each option (pipeline/compare.py,
+"""Which-of-two comparisons decided from the values the real Qwen 0.5B reads for each option (pipeline/answer/compare.py,
 `answer_form.compare_values`): the direction the question names picks the option, the values are read in two calls
 of their own, and a question whose values the passages do not give falls back to the ordinary answer."""
 
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.answer_form import AnswerFormSettings
-from kgsolver.pipeline.generate import generate_grounded
+from kgsolver.pipeline.answer.answer_form import AnswerFormSettings
+from kgsolver.pipeline.answer.generate import generate_grounded
 
 # Invented films, so the model's own knowledge cannot answer; a distractor passage between them.
 PASSAGES = [

@@ -131,7 +131,7 @@ BAND_QUESTION = WorkItem(qid="1", condition="rag+kg", question="Which band recor
 
 
 def test_kg_condition_is_unavailable_without_a_graph(tmp_path, demo_corpus, config, embedder):
-    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.kb.ingest import ingest
 
     no_graph = config.model_copy(deep=True)
     no_graph.graph.extractor = "none"
@@ -145,7 +145,7 @@ def test_kg_condition_is_unavailable_without_a_graph(tmp_path, demo_corpus, conf
 
 @pytest.mark.llm
 def test_kg_condition_adds_graph_facts_to_the_passages(demo_kb, config, embedder):
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
     solver = Solver(demo_kb, config, embedder=embedder)  # the demo KB has a spaCy graph
     query = BAND_QUESTION.question + "\n" + " | ".join(BAND_QUESTION.payload["options"].values())

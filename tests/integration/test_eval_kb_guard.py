@@ -12,8 +12,8 @@ from kgsolver.connectors.errors import KGSolverError
 from kgsolver.evals.datasets import HOTPOTQA_200
 from kgsolver.evals.runner import SUITE_MARKER, RunSpec, build_suite_kb, default_kb, run_eval
 from kgsolver.evals.suites import get_suite
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
 def _snapshot(root: Path) -> dict[str, str]:

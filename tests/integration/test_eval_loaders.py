@@ -183,7 +183,7 @@ def test_git_state_names_the_commit_and_modified_files(tmp_path):
 
 def test_every_registered_suite_is_an_eval_command_named_as_it_names_itself():
     from kgsolver.evals.suites import SUITES
-    from kgsolver.pipeline.cli_eval import eval_app
+    from kgsolver.pipeline.serve.cli_eval import eval_app
 
     assert "conflicts" in SUITES.names()
     assert [c.name for c in eval_app.registered_commands] == [*SUITES.names(), "compare"]

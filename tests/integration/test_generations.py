@@ -10,10 +10,10 @@ from pathlib import Path
 
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import read_jsonl
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.graph_build import GRAPH_COMPONENT
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, generation_names, write_lock
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, generation_names, write_lock
 from kgsolver.pipeline.solver import Solver
 
 INITIAL_DOCS, BATCH_DOCS, COMMITS = 8, 4, 6
@@ -23,8 +23,8 @@ import json, sys, time
 from pathlib import Path
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 root, work, commits = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 config = KGSolverConfig()
 embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
@@ -42,8 +42,8 @@ for i in range(commits):
 READER = """
 import json, random, sys, time
 from pathlib import Path
-from kgsolver.pipeline.graph_build import load_graph_file
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.graph_build import load_graph_file
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
 reads, failures, seen = 0, [], {}
 (work / "reader-ready").touch()

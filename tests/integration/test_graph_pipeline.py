@@ -18,9 +18,9 @@ from kgsolver.graphs.linking import EntityLinker
 from kgsolver.connectors.graph_stores.model import Entity, normalize_name
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.graphs.verbalize import verbalize, verbalize_path
-from kgsolver.pipeline.cli import app
-from kgsolver.pipeline.graph_build import load_graph_file
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.serve.cli import app
+from kgsolver.pipeline.kb.graph_build import load_graph_file
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 HPO_LIMIT = 20000
 
@@ -125,7 +125,7 @@ def _kb_copy(demo_kb, tmp_path):
 
 
 def test_ingest_builds_graph_and_reingest_replaces_provenance(demo_kb, demo_corpus, tmp_path, embedder, config):
-    from kgsolver.pipeline.ingest import ingest
+    from kgsolver.pipeline.kb.ingest import ingest
 
     kb_dir = _kb_copy(demo_kb, tmp_path)
     kb = KnowledgeBase.open(kb_dir)

@@ -142,9 +142,9 @@ def test_networkx_persistence_round_trip(tmp_path):
 
 def test_knowledge_bases_sharing_one_bolt_database_never_see_each_others_graph(bolt_server, tmp_path, monkeypatch,
                                                                                 embedder, config):
-    from kgsolver.pipeline.graph_build import open_kb_graph
-    from kgsolver.pipeline.ingest import ingest
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.graph_build import open_kb_graph
+    from kgsolver.pipeline.kb.ingest import ingest
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     monkeypatch.setenv("NEO4J_URI", bolt_server["uri"])
     monkeypatch.setenv("NEO4J_USER", bolt_server["user"])
@@ -186,7 +186,7 @@ def _doc(path, doc_id: str, text: str):
 
 def _kill_at_commit(corpus, root, marker) -> None:
     """Run `kgsolver ingest` in a child that stops at the test seam (graph step done, manifest not swapped); kill -9."""
-    from kgsolver.pipeline.knowledge_base import HOLD_BEFORE_COMMIT_ENV
+    from kgsolver.pipeline.kb.knowledge_base import HOLD_BEFORE_COMMIT_ENV
 
     env = {**os.environ, HOLD_BEFORE_COMMIT_ENV: str(marker), "KGSOLVER_GRAPH__STORE": "neo4j"}
     proc = subprocess.Popen([sys.executable, "-m", "kgsolver.pipeline", "ingest", str(corpus), "--kb", str(root)],
@@ -203,9 +203,9 @@ def _kill_at_commit(corpus, root, marker) -> None:
 def test_kill_between_graph_step_and_commit_leaves_no_graph_data_in_the_server(bolt_server, tmp_path, monkeypatch,
                                                                                embedder, config):
     """Issue 19.6: Neo4j/ArcadeDB writes are part of the knowledge base's commit (a journal replayed after it)."""
-    from kgsolver.pipeline.graph_build import open_kb_graph
-    from kgsolver.pipeline.ingest import ingest
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.graph_build import open_kb_graph
+    from kgsolver.pipeline.kb.ingest import ingest
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     _bolt_env(monkeypatch, bolt_server)
     settings = config.model_copy(deep=True)
@@ -241,9 +241,9 @@ def test_a_committed_journal_not_yet_replayed_is_replayed_on_open_and_replay_is_
     """The other side of 19.6: killed after the manifest swap but before the server caught up, the next open
     replays the committed journal; replaying it again changes nothing."""
     from kgsolver.connectors.graph_stores.journal import GraphJournal
-    from kgsolver.pipeline.graph_build import JOURNAL_COMPONENT, open_kb_graph
-    from kgsolver.pipeline.ingest import ingest
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.graph_build import JOURNAL_COMPONENT, open_kb_graph
+    from kgsolver.pipeline.kb.ingest import ingest
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     _bolt_env(monkeypatch, bolt_server)
     settings = config.model_copy(deep=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 DOCUMENTS = [
     {"id": "turing", "title": "Alan Turing", "text": "Alan Turing worked at Bletchley Park during the war."},
@@ -22,7 +22,7 @@ DOCUMENTS = [
 HOLD = """
 import sys, time
 from pathlib import Path
-from kgsolver.pipeline.knowledge_base import write_lock
+from kgsolver.pipeline.kb.knowledge_base import write_lock
 with write_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(600)

@@ -19,16 +19,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from kgsolver.pipeline.agent.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.tools import AtomicSearchTool
-from kgsolver.pipeline.api import create_app
-from kgsolver.pipeline.cli import app
-from kgsolver.pipeline.graph_build import open_kb_graph
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.kb_admin import UnknownDocumentError, delete_documents, list_documents
-from kgsolver.pipeline.kb_compact import compact_kb
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop.tools import AtomicSearchTool
+from kgsolver.pipeline.serve.api import create_app
+from kgsolver.pipeline.serve.cli import app
+from kgsolver.pipeline.kb.graph_build import open_kb_graph
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents
+from kgsolver.pipeline.kb.compact import compact_kb
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.solver import Solver
 
 # Bletchley Park and the war are only in `turing`; London, Charles Babbage and the edge "Charles Babbage lived in
@@ -182,7 +182,7 @@ def test_a_replaced_document_loses_its_old_atomic_questions(tmp_path, config, em
 
 
 def test_a_delete_killed_before_its_commit_leaves_the_atomic_questions_searchable(tmp_path, config, embedder):
-    from kgsolver.pipeline.knowledge_base import HOLD_BEFORE_COMMIT_ENV
+    from kgsolver.pipeline.kb.knowledge_base import HOLD_BEFORE_COMMIT_ENV
 
     root = _ingest(tmp_path / "kb", config, embedder)
     asked = _add_atomic_questions(root, embedder)

@@ -13,9 +13,9 @@ import pytest
 from kgsolver.connectors.chunk_store import ChunkStore
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.evals.datasets import read_jsonl
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.kb_compact import compact_kb
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.compact import compact_kb
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def _write_format_1(source: Path, target: Path) -> dict:
     global ids, a BM25 folder, the sentence component keyed by global id, and the other components as they are."""
     from kgsolver.connectors.keyword_index import BM25Index
     from kgsolver.connectors.vector_index import FaissIndex
-    from kgsolver.pipeline.sentence_index import SentenceIndex
+    from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
     kb = KnowledgeBase.open(source)
     target.mkdir()
@@ -175,7 +175,7 @@ def _write_format_1(source: Path, target: Path) -> dict:
 
 
 def test_a_format_1_kb_is_refused_with_the_upgrade_command_then_upgraded_in_place(demo_kb, tmp_path):
-    from kgsolver.pipeline.kb_upgrade import upgrade, upgrade_if_format_1
+    from kgsolver.pipeline.kb.upgrade import upgrade, upgrade_if_format_1
 
     old = _write_format_1(demo_kb, tmp_path / "old")
     with pytest.raises(KnowledgeBaseError, match=r"kgsolver kb upgrade --kb .*old"):

@@ -9,15 +9,15 @@ import pytest
 from kgsolver.graphs.kg_facts import fact_sentence
 from kgsolver.connectors.graph_stores.model import Entity, Relation, Subgraph
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.graph_build import import_into_kb
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.graph_build import import_into_kb
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 MARFAN, ARACHNODACTYLY = "OMIM:154700", "HP:0001166"
 
 
 def kg_facts(kb, text, limit, **options):
-    """Facts through the query path's one graph view of the knowledge base (pipeline/agent/resources.py)."""
-    from kgsolver.pipeline.agent.resources import AgentResources
+    """Facts through the query path's one graph view of the knowledge base (pipeline/multihop/resources.py)."""
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
     return AgentResources.for_kb(kb, None, KGSolverConfig()).graph.facts(text, limit, **options)
 

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline import knowledge_base as kb_module
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb import knowledge_base as kb_module
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
 @pytest.fixture

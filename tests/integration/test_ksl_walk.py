@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.agent.kg_walker import KGWalker
-from kgsolver.pipeline.agent.resources import AgentResources
-from kgsolver.pipeline.agent.settings import AgentSettings
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.results import Tracer
+from kgsolver.pipeline.multihop.kg_walker import KGWalker
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.solver import Solver
 
 from tests.helpers import bridge_records, gold_titles

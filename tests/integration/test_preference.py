@@ -8,12 +8,13 @@ import shutil
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.preference import (Candidates, GroundedCandidate, PreferenceSettings, answers_conflict,
-                                          decide_hierarchical, get_policy)
-from kgsolver.pipeline.preference.adaptive import should_skip_retrieval
-from kgsolver.pipeline.preference.context_only import decide_context_only
-from kgsolver.pipeline.preference.parametric import ParametricAnswer
-from kgsolver.pipeline.preference.tagged import decide_tagged
+from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.answer.preference import (Candidates, GroundedCandidate, answers_conflict, decide_hierarchical,
+                                                 get_policy)
+from kgsolver.pipeline.answer.preference.adaptive import should_skip_retrieval
+from kgsolver.pipeline.answer.preference.context_only import decide_context_only
+from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
+from kgsolver.pipeline.answer.preference.tagged import decide_tagged
 
 S = PreferenceSettings()
 DOC = Document(page_content="Marie Curie was born in Warsaw.", metadata={"doc_id": "d1", "title": "Marie Curie"})
@@ -130,8 +131,8 @@ class ScriptedSession:
     def chat_json(self, messages, schema, purpose="", max_tokens=0):
         from types import SimpleNamespace
 
-        from kgsolver.pipeline.generate import GroundedReply
-        from kgsolver.pipeline.preference.parametric import ParametricReply
+        from kgsolver.pipeline.answer.generate import GroundedReply
+        from kgsolver.pipeline.answer.preference.parametric import ParametricReply
 
         text = messages[-1].content
         self.prompts.append(text)
@@ -141,7 +142,7 @@ class ScriptedSession:
 
 
 def test_a_user_fact_that_needs_a_passage_to_bridge_is_asked_with_the_context():
-    from kgsolver.pipeline.preference.base import PreferenceInputs
+    from kgsolver.pipeline.answer.preference.base import PreferenceInputs
 
     bridge = Document(page_content="Cindy Williams is a news anchor with WCSH in Portland.",
                       metadata={"doc_id": "d2", "title": "Cindy Williams"})

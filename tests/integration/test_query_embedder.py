@@ -54,7 +54,7 @@ def test_the_gguf_is_made_once_and_never_from_other_weights(tmp_path, config):
 @pytest.mark.llm
 def test_a_question_from_the_command_line_never_imports_torch(demo_kb, demo_questions, run_cache):
     env = {**os.environ, "KGSOLVER_LLM_CACHE_PATH": str(run_cache / "torch-free.sqlite")}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgsolver.pipeline.cli", "ask",
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgsolver.pipeline.serve.cli", "ask",
                            demo_questions[0]["question"], "--kb", str(demo_kb), "--llm",
                            "qwen2.5-coder-0.5b-instruct", "--json"], capture_output=True, text=True, timeout=600,
                           env=env)

@@ -16,10 +16,10 @@ import pytest
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import medquad_kilt_corpus
-from kgsolver.pipeline.graph_build import GRAPH_COMPONENT
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.ingest_ray import RayEngine
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.ingest_ray import RayEngine
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(1800)]

@@ -3,9 +3,9 @@
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.retrievers.hybrid import reciprocal_rank_fusion
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
+from kgsolver.pipeline.retrieval.hybrid import reciprocal_rank_fusion
 
 
 @pytest.fixture(scope="module")

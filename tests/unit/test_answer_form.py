@@ -1,12 +1,12 @@
-"""Answer form: one test per detection rule and per surface rule (pipeline/answer_form.py)."""
+"""Answer form: one test per detection rule and per surface rule (pipeline/answer/answer_form.py)."""
 
 import pytest
 from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, clean, detect_form, shape_answer
-from kgsolver.pipeline.generate import GroundedReply, generate_grounded
-from kgsolver.pipeline.preference.parametric import ParametricReply, closed_book_answer
+from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, clean, detect_form, shape_answer
+from kgsolver.pipeline.answer.generate import GroundedReply, generate_grounded
+from kgsolver.pipeline.answer.preference.parametric import ParametricReply, closed_book_answer
 
 # --- detection: which kind of answer the question asks for -------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-from kgsolver.pipeline.cli_engine import use_engine
+from kgsolver.pipeline.serve.cli_engine import use_engine
 from kgsolver.pipeline.config import KGSolverConfig
 
 

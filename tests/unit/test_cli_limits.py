@@ -3,8 +3,8 @@
 from typer.testing import CliRunner
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.pipeline.api_models import AskRequest
-from kgsolver.pipeline.cli import app
+from kgsolver.pipeline.serve.api_models import AskRequest
+from kgsolver.pipeline.serve.cli import app
 from kgsolver.pipeline.config import KGSolverConfig
 
 

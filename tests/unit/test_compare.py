@@ -1,4 +1,4 @@
-"""Which-of-two comparisons decided in code (pipeline/compare.py): the comparative read from the question, each
+"""Which-of-two comparisons decided in code (pipeline/answer/compare.py): the comparative read from the question, each
 option's value parsed, the winner picked; and the answer step using it only where the values decide."""
 
 import json
@@ -7,10 +7,10 @@ import pytest
 from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form
-from kgsolver.pipeline.compare import (Comparison, agree, comparison_calls, detect_comparison, parse_value, sameness,
-                                      winner)
-from kgsolver.pipeline.generate import generate_grounded
+from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form
+from kgsolver.pipeline.answer.compare import (Comparison, agree, comparison_calls, detect_comparison, parse_value,
+                                              sameness, winner)
+from kgsolver.pipeline.answer.generate import generate_grounded
 
 PASSAGES = [Document("Robert Smith (born 4 May 1900) was a painter.", metadata={"title": "Robert Smith"}),
             Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]

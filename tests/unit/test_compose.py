@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = (REPO / "Dockerfile").read_text()
-SERVE_ENV = {"KGSOLVER_KB_ROOT", "KGSOLVER_API_HOST", "KGSOLVER_API_PORT"}  # pipeline/cli_serve.py envvars
+SERVE_ENV = {"KGSOLVER_KB_ROOT", "KGSOLVER_API_HOST", "KGSOLVER_API_PORT"}  # pipeline/serve/cli_serve.py envvars
 
 
 def compose_binary() -> Path:

@@ -1,13 +1,13 @@
-"""An answer that only repeats the question (pipeline/answer_form.py `echoes`) is not the answer: with
-`answer_form.retry_echo` (on by default) the reader is told so once (pipeline/generate.py), and a second echo abstains."""
+"""An answer that only repeats the question (pipeline/answer/answer_form.py `echoes`) is not the answer: with
+`answer_form.retry_echo` (on by default) the reader is told so once (pipeline/answer/generate.py), and a second echo abstains."""
 
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage
 
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes
-from kgsolver.pipeline.generate import GroundedReply, generate_grounded
-from kgsolver.pipeline.preference.parametric import ParametricReply, closed_book_answer
+from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes
+from kgsolver.pipeline.answer.generate import GroundedReply, generate_grounded
+from kgsolver.pipeline.answer.preference.parametric import ParametricReply, closed_book_answer
 
 QUESTION = 'The actor known for his role as "Freddie" in The Deep Blue Sea won an award for his role in what play?'
 PASSAGES = [

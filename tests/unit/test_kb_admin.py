@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline.kb_admin import UnknownDocumentError, requested_ids
+from kgsolver.pipeline.kb.admin import UnknownDocumentError, requested_ids
 
 
 def test_requested_ids_keep_the_order_given_and_each_id_once():

@@ -1,9 +1,9 @@
-"""Global chunk ids over segments, tombstones and the compaction policy (pipeline/kb_ids.py)."""
+"""Global chunk ids over segments, tombstones and the compaction policy (pipeline/kb/ids.py)."""
 
 import numpy as np
 import pytest
 
-from kgsolver.pipeline.kb_ids import SegmentIds, is_dead, merge_dead, pick_for_compaction
+from kgsolver.pipeline.kb.ids import SegmentIds, is_dead, merge_dead, pick_for_compaction
 
 
 def test_merge_dead_is_a_sorted_union():
@@ -52,7 +52,7 @@ def test_compaction_policy():
 
 
 def test_sentence_indexes_concatenate_renamed_without_re_encoding():
-    from kgsolver.pipeline.sentence_index import SentenceIndex
+    from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
     def index(keys_counts, fill):
         rows, at = [], 0

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kgsolver.pipeline.ray_settings import _endpoint, check_reachable
+from kgsolver.pipeline.config.ray import _endpoint, check_reachable
 
 
 def _unused_port() -> int:

@@ -1,4 +1,4 @@
-"""Reader prompt options (pipeline/reader_prompt.py): worked examples as earlier chat turns, and the explicit
+"""Reader prompt options (pipeline/answer/reader_prompt.py): worked examples as earlier chat turns, and the explicit
 comparison of which-of-two and yes/no questions (facts first, the answer constrained to the options)."""
 
 import json
@@ -9,9 +9,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
-from kgsolver.pipeline.answer_form import AnswerForm, AnswerFormSettings
-from kgsolver.pipeline.generate import GroundedReply, build_messages, generate_grounded
-from kgsolver.pipeline.reader_prompt import EXAMPLES, comparison_options, comparison_reply, hop_order
+from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings
+from kgsolver.pipeline.answer.generate import GroundedReply, build_messages, generate_grounded
+from kgsolver.pipeline.answer.reader_prompt import EXAMPLES, comparison_options, comparison_reply, hop_order
 
 PASSAGES = [Document("Robert Smith (born 1900) was a painter.", metadata={"title": "Robert Smith"}),
             Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]

@@ -20,7 +20,7 @@ class EvalActor:
     """One Solver per actor, loaded once; `answer` is the local engine's `evaluate_item`."""
 
     def __init__(self, suite: str, kb: str, config_json: str) -> None:
-        from kgsolver.pipeline.ingest_ray import actor_threads
+        from kgsolver.pipeline.kb.ingest_ray import actor_threads
         from kgsolver.pipeline.solver import Solver
 
         config = KGSolverConfig.model_validate_json(config_json)
@@ -40,7 +40,7 @@ def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem]
     import ray
     from ray.util import ActorPool
 
-    from kgsolver.pipeline.ingest_ray import connect
+    from kgsolver.pipeline.kb.ingest_ray import connect
 
     if not items:
         return

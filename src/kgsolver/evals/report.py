@@ -14,7 +14,7 @@ from typing import Any
 
 from kgsolver.evals.metrics import mean
 from kgsolver.evals.runner import PREDICTIONS, load_done
-from kgsolver.pipeline.knowledge_base import write_json_atomic
+from kgsolver.pipeline.kb.knowledge_base import write_json_atomic
 
 
 def _metric_means(rows: list[dict]) -> dict[str, float]:

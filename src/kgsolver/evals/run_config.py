@@ -67,7 +67,7 @@ def fingerprint_changes(old: dict[str, Any], fresh: dict[str, Any]) -> list[str]
 
 
 def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
-    from kgsolver.pipeline.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     kb_embedder = KnowledgeBase.open(spec.kb).manifest.get("embedder") if (spec.kb / "manifest.json").exists() else None
     return {

@@ -27,8 +27,8 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.run_config import build_config, fingerprint_changes, sha256_file
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.ingest import ingest
-from kgsolver.pipeline.knowledge_base import write_json_atomic
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import write_json_atomic
 from kgsolver.pipeline.solver import Solver
 
 PREDICTIONS = "predictions.jsonl"
@@ -140,7 +140,7 @@ def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfi
     corpus = suite.corpus_files(data_dir, kb)
     if built["corpus"] is None:
         write_json_atomic(kb / SUITE_MARKER, {"suite": suite.name, "corpus": digests})
-    from kgsolver.pipeline.kb_upgrade import upgrade_if_format_1
+    from kgsolver.pipeline.kb.upgrade import upgrade_if_format_1
 
     upgrade_if_format_1(kb)  # the suite's own cached KB, from before segments: converted in place, nothing re-embedded
     ingest(corpus, kb, config, embedder=embedder, show_progress=show_progress)  # incremental: nothing new, no work

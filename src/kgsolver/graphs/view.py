@@ -1,6 +1,6 @@
 """One knowledge base's graph as the query path reads it: the store and an entity linker over its entities, loaded
 once, on first use. How the store is opened (which backend, which KB component) is the caller's: graphs/ never
-imports the pipeline, so the pipeline hands in an opener (pipeline/agent/resources.py builds one per KB generation).
+imports the pipeline, so the pipeline hands in an opener (pipeline/multihop/resources.py builds one per KB generation).
 """
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-from kgsolver.pipeline.cli import main
+from kgsolver.pipeline.serve.cli import main
 
 main()

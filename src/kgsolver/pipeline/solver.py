@@ -8,32 +8,17 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
-from kgsolver.connectors.llms.gateway import Budget, LLMGateway, LLMSession, TokenListener
+from kgsolver.connectors.llms.gateway import Budget, LLMGateway, TokenListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.knowledge_base import KnowledgeBase, manifest_stamp
-from kgsolver.pipeline.results import AskResult, StepListener
-from kgsolver.pipeline.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.vectors import QueryVectors
-
-
-@dataclass
-class QuestionContext:
-    """What a mode may use while answering one question."""
-
-    kb: KnowledgeBase
-    embedder: Embedder  # a QueryVectors: texts encoded once, stored chunk and sentence vectors reused
-    retriever: HybridRetriever
-    session: LLMSession
-    config: KGSolverConfig
-    assumptions: list[str] = field(default_factory=list)  # user-stated facts (`--assume`), outrank retrieved text
-    policy: str | None = None  # preference policy name; None = config.preference.policy
-    answer_calls: int = 2  # LLM calls the policy keeps for the answer (set by the answer step before gathering)
-    on_step: StepListener | None = None  # gets each trace step as it is recorded (the API's /ask/stream)
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
+from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.answer.results import AskResult, StepListener
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
+from kgsolver.pipeline.retrieval.vectors import QueryVectors
 
 
 class Solver:
@@ -98,7 +83,7 @@ class Solver:
             on_token: TokenListener | None = None) -> AskResult:
         """`on_step` gets each trace step as it ends, `on_token` (purpose, text) each piece of every LLM reply as it
         is generated; both are called on the asking thread."""
-        from kgsolver.pipeline.answer import answer_question
+        from kgsolver.pipeline.answer.step import answer_question
         from kgsolver.pipeline.modes import get_mode
 
         if not question.strip():

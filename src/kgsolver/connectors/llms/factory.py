@@ -20,7 +20,7 @@ from kgsolver.connectors.registry import Registry, UnknownName
 
 
 class BackendSettings(Protocol):
-    """What the backends read from `LLMSettings` (pipeline/config.py), which satisfies this structurally: connectors
+    """What the backends read from `LLMSettings` (pipeline/config/__init__.py), which satisfies this structurally: connectors
     never import the pipeline."""
 
     name: str

@@ -17,9 +17,9 @@ from pydantic import BaseModel, create_model
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.evals.suites.choice_bias import (CORRECTIONS, averaged, best, choose_option, mixed, normalised, rotated,
                                                rotations, unrotated)
-from kgsolver.pipeline.answer import answer_passages
-from kgsolver.pipeline.generate import format_passages
-from kgsolver.pipeline.results import AskResult, Tracer
+from kgsolver.pipeline.answer.step import answer_passages
+from kgsolver.pipeline.answer.generate import format_passages
+from kgsolver.pipeline.answer.results import AskResult, Tracer
 from kgsolver.pipeline.solver import Solver
 
 CHOICE_SYSTEM = (
@@ -62,7 +62,7 @@ def oracle_documents(passages: list[dict]) -> list[Document]:
 
 def answer_oracle(solver: Solver, question: str, passages: list[dict]) -> tuple[str, list[str], dict]:
     """The oracle condition: the gold passages handed to the same answer step every mode ends in (filters, generate,
-    policy; pipeline/answer.py), so its errors are reading errors, never retrieval errors. Returns the prediction
+    policy; pipeline/answer/step.py), so its errors are reading errors, never retrieval errors. Returns the prediction
     ('' when it abstained), the cited titles, and the session's usage."""
     session = solver.gateway.session(solver.config.budget)
     outcome = answer_passages(question, oracle_documents(passages), session=session, config=solver.config,

@@ -2,7 +2,7 @@
 counterfactual, irrelevant, assumption), each answered by three systems (default policy, plain RAG, closed-book).
 A row's metrics are 1.0 where that system follows the condition; the group is the reader's verdict on the
 substitute (plausible | implausible | alias). The passages come with the questions: no knowledge base is used, and
---mode does not apply (the default system is the answer step every mode ends in, pipeline/answer.py)."""
+--mode does not apply (the default system is the answer step every mode ends in, pipeline/answer/step.py)."""
 
 from __future__ import annotations
 

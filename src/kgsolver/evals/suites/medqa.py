@@ -32,9 +32,9 @@ class KGFacts(Protocol):
 
 def find_kg(kb) -> tuple[KGFacts | None, str]:
     """The graph work's fact lookup over this knowledge base, or None and the reason it is unavailable."""
-    from kgsolver.pipeline.agent.resources import AgentResources
+    from kgsolver.pipeline.multihop.resources import AgentResources
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.graph_build import has_graph
+    from kgsolver.pipeline.kb.graph_build import has_graph
 
     config = KGSolverConfig()
     if not has_graph(kb, config.graph):

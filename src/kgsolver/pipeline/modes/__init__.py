@@ -1,10 +1,11 @@
-"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer.py does the rest).
-Multi-hop: pike, ksl, agent (their tools live in pipeline/agent/)."""
+"""Answering modes, one strategy per module: each gathers evidence for a question (pipeline/answer/step.py does the
+rest).
+Multi-hop: pike, ksl, agent (their tools live in pipeline/multihop/)."""
 
 from __future__ import annotations
 
 from kgsolver.connectors.registry import Registry
-from kgsolver.pipeline.answer import AnswerMode
+from kgsolver.pipeline.answer.context import AnswerMode
 
 
 def _naive() -> AnswerMode:

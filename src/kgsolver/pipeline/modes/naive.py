@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from kgsolver.pipeline.answer import Gathered
-from kgsolver.pipeline.results import Tracer
-from kgsolver.pipeline.solver import QuestionContext
+from kgsolver.pipeline.answer.context import Gathered
+from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.answer.context import QuestionContext
 
 
 class NaiveMode:

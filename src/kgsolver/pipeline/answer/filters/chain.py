@@ -1,0 +1,92 @@
+"""A small composable chain of filters, each one's report kept for the trace."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.documents import Document
+
+from kgsolver.connectors.registry import Registry
+from kgsolver.pipeline.answer.filters.base import FilterReport, KnowledgeFilter
+from kgsolver.pipeline.answer.filters.brevity import BrevityFilter
+from kgsolver.pipeline.answer.filters.consistency import ConsistencyFilter
+from kgsolver.pipeline.answer.filters.dedup import DedupFilter
+from kgsolver.pipeline.answer.filters.instructions import InstructionGuardFilter
+from kgsolver.pipeline.answer.filters.relevance import RelevanceFilter
+from kgsolver.pipeline.config.filters import FilterSettings
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
+    from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.answer.results import Tracer
+
+
+@dataclass
+class ChainResult:
+    documents: list[Document]
+    reports: list[FilterReport] = field(default_factory=list)
+
+
+class FilterChain:
+    def __init__(self, filters: list[KnowledgeFilter]) -> None:
+        self.filters = list(filters)
+
+    def run(self, question: str, documents: list[Document], tracer: Tracer | None = None) -> ChainResult:
+        """Apply each filter in turn; with a `Tracer`, each filter's report becomes one trace step."""
+        docs, reports = list(documents), []
+        for step in self.filters:
+            started = time.perf_counter()
+            n_in = len(docs)
+            result = step.apply(question, docs)
+            docs = result.documents
+            report = result.report or FilterReport(filter=step.name, kept=len(docs))
+            reports.append(report)
+            if tracer is not None:
+                tracer.record(f"filter:{step.name}", {"documents": n_in},
+                              [r.model_dump() for r in report.removed], decision=report.summary(), started=started)
+        return ChainResult(docs, reports)
+
+
+@dataclass
+class FilterContext:
+    """What the filters of one question are built from."""
+    settings: FilterSettings
+    embedder: Any
+    session: Any = None
+    user_facts: list[str] | None = None  # feed the consistency filter
+
+
+def _relevance(c: FilterContext) -> KnowledgeFilter:
+    s = c.settings
+    return RelevanceFilter(
+        c.embedder, threshold=s.relevance_threshold, session=c.session,
+        llm_judge=s.llm_judge, judge_reserve_calls=s.judge_reserve_calls, cross_encoder_path=s.cross_encoder_path,
+        cross_encoder_threshold=s.cross_encoder_threshold, keep_bridges=s.keep_bridges,
+        keep_quoted=s.keep_quoted)
+
+
+def _consistency(c: FilterContext) -> KnowledgeFilter:
+    s = c.settings
+    return ConsistencyFilter(c.embedder, user_facts=c.user_facts, similarity=s.consistency_similarity,
+                             user_similarity=s.user_fact_similarity)
+
+
+FILTERS: Registry[KnowledgeFilter] = Registry("filter", {
+    "instruction_guard": lambda c: InstructionGuardFilter(),
+    "dedup": lambda c: DedupFilter(similarity=c.settings.dedup_similarity),
+    "relevance": _relevance,
+    "consistency": _consistency,
+    "brevity": lambda c: BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens,
+                                    first_sentence_bonus=c.settings.brevity_first_sentence_bonus),
+})
+
+
+def build_filter_chain(settings: FilterSettings, embedder: Embedder, *, session: LLMSession | None = None,
+                       user_facts: list[str] | None = None) -> FilterChain:
+    """The configured chain for one question (user facts feed the consistency filter)."""
+    if not settings.enabled:
+        return FilterChain([])
+    context = FilterContext(settings, embedder, session, user_facts)
+    return FilterChain([FILTERS.get(step, context) for step in settings.steps])

@@ -1,0 +1,37 @@
+"""The preference-policy registry: `get_policy(name)` returns the shared instance of a policy."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import TYPE_CHECKING, Callable
+
+from kgsolver.connectors.registry import Registry
+from kgsolver.pipeline.config.preference import policy_key
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.answer.preference.base import PreferencePolicy
+
+
+def _shared(module: str, cls: str, *args: str) -> Callable[[], PreferencePolicy]:
+    """One instance per process (the adaptive policy's retrieval counter lives on it), imported on first use so that
+    validating the configuration's policy name does not load the policies."""
+
+    @cache
+    def make() -> PreferencePolicy:
+        return getattr(importlib.import_module(f"kgsolver.pipeline.answer.preference.{module}"), cls)(*args)
+
+    return make
+
+
+POLICIES: Registry[PreferencePolicy] = Registry("preference policy", {
+    "hierarchical": _shared("hierarchical", "HierarchicalPolicy"),
+    "context_only": _shared("context_only", "ContextOnlyPolicy"),
+    "documents_only": _shared("context_only", "ContextOnlyPolicy", "documents_only"),  # the same rule, the user's name
+    "tagged": _shared("tagged", "TaggedPolicy"),
+    "adaptive": _shared("adaptive", "AdaptivePolicy"),
+})
+
+
+def get_policy(name: str) -> PreferencePolicy:
+    return POLICIES.get(policy_key(name))

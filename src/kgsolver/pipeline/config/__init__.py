@@ -1,0 +1,170 @@
+"""The one typed configuration object. Environment variables override defaults: KGSOLVER_LLM__NAME=..., etc."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms.registry import DEMO_MODEL
+from kgsolver.graphs.settings import GraphSettings
+from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.config.answer_form import AnswerFormSettings
+from kgsolver.pipeline.config.filters import FilterSettings
+from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config.ray import RaySettings
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.gateway import LLMGateway
+    from kgsolver.connectors.vector_index import IndexSpec
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "kgsolver"
+
+
+class EmbedderSettings(BaseModel):
+    model_path: str | None = Field(None, description="a local sentence-transformers folder; None = packaged MiniLM")
+    device: str = "cpu"
+    batch_size: int = 64
+    query_runtime: Literal["gguf", "torch"] = Field(
+        "gguf", description="what encodes questions: llama.cpp over the model converted to GGUF once (no torch "
+                            "import), or sentence-transformers as ingest does; BERT models only for gguf")
+    query_threads: int = Field(0, ge=0, description="llama.cpp threads of the query embedder; 0 = half the cores")
+    memo_size: int = Field(4096, ge=0, description="texts whose vectors the query path keeps per process")
+
+
+class ChunkingSettings(BaseModel):
+    chunk_tokens: int = Field(200, ge=16, description="embedder word pieces per chunk (MiniLM reads 256)")
+    overlap_tokens: int = Field(40, ge=0)
+
+
+class LLMSettings(BaseModel):
+    name: str = DEMO_MODEL
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0 = all cores
+    cpu_build: str = Field("auto", description="llama.cpp CPU build: auto (best the CPU runs, proven once), avx512, base")
+    seed: int = 0
+    temperature: float = 0.0
+    max_tokens: int = 384
+    base_url: str | None = None  # for openai:MODEL against a local server
+    api_key_env: str = "OPENAI_API_KEY"
+    request_timeout_s: float = 120.0
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(5, ge=1)
+    candidates: int = Field(30, ge=1, description="hits per retriever before fusion")
+    rrf_k: int = Field(60, ge=1)
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API (`kgsolver serve`)."""
+
+    key: SecretStr | None = Field(None, description="KGSOLVER_API__KEY: when set, every endpoint but /health wants it "
+                                  "as `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+
+
+class LimitSettings(BaseModel):
+    """Input limits shared by the CLI and the HTTP API, checked before any model runs."""
+
+    question_chars: int = Field(2_000, ge=1, description="longest question accepted; a 20k-character one held the "
+                                "LLM for over 5 minutes")
+
+
+class VectorIndexSettings(BaseModel):
+    """Which faiss index a segment of this many vectors gets (figures: benchmarks/scale.py, docs/RESULTS.md)."""
+
+    flat_below: int = Field(50_000, ge=1, description="exact Flat search below this many vectors: fast enough there "
+                            "(~1 ms/query batched at 20k) and nothing to train")
+    kind: Literal["ivf", "hnsw"] = Field("ivf", description="above flat_below: IVF (built in 280 s at 1M on a loaded "
+                                         "2-core machine) or HNSW (graph build 35 s at 200k, IVF-SQ8 22 s; no GPU form "
+                                         "in faiss); both reach recall@10 >= 0.95")
+    encoding: Literal["flat", "sq8", "pq"] = Field("sq8", description="stored codes: sq8 is 4x smaller than full "
+                                                   "floats (1M: ~0.4 GB resident) at recall@10 0.98; pq is smaller "
+                                                   "still but loses recall, and its training takes minutes here")
+    ivf_lists_per_sqrt_n: float = Field(4.0, gt=0, description="IVF lists = this * sqrt(n), the usual rule: 4,000 "
+                                        "lists of ~250 vectors at 1M")
+    ivf_train_per_list: int = Field(40, ge=1, description="k-means training rows per list (faiss warns below 39)")
+    ivf_nprobe: int = Field(16, ge=1, description="lists searched per query, the recall/speed knob: recall@10 0.98 "
+                            "at 1M (0.25 ms/query single-threaded, Flat 150 ms)")
+    hnsw_m: int = Field(32, ge=4, description="graph neighbours per node")
+    hnsw_ef_construction: int = Field(80, ge=8, description="candidates while building the graph")
+    hnsw_ef_search: int = Field(128, ge=1, description="candidates per query: 64 gave recall@10 0.96 at 200k, 128 0.99")
+    pq_bytes: int = Field(48, ge=1, description="PQ code bytes per vector (must divide the dimensions; 8 per byte at 384)")
+
+    def spec(self) -> "IndexSpec":
+        from kgsolver.connectors.vector_index import IndexSpec  # faiss stays out of reading the configuration
+
+        return IndexSpec(**self.model_dump())
+
+
+class ChoiceSettings(BaseModel):
+    """Multiple-choice questions (the OpenBookQA, MedQA and PubMedQA suites): each option's letter is scored, not
+    generated (evals/suites/common.py), and these settings decide among the scores (evals/suites/choice_bias.py)."""
+
+    parametric_weight: float = Field(0.7, ge=0.0, le=1.0, description="the rag+closed-book condition: weight of the "
+                                     "closed-book letter distribution, mixed log-linearly with the passage-conditioned "
+                                     "one; chosen with the 1.5B on the first 100 questions of OpenBookQA and of MedQA")
+    permutations: int = Field(4, ge=1, description="score the options this many times, their texts rotated over the "
+                              "letters, and average each option's log-probability over the rotations (position bias); "
+                              "at most one per option, so 4 is every rotation of OpenBookQA's and MedQA's four options "
+                              "and PubMedQA's three labels. One scored call a prompt: the rotations share the prompt "
+                              "up to the options, evaluated once. 4 won the first 100 OpenBookQA questions with the "
+                              "1.5B (rag and rag+closed-book; docs/RESULTS.md, ninth session)")
+
+
+class KBSettings(BaseModel):
+    """Segmented knowledge bases (pipeline/kb/knowledge_base.py): when a commit merges segments
+    (pipeline/kb/compact.py)."""
+
+    auto_compact: bool = Field(True, description="merge segments after a commit when the limits below are passed")
+    max_segments: int = Field(16, ge=1, description="past this many segments the smallest are merged, down to half: "
+                              "every search visits every segment")
+    max_dead_ratio: float = Field(0.2, gt=0, le=1, description="all segments are merged once this share of stored "
+                                  "rows is deleted or replaced (searches over-fetch past tombstones)")
+    max_graph_delta_ratio: float = Field(0.5, gt=0, description="the graph file's deltas are folded into a new base "
+                                         "once their bytes pass this share of the base's (each read replays them; "
+                                         "folding rewrites the graph)")
+
+
+class KGSolverConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KGSOLVER_", env_nested_delimiter="__", extra="ignore")
+
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    llm_cache: bool = True
+    llm_cache_path: Path | None = Field(None, description="response cache file; None = CACHE_DIR/llm-cache.sqlite")
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    llm: LLMSettings = LLMSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    budget: Budget = Budget()
+    graph: GraphSettings = GraphSettings()
+    filters: FilterSettings = FilterSettings()
+    preference: PreferenceSettings = PreferenceSettings()
+    answer_form: AnswerFormSettings = AnswerFormSettings()
+    choice: ChoiceSettings = ChoiceSettings()
+    agent: AgentSettings = AgentSettings()
+    limits: LimitSettings = LimitSettings()
+    api: ApiSettings = ApiSettings()
+    vector_index: VectorIndexSettings = VectorIndexSettings()
+    kb: KBSettings = KBSettings()
+    ray: RaySettings = RaySettings()
+
+
+def build_gateway(config: KGSolverConfig) -> "LLMGateway":
+    """The one way to build the LLM gateway from the configuration: the backend, and the response cache where
+    `llm_cache` is on (at `llm_cache_path`, or the cache folder's llm-cache.sqlite). Imports stay inside, so reading
+    the configuration does not load LangChain."""
+    from kgsolver.connectors.llms.cache import ResponseCache
+    from kgsolver.connectors.llms.factory import build_chat_backend
+    from kgsolver.connectors.llms.gateway import LLMGateway
+
+    cache_path = config.llm_cache_path or config.cache_dir / "llm-cache.sqlite"
+    cache = ResponseCache(cache_path) if config.llm_cache else None
+    return LLMGateway(build_chat_backend(config.llm, config.cache_dir), cache, default_max_tokens=config.llm.max_tokens)

@@ -1,0 +1,31 @@
+"""Atomic-question search (PIKE-RAG): match the query against the questions each chunk answers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from langchain_core.documents import Document
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.multihop.resources import AgentResources
+
+
+class AtomicSearchTool:
+    name = "atomic_search"
+    description = "find passages whose atomic questions match a (sub-)question"
+
+    def __init__(self, resources: AgentResources) -> None:
+        self.resources = resources
+
+    @property
+    def available(self) -> bool:
+        return self.resources.atomic is not None and len(self.resources.atomic) > 0
+
+    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+        atomic = self.resources.atomic
+        if atomic is None or not len(atomic):  # `available`, narrowed for the type checker
+            return []
+        vector = self.resources.embedder.encode([query])[0]
+        hits = atomic.search(vector, k)  # `read_atomic` left the deleted chunks' questions out
+        return self.resources.documents([(h.cid, h.score) for h in hits], self.name,
+                                        [{"atomic_question": h.question} for h in hits])

@@ -1,0 +1,41 @@
+"""KG walk as a tool: the walk's paths, their relations' source passages as evidence (provenance: the path)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from langchain_core.documents import Document
+
+from kgsolver.pipeline.multihop.kg_walker import KGWalker, WalkPath
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.multihop.resources import AgentResources
+    from kgsolver.pipeline.config.agent import AgentSettings
+    from kgsolver.pipeline.answer.results import Tracer
+
+
+class KGWalkTool:
+    name = "kg_walk"
+    description = "walk the knowledge graph from the question's entities, hop by hop"
+
+    def __init__(self, resources: AgentResources, settings: AgentSettings, *, session: LLMSession | None = None,
+                 tracer: Tracer | None = None, question: str | None = None,
+                 can_call: Callable[[], bool] | None = None) -> None:
+        self.resources, self.question = resources, question
+        self.walker = KGWalker(resources, settings, session=session, tracer=tracer, can_call=can_call)
+        self.paths: list[WalkPath] = []
+
+    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+        """`query` is the current (sub-)question; the walk starts from the entities of the main question."""
+        self.paths = self.walker.walk(self.question or query, sub_question=query)
+        scored: dict[int, tuple[float, str]] = {}
+        for path in self.paths:
+            for depth, rel in enumerate(path.relations):
+                for cid in rel.chunks:
+                    s = path.score / (1 + depth)
+                    if cid in self.resources.kb.chunks and s > scored.get(cid, (-1e9, ""))[0]:
+                        scored[cid] = (s, " ; ".join(path.facts[: depth + 1]))
+        best = sorted(scored.items(), key=lambda kv: -kv[1][0])[:k]
+        return self.resources.documents([(cid, s) for cid, (s, _) in best], self.name,
+                                        [{"path": why} for _, (_, why) in best])

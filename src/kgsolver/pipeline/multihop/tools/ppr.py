@@ -1,0 +1,51 @@
+"""Personalized PageRank (HippoRAG): seed the KG with the query's linked entities (and the seed passages'
+entities), rank entities around them, and score passages by the rank mass of the entities they mention."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Sequence
+
+from langchain_core.documents import Document
+
+from kgsolver.graphs.algorithms import personalized_pagerank
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.multihop.resources import AgentResources
+
+
+class PageRankTool:
+    name = "ppr"
+    description = "passages around the question's entities in the knowledge graph"
+
+    def __init__(self, resources: AgentResources) -> None:
+        self.resources, self.settings = resources, resources.agent_settings
+
+    def seeds(self, query: str, seeds: Sequence[Document]) -> dict[str, float]:
+        store, linker = self.resources.store, self.resources.entity_linker
+        assert store is not None and linker is not None, "run() seeds only a knowledge base with a graph"
+        weights: dict[str, float] = {}
+        for link in linker.link(query, embedding=False):
+            weights[link.entity_id] = max(weights.get(link.entity_id, 0.0), link.score)
+        cids = [d.metadata["cid"] for d in seeds if "cid" in d.metadata]
+        for rank, (cid, eids) in enumerate(store.entities_in_chunks(cids).items()):
+            for eid in eids:
+                weights[eid] = max(weights.get(eid, 0.0), self.settings.ppr_seed_passage_weight / (1 + rank))
+        return weights
+
+    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+        store = self.resources.store
+        if store is None:
+            return []
+        weights = self.seeds(query, seeds)
+        ranked = personalized_pagerank(store, weights, hops=self.settings.ppr_hops,
+                                       degree_cap=self.settings.ppr_degree_cap, top=200)
+        scores: dict[int, float] = {}
+        for eid, score in ranked:
+            chunks = store.chunks_of(eid)
+            for cid in chunks:  # an entity named in many passages says little about any one of them
+                scores[cid] = scores.get(cid, 0.0) + score / math.log(2 + len(chunks))
+        seed_ids = {d.metadata.get("cid") for d in seeds}
+        best = sorted(((s, c) for c, s in scores.items() if c not in seed_ids and c in self.resources.kb.chunks),
+                      reverse=True)[:k]
+        return self.resources.documents([(cid, score) for score, cid in best], self.name)
