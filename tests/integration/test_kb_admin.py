@@ -244,6 +244,23 @@ def test_every_document_deleted_then_one_ingested_again(tmp_path, config, embedd
     assert [d.doc_id for d in list_documents(root)] == ["curie", "lovelace", "turing"]
 
 
+def test_a_delete_commits_by_the_callers_settings_not_the_environments(tmp_path, config, embedder, monkeypatch):
+    """The API passes its own configuration to a delete: the commit's compaction must follow it, not whatever the
+    environment of the process says (issue 34)."""
+    root = tmp_path / "kb"
+    for doc in DOCUMENTS:  # one segment per ingest
+        corpus = tmp_path / f"{doc['id']}.jsonl"
+        corpus.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+        ingest(corpus, root, config, embedder=embedder, show_progress=False)
+    assert len(KnowledgeBase.open(root).manifest["segments"]) == 3
+    caller = config.model_copy(deep=True)
+    caller.kb.auto_compact = False
+    monkeypatch.setenv("KGSOLVER_KB__MAX_SEGMENTS", "1")  # the environment would merge every segment
+    delete_documents(root, ["curie"], caller)
+    assert len(KnowledgeBase.open(root).manifest["segments"]) == 3
+    assert [d.doc_id for d in list_documents(root)] == ["lovelace", "turing"]
+
+
 def test_cli_list_and_delete(tmp_path, config, embedder):
     root = _ingest(tmp_path / "kb", config, embedder)
     runner = CliRunner()

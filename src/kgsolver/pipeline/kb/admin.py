@@ -70,7 +70,7 @@ def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolve
     config = config or KGSolverConfig()
     root, started = Path(kb_dir), time.perf_counter()
     ids = requested_ids(doc_ids)
-    with write_lock(root), KnowledgeBase.open(root) as kb:
+    with write_lock(root), KnowledgeBase.open(root, config) as kb:  # its commit compacts by the caller's settings
         unknown = kb.unknown_documents(ids)
         if unknown:
             raise UnknownDocumentError(root, unknown)

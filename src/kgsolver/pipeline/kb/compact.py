@@ -120,8 +120,7 @@ def compact_kb(root: Path, config: "KGSolverConfig | None" = None) -> CompactRep
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
     config, started = config or KGSolverConfig(), time.perf_counter()
-    with write_lock(Path(root)), KnowledgeBase.open(Path(root)) as kb:
-        kb.index_spec, kb.settings = config.vector_index.spec(), config.kb
+    with write_lock(Path(root)), KnowledgeBase.open(Path(root), config) as kb:
         report = CompactReport(segments_before=len(kb.segment_set.segments))
         stored_before = kb.segment_set.stored
         compact(kb)

@@ -56,8 +56,7 @@ def _open_kb(root: Path, embedder: Embedder, config: KGSolverConfig) -> Knowledg
     chunking = config.chunking.model_dump()
     kb = (KnowledgeBase.open(root) if KnowledgeBase.exists(root)
           else KnowledgeBase.create(root, embedder=embedder_info, chunking=chunking))
-    # New segments, compaction and graph folds follow this ingest's configuration, not only the defaults and env.
-    kb.index_spec, kb.settings = config.vector_index.spec(), config.kb
+    kb.configure(config)  # new segments, compaction and graph folds follow this ingest's configuration
     kb.require_embedder(embedder, "use a new --kb folder")
     if kb.manifest["chunking"] != chunking:
         raise KnowledgeBaseError(f"{root} was chunked with {kb.manifest['chunking']}, not {chunking}")

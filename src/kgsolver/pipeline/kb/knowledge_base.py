@@ -42,7 +42,7 @@ from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, wri
 from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.config import KBSettings
+    from kgsolver.pipeline.config import KBSettings, KGSolverConfig
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,15 @@ class KnowledgeBase:
     def exists(cls, root: Path) -> bool:
         return (root / MANIFEST).is_file()
 
+    def configure(self, config: KGSolverConfig) -> None:
+        """How this writer's new segments are indexed and when its commit compacts: the caller's configuration, never
+        a fresh read of the environment (an API started with its own settings must compact by them)."""
+        self.index_spec, self.settings = config.vector_index.spec(), config.kb
+
     @classmethod
-    def open(cls, root: Path) -> "KnowledgeBase":
-        """The current generation, pinned by a reader lease until `close()` (or until the object is dropped)."""
+    def open(cls, root: Path, config: KGSolverConfig | None = None) -> "KnowledgeBase":
+        """The current generation, pinned by a reader lease until `close()` (or until the object is dropped). A
+        writer passes its `config` (`configure`); a reader needs none."""
         for _ in range(100):  # each retry means a commit and its collection landed between two stat calls
             manifest = read_manifest(root)
             lease = pin(root, manifest["generation"])
@@ -146,7 +152,10 @@ class KnowledgeBase:
         else:
             raise KnowledgeBaseError(f"{root}: the knowledge base changed 100 times while opening it; retry")
         try:
-            return cls(root, manifest, lease)
+            kb = cls(root, manifest, lease)
+            if config is not None:
+                kb.configure(config)
+            return kb
         except BaseException:
             if lease is not None:
                 lease.close()
