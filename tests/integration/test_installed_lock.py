@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,11 @@ pytestmark = pytest.mark.skipif(not (Path(sys.prefix) / ".stamps" / "project").e
 
 def test_every_installed_distribution_is_the_locked_version() -> None:
     pins = locked()
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    # What pip installed into the venv, not whatever else is on sys.path: `import ray` (earlier tests) adds its
+    # vendored ray/thirdparty_files, with a colorama distribution the project never installed.
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    installed = {canonicalize_name(d.metadata["Name"]): d.version
+                 for d in importlib.metadata.distributions(path=site)}
     off = [f"{name} {version} (lock: {pins.get(name, 'absent')})" for name, version in sorted(installed.items())
            if name not in NOT_LOCKED and pins.get(name) != version]
     assert not off, "installed versions differ from requirements.lock: " + ", ".join(off)
