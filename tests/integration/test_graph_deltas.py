@@ -145,16 +145,16 @@ def test_compaction_folds_the_deltas_into_a_base(deleted, corpus, tmp_path):
     assert _state(_graph(root)) == graph_before
 
 
-def test_a_commit_past_the_deltas_share_writes_the_whole_graph_as_base(grown, corpus, tmp_path, config,
-                                                                        monkeypatch):
+def test_a_commit_past_the_deltas_share_writes_the_whole_graph_as_base(grown, corpus, tmp_path, config):
     root = tmp_path / "kb"
     shutil.copytree(grown["root"], root)
     expected, old = _graph(root), _manifest(root)
     assert _holds_added(root, _state(expected), corpus)
-    monkeypatch.setenv("KGSOLVER_KB__MAX_GRAPH_DELTA_RATIO", "0.01")  # the one delta is 7% of the base: past it
+    folding = config.model_copy(deep=True)
+    folding.kb.max_graph_delta_ratio = 0.01  # the one delta is 7% of the base: past it (the caller's settings rule)
     with KnowledgeBase.open(root) as kb:
         removed = kb.chunk_ids_of({corpus["added_ids"][1]}).tolist()
-    delete_documents(root, [corpus["added_ids"][1]], config)
+    delete_documents(root, [corpus["added_ids"][1]], folding)
     manifest = _manifest(root)
     assert manifest["generation"] == old["generation"] + 1  # in the delete's own commit, no extra one
     assert GRAPH_COMPONENT not in manifest["deltas"] and manifest["files"][GRAPH_COMPONENT] != old["files"][GRAPH_COMPONENT]
