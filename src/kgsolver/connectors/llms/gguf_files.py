@@ -52,7 +52,9 @@ def source_files(model: GGUFModel) -> list[Path]:
     return [path for dist in model.distributions for path in _data_files(model, dist, ".bin")]
 
 
-def _hash_into(sources: list[Path], sink: BinaryIO | None, label: str) -> tuple[int, str]:
+def hash_into(sources: list[Path], sink: BinaryIO | None, label: str) -> tuple[int, str]:
+    """Size and sha256 of the sources read in order (written to `sink` too, where given): the one file hasher of
+    packaged models, the LLM parts here and the embedder's weights (connectors/embedder_gguf_convert.py)."""
     digest, size = hashlib.sha256(), 0
     total = sum(p.stat().st_size for p in sources)
     with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False) as bar:
@@ -101,7 +103,7 @@ def resolve_gguf(model: GGUFModel, cache_dir: Path) -> Path:
 
 
 def _verified_now(model: GGUFModel, target: Path, stamp: Path) -> bool:
-    size, sha = _hash_into([target], None, f"verify {model.name}")
+    size, sha = hash_into([target], None, f"verify {model.name}")
     if size != model.size or sha != model.sha256:
         return False
     _write_stamp(stamp, target, model)
@@ -117,7 +119,7 @@ def prepare_gguf(model: GGUFModel, cache_dir: Path, *, recheck: bool = False) ->
         target = source_files(model)[0]
         if not recheck and _stamp_matches(stamp, target, model):
             return PreparedModel(target, "verified before, unchanged since")
-        size, sha = _hash_into([target], None, f"verify {model.name}")
+        size, sha = hash_into([target], None, f"verify {model.name}")
         _check(model, size, sha, str(target))
         _write_stamp(stamp, target, model)
         return PreparedModel(target, "sha256 verified")
@@ -130,7 +132,7 @@ def prepare_gguf(model: GGUFModel, cache_dir: Path, *, recheck: bool = False) ->
     partial = cache_dir / f".{model.filename}.{os.getpid()}.partial"
     try:
         with partial.open("wb") as sink:
-            size, sha = _hash_into(sources, sink, f"assemble {model.name}")
+            size, sha = hash_into(sources, sink, f"assemble {model.name}")
         _check(model, size, sha, f"assembled from {len(sources)} parts")
         os.replace(partial, target)
     finally:
