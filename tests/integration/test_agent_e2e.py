@@ -44,7 +44,7 @@ def test_cli_ask_agent_json(hotpot_kb, config, monkeypatch, run_cache):
     record = bridge_records()[3]
     out = CliRunner().invoke(app, ["ask", record["question"], "--kb", str(hotpot_kb), "--mode", "agent", "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.stdout)  # stderr carries progress bars (the first question converts the query model)
     assert payload["mode"] == "agent" and payload["usage"]["llm_calls"] <= 2
     assert {"tool", "input", "output", "decision", "tokens", "seconds"} <= set(payload["trace"][0])
     assert gold_titles(record) <= {e["title"] for e in payload["evidence"][:5]}

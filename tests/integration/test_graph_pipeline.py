@@ -156,7 +156,7 @@ def test_cli_import_stats_neighbors_path(demo_kb, tmp_path, shared_datasets):
     res = runner.invoke(app, ["graph", "import", str(sample), "--kb", str(kb_dir),
                               "--terms", str(shared_datasets / "kg" / "hpo_terms.jsonl.gz")])
     assert res.exit_code == 0, res.output
-    stats = json.loads(runner.invoke(app, ["graph", "stats", "--kb", str(kb_dir)]).output)
+    stats = json.loads(runner.invoke(app, ["graph", "stats", "--kb", str(kb_dir)]).stdout)
     assert stats["entity_sources"]["kg:hpo_sample"] > 1000 and stats["entity_sources"]["text"] > 100
     res = runner.invoke(app, ["graph", "neighbors", "Seizure", "--kb", str(kb_dir), "--predicate", "is_a"])
     assert res.exit_code == 0 and "Seizure --is a-->" in res.output
