@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from langchain_core.documents import Document
+
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.text import normal
@@ -30,7 +32,6 @@ from kgsolver.evals.metrics import best_over_golds, exact_match, f1_score
 from kgsolver.evals.report import ci95
 from kgsolver.pipeline.answer.step import answer_passages, answer_source
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from langchain_core.documents import Document
 
 OUT = Path(__file__).resolve().parent / "results" / "abstention.json"
 SET = Path(__file__).resolve().parents[1] / "src" / "kgsolver" / "evals" / "data" / "unanswerable_set.jsonl"

@@ -25,10 +25,10 @@ import numpy as np
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
-from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, stored_atomic
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.admin import delete_documents
+from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, stored_atomic
+from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder

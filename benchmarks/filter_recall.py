@@ -17,6 +17,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from reader import apply_settings  # benchmarks/ is the script's own folder on sys.path
+
 from kgsolver.connectors.text import normal
 from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, datasets_dir, read_jsonl
 from kgsolver.evals.metrics import mean
@@ -27,8 +29,6 @@ from kgsolver.pipeline.answer.filters.base import doc_ref
 from kgsolver.pipeline.answer.filters.chain import build_filter_chain
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
-
-from reader import apply_settings  # benchmarks/ is the script's own folder on sys.path
 
 
 def supporting_sentences(record: dict) -> list[str]:

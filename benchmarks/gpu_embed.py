@@ -22,8 +22,8 @@ import torch
 
 from kgsolver.connectors.corpus_readers import read_corpus
 from kgsolver.connectors.embedders import SentenceTransformerEmbedder
-from kgsolver.pipeline.kb.chunking import TokenChunker
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb.chunking import TokenChunker
 
 RESULTS = Path(__file__).parent / "results" / "gpu_embed.json"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT, load_graph_file
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder

@@ -14,12 +14,12 @@ import uuid
 from neo4j import GraphDatabase
 
 from kgsolver.connectors.graph_stores.arcadedb_server import ArcadeDBServer
+from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.connectors.graph_stores.neo4j_store import BATCH, Neo4jStore
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.graphs.extract_spacy import SpacyExtractor, load_spacy
 from kgsolver.graphs.import_triples import import_kg, iter_terms, iter_triples
-from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.graphs.linking import EntityLinker
 
 

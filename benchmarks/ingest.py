@@ -22,8 +22,8 @@ import numpy as np
 from kgsolver.connectors.corpus_readers import read_corpus
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, read_jsonl
-from kgsolver.pipeline.kb.chunking import TokenChunker
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb.chunking import TokenChunker
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever

@@ -21,16 +21,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from langchain_core.documents import Document
+
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.text import normal
-from kgsolver.evals.guard_sets import CLEAN_SENTENCES, AttackCase, attack_cases, build_clean_sentences, load_clean_sentences
+from kgsolver.evals.guard_sets import (
+    CLEAN_SENTENCES,
+    AttackCase,
+    attack_cases,
+    build_clean_sentences,
+    load_clean_sentences,
+)
 from kgsolver.evals.report import ci95
-from kgsolver.pipeline.answer.step import answer_passages
-from kgsolver.pipeline.serve.cli import demo_corpus_dir
-from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.answer.filters.instructions import guard_units
-from langchain_core.documents import Document
+from kgsolver.pipeline.answer.step import answer_passages
+from kgsolver.pipeline.config import KGSolverConfig, build_gateway
+from kgsolver.pipeline.serve.cli import demo_corpus_dir
 
 OUT = Path(__file__).resolve().parent / "results" / "injection_guard.json"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.config import KBSettings
+from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 DIMS = 384

@@ -32,16 +32,23 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
 from kgsolver.connectors.keyword_index import BM25Index, search_segments
-from kgsolver.evals.datasets import (KILT_CORPUS, KILT_QUESTIONS, MEDQA_300, MEDQUAD, dataset_path,
-                                     kilt_gold_titles, read_jsonl)
+from kgsolver.evals.datasets import (
+    KILT_CORPUS,
+    KILT_QUESTIONS,
+    MEDQA_300,
+    MEDQUAD,
+    dataset_path,
+    kilt_gold_titles,
+    read_jsonl,
+)
 from kgsolver.evals.report import ci95
 from kgsolver.evals.suites.medqa import medquad_records
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from kgsolver.connectors.llms.gguf_files import resolve_gguf
-from kgsolver.connectors.llms.llama_build import BASE, LIB_ENV, cpu_flags, installed_variants, REQUIRED_FLAGS
+from kgsolver.connectors.llms.llama_build import BASE, LIB_ENV, REQUIRED_FLAGS, cpu_flags, installed_variants
 from kgsolver.connectors.llms.registry import MODELS
 from kgsolver.pipeline.config import KGSolverConfig
 
@@ -112,12 +112,13 @@ def raw_table(models: dict[str, Path], args) -> list[dict]:
 
 def chat_overhead(model_name: str, questions: int) -> dict:
     """Seconds per question through the project's gateway vs raw create_chat_completion, same model and messages."""
-    from kgsolver.connectors.llms.gateway import LLMGateway
-    from kgsolver.connectors.llms.factory import build_chat_backend
-    from kgsolver.pipeline.serve.cli import demo_corpus_dir
-    from kgsolver.pipeline.kb.ingest import ingest
-    from kgsolver.pipeline.solver import Solver
     import tempfile
+
+    from kgsolver.connectors.llms.factory import build_chat_backend
+    from kgsolver.connectors.llms.gateway import LLMGateway
+    from kgsolver.pipeline.kb.ingest import ingest
+    from kgsolver.pipeline.serve.cli import demo_corpus_dir
+    from kgsolver.pipeline.solver import Solver
 
     config = KGSolverConfig()
     config.llm.name = model_name

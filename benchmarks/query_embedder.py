@@ -29,8 +29,12 @@ import numpy as np
 
 from kgsolver.connectors.embedder_gguf import GGUFEmbedder
 from kgsolver.connectors.embedder_gguf_convert import cached_gguf
-from kgsolver.connectors.embedders import (DEFAULT_EMBEDDER_NAME, DEFAULT_EMBEDDER_SHA256, load_embedder,
-                                           packaged_model_dir)
+from kgsolver.connectors.embedders import (
+    DEFAULT_EMBEDDER_NAME,
+    DEFAULT_EMBEDDER_SHA256,
+    load_embedder,
+    packaged_model_dir,
+)
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.pipeline.config import KGSolverConfig
 

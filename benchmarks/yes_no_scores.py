@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from langchain_core.documents import Document
 
@@ -22,8 +22,8 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.runner import default_kb
 from kgsolver.evals.suites.hotpotqa import HotpotQASuite
 from kgsolver.pipeline.answer.answer_form import detect_form
-from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.answer.generate import build_messages
+from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 
 PREFIX = '{"answer": "'

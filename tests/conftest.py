@@ -17,9 +17,9 @@ from kgsolver.connectors.llms.cache import ResponseCache
 from kgsolver.connectors.llms.factory import build_chat_backend
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.evals.datasets import datasets_dir
-from kgsolver.pipeline.serve.cli import demo_corpus_dir
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.serve.cli import demo_corpus_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,7 +113,7 @@ def hotpot_kb(tmp_path_factory, embedder, config) -> Path:
 
 @pytest.fixture(scope="session")
 def resources(hotpot_kb, embedder, config):
-    from kgsolver.pipeline.multihop.resources import AgentResources
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
     return AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent)

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from kgsolver.evals.metrics import title_recall_at_k
 from kgsolver.pipeline.serve.cli import app
 from kgsolver.pipeline.solver import Solver
-
 from tests.helpers import bridge_records, gold_titles
 
 

@@ -7,14 +7,20 @@ import numpy as np
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
 from kgsolver.pipeline.multihop.hop_policy import embedding_scores
 from kgsolver.pipeline.multihop.kg_walker import KGWalker
-from kgsolver.pipeline.config.agent import AgentSettings
-from kgsolver.pipeline.multihop.tools import (bm25_search, dense_search, KGWalkTool, NeighbourhoodTool, PageRankTool,
-                                              Tool)
-from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.multihop.tools import (
+    KGWalkTool,
+    NeighbourhoodTool,
+    PageRankTool,
+    Tool,
+    bm25_search,
+    dense_search,
+)
 from kgsolver.pipeline.solver import Solver
 from tests.helpers import bridge_records, gold_titles
 
@@ -134,8 +140,8 @@ def test_modes_without_llm_calls_still_return_traced_evidence(mode, hotpot_kb, e
 
 
 def test_quoted_phrase_search_keeps_only_passages_containing_the_phrase(resources):
-    from kgsolver.pipeline.multihop.first_hop import quoted_passages
     from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.multihop.first_hop import quoted_passages
 
     question = bridge_records()[0]["question"]  # '... released a song called "Counterparts" and ...'
     tracer = Tracer()

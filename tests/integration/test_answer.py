@@ -5,12 +5,12 @@ import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer import step as answer_step
+from kgsolver.pipeline.answer.context import QuestionContext
 from kgsolver.pipeline.answer.preference import adaptive
 from kgsolver.pipeline.answer.preference.base import PreferenceInputs
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.registry import get_policy
 from kgsolver.pipeline.config.preference import PreferenceSettings
-from kgsolver.pipeline.answer.context import QuestionContext
 from kgsolver.pipeline.solver import Solver
 
 

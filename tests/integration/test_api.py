@@ -13,10 +13,10 @@ import uvicorn
 from pydantic import SecretStr
 
 from kgsolver.connectors.llms.gateway import LLMGateway
-from kgsolver.pipeline.serve.api import SOLVER_FEATURES, create_app
 from kgsolver.pipeline.answer.answer_form import detect_form, shape_answer
-from kgsolver.pipeline.serve.api_models import MAX_BODY_BYTES, MAX_DOCUMENTS_PER_REQUEST
 from kgsolver.pipeline.answer.results import AskResult
+from kgsolver.pipeline.serve.api import SOLVER_FEATURES, create_app
+from kgsolver.pipeline.serve.api_models import MAX_BODY_BYTES, MAX_DOCUMENTS_PER_REQUEST
 from tests.helpers import free_port, wait_until_up
 
 NO_LLM = {"max_llm_calls": 0}  # retrieval runs, the answer step stops before calling the LLM

@@ -10,11 +10,10 @@ import pytest
 
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, atomize_kb, clean_questions, read_progress
-from kgsolver.pipeline.multihop.tools import AtomicSearchTool, search_tools
-from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-
+from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop.tools import AtomicSearchTool, search_tools
 
 
 def test_clean_questions_dedups_and_normalises():

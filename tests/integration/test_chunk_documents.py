@@ -4,14 +4,14 @@ the Documents are the hits in order, with the chunk's fields and the tool's own 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrieval.base import chunk_documents
 

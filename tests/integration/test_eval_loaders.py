@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kgsolver.evals.datasets import (HOTPOTQA_200, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts)
+from kgsolver.evals.datasets import HOTPOTQA_200, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts
 from kgsolver.evals.report import summarize
 from kgsolver.evals.runner import load_done
 from kgsolver.evals.suites import get_suite

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.config.filters import FilterSettings
-from kgsolver.pipeline.answer.filters import (BrevityFilter, ConsistencyFilter, DedupFilter, InstructionGuardFilter,
-                                              KnowledgeFilter, RelevanceFilter, build_filter_chain)
+from kgsolver.pipeline.answer.filters import (
+    BrevityFilter,
+    ConsistencyFilter,
+    DedupFilter,
+    InstructionGuardFilter,
+    KnowledgeFilter,
+    RelevanceFilter,
+    build_filter_chain,
+)
 from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.config.filters import FilterSettings
 
 Q = "In which city was the physicist Marie Curie born?"
 CURIE = ("Marie Curie was a Polish and naturalised-French physicist and chemist. She was born in Warsaw in 1867. "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kgsolver.graphs.extract_llm import LLMExtractor
 from kgsolver.connectors.graph_stores.model import normalize_name
+from kgsolver.graphs.extract_llm import LLMExtractor
 
 PASSAGES = [
     (11, "Neil Peart", "Neil Peart was a Canadian musician. Neil Peart was the drummer of the rock band Rush."),

@@ -19,16 +19,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
+from kgsolver.pipeline.kb.compact import compact_kb
+from kgsolver.pipeline.kb.graph_build import open_kb_graph
+from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.multihop.tools import AtomicSearchTool
 from kgsolver.pipeline.serve.api import create_app
 from kgsolver.pipeline.serve.cli import app
-from kgsolver.pipeline.kb.graph_build import open_kb_graph
-from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents
-from kgsolver.pipeline.kb.compact import compact_kb
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.solver import Solver
 
 # Bletchley Park and the war are only in `turing`; London, Charles Babbage and the edge "Charles Babbage lived in

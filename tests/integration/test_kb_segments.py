@@ -13,8 +13,8 @@ import pytest
 from kgsolver.connectors.chunk_store import ChunkStore
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.evals.datasets import read_jsonl
-from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.compact import compact_kb
+from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 

@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
-from kgsolver.graphs.kg_facts import fact_sentence
 from kgsolver.connectors.graph_stores.model import Entity, Relation, Subgraph
+from kgsolver.graphs.kg_facts import fact_sentence
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.graph_build import import_into_kb
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

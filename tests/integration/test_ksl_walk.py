@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.multihop.kg_walker import KGWalker
-from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.multihop.kg_walker import KGWalker
+from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.solver import Solver
-
 from tests.helpers import bridge_records, gold_titles
 
 

@@ -6,7 +6,6 @@ import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.solver import Solver
-
 from tests.helpers import bridge_records, gold_titles
 
 

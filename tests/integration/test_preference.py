@@ -8,13 +8,18 @@ import shutil
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.config.preference import PreferenceSettings
-from kgsolver.pipeline.answer.preference import (Candidates, GroundedCandidate, answers_conflict, decide_hierarchical,
-                                                 get_policy)
+from kgsolver.pipeline.answer.preference import (
+    Candidates,
+    GroundedCandidate,
+    answers_conflict,
+    decide_hierarchical,
+    get_policy,
+)
 from kgsolver.pipeline.answer.preference.adaptive import should_skip_retrieval
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.tagged import decide_tagged
+from kgsolver.pipeline.config.preference import PreferenceSettings
 
 S = PreferenceSettings()
 DOC = Document(page_content="Marie Curie was born in Warsaw.", metadata={"doc_id": "d1", "title": "Marie Curie"})

@@ -6,8 +6,19 @@ import math
 
 import pytest
 
-from kgsolver.evals.suites.choice_bias import (averaged, best, calibrated, choose_option, letter_distribution,
-                                               marginal_prior, mixed, normalised, rotated, rotations, unrotated)
+from kgsolver.evals.suites.choice_bias import (
+    averaged,
+    best,
+    calibrated,
+    choose_option,
+    letter_distribution,
+    marginal_prior,
+    mixed,
+    normalised,
+    rotated,
+    rotations,
+    unrotated,
+)
 
 LOG = math.log
 
@@ -128,4 +139,4 @@ def test_the_default_rotations_of_two_prompts_fit_the_default_call_budget():
 
     config = KGSolverConfig()
     assert config.choice.permutations > 1  # chosen on the choice parts (docs/RESULTS.md)
-    assert 2 <= config.budget.max_llm_calls  # rag+closed-book: two prompts, one scored call each for all rotations
+    assert config.budget.max_llm_calls >= 2  # rag+closed-book: two prompts, one scored call each for all rotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import typer
 
-from kgsolver.pipeline.serve.cli_engine import use_engine
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.serve.cli_engine import use_engine
 
 
 def test_local_is_the_default_and_the_environment_can_choose_ray(monkeypatch):

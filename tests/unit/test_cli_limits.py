@@ -3,9 +3,9 @@
 from typer.testing import CliRunner
 
 from kgsolver.connectors.errors import KGSolverError
+from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.serve.api_models import AskRequest
 from kgsolver.pipeline.serve.cli import app
-from kgsolver.pipeline.config import KGSolverConfig
 
 
 def _ask(question: str, tmp_path) -> BaseException | None:

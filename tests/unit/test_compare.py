@@ -8,8 +8,15 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.llms.gateway import LLMReply, Usage
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form
-from kgsolver.pipeline.answer.compare import (Comparison, agree, comparison_calls, detect_comparison, parse_value,
-                                              sameness, winner)
+from kgsolver.pipeline.answer.compare import (
+    Comparison,
+    agree,
+    comparison_calls,
+    detect_comparison,
+    parse_value,
+    sameness,
+    winner,
+)
 from kgsolver.pipeline.answer.generate import generate_grounded
 
 PASSAGES = [Document("Robert Smith (born 4 May 1900) was a painter.", metadata={"title": "Robert Smith"}),

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -39,7 +39,7 @@ def compose_binary() -> Path:
 TEST_API_KEY = "compose-test-key-0123456789"
 
 
-@lru_cache(maxsize=None)
+@cache
 def filled_env(**overrides: str) -> Path:
     """.env.example with what an operator must fill in (the API key), plus `overrides`, as a file."""
     values = {"KGSOLVER_API_KEY": TEST_API_KEY, **overrides}

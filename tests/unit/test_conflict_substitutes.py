@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kgsolver.evals.scripts.conflict_substitutes import (Substitutes, answer_kind, build_kind_index, definition_noun)
+from kgsolver.evals.scripts.conflict_substitutes import Substitutes, answer_kind, build_kind_index, definition_noun
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from kgsolver.evals.metrics import (exact_match, f1_score, hotpot_f1, kilt_scores, normalize_answer, r_precision,
-                                    recall_at_k, title_recall_at_k)
+from kgsolver.evals.metrics import (
+    exact_match,
+    f1_score,
+    hotpot_f1,
+    kilt_scores,
+    normalize_answer,
+    r_precision,
+    recall_at_k,
+    title_recall_at_k,
+)
 
 
 def test_normalisation_drops_case_punctuation_articles():

@@ -13,15 +13,19 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.guard_sets import INJECTION_SET, inject, load_clean_sentences
-from kgsolver.pipeline.answer.step import answer_source
-from kgsolver.pipeline.answer.filters.instructions import (InstructionGuardFilter, guard_units, looks_like_instruction,
-                                                           may_instruct)
+from kgsolver.pipeline.answer.filters.instructions import (
+    InstructionGuardFilter,
+    guard_units,
+    looks_like_instruction,
+    may_instruct,
+)
 from kgsolver.pipeline.answer.generate import build_messages
-from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.answer.preference import Candidates, GroundedCandidate, decide_hierarchical
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.registry import get_policy
+from kgsolver.pipeline.answer.step import answer_source
+from kgsolver.pipeline.config.preference import PreferenceSettings
 
 HP532 = ("His doctoral dissertation (1921) was on the influence of soil pH on the natural distribution of plants. "
          "He was then employed by the Carlsberg Laboratory as an assistant to the chemist S. P. L. Sørensen, later in "

@@ -8,8 +8,8 @@ file it does not read is an error. A malformed line stops the read with file and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument
 from kgsolver.connectors.document_reader import DOCUMENT_SUFFIXES, TEXT_SUFFIXES, read_document, read_text_file

@@ -7,9 +7,10 @@ reported as skipped; a file that cannot be decoded or converted is an error nami
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument, decode_text, looks_binary
 from kgsolver.connectors.errors import CorpusFormatError
@@ -37,7 +38,7 @@ def read_text_file(path: Path, root: Path, report: ReadReport) -> Iterator[Sourc
                          where=str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _converter(suffix: str) -> Any:
     """MarkItDown's converter for this suffix, called directly: `MarkItDown.convert` falls back to reading a broken
     PDF as plain text, which would ingest its raw bytes."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument, bad_byte_message, looks_binary
 from kgsolver.connectors.errors import CorpusFormatError, malformed_json

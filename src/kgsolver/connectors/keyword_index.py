@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Sequence
 
 import bm25s
 import numpy as np
@@ -63,7 +63,7 @@ class TermStats:
         self.total_len = float(self.doc_len.sum(dtype=np.float64))
 
     @classmethod
-    def from_tokens(cls, tokens: bm25s.tokenization.Tokenized) -> "TermStats":
+    def from_tokens(cls, tokens: bm25s.tokenization.Tokenized) -> TermStats:
         lengths = np.fromiter(map(len, tokens.ids), dtype=np.int64, count=len(tokens.ids))
         cols = np.fromiter(chain.from_iterable(tokens.ids), dtype=np.int64, count=int(lengths.sum()))
         rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
@@ -78,7 +78,7 @@ class TermStats:
             np.save(folder / name, array)
 
     @classmethod
-    def load(cls, folder: Path, vocab: dict[str, int]) -> "TermStats | None":
+    def load(cls, folder: Path, vocab: dict[str, int]) -> TermStats | None:
         if not all((folder / name).exists() for name in _STATS_FILES):
             return None
         # memory-mapped: opening a segment reads only what a query touches
@@ -108,7 +108,7 @@ class BM25Index:
         return len(self.ids)
 
     @classmethod
-    def build(cls, ids: np.ndarray, texts: list[str]) -> "BM25Index":
+    def build(cls, ids: np.ndarray, texts: list[str]) -> BM25Index:
         if not texts:
             return cls(None, np.zeros(0, dtype=np.int64), _empty_stats())
         tokens = _tokenize(texts)
@@ -151,7 +151,7 @@ class BM25Index:
             self.stats.save(folder)
 
     @classmethod
-    def load(cls, folder: Path) -> "BM25Index":
+    def load(cls, folder: Path) -> BM25Index:
         """Loads a saved index; one saved before issue 17 still searches alone, and `search_segments` names it."""
         ids = np.load(folder / "chunk_ids.npy")
         if not len(ids):

@@ -3,7 +3,8 @@ Modes, preference policies, filters, graph stores, graph extractors, LLM backend
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from kgsolver.connectors.errors import KGSolverError
 

@@ -96,7 +96,7 @@ class FaissIndex:
         return "ivf" if isinstance(inner, faiss.IndexIVF) else "flat"
 
     @classmethod
-    def build(cls, vectors: np.ndarray, spec: IndexSpec | None = None) -> "FaissIndex":
+    def build(cls, vectors: np.ndarray, spec: IndexSpec | None = None) -> FaissIndex:
         """An index over these vectors, addressed by their row numbers 0..n-1 (a segment's local ids), of the kind
         the spec gives for this many; a trained kind (IVF, SQ8, PQ) trains on a fixed-seed sample of the rows."""
         spec = spec or IndexSpec()
@@ -191,7 +191,7 @@ class FaissIndex:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path, dimensions: int, spec: IndexSpec | None = None) -> "FaissIndex":
+    def load(cls, path: Path, dimensions: int, spec: IndexSpec | None = None) -> FaissIndex:
         """The index saved at path, with the spec's search parameters where a spec is given (else the saved ones)."""
         index = faiss.read_index(str(path))
         if index.d != dimensions:

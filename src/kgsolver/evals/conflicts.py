@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from langchain_core.documents import Document
 from pydantic import BaseModel
@@ -32,9 +32,9 @@ from kgsolver.connectors.llms.gateway import Budget, LLMGateway
 from kgsolver.connectors.text import normal, split_sentences, title_name
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
+from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
 from kgsolver.pipeline.answer.step import answer_passages
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
 
 CONDITIONS = ("intact", "counterfactual", "irrelevant", "assumption")
 SYSTEMS = ("default", "plain_rag", "closed_book")

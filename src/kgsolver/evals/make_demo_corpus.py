@@ -10,7 +10,14 @@ import random
 import sys
 from pathlib import Path
 
-from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, kilt_gold_titles, read_jsonl
+from kgsolver.evals.datasets import (
+    KILT_CORPUS,
+    KILT_QUESTIONS,
+    dataset_path,
+    kilt_answers,
+    kilt_gold_titles,
+    read_jsonl,
+)
 
 N_QUESTIONS, N_PASSAGES, SEED = 30, 300, 0
 

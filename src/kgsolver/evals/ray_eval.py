@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from kgsolver.evals.suites import WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig

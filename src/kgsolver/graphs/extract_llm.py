@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.graphs import extract_llm_prompt as prompt
-from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 
 log = logging.getLogger(__name__)
 LLM_CONFIDENCE = 0.8

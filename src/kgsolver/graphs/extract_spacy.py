@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from kgsolver.connectors.errors import MissingModelError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id

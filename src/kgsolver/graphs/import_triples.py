@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 from kgsolver.connectors.errors import CorpusFormatError
 from kgsolver.connectors.graph_stores.base import GraphStore

@@ -32,7 +32,7 @@ def fact_sentence(rel: Relation, sub: Subgraph) -> str:
     return f"{name(rel.subject)} {rel.predicate.replace('_', ' ')} {name(rel.object)}{attrs} [source: {provenance(rel)}]."
 
 
-def rank_facts(sub: Subgraph, links: list["Link"]) -> list[Relation]:
+def rank_facts(sub: Subgraph, links: list[Link]) -> list[Relation]:
     """Relations touching a linked entity, best first: the sum of the link scores of both ends, then the linked
     entity's own order (round-robin across entities), then predicate and names for determinism."""
     score = {l.entity_id: l.score for l in links}
@@ -51,7 +51,7 @@ def rank_facts(sub: Subgraph, links: list["Link"]) -> list[Relation]:
     return [rel for _, rel in sorted(keyed, key=lambda x: x[0])]
 
 
-def kg_facts(view: "GraphView", text: str, limit: int, *, predicates: list[str] | None = None,
+def kg_facts(view: GraphView, text: str, limit: int, *, predicates: list[str] | None = None,
              degree_cap: int = 50, max_links: int = 10, fuzzy: bool = False) -> list[str]:
     """At most `limit` one-sentence facts about the entities `text` mentions (empty if none link or no graph)."""
     if limit <= 0 or view.store is None or view.entity_linker is None:

@@ -8,8 +8,8 @@ entity names (score = cosine * 0.85). Longer spans win over the spans they conta
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 from rapidfuzz import fuzz, process

@@ -5,8 +5,9 @@ imports the pipeline, so the pipeline hands in an opener (pipeline/multihop/reso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.graph_stores.base import GraphStore
 
@@ -24,7 +25,7 @@ class GraphView:
         return self._open_store()
 
     @cached_property
-    def entity_linker(self) -> "EntityLinker | None":
+    def entity_linker(self) -> EntityLinker | None:
         from kgsolver.graphs.linking import EntityLinker
 
         return EntityLinker(self.store.iter_entities()) if self.store is not None else None

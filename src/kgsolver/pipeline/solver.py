@@ -13,10 +13,10 @@ from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, TokenListener
-from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
 from kgsolver.pipeline.answer.context import QuestionContext
 from kgsolver.pipeline.answer.results import AskResult, StepListener
+from kgsolver.pipeline.config import KGSolverConfig, build_gateway
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrieval.vectors import QueryVectors
 

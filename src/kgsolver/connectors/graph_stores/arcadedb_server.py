@@ -72,7 +72,7 @@ class ArcadeDBServer:
         return [str(pkg / "jre" / "bin" / "java"), f"-Xmx{self.heap}", "-cp", f"{pkg / 'jars'}/*",
                 *(f"-D{k}={v}" for k, v in props.items()), "com.arcadedb.server.ArcadeDBServer"]
 
-    def start(self, timeout_s: float = 90.0) -> "ArcadeDBServer":
+    def start(self, timeout_s: float = 90.0) -> ArcadeDBServer:
         if self.root is None:
             self.root, self._own_root = Path(tempfile.mkdtemp(prefix="arcadedb-")), True
         self.bolt_port = self.bolt_port or _free_port()
@@ -117,7 +117,7 @@ class ArcadeDBServer:
         if self._own_root and self.root and not os.environ.get("KGSOLVER_KEEP_ARCADEDB"):
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "ArcadeDBServer":
+    def __enter__(self) -> ArcadeDBServer:
         return self.start() if self.process is None else self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Subgraph
 from kgsolver.connectors.registry import Registry

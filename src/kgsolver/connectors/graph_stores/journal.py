@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kgsolver.connectors.graph_stores.base import GraphStore
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, Subgraph
@@ -45,7 +46,7 @@ class GraphJournal:
                 handle.write(json.dumps(op, ensure_ascii=False) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "GraphJournal":
+    def load(cls, path: Path) -> GraphJournal:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             return cls([json.loads(line) for line in handle])
 

@@ -76,7 +76,7 @@ class GraphBatch:
     relations: list[Relation] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
 
-    def extend(self, other: "GraphBatch") -> None:
+    def extend(self, other: GraphBatch) -> None:
         self.entities += other.entities
         self.relations += other.relations
         self.mentions += other.mentions

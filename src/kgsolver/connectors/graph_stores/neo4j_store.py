@@ -12,7 +12,8 @@ import logging
 import os
 import re
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Record
 from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
@@ -59,7 +60,7 @@ class Neo4jStore:
         self.ensure_schema()
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> "Neo4jStore":
+    def from_env(cls, **kwargs: Any) -> Neo4jStore:
         uri = os.environ.get("NEO4J_URI")
         if not uri:
             raise GraphStoreError("graph.store is neo4j but NEO4J_URI is not set")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import networkx as nx
 
@@ -173,7 +173,7 @@ class NetworkXStore:
                 handle.write(json.dumps({"k": "m", "chunk_id": cid, "entities": sorted(eids)}, ensure_ascii=False) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "NetworkXStore":
+    def load(cls, path: Path) -> NetworkXStore:
         store = cls()
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:

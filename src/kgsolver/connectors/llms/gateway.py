@@ -9,8 +9,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
@@ -32,7 +33,7 @@ class Usage(BaseModel):
     seconds: float = 0.0
     cache_hits: int = 0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -46,7 +47,7 @@ class LLMReply:
 
 @dataclass
 class LLMSession:
-    gateway: "LLMGateway"
+    gateway: LLMGateway
     budget: Budget
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)

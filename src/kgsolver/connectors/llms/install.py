@@ -11,9 +11,9 @@ import importlib
 import importlib.metadata
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from kgsolver.connectors.errors import MissingModelError
 from kgsolver.connectors.llms.gguf_files import prepare_gguf

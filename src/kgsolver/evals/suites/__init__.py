@@ -41,7 +41,7 @@ class Suite(Protocol):
         """The corpus to ingest into --kb (derived files are written under kb_dir/_sources); [] if none is needed."""
         ...
 
-    def evaluate(self, item: WorkItem, solver: "Solver", mode: str) -> dict[str, Any]:
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
         """Answer one item: {"prediction", "metrics", "trace", "usage", ...} (JSON-serialisable)."""
         ...
 

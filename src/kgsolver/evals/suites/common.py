@@ -7,19 +7,29 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
-from kgsolver.evals.suites.choice_bias import (CORRECTIONS, averaged, best, choose_option, mixed, normalised, rotated,
-                                               rotations, unrotated)
-from kgsolver.pipeline.answer.step import answer_passages
+from kgsolver.evals.suites.choice_bias import (
+    CORRECTIONS,
+    averaged,
+    best,
+    choose_option,
+    mixed,
+    normalised,
+    rotated,
+    rotations,
+    unrotated,
+)
 from kgsolver.pipeline.answer.generate import format_passages
 from kgsolver.pipeline.answer.results import AskResult, Tracer
+from kgsolver.pipeline.answer.step import answer_passages
 from kgsolver.pipeline.solver import Solver
 
 CHOICE_SYSTEM = (

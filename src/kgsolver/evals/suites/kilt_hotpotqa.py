@@ -7,7 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, kilt_gold_titles, read_jsonl
+from kgsolver.evals.datasets import (
+    KILT_CORPUS,
+    KILT_QUESTIONS,
+    dataset_path,
+    kilt_answers,
+    kilt_gold_titles,
+    read_jsonl,
+)
 from kgsolver.evals.metrics import kilt_scores
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import answer_oracle, ask_open

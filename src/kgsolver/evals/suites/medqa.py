@@ -9,8 +9,9 @@ the graph view's `facts(text, limit) -> list[str]` (graphs/view.py); otherwise i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 from kgsolver.evals.datasets import MEDQA_300, MEDQUAD, dataset_path, read_jsonl
 from kgsolver.evals.suites import WorkItem
@@ -32,9 +33,9 @@ class KGFacts(Protocol):
 
 def find_kg(kb) -> tuple[KGFacts | None, str]:
     """The graph work's fact lookup over this knowledge base, or None and the reason it is unavailable."""
-    from kgsolver.pipeline.multihop.resources import AgentResources
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.graph_build import has_graph
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
     config = KGSolverConfig()
     if not has_graph(kb, config.graph):

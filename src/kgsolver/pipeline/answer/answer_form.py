@@ -9,8 +9,9 @@ for (or, for a "commonly called" question, to the alias a passage gives for the 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from kgsolver.connectors.text import normal
 from kgsolver.pipeline.config.answer_form import AnswerFormSettings  # noqa: F401 (its users import it from here too)

@@ -12,9 +12,10 @@ left to the ordinary answer. The same models said "yes" to every yes/no question
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -22,8 +23,15 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer.answer_form import (MONTH_NAMES, MONTHS, AnswerForm, AnswerFormSettings, detect_form,
-                                                  is_unknown, named_pair)
+from kgsolver.pipeline.answer.answer_form import (
+    MONTH_NAMES,
+    MONTHS,
+    AnswerForm,
+    AnswerFormSettings,
+    detect_form,
+    is_unknown,
+    named_pair,
+)
 
 ValueKind = Literal["date", "number", "name"]
 End = Literal["min", "max", "same"]  # which end of the compared values wins; "same": yes when the two agree
@@ -94,9 +102,7 @@ _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _YEAR = re.compile(r"\b(\d{3,4})\b")
 _NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million|billion|thousand|hundred)?", re.I)
 _SCALE = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
-_SPELLED = {w: n for n, w in enumerate(("zero one two three four five six seven eight nine ten eleven twelve "
-                                             "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
-                                             "twenty").split())}
+_SPELLED = {w: n for n, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
 
 
 def _ordinal(year: int, month: int = 1, day: int = 1) -> float | None:

@@ -16,8 +16,14 @@ from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMReply, LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer.answer_form import (AnswerForm, AnswerFormSettings, detect_form, echoes, is_unknown,
-                                                  shape_answer)
+from kgsolver.pipeline.answer.answer_form import (
+    AnswerForm,
+    AnswerFormSettings,
+    detect_form,
+    echoes,
+    is_unknown,
+    shape_answer,
+)
 from kgsolver.pipeline.answer.compare import Comparison, compare_options, describe, detect_comparison
 from kgsolver.pipeline.answer.reader_prompt import comparison_note, comparison_options, comparison_reply, example_turns
 

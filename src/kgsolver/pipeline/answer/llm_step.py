@@ -4,7 +4,8 @@ and the caller's fallback stands in for the reply."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kgsolver.connectors.errors import LLMStepFailed
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
@@ -27,7 +28,7 @@ class Evidence(BaseModel):
     removed_by: str | None = None  # the filter that removed it, or "rank" when the mode ranked it below the answer cut
 
     @classmethod
-    def from_document(cls, document: Document, *, kept: bool = True, removed_by: str | None = None) -> "Evidence":
+    def from_document(cls, document: Document, *, kept: bool = True, removed_by: str | None = None) -> Evidence:
         meta = document.metadata
         return cls(doc_id=meta["doc_id"], title=meta.get("title", ""), text=document.page_content,
                    score=meta.get("score", 0.0), chunk_id=meta.get("chunk_id"), source=meta.get("retriever", "context"),

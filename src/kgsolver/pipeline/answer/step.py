@@ -13,27 +13,28 @@ Modes never see the policy, and the policy never sees retrieval: it gets the fil
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionContext
 from kgsolver.pipeline.answer.filters.base import doc_ref
 from kgsolver.pipeline.answer.filters.chain import build_filter_chain
-from kgsolver.pipeline.config.filters import FilterSettings
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, user_fact_documents
 from kgsolver.pipeline.answer.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
 from kgsolver.pipeline.answer.preference.registry import get_policy
-from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionContext
 from kgsolver.pipeline.answer.reader_prompt import hop_order, names_title
 from kgsolver.pipeline.answer.results import AskResult, Citation, Evidence, Tracer
+from kgsolver.pipeline.config.filters import FilterSettings
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
 
 
-def answer_question(question: str, ctx: "QuestionContext", mode: AnswerMode) -> AskResult:
+def answer_question(question: str, ctx: QuestionContext, mode: AnswerMode) -> AskResult:
     tracer = Tracer(ctx.session, on_step=ctx.on_step)  # each step's LLM cost from the gateway, streamed as it ends
     policy = get_policy(ctx.policy or ctx.config.preference.policy)  # from configuration or the caller, never text
     inputs = _inputs(question, ctx.session, ctx.config, ctx.assumptions, ctx.embedder, tracer)
@@ -49,7 +50,7 @@ def answer_question(question: str, ctx: "QuestionContext", mode: AnswerMode) -> 
                     _why_not_kept(evidence, gathered.documents, inputs.documents, removed_by))
 
 
-def answer_passages(question: str, documents: list[Document], *, session: LLMSession, config: "KGSolverConfig",
+def answer_passages(question: str, documents: list[Document], *, session: LLMSession, config: KGSolverConfig,
                     embedder: Embedder, assumptions: Sequence[str] = (), policy: str | None = None) -> PolicyOutcome:
     """The same answer step over passages the caller supplies (the conflict suite's edited contexts)."""
     chosen = get_policy(policy or config.preference.policy)
@@ -57,7 +58,7 @@ def answer_passages(question: str, documents: list[Document], *, session: LLMSes
     return chosen.before_retrieval(inputs) or _filter_and_resolve(chosen, inputs, documents, config.filters)[0]
 
 
-def _inputs(question: str, session: LLMSession, config: "KGSolverConfig", assumptions: Sequence[str],
+def _inputs(question: str, session: LLMSession, config: KGSolverConfig, assumptions: Sequence[str],
             embedder: Embedder, tracer: Tracer) -> PreferenceInputs:
     return PreferenceInputs(question=question, session=session, settings=config.preference,
                             assumptions=list(assumptions), embedder=embedder, tracer=tracer,
@@ -125,7 +126,7 @@ def answer_source(outcome: PolicyOutcome) -> str:
     return _SOURCES[outcome.preference.source_used]
 
 
-def assemble(question: str, mode: str, ctx: "QuestionContext", tracer: Tracer, outcome: PolicyOutcome,
+def assemble(question: str, mode: str, ctx: QuestionContext, tracer: Tracer, outcome: PolicyOutcome,
              evidence: list[Document], not_kept: dict[str, str] | None = None) -> AskResult:
     citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
                       for d in outcome.cited}.values())

@@ -98,7 +98,7 @@ class VectorIndexSettings(BaseModel):
     hnsw_ef_search: int = Field(128, ge=1, description="candidates per query: 64 gave recall@10 0.96 at 200k, 128 0.99")
     pq_bytes: int = Field(48, ge=1, description="PQ code bytes per vector (must divide the dimensions; 8 per byte at 384)")
 
-    def spec(self) -> "IndexSpec":
+    def spec(self) -> IndexSpec:
         from kgsolver.connectors.vector_index import IndexSpec  # faiss stays out of reading the configuration
 
         return IndexSpec(**self.model_dump())
@@ -157,7 +157,7 @@ class KGSolverConfig(BaseSettings):
     ray: RaySettings = RaySettings()
 
 
-def build_gateway(config: KGSolverConfig) -> "LLMGateway":
+def build_gateway(config: KGSolverConfig) -> LLMGateway:
     """The one way to build the LLM gateway from the configuration: the backend, and the response cache where
     `llm_cache` is on (at `llm_cache_path`, or the cache folder's llm-cache.sqlite). Imports stay inside, so reading
     the configuration does not load LangChain."""

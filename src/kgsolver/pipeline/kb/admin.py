@@ -12,15 +12,15 @@ all of it at once: a process killed before the manifest swap leaves the knowledg
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.pipeline.kb.atomic_index import stored_atomic
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb.atomic_index import stored_atomic
 from kgsolver.pipeline.kb.graph_build import update_graph
 from kgsolver.pipeline.kb.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
 

@@ -41,7 +41,7 @@ class AtomicIndex:
     def __len__(self) -> int:
         return len(self.questions)
 
-    def restricted(self, keep: np.ndarray) -> "AtomicIndex":
+    def restricted(self, keep: np.ndarray) -> AtomicIndex:
         """The rows where the boolean mask `keep` is set (this index itself when it keeps every row)."""
         if bool(np.all(keep)):
             return self
@@ -75,7 +75,7 @@ class AtomicIndex:
         (path / "hashes.json").write_text(json.dumps({str(k): v for k, v in self.hashes.items()}), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "AtomicIndex":
+    def load(cls, path: Path) -> AtomicIndex:
         lines = (path / "questions.jsonl").read_text(encoding="utf-8").splitlines()
         rows = [json.loads(line) for line in lines if line]
         hashes = {int(k): v for k, v in json.loads((path / "hashes.json").read_text(encoding="utf-8")).items()}

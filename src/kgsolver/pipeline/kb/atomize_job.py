@@ -17,16 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from langchain_core.messages import HumanMessage, SystemMessage
 import numpy as np
+from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
+from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb import atomize_prompt as prompt
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
-from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.chunking import title_text_sha1
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 

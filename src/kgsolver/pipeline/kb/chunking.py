@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kgsolver.connectors.corpus_readers import SourceDocument
 
 
 def title_text_sha1(title: str, text: str) -> str:
     """Content identity of a document or chunk: decides what must be re-embedded or re-atomized."""
-    return hashlib.sha1(f"{title}\x00{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha1(f"{title}\x00{text}".encode()).hexdigest()
 
 
 @dataclass

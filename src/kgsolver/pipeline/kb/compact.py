@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
-def _chosen(kb: "KnowledgeBase", names: set[str] | None) -> list[Segment]:
+def _chosen(kb: KnowledgeBase, names: set[str] | None) -> list[Segment]:
     segments = kb.segment_set.segments
     if names is not None:
         unknown = sorted(names - {s.name for s in segments})
@@ -46,7 +46,7 @@ def _merged_sentences(parts: list[tuple[Segment, np.ndarray, np.ndarray]], dimen
                                        if s.sentences is not None], dimensions)
 
 
-def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec | None = None) -> dict | None:
+def compact(kb: KnowledgeBase, names: set[str] | None = None, spec: IndexSpec | None = None) -> dict | None:
     """Merge these segments (all when None) and commit; returns the merged segment's record, or None when there is
     nothing to merge (no segment, or a single one without tombstones). The caller holds the write lock. When every
     segment is merged (`names` None), the graph file's deltas are folded into a new base and the atomic questions of
@@ -90,7 +90,7 @@ def compact(kb: "KnowledgeBase", names: set[str] | None = None, spec: IndexSpec 
     return record
 
 
-def compact_if_due(kb: "KnowledgeBase") -> bool:
+def compact_if_due(kb: KnowledgeBase) -> bool:
     """Compact the segments the size policy picks (`KBSettings`, `kb.settings`); True when it did."""
     settings = kb.kb_settings()
     if not settings.auto_compact:
@@ -113,7 +113,7 @@ class CompactReport:
     seconds: float = 0.0
 
 
-def compact_kb(root: Path, config: "KGSolverConfig | None" = None) -> CompactReport:
+def compact_kb(root: Path, config: KGSolverConfig | None = None) -> CompactReport:
     """`kgsolver kb compact`: merge every segment of the knowledge base at `root` into one, under the write lock,
     with the configured vector index (`config.vector_index`)."""
     from kgsolver.pipeline.config import KGSolverConfig

@@ -125,7 +125,7 @@ def _store_for_writing(kb, settings) -> JournaledStore:
     return JournaledStore(store)
 
 
-def _replay_committed(kb, settings, report: "GraphBuildReport | None") -> None:
+def _replay_committed(kb, settings, report: GraphBuildReport | None) -> None:
     store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
     try:
         deleted = catch_up(kb, store)
@@ -137,7 +137,7 @@ def _replay_committed(kb, settings, report: "GraphBuildReport | None") -> None:
         store.close()
 
 
-def stage_graph(kb, store: JournaledStore, settings=None, report: "GraphBuildReport | None" = None) -> None:
+def stage_graph(kb, store: JournaledStore, settings=None, report: GraphBuildReport | None = None) -> None:
     """The graph joins the next commit: the file store's journal as a delta of the `graph` component (the whole
     graph as its base when there is none yet), a server store's journal as a component that is replayed once the
     commit is visible."""

@@ -9,10 +9,11 @@ the earlier, with a warning naming both) or `skip` (the first is kept, the later
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -21,10 +22,10 @@ from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_
 from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, embed_with_progress, load_embedder
 from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import GraphBatch
-from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
+from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.kb.files import WriteLockHeld
+from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)

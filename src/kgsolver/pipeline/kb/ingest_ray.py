@@ -20,22 +20,23 @@ import logging
 import os
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from kgsolver.connectors.corpus_readers import SourceDocument
 from kgsolver.connectors.embedders import TokenizingEmbedder
-from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation
-from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.config.ray import RaySettings, check_reachable
+from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.ingest import Processed
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.config.ray import RaySettings, check_reachable
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -34,8 +35,20 @@ from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules import from here)
-    CORE_COMPONENTS, FORMAT_VERSION, HOLD_BEFORE_COMMIT_ENV, MANIFEST, collect_garbage, generation_names,
-    hold_if_asked, lease_path, manifest_stamp, pin, read_manifest, versions, write_json_atomic, write_lock,
+    CORE_COMPONENTS,
+    FORMAT_VERSION,
+    HOLD_BEFORE_COMMIT_ENV,
+    MANIFEST,
+    collect_garbage,
+    generation_names,
+    hold_if_asked,
+    lease_path,
+    manifest_stamp,
+    pin,
+    read_manifest,
+    versions,
+    write_json_atomic,
+    write_lock,
 )
 from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead, merge_dead
 from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, write_sentences
@@ -120,7 +133,7 @@ class KnowledgeBase:
 
     # ---- opening ----
     @classmethod
-    def create(cls, root: Path, *, embedder: dict, chunking: dict) -> "KnowledgeBase":
+    def create(cls, root: Path, *, embedder: dict, chunking: dict) -> KnowledgeBase:
         root.mkdir(parents=True, exist_ok=True)
         manifest = {
             "format_version": FORMAT_VERSION, "generation": 0, "next_chunk_id": 0, "embedder": embedder,
@@ -141,7 +154,7 @@ class KnowledgeBase:
         self.index_spec, self.settings = config.vector_index.spec(), config.kb
 
     @classmethod
-    def open(cls, root: Path, config: KGSolverConfig | None = None) -> "KnowledgeBase":
+    def open(cls, root: Path, config: KGSolverConfig | None = None) -> KnowledgeBase:
         """The current generation, pinned by a reader lease until `close()` (or until the object is dropped). A
         writer passes its `config` (`configure`); a reader needs none."""
         for _ in range(100):  # each retry means a commit and its collection landed between two stat calls
@@ -170,7 +183,7 @@ class KnowledgeBase:
     def __del__(self) -> None:
         self.close()
 
-    def __enter__(self) -> "KnowledgeBase":
+    def __enter__(self) -> KnowledgeBase:
         return self
 
     def __exit__(self, *exc) -> None:

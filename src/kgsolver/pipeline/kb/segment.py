@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -13,14 +13,14 @@ without running the splitter (spaCy's import alone is over a second of a cold qu
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from kgsolver.connectors.embedders import Embedder, embed_with_progress
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.connectors.text import split_sentences
+from kgsolver.pipeline.kb.chunking import Chunk
 
 SENTENCE_COMPONENT = "sentences"
 # Bumped when split_sentences or the titled form changes: a store of another version is ignored, never misread.
@@ -56,12 +56,12 @@ class SentenceIndex:
         self.spans = spans  # (n_sentences, 2) int32: start, end in the folded chunk text; -1 where unknown
 
     @classmethod
-    def empty(cls, dimensions: int) -> "SentenceIndex":
+    def empty(cls, dimensions: int) -> SentenceIndex:
         return cls(np.zeros((0, 3), dtype=np.int64), np.zeros((0, dimensions), dtype=np.float16),
                    np.zeros((0, 2), dtype=np.int32))
 
     @classmethod
-    def load(cls, path: Path) -> "SentenceIndex | None":
+    def load(cls, path: Path) -> SentenceIndex | None:
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != SENTENCE_FORMAT:
             return None
@@ -93,7 +93,7 @@ class SentenceIndex:
         return [flat[start:end] for start, end in spans.tolist()]
 
     def updated(self, keep: set[int], new_chunks: dict[int, Chunk], embedder: Embedder, *,
-                show: bool = False) -> "SentenceIndex":
+                show: bool = False) -> SentenceIndex:
         """A new index: the stored sentences of the chunks in `keep`, plus those of `new_chunks`, encoded now."""
         parts, span_parts, rows, at = [], [], [], 0
         for cid, first, count in self.rows.tolist():
@@ -120,13 +120,13 @@ class SentenceIndex:
         return SentenceIndex(table, np.concatenate(parts), np.concatenate(span_parts))
 
     @classmethod
-    def encoded(cls, chunks: dict[int, Chunk], embedder: Embedder, *, show: bool = False) -> "SentenceIndex":
+    def encoded(cls, chunks: dict[int, Chunk], embedder: Embedder, *, show: bool = False) -> SentenceIndex:
         """A new index of these chunks' sentences, keyed as `chunks` is (`show`: a progress bar while encoding)."""
         return cls.empty(embedder.dimensions).updated(set(), chunks, embedder, show=show)
 
     @classmethod
-    def concatenated(cls, parts: Sequence[tuple["SentenceIndex", np.ndarray, np.ndarray]],
-                     dimensions: int) -> "SentenceIndex":
+    def concatenated(cls, parts: Sequence[tuple[SentenceIndex, np.ndarray, np.ndarray]],
+                     dimensions: int) -> SentenceIndex:
         """One index from several, nothing re-encoded: each part is (index, old keys, new keys), and only the rows
         of `old keys` are kept, renamed to the matching `new keys` (compaction and the format upgrade use it)."""
         tables, vectors, spans, at = [], [], [], 0

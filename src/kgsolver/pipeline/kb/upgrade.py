@@ -23,10 +23,18 @@ import numpy as np
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.vector_index import FaissIndex, IndexSpec
 from kgsolver.pipeline.kb.chunking import Chunk
-from kgsolver.pipeline.kb.segment import SENTENCES_DIR, fsync_tree, write_segment
-from kgsolver.pipeline.kb.files import (CORE_COMPONENTS, FORMAT_VERSION, MANIFEST, generation_names, lease_path,
-                                        versions, write_json_atomic, write_lock)
+from kgsolver.pipeline.kb.files import (
+    CORE_COMPONENTS,
+    FORMAT_VERSION,
+    MANIFEST,
+    generation_names,
+    lease_path,
+    versions,
+    write_json_atomic,
+    write_lock,
+)
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.segment import SENTENCES_DIR, fsync_tree, write_segment
 from kgsolver.pipeline.kb.sentence_index import SENTENCE_COMPONENT, SentenceIndex
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import ItemsView, KeysView, Mapping, ValuesView
-from typing import Iterable, Iterator, Protocol
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from typing import Protocol
 
 import numpy as np
 
@@ -77,7 +77,7 @@ class SegmentBox:
 class _Items(ItemsView[int, Chunk]):
     """`kb.chunks.items()`: streamed in blocks, not one lookup per key."""
 
-    def __init__(self, view: "ChunkView") -> None:
+    def __init__(self, view: ChunkView) -> None:
         super().__init__(view)
         self._view = view
 
@@ -86,7 +86,7 @@ class _Items(ItemsView[int, Chunk]):
 
 
 class _Values(ValuesView[Chunk]):
-    def __init__(self, view: "ChunkView") -> None:
+    def __init__(self, view: ChunkView) -> None:
         super().__init__(view)
         self._view = view
 

@@ -7,13 +7,12 @@ to the answer step."""
 
 from __future__ import annotations
 
+from kgsolver.pipeline.answer.context import Gathered, QuestionContext
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.multihop.evidence import ranked_evidence, run_tool, spare_calls
 from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
-from kgsolver.pipeline.answer.context import Gathered
-from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.answer.context import QuestionContext
 
 
 class AgentMode:

@@ -4,12 +4,11 @@ fallback when the KB has no graph), go to the answer step."""
 
 from __future__ import annotations
 
+from kgsolver.pipeline.answer.context import Gathered, QuestionContext
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.multihop.evidence import ranked_evidence
 from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.multihop.tools import bm25_search, dense_search
-from kgsolver.pipeline.answer.context import Gathered
-from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.answer.context import QuestionContext
 
 
 class KSLMode:

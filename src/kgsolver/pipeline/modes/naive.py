@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import time
 
-from kgsolver.pipeline.answer.context import Gathered
+from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.answer.context import QuestionContext
 
 
 class NaiveMode:

@@ -13,14 +13,14 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from kgsolver.pipeline.multihop import decomposition_prompt as prompt
-from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spare_calls
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.multihop import decomposition_prompt as prompt
+from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spare_calls
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.multihop.tools.base import Tool
     from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.multihop.tools.base import Tool
 
 _Reply = TypeVar("_Reply", bound=BaseModel)
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from langchain_core.documents import Document
 
@@ -17,8 +18,8 @@ from kgsolver.pipeline.retrieval.hybrid import rrf_score
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
-    from kgsolver.pipeline.multihop.tools.base import Tool
     from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.multihop.tools.base import Tool
 
 _Limit = TypeVar("_Limit", int, float)
 

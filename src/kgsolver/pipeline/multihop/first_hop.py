@@ -3,21 +3,22 @@ first hop and budget."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
 from kgsolver.connectors.text import quoted_phrases
+from kgsolver.pipeline.answer.filters.relevance import quoted_in
+from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.multihop.evidence import HopEvidence, fused_search, run_tool, spare_calls, tighten_budget
 from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.multihop.tools import KGWalkTool, bm25_search, search_tools
-from kgsolver.pipeline.answer.filters.relevance import quoted_in
-from kgsolver.pipeline.answer.results import Tracer
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.multihop.tools.base import Tool
     from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.multihop.tools.base import Tool
 
 
 @dataclass

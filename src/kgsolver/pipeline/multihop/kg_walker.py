@@ -6,22 +6,23 @@ chunk provenance becomes evidence."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from kgsolver.connectors.graph_stores.model import Relation
+from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.multihop import kg_walker_prompt as prompt
 from kgsolver.pipeline.multihop.hop_policy import combine, embedding_scores
-from kgsolver.pipeline.answer.llm_step import llm_step
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.multihop.resources import AgentResources
-    from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.config.agent import AgentSettings
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
 
 class HopPick(BaseModel):

@@ -6,31 +6,32 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.graph_stores.base import GraphStore
-from kgsolver.graphs.linking import EntityLinker
 from kgsolver.connectors.graph_stores.model import Entity
+from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
-from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval.base import chunk_documents
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.config import KGSolverConfig
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
-_CACHE: dict[tuple[str, int, str], "AgentResources"] = {}
+_CACHE: dict[tuple[str, int, str], AgentResources] = {}
 _LOCK = threading.Lock()
 
 
@@ -42,7 +43,7 @@ class AgentResources:
     agent_settings: AgentSettings
 
     @classmethod
-    def for_kb(cls, kb: KnowledgeBase, embedder: Embedder, config: KGSolverConfig) -> "AgentResources":
+    def for_kb(cls, kb: KnowledgeBase, embedder: Embedder, config: KGSolverConfig) -> AgentResources:
         """The one per-knowledge-base-generation cache of graph view, linkers and atomic index."""
         key = (str(kb.root.resolve()), kb.manifest["generation"], config.graph.store)
         with _LOCK:
@@ -55,7 +56,7 @@ class AgentResources:
             return _CACHE[key]
 
     @classmethod
-    def for_context(cls, ctx: QuestionContext) -> "AgentResources":
+    def for_context(cls, ctx: QuestionContext) -> AgentResources:
         return cls.for_kb(ctx.kb, ctx.embedder, ctx.config)
 
     @cached_property

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.connectors.text import split_sentences
-from kgsolver.pipeline.kb.views import SentenceView
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.sentence_index import titled_sentence
+from kgsolver.pipeline.kb.views import SentenceView
 
 
 class TextMemo:

@@ -23,23 +23,34 @@ import inspect
 import json
 import logging
 import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import anyio
-from fastapi import FastAPI, HTTPException, Path as PathParam, Query
+from fastapi import FastAPI, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.pipeline.serve.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
-from kgsolver.pipeline.serve.api_models import (KB_NAME_PATTERN, KB_NAME_RE, MAX_DOCUMENTS_LISTED, AskRequest,
-                                                DeleteResponse, DocumentList, DocumentOut, DocumentsRequest, Health,
-                                                IngestResponse, KBInfo)
-from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.answer.results import AskResult
-from kgsolver.pipeline.config import build_gateway
+from kgsolver.pipeline.config import KGSolverConfig, build_gateway
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.serve.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
+from kgsolver.pipeline.serve.api_models import (
+    KB_NAME_PATTERN,
+    KB_NAME_RE,
+    MAX_DOCUMENTS_LISTED,
+    AskRequest,
+    DeleteResponse,
+    DocumentList,
+    DocumentOut,
+    DocumentsRequest,
+    Health,
+    IngestResponse,
+    KBInfo,
+)
 from kgsolver.pipeline.solver import Solver
 
 logger = logging.getLogger(__name__)

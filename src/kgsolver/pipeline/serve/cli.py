@@ -6,7 +6,6 @@ import json
 import logging
 from importlib.resources import files
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,8 +15,8 @@ from rich.table import Table
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.config.preference import POLICY_NAMES
-from kgsolver.pipeline.serve.cli_serve import serve
 from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
+from kgsolver.pipeline.serve.cli_serve import serve
 
 app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -50,10 +49,11 @@ def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT kn
                                              "and, for a jsonl file, by all of its records"),
            on_duplicate: str = typer.Option("error", "--on-duplicate", help="error|warn|skip: a repeated id is an "
                                             "error, or warns and keeps the last record, or keeps the first"),
-           engine: str = ENGINE_OPTION, address: Optional[str] = ADDRESS_OPTION) -> None:
+           engine: str = ENGINE_OPTION, address: str | None = ADDRESS_OPTION) -> None:
     """Add a corpus to a knowledge base (created if missing); documents with a known id replace the old version."""
     from kgsolver.connectors.corpus_readers import CORPUS_FORMATS
-    from kgsolver.pipeline.kb.ingest import ON_DUPLICATE, ingest as run_ingest
+    from kgsolver.pipeline.kb.ingest import ON_DUPLICATE
+    from kgsolver.pipeline.kb.ingest import ingest as run_ingest
 
     if corpus_format not in CORPUS_FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(CORPUS_FORMATS)}", param_hint="--format")
@@ -120,10 +120,10 @@ def check_question(question: str, config: KGSolverConfig) -> None:
 
 @app.command()
 def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-        llm: Optional[str] = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
-        top_k: Optional[int] = typer.Option(None, "--top-k", min=1),
+        llm: str | None = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
+        top_k: int | None = typer.Option(None, "--top-k", min=1),
         assume: list[str] = typer.Option([], "--assume", help="a fact you state; outranks retrieved text (repeatable)"),
-        policy: Optional[str] = typer.Option(None, "--policy", help="|".join(sorted(POLICY_NAMES)))) -> None:
+        policy: str | None = typer.Option(None, "--policy", help="|".join(sorted(POLICY_NAMES)))) -> None:
     """Answer a question from a knowledge base, citing the passages used."""
     from kgsolver.pipeline.solver import Solver
 
@@ -139,7 +139,7 @@ def demo_corpus_dir() -> Path:
 
 
 @app.command()
-def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: Optional[str] = LLM_OPTION,
+def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: str | None = LLM_OPTION,
          questions: int = typer.Option(4, "--questions", min=1),
          mode: str = typer.Option("agent", "--mode", help="the sample questions are multi-hop: agent by default")) -> None:
     """Ingest the bundled demo corpus (300 Wikipedia paragraphs) and answer sample questions with citations."""

@@ -6,7 +6,6 @@ Resumable (a killed run continues from the progress log), incremental (only new 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -15,16 +14,16 @@ console = Console(stderr=True)
 
 
 def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
-            llm: Optional[str] = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL, ..."),
-            limit: Optional[int] = typer.Option(None, "--limit", min=1, help="atomize at most this many chunks now"),
-            questions: Optional[int] = typer.Option(None, "--questions", min=1, max=10),
-            checkpoint: Optional[int] = typer.Option(None, "--checkpoint", min=1, help="chunks between commits"),
-            workers: Optional[int] = typer.Option(None, "--workers", min=1,
+            llm: str | None = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL, ..."),
+            limit: int | None = typer.Option(None, "--limit", min=1, help="atomize at most this many chunks now"),
+            questions: int | None = typer.Option(None, "--questions", min=1, max=10),
+            checkpoint: int | None = typer.Option(None, "--checkpoint", min=1, help="chunks between commits"),
+            workers: int | None = typer.Option(None, "--workers", min=1,
                                                   help="parallel calls (remote backends)")) -> None:
     """Atomize a knowledge base's chunks into the questions they answer (PIKE-RAG), as a resumable job."""
     from kgsolver.connectors.embedders import load_embedder
-    from kgsolver.pipeline.kb.atomize_job import atomize_kb
     from kgsolver.pipeline.config import KGSolverConfig, build_gateway
+    from kgsolver.pipeline.kb.atomize_job import atomize_kb
 
     config = KGSolverConfig()
     if llm:

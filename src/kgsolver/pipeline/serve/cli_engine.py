@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from kgsolver.connectors.errors import KGSolverError
@@ -16,7 +14,7 @@ ADDRESS_OPTION = typer.Option(None, "--address", help="the Ray cluster: ray://HE
                               "(default: RAY_ADDRESS, else a local cluster for this run)")
 
 
-def use_engine(engine: Optional[str], address: Optional[str], config: KGSolverConfig) -> bool:
+def use_engine(engine: str | None, address: str | None, config: KGSolverConfig) -> bool:
     """Check the options and set them in `config.ray` (engine, address); True for Ray. Fails before any work when
     the extra is missing."""
     if engine is not None and engine not in ENGINES:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -19,19 +18,19 @@ console = Console(stderr=True)
 
 def _make_command(suite: str):
     def command(
-        kb: Optional[Path] = typer.Option(
+        kb: Path | None = typer.Option(
             None, "--kb", help="the suite's own knowledge base folder, built from its corpus if missing (default: one "
             "per suite under the cache folder); a knowledge base the suite did not build is refused, never added to"),
         out: Path = typer.Option(..., "--out", help="run folder: config.json, predictions.jsonl, metrics, report"),
         mode: str = typer.Option("naive", "--mode", help="answering mode passed to Solver.ask"),
-        llm: Optional[str] = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL, ..."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N questions of the set"),
+        llm: str | None = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL, ..."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="first N questions of the set"),
         start: int = typer.Option(0, "--start", min=0, help="skip the first N questions (report a held-out part "
                                   "apart from the part settings were chosen on)"),
         workers: int = typer.Option(1, "--workers", min=1, help="threads (the llama.cpp model is serialised)"),
-        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="datasets folder (default: shared/datasets)"),
-        condition: Optional[list[str]] = typer.Option(None, "--condition", help="only these conditions (repeatable)"),
-        engine: Optional[str] = ENGINE_OPTION, address: Optional[str] = ADDRESS_OPTION,
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="datasets folder (default: shared/datasets)"),
+        condition: list[str] | None = typer.Option(None, "--condition", help="only these conditions (repeatable)"),
+        engine: str | None = ENGINE_OPTION, address: str | None = ADDRESS_OPTION,
     ) -> None:
         from kgsolver.evals.runner import RunSpec, run_eval
         from kgsolver.pipeline.config import KGSolverConfig
@@ -54,7 +53,7 @@ for _name in SUITES.names():
 
 @eval_app.command("compare")
 def compare_runs(runs: list[Path] = typer.Argument(..., help="run folders"),
-                 plot: Optional[Path] = typer.Option(None, "--plot", help="also write a PNG of the headline scores")
+                 plot: Path | None = typer.Option(None, "--plot", help="also write a PNG of the headline scores")
                  ) -> None:
     """A side-by-side table of finished runs."""
     from kgsolver.evals.compare import compare

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -46,7 +45,7 @@ def stats(kb: Path = KB) -> None:
 
 @graph_app.command()
 def neighbors(entity: str, kb: Path = KB, hops: int = typer.Option(1, "--hops", min=1, max=4),
-              predicate: Optional[list[str]] = typer.Option(None, "--predicate"),
+              predicate: list[str] | None = typer.Option(None, "--predicate"),
               degree_cap: int = typer.Option(50, "--degree-cap", min=1)) -> None:
     """The k-hop neighbourhood of an entity (id or name), verbalized with provenance."""
     from kgsolver.graphs.verbalize import verbalize
@@ -77,8 +76,8 @@ def link(text: str, kb: Path = KB) -> None:
 
 
 @graph_app.command("import")
-def import_(triples: Path, kb: Path = KB, terms: Optional[Path] = typer.Option(None, "--terms"),
-            limit: Optional[int] = typer.Option(None, "--limit", min=1)) -> None:
+def import_(triples: Path, kb: Path = KB, terms: Path | None = typer.Option(None, "--terms"),
+            limit: int | None = typer.Option(None, "--limit", min=1)) -> None:
     """Add an external KG (TSV/CSV triples; optional jsonl terms for definitions and synonyms) to a knowledge base."""
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.graph_build import import_into_kb

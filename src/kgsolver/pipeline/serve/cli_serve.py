@@ -15,8 +15,8 @@ def serve(root: Path = typer.Option(Path(".kgsolver/kbs"), "--root", envvar="KGS
     """Serve the HTTP API (OpenAPI schema at /docs and /openapi.json) over the knowledge bases in --root."""
     import uvicorn
 
-    from kgsolver.pipeline.serve.api import create_app
     from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.serve.api import create_app
 
     config = KGSolverConfig()
     if config.api.key is None and host not in ("127.0.0.1", "localhost", "::1"):

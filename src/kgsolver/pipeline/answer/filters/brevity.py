@@ -10,8 +10,8 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, with_text
+from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
 
 

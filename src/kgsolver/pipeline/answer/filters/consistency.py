@@ -11,11 +11,12 @@ cross-checked like any other passage.
 from __future__ import annotations
 
 import re
+
 import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.answer.filters.base import (FilterReport, FilterResult, Removed, doc_ref, normal, with_text)
+from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, with_text
 from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from rapidfuzz import fuzz
 
-from kgsolver.pipeline.config.filters import DEFAULTS
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
+from kgsolver.pipeline.config.filters import DEFAULTS
 
 
 class DedupFilter:

@@ -21,8 +21,14 @@ import unicodedata
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.answer.filters.base import (FilterReport, FilterResult, Removed, doc_ref, split_sentences,
-                                                   with_text)
+from kgsolver.pipeline.answer.filters.base import (
+    FilterReport,
+    FilterResult,
+    Removed,
+    doc_ref,
+    split_sentences,
+    with_text,
+)
 
 # Cyrillic and Greek letters that render like Latin ones (the homoglyphs an attacker picks to dodge a pattern).
 _HOMOGLYPHS = str.maketrans("аеорсухкмтнвіјѕԁɡοαιντρκΑΒΕΗΙΚΜΝΟΡΤΧΥΖАВЕКМНОРСТХІЈЅ",

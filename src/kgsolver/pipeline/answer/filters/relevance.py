@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.config.filters import DEFAULTS

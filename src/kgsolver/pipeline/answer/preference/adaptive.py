@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kgsolver.pipeline.answer.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs,
-                                                      ask_parametric, make_preference)
+from kgsolver.pipeline.answer.preference.base import (
+    Candidates,
+    Policy,
+    PolicyOutcome,
+    PreferenceInputs,
+    ask_parametric,
+    make_preference,
+)
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical, gather
 from kgsolver.pipeline.config.preference import PreferenceSettings
 

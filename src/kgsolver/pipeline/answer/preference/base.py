@@ -20,8 +20,8 @@ from kgsolver.pipeline.answer.compare import comparison_calls
 from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_documents
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer, closed_book_answer
-from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.answer.results import Preference
+from kgsolver.pipeline.config.preference import PreferenceSettings
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.results import Tracer

@@ -9,11 +9,19 @@ relevant context that does not answer falls back only on a confident parametric 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.answer.preference.base import (Candidates, Policy, PolicyOutcome, PreferenceInputs,
-                                                      answers_conflict, ask_grounded, ask_parametric, make_preference)
+from kgsolver.pipeline.answer.preference.base import (
+    Candidates,
+    Policy,
+    PolicyOutcome,
+    PreferenceInputs,
+    answers_conflict,
+    ask_grounded,
+    ask_parametric,
+    make_preference,
+)
 from kgsolver.pipeline.config.preference import PreferenceSettings
 
 

@@ -3,7 +3,8 @@ provenance out. Every tool is LLM-free except the KG walk, which asks through th
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 

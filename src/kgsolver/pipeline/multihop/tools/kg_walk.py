@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
@@ -10,9 +11,9 @@ from kgsolver.pipeline.multihop.kg_walker import KGWalker, WalkPath
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.multihop.resources import AgentResources
-    from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.config.agent import AgentSettings
+    from kgsolver.pipeline.multihop.resources import AgentResources
 
 
 class KGWalkTool:

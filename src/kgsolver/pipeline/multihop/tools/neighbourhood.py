@@ -8,7 +8,8 @@ query to the candidate, weighted by the seed's rank and the link kind.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 

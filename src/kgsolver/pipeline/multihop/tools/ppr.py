@@ -4,7 +4,8 @@ entities), rank entities around them, and score passages by the rank mass of the
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 

@@ -4,7 +4,8 @@ seed passages (the graph tools need them); a plain retriever ignores the seeds."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
