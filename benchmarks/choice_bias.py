@@ -52,7 +52,7 @@ def half_report(rows: list[dict], prior_rows: list[dict], labels: dict[str, str]
     gold = [r["gold"] for r in rows]
     report = {"n": len(rows), "gold_distribution": letter_distribution(gold, letters)}
     for name, predicted in decisions.items():
-        right = [float(p == g) for p, g in zip(predicted, gold)]
+        right = [float(p == g) for p, g in zip(predicted, gold, strict=True)]
         report[name] = {"accuracy": round(sum(right) / len(right), 3), "ci95": ci95(right),
                         "distribution": letter_distribution(predicted, letters)}
     return report

@@ -53,8 +53,8 @@ def measure(model, question: str, options: dict[str, str], passages, max_chars: 
     started = time.perf_counter()
     group, group_tokens = model.next_token_logprobs(prompts, letters, REPLY_PREFIX)
     group_s = time.perf_counter() - started
-    back = [[unrotated(s, letters, shift) for s, shift in zip(run, shifts)] for run in (alone, group)]
-    gap = max(abs(normalised(a)[k] - normalised(g)[k]) for a, g in zip(alone, group) for k in letters)
+    back = [[unrotated(s, letters, shift) for s, shift in zip(run, shifts, strict=True)] for run in (alone, group)]
+    gap = max(abs(normalised(a)[k] - normalised(g)[k]) for a, g in zip(alone, group, strict=True) for k in letters)
     return {"alone_s": alone_s, "group_s": group_s, "alone_tokens": alone_tokens, "group_tokens": group_tokens,
             "max_prob_gap": gap, "same_choice": best(averaged(back[0])) == best(averaged(back[1]))}
 

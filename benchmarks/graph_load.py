@@ -73,7 +73,7 @@ def main() -> None:
     linker = EntityLinker(nx_store.iter_entities())
     names = [e.name for e in nx_store.iter_entities() if e.id.startswith("HP:")][:100]
     linked = [linker.link(f"patient with {n}", embedding=False, top=1) for n in names]
-    ids = [l[0].entity_id for l in linked if l]
+    ids = [links[0].entity_id for links in linked if links]
     print(f"linked {len(ids)}/100 HPO names; networkx 1-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=1), ids):.2f} ms,"
           f" 2-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=2), ids):.2f} ms")
 
@@ -101,7 +101,7 @@ def main() -> None:
 def extractor_throughput(limit: int | None) -> None:
     """Passages/s of the extractor (parse + entities, SVO, co-occurrence) with 2 worker processes and with 1, against
     the baseline of spaCy's own `nlp.pipe` parse alone in one process, in the same run."""
-    rows = [json.loads(l) for l in (datasets_dir() / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open()][:limit]
+    rows = [json.loads(line) for line in (datasets_dir() / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open()][:limit]
     items = [(i, r["title"], r["text"]) for i, r in enumerate(rows)]
     nlp = load_spacy()
     t = time.perf_counter()

@@ -53,7 +53,7 @@ def retrieval_latency(kb_dir: Path, embedder, n_queries: int, config: KGSolverCo
     dense, bm25 = DenseRetriever(kb=kb, embedder=embedder), BM25Retriever(kb=kb)
     r = config.retrieval
     timings = []
-    for query, vector in zip(queries, vectors):
+    for query, vector in zip(queries, vectors, strict=True):
         started = time.perf_counter()
         hits = [dense.search_vectors(vector[np.newaxis, :], r.candidates)[0], bm25.scored_ids([query], r.candidates)[0]]
         reciprocal_rank_fusion(hits, r.rrf_k, r.top_k)

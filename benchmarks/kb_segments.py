@@ -107,7 +107,7 @@ def run(n: int, root: Path) -> dict:
     # Equal where both sides are Flat; above flat_below the compacted segment's index is trained again, so the
     # top-10 agree up to the ANN's recall: the share of pre-compaction hits found after it.
     out["compaction_top10_overlap"] = round(float(np.mean([len(set(b) & set(a)) / len(b) for b, a in
-                                                            zip(before.tolist(), after.tolist())])), 4)
+                                                            zip(before.tolist(), after.tolist(), strict=True)])), 4)
     out["index_spec"] = repr(kb.spec())
     out["segments_after_compaction"] = len(kb.manifest["segments"])
     return out

@@ -81,7 +81,7 @@ def gold_recall(corpus: Corpus, ids: np.ndarray) -> dict:
     """Share of each question's gold titles among the titles of its top 10 (KILT matches provenance by title)."""
     assert corpus.gold is not None
     recall = [len(gold & {corpus.titles[i] for i in row if i >= 0}) / len(gold)
-              for gold, row in zip(corpus.gold, ids) if gold]
+              for gold, row in zip(corpus.gold, ids, strict=True) if gold]
     return {"recall_at_10": round(float(np.mean(recall)), 4), "ci95": ci95(recall), "n": len(recall)}
 
 
@@ -141,7 +141,7 @@ def batch_ms(search: Search, queries: list[str]) -> float:
 def agreement(reference: np.ndarray, ids: np.ndarray) -> dict:
     """recall@10 of `ids` against the reference top 10, over queries where the reference found anything."""
     recall, same = [], []
-    for ref, got in zip(reference, ids):
+    for ref, got in zip(reference, ids, strict=True):
         ref_set, got_set = set(ref[ref >= 0].tolist()), set(got[got >= 0].tolist())
         if ref_set:
             recall.append(len(ref_set & got_set) / len(ref_set))

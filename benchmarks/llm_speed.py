@@ -157,7 +157,7 @@ def chat_overhead(model_name: str, questions: int) -> dict:
     raw_s = time.perf_counter() - started
     # What llama.cpp's prompt cache could reuse: the prefix each call shares with the call before it.
     texts = ["\n".join(str(m.content) for m in messages) for messages, _ in recorded]
-    shared = sum(len(os.path.commonprefix([a, b])) for a, b in zip(texts, texts[1:]))
+    shared = sum(len(os.path.commonprefix([a, b])) for a, b in zip(texts, texts[1:], strict=False))
     return {"model": model_name, "questions": len(demo), "llm_calls": len(recorded),
             "prompt_chars": sum(map(len, texts)), "prefix_shared_with_previous_call_chars": shared,
             "project_s_per_question": project_s / len(demo), "raw_llm_s_per_question": raw_s / len(demo),

@@ -76,7 +76,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> dict:
 def overlap(reference: np.ndarray, other: np.ndarray, corpus: np.ndarray, k: int) -> float:
     top_ref = np.argsort(-(reference @ corpus.T), axis=1)[:, :k]
     top_other = np.argsort(-(other @ corpus.T), axis=1)[:, :k]
-    return round(float(np.mean([len(set(a) & set(b)) / k for a, b in zip(top_ref, top_other)])), 4)
+    return round(float(np.mean([len(set(a) & set(b)) / k for a, b in zip(top_ref, top_other, strict=True)])), 4)
 
 
 def latency_ms(encode: Encode, texts: list[str]) -> float:

@@ -65,7 +65,7 @@ def passage_texts(labels: np.ndarray, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     own = rng.integers(0, 50, (len(labels), WORDS // 2)) + 50 * labels[:, None]
     shared = rng.integers(0, 5_000, (len(labels), WORDS // 2))
-    return [" ".join([f"t{w}" for w in a] + [f"w{w}" for w in b]) for a, b in zip(own, shared)]
+    return [" ".join([f"t{w}" for w in a] + [f"w{w}" for w in b]) for a, b in zip(own, shared, strict=True)]
 
 
 def percentiles(seconds: list[float]) -> dict:
@@ -112,7 +112,7 @@ def index_figures(vectors: np.ndarray, queries: np.ndarray, single: int, config:
                      "search_parameters": index.search_parameters()}
         print(name, json.dumps(out[name]), flush=True)
         del index
-    out["recall_at_10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids["ann"], ids["flat"])])), 4)
+    out["recall_at_10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids["ann"], ids["flat"], strict=True)])), 4)
     out["recall_target_met"] = out["recall_at_10"] >= 0.95
     out["flat_over_ann"] = {f"{mode}_p50": round(out["flat"][mode]["p50_ms"] / out["ann"][mode]["p50_ms"], 2)
                             for mode in ("batched", "single")}

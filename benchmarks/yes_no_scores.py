@@ -81,7 +81,7 @@ def main() -> None:
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     for name in ("raw", *PRIORS):
         says_yes = [r["raw"] - (r[name] if name != "raw" else 0.0) > 0 for r in rows]
-        right = sum(y == (r["gold"] == "yes") for y, r in zip(says_yes, rows))
+        right = sum(y == (r["gold"] == "yes") for y, r in zip(says_yes, rows, strict=True))
         print(f"{name:>14}: {right} / {len(rows)} right, 'yes' to {sum(says_yes)}")
     for gold in ("yes", "no"):
         margins = [r["raw"] for r in rows if r["gold"] == gold]

@@ -180,7 +180,7 @@ def test_ask_stream_sends_steps_and_tokens_as_they_happen(api, demo_questions):
     first_trace, answer_at = arrived[names.index("trace")], arrived[-1]
     llm_seconds = sum(step.seconds for step in result.trace if step.llm_calls)
     assert llm_seconds > 0.2 and answer_at - first_trace >= 0.5 * llm_seconds, (answer_at - first_trace, llm_seconds)
-    tokens = [(json.loads(data), at) for (name, data), at in zip(events, arrived) if name == "token"]
+    tokens = [(json.loads(data), at) for (name, data), at in zip(events, arrived, strict=True) if name == "token"]
     answer_pieces = [t["text"] for t, _ in tokens if t["purpose"] == "grounded answer"]
     assert len(answer_pieces) > 1, tokens  # generated piece by piece, not one block
     assert answer_at - tokens[0][1] >= 0.2 * llm_seconds

@@ -36,7 +36,7 @@ def _statements(kb: KnowledgeBase) -> Iterator[list[str]]:
 def _matches_chunks(kb: KnowledgeBase, docs, hits, retriever: str) -> None:
     """Each Document is its hit's chunk, in the hits' order, with the hit's score."""
     assert [d.metadata["cid"] for d in docs] == [cid for cid, _ in hits]
-    for doc, (cid, score) in zip(docs, hits):
+    for doc, (cid, score) in zip(docs, hits, strict=True):
         chunk = kb.chunks[cid]
         assert doc.page_content == chunk.text and doc.id == chunk.chunk_id
         assert (doc.metadata["chunk_id"], doc.metadata["doc_id"], doc.metadata["title"]) == \

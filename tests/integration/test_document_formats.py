@@ -68,9 +68,9 @@ def test_a_broken_equation_pre_pass_still_reads_the_file(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(_docx_converter, "pre_process_docx", drop_prefixes)
     source = shutil.copy(DATA / "quokka_field_notes.docx", tmp_path / "notes.docx")
-    with pytest.raises(ValueError, match="body element"):  # the failure the fallback exists for
-        with open(source, "rb") as handle:
-            _docx_converter.DocxConverter().convert(handle, StreamInfo(extension=".docx"))
+    # the failure the fallback exists for
+    with pytest.raises(ValueError, match="body element"), open(source, "rb") as handle:
+        _docx_converter.DocxConverter().convert(handle, StreamInfo(extension=".docx"))
     assert "eat only blue ferns" in _read(source)
 
 

@@ -104,7 +104,7 @@ def test_linking_precision_on_real_hpo_names(hpo, shared_datasets):
     syn = linker.link("The child had an epileptic seizure last week.", embedding=False)
     assert syn[0].entity_id == "HP:0001250" and syn[0].method == "alias"
     fuzzy = linker.link("history of recurent seizures with ataxia", embedding=False)
-    assert "HP:0001251" in {l.entity_id for l in fuzzy}
+    assert "HP:0001251" in {link.entity_id for link in fuzzy}
     assert linker.link("The weather in Paris was lovely yesterday.", embedding=False) == []
 
 
@@ -151,7 +151,7 @@ def test_cli_import_stats_neighbors_path(demo_kb, tmp_path, shared_datasets):
     runner = CliRunner()
     sample = tmp_path / "hpo_sample.tsv.gz"
     with gzip.open(shared_datasets / "kg" / "hpo_kg_triples.tsv.gz", "rt") as src, gzip.open(sample, "wt") as dst:
-        for _, line in zip(range(5001), src):
+        for _, line in zip(range(5001), src, strict=False):
             dst.write(line)
     res = runner.invoke(app, ["graph", "import", str(sample), "--kb", str(kb_dir),
                               "--terms", str(shared_datasets / "kg" / "hpo_terms.jsonl.gz")])
@@ -168,7 +168,7 @@ def test_spacy_extractor_workers_give_the_serial_result(monkeypatch, nlp, shared
     import kgsolver.graphs.extract_spacy as extract_spacy
 
     monkeypatch.setattr(extract_spacy, "MIN_ITEMS_PER_PROCESS", 2)
-    rows = [json.loads(line) for _, line in zip(range(12), (shared_datasets / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open())]
+    rows = [json.loads(line) for _, line in zip(range(12), (shared_datasets / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open(), strict=False)]
     items = [(i, r["title"], r["text"]) for i, r in enumerate(rows)]
     serial = SpacyExtractor(nlp).extract(items)
     parallel = SpacyExtractor(n_process=2, batch_size=4).extract(items)  # 3 jobs over 2 worker processes

@@ -88,7 +88,7 @@ def test_a_question_reuses_the_sentence_splits_ingest_stored(demo_kb, embedder, 
     docs = solver.retriever().invoke(question)
     expected = {d.metadata["cid"]: split_sentences(d.page_content) for d in docs}
     assert all(solver.vectors.sentences.sentences_of(int(cid), d.page_content) == expected[cid]
-               for cid, d in zip(expected, docs))
+               for cid, d in zip(expected, docs, strict=True))
 
     def no_splitting():
         raise AssertionError("the query path ran the sentence splitter")

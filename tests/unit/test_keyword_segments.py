@@ -33,7 +33,7 @@ def corpus(n: int, seed: int) -> list[str]:
 
 def segments(offsets: tuple[int, ...] = OFFSETS) -> tuple[list[tuple[BM25Index, int]], dict[int, str]]:
     parts, texts = [], {}
-    for seg, (size, offset) in enumerate(zip(SIZES, offsets)):
+    for seg, (size, offset) in enumerate(zip(SIZES, offsets, strict=True)):
         seg_texts = corpus(size, seed=seg)
         parts.append((BM25Index.build(np.arange(size), seg_texts), offset))
         texts.update({offset + i: t for i, t in enumerate(seg_texts)})

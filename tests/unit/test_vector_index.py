@@ -40,7 +40,7 @@ def default_spec(**changes) -> IndexSpec:
 def recall_at_10(index: FaissIndex, exact: FaissIndex, queries: np.ndarray) -> float:
     _, found = index.search(queries, 10)
     _, truth = exact.search(queries, 10)
-    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
 def test_the_configuration_fills_the_spec():

@@ -74,7 +74,7 @@ class TermStats:
                    matrix.data.astype(np.float32), lengths.astype(np.float32))
 
     def save(self, folder: Path) -> None:
-        for name, array in zip(_STATS_FILES, (self.indptr, self.rows, self.counts, self.doc_len)):
+        for name, array in zip(_STATS_FILES, (self.indptr, self.rows, self.counts, self.doc_len), strict=True):
             np.save(folder / name, array)
 
     @classmethod

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import faiss
+import numpy as np
 
 # faiss's own type hints declare the base Index only; the subclass attributes used here (hnsw, id_map, the direct map,
 # HNSW search parameters) exist at run time on the SWIG objects, so those objects are typed Any.
 _faiss: Any = faiss
-import numpy as np
 
 KINDS = ("ivf", "hnsw")
 ENCODINGS = ("flat", "sq8", "pq")

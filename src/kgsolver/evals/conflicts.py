@@ -81,7 +81,7 @@ class ConflictSample:
         first to name the answer is often not the one the question asks about ("In 2008, X signed with Interscope"
         leaves "In 2011, Wale signed with Maybach" intact), and the answer would rightly stay the same."""
         edited = []
-        for (title, text), (_, original) in zip(self.counterfactual(), self.gold):
+        for (title, text), (_, original) in zip(self.counterfactual(), self.gold, strict=True):
             unchanged = set(split_sentences(original))
             for sentence in split_sentences(text):
                 if sentence not in unchanged and normal(self.substitute) in normal(sentence):

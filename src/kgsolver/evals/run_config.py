@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import platform
 import shlex
@@ -35,10 +36,8 @@ def sha256_file(path: Path) -> str:
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in DISTRIBUTIONS:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
     return out
 
 
@@ -56,13 +55,14 @@ def fingerprint_changes(old: dict[str, Any], fresh: dict[str, Any]) -> list[str]
     (only offline conditions, e.g. MedQA closed-book before the corpus was ingested) recorded no knowledge-base
     embedder; its rows used none, so adding conditions that need the knowledge base later is no disagreement."""
     changed = [k for k in FINGERPRINT_KEYS if old.get(k) != fresh.get(k)]
-    if "answering" in changed and "answering" not in old:  # a folder from before the answer settings were recorded:
-        # its multiple-choice rows were scored once each, so only a resume that scores once too agrees with them
-        if ((fresh.get("answering") or {}).get("choice") or {}).get("permutations", 1) == 1:
-            changed.remove("answering")
-    if "embedder" in changed and (old.get("embedder") or {}).get("knowledge_base") is None:
-        if dict(old["embedder"], knowledge_base=None) == dict(fresh.get("embedder") or {}, knowledge_base=None):
-            changed.remove("embedder")
+    # A folder from before the answer settings were recorded: its multiple-choice rows were scored once each, so only
+    # a resume that scores once too agrees with them.
+    if ("answering" in changed and "answering" not in old
+            and ((fresh.get("answering") or {}).get("choice") or {}).get("permutations", 1) == 1):
+        changed.remove("answering")
+    if ("embedder" in changed and (old.get("embedder") or {}).get("knowledge_base") is None
+            and dict(old["embedder"], knowledge_base=None) == dict(fresh.get("embedder") or {}, knowledge_base=None)):
+        changed.remove("embedder")
     return changed
 
 

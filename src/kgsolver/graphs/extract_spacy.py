@@ -108,7 +108,7 @@ class SpacyExtractor:
             return _extract_in_workers(items, self.model, procs, self.batch_size, self.cooccurrence, self.on_progress)
         docs = self.nlp.pipe((text for _, _, text in items), batch_size=self.batch_size, n_process=procs)
         batch = GraphBatch()
-        for (cid, title, _), doc in zip(items, docs):
+        for (cid, title, _), doc in zip(items, docs, strict=True):
             batch.extend(graph_of_doc(cid, title, doc, self.cooccurrence))
             if self.on_progress is not None:
                 self.on_progress(1)
@@ -127,7 +127,7 @@ def _worker_extract(job: tuple[list[tuple[int, str, str]], int, bool]) -> GraphB
     items, batch_size, cooccurrence = job
     out = GraphBatch()
     assert _WORKER_NLP is not None, "the pool initializer (_worker_start) loads it"
-    for (cid, title, _), doc in zip(items, _WORKER_NLP.pipe([t for _, _, t in items], batch_size=batch_size)):
+    for (cid, title, _), doc in zip(items, _WORKER_NLP.pipe([t for _, _, t in items], batch_size=batch_size), strict=True):
         out.extend(graph_of_doc(cid, title, doc, cooccurrence))
     return out
 
@@ -140,7 +140,7 @@ def _extract_in_workers(items: list[tuple[int, str, str]], model: str, procs: in
     jobs = [(items[i:i + batch_size], batch_size, cooccurrence) for i in range(0, len(items), batch_size)]
     batch = GraphBatch()
     with context.Pool(procs, initializer=_worker_start, initargs=(model,)) as pool:
-        for job, part in zip(jobs, pool.imap(_worker_extract, jobs)):  # in input order: independent of timing
+        for job, part in zip(jobs, pool.imap(_worker_extract, jobs), strict=True):  # in input order: independent of timing
             batch.extend(part)
             if on_progress is not None:
                 on_progress(len(job[0]))
@@ -171,7 +171,7 @@ def graph_of_doc(cid: int, title: str, doc: Doc, cooccurrence: bool = True) -> G
                                           SVO_CONFIDENCE, [cid]))
         if cooccurrence:
             titled = {title_id} if title_id else set()
-            named = sorted({eid for eid, s in zip(ids, spans) if s.type != "CONCEPT"} | titled)
+            named = sorted({eid for eid, s in zip(ids, spans, strict=True) if s.type != "CONCEPT"} | titled)
             for a, b in itertools.combinations(named[:12], 2):
                 out.relations.append(Relation(a, COOCCUR_PREDICATE, b, COOCCUR_CONFIDENCE, [cid]))
     out.entities = list(entities.values())

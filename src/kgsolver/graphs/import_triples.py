@@ -42,9 +42,9 @@ def iter_triples(path: Path, *, limit: int | None = None, batch_size: int = 2000
         if header is None or any(col not in header for col in REQUIRED):
             raise GraphImportError(f"{path}:1: header must name {', '.join(REQUIRED)} (got {header})")
         cols = {c: header.index(c) for c in (*REQUIRED, "attrs") if c in header}
-        batch, count = GraphBatch(), 0
+        batch = GraphBatch()
         names: dict[str, str] = {}
-        for row in reader:
+        for count, row in enumerate(reader, start=1):
             line = reader.line_num
             if len(row) != len(header):
                 raise GraphImportError(f"{path}:{line}: expected {len(header)} fields, found {len(row)}")
@@ -57,7 +57,6 @@ def iter_triples(path: Path, *, limit: int | None = None, batch_size: int = 2000
                     batch.entities.append(Entity(eid, name or eid, _type_of(eid), source=source))
             attrs = row[cols["attrs"]] if "attrs" in cols else ""
             batch.relations.append(Relation(h, rel, t, 1.0, [], source, attrs))
-            count += 1
             if len(batch.relations) >= batch_size:
                 yield batch
                 batch = GraphBatch()

@@ -35,8 +35,8 @@ def fact_sentence(rel: Relation, sub: Subgraph) -> str:
 def rank_facts(sub: Subgraph, links: list[Link]) -> list[Relation]:
     """Relations touching a linked entity, best first: the sum of the link scores of both ends, then the linked
     entity's own order (round-robin across entities), then predicate and names for determinism."""
-    score = {l.entity_id: l.score for l in links}
-    order = {l.entity_id: i for i, l in enumerate(links)}
+    score = {link.entity_id: link.score for link in links}
+    order = {link.entity_id: i for i, link in enumerate(links)}
     seen_per_seed: dict[str, int] = {}
     keyed = []
     for rel in sub.relations:
@@ -59,5 +59,5 @@ def kg_facts(view: GraphView, text: str, limit: int, *, predicates: list[str] | 
     links = view.entity_linker.link(text, fuzzy=fuzzy, embedding=False, top=max_links)
     if not links:
         return []
-    sub = view.store.neighbors([l.entity_id for l in links], hops=1, predicates=predicates, degree_cap=degree_cap)
+    sub = view.store.neighbors([link.entity_id for link in links], hops=1, predicates=predicates, degree_cap=degree_cap)
     return [fact_sentence(rel, sub) for rel in rank_facts(sub, links)[:limit]]

@@ -91,7 +91,7 @@ class EntityLinker:
         if embedding and self.embedder is not None and unmatched:
             for link in self._embedding_links(unmatched):
                 links.setdefault(link.entity_id, link)
-        return sorted(links.values(), key=lambda l: -l.score)[:top]
+        return sorted(links.values(), key=lambda link: -link.score)[:top]
 
     def _embedding_links(self, spans: list[str]) -> list[Link]:
         assert self.embedder is not None, "link() asks for embedding links only with an embedder"
@@ -99,7 +99,7 @@ class EntityLinker:
             self._vectors = np.asarray(self.embedder.encode(self.keys))
         sims = np.asarray(self.embedder.encode(spans)) @ self._vectors.T
         out = []
-        for row, span in zip(sims, spans):
+        for row, span in zip(sims, spans, strict=True):
             j = int(row.argmax())
             if row[j] >= self.embedding_cutoff:
                 eid = self.key_ids[j]

@@ -111,7 +111,7 @@ class EntityResolver:
             return
         names = sorted({pending[k].name for pair in pairs for k in pair})
         assert self.embedder is not None, "resolve() runs this rule only with an embedder"
-        by_name = dict(zip(names, np.asarray(self.embedder.encode(names))))
+        by_name = dict(zip(names, np.asarray(self.embedder.encode(names)), strict=True))
         vectors = {k: by_name[pending[k].name] for pair in pairs for k in pair}
         for i, j in pairs:
             score = float(vectors[i] @ vectors[j])

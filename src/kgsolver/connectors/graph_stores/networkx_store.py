@@ -143,7 +143,7 @@ class NetworkXStore:
         if len(nodes) - 1 > max_hops:
             return None
         sub = Subgraph(entities={n: self.g.nodes[n]["entity"] for n in nodes})
-        for a, b in zip(nodes, nodes[1:]):
+        for a, b in zip(nodes, nodes[1:], strict=False):
             candidates = [(d["rel"]) for d in (self.g.get_edge_data(a, b) or {}).values()]
             candidates += [(d["rel"]) for d in (self.g.get_edge_data(b, a) or {}).values()]
             sub.relations.append(sorted(candidates, key=lambda r: (-r.confidence, r.predicate))[0])

@@ -94,7 +94,9 @@ class LLMSession:
             return parse_json_reply(reply.text, schema), reply
         except (ValueError, ValidationError) as first_error:
             if self.gateway.backend.json_mode != "none":
-                raise StructuredOutputError(f"{purpose}: constrained output did not validate: {first_error}")
+                raise StructuredOutputError(
+                    f"{purpose}: constrained output did not validate: {first_error}"
+                ) from first_error
             retry = messages + [HumanMessage(
                 f"Your reply was not valid JSON for this schema. Reply with JSON only, matching: "
                 f"{json.dumps(schema.model_json_schema())}"

@@ -222,7 +222,7 @@ def shared_head(tokens: Sequence[Sequence[int]], ends_line: Callable[[int], bool
     if len(tokens) < 2:
         return 0
     common = 0
-    for column in zip(*tokens):
+    for column in zip(*tokens, strict=False):
         if any(token != column[0] for token in column):
             break
         common += 1

@@ -107,7 +107,7 @@ def build_kind_index(answers_with_sentence: dict[str, str | None], passages: lis
     defined: dict[str, str] = {}  # normal(page name) -> definition noun
     names: dict[str, str] = {}
     titles = sorted(pages)
-    for title, doc in zip(titles, nlp.pipe((pages[t][:300] for t in titles), batch_size=64, disable=["ner"])):
+    for title, doc in zip(titles, nlp.pipe((pages[t][:300] for t in titles), batch_size=64, disable=["ner"]), strict=True):
         if noun := definition_noun(doc):
             defined[normal(title_name(title))] = noun
             names[normal(title_name(title))] = title_name(title)
@@ -143,7 +143,7 @@ def build_kind_index(answers_with_sentence: dict[str, str | None], passages: lis
         else:
             kinds[answer] = surface
         pool.setdefault(kinds[answer], set()).add(answer)
-    asked = {q: noun for q, doc in zip(questions, nlp.pipe(questions, disable=["ner"])) if (noun := asked_noun(doc))}
+    asked = {q: noun for q, doc in zip(questions, nlp.pipe(questions, disable=["ner"]), strict=True) if (noun := asked_noun(doc))}
     return KindIndex(kinds, pool, asked)
 
 
@@ -204,7 +204,7 @@ class Substitutes:
             self.vectors[kind] = self.embedder.encode(names)
         sims = self.vectors[kind][ok] @ self.embedder.encode([answer])[0]
         # The nearest that is not a paraphrase of the answer ("U.S." vs "United States" would edit nothing).
-        ranked = sorted((float(-v), names[i]) for v, i in zip(sims, ok) if v < self.max_similarity)
+        ranked = sorted((float(-v), names[i]) for v, i in zip(sims, ok, strict=True) if v < self.max_similarity)
         return ranked[0][1] if ranked else None
 
 

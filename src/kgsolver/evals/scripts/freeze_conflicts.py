@@ -87,7 +87,7 @@ def build_samples(limit: int, seed: int, source: str, embedder) -> list[Conflict
               for group in chosen]
     for group in usable:
         rng.shuffle(group)
-    ordered = [s for group in zip(*usable) for s in group] if len(usable) > 1 else usable[0]
+    ordered = [s for group in zip(*usable, strict=False) for s in group] if len(usable) > 1 else usable[0]
     samples = []
     for s in ordered:
         context = " ".join(t for _, t in s.gold) + " " + s.question

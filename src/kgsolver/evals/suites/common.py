@@ -159,7 +159,7 @@ class ScoredChoice:
         raw = session.score_next(prompts, letters, purpose=purpose, prefix=REPLY_PREFIX)
         if len(shifts) == 1:
             return raw[0], []
-        per_rotation = [unrotated(scores, letters, shift) for scores, shift in zip(raw, shifts)]
+        per_rotation = [unrotated(scores, letters, shift) for scores, shift in zip(raw, shifts, strict=True)]
         return averaged(per_rotation), per_rotation
 
     def __call__(self, solver: Solver, question: str, options: dict[str, str],

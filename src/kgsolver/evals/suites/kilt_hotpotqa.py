@@ -57,7 +57,7 @@ class KiltHotpotQASuite:
         corpus = {r["title"]: r["text"] for r in read_jsonl(dataset_path(KILT_CORPUS, data_dir))}
         return [WorkItem(qid=r["id"], condition=condition, question=r["input"],
                          gold={"answers": kilt_answers(r), "provenance": [sorted(s) for s in kilt_gold_titles(r)]},
-                         payload=dict(zip(("passages", "missing_pages"), gold_pages(r, corpus)))
+                         payload=dict(zip(("passages", "missing_pages"), gold_pages(r, corpus), strict=True))
                          if condition == "oracle" else {})
                 for condition in CONDITIONS for r in records]
 

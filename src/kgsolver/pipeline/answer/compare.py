@@ -161,7 +161,7 @@ def sameness(values: Sequence[str | None]) -> str | None:
 def describe(comparison: Comparison, values: Sequence[str], picked: str) -> str:
     """What decided a compared question, for the trace: "compared dates (A: 1978, B: 2006); the later wins"; for
     "the same X", the answer the values gave (`picked`, "yes" or "no")."""
-    read = ", ".join(f"{option}: {value}" for option, value in zip(comparison.options, values))
+    read = ", ".join(f"{option}: {value}" for option, value in zip(comparison.options, values, strict=True))
     if comparison.wins == "same":
         return f"compared the {comparison.attribute} ({read}); {'the same' if picked == 'yes' else 'not the same'}"
     end = {("date", "min"): "earlier", ("date", "max"): "later", ("number", "min"): "smaller",

@@ -86,7 +86,7 @@ def _reader_order(inputs: PreferenceInputs, documents: list[Document]) -> list[D
     if form is None or form.passage_order != "hop":
         return documents
     ordered = hop_order(inputs.question, documents)
-    if inputs.tracer is not None and any(a is not b for a, b in zip(ordered, documents)):
+    if inputs.tracer is not None and any(a is not b for a, b in zip(ordered, documents, strict=True)):
         named = [d.metadata.get("title", "") for d in documents if names_title(inputs.question, d)]
         inputs.tracer.record("reader order", {"order": "hop"}, [d.metadata.get("title", "") for d in ordered],
                              decision=f"read first, named by the question: {', '.join(named)}")

@@ -46,11 +46,11 @@ class AtomicIndex:
         if bool(np.all(keep)):
             return self
         kept = set(self.cids[keep].tolist())
-        return AtomicIndex(self.cids[keep].tolist(), [q for q, k in zip(self.questions, keep.tolist()) if k],
+        return AtomicIndex(self.cids[keep].tolist(), [q for q, k in zip(self.questions, keep.tolist(), strict=True) if k],
                            self.vectors[keep], {cid: sha for cid, sha in self.hashes.items() if cid in kept})
 
     def vector_map(self) -> dict[tuple[int, str], np.ndarray]:
-        return {(int(c), q): v for c, q, v in zip(self.cids, self.questions, self.vectors)}
+        return {(int(c), q): v for c, q, v in zip(self.cids, self.questions, self.vectors, strict=True)}
 
     def search(self, query_vector: np.ndarray, k: int) -> list[AtomicHit]:
         """Top k chunks by their best-matching atomic question."""
@@ -69,7 +69,7 @@ class AtomicIndex:
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         with (path / "questions.jsonl").open("w", encoding="utf-8") as handle:
-            for cid, question in zip(self.cids.tolist(), self.questions):
+            for cid, question in zip(self.cids.tolist(), self.questions, strict=True):
                 handle.write(json.dumps({"cid": cid, "q": question}, ensure_ascii=False) + "\n")
         np.save(path / "vectors.npy", self.vectors)
         (path / "hashes.json").write_text(json.dumps({str(k): v for k, v in self.hashes.items()}), encoding="utf-8")

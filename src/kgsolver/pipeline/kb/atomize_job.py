@@ -111,12 +111,12 @@ def build_index(kb: KnowledgeBase, progress: dict[int, dict], embedder) -> Atomi
             for q in row["questions"]:
                 cids.append(cid)
                 questions.append(q)
-    missing = [i for i, key in enumerate(zip(cids, questions)) if key not in known]
+    missing = [i for i, key in enumerate(zip(cids, questions, strict=True)) if key not in known]
     vectors = embedder.encode([questions[i] for i in missing]) if missing else None
     fresh = {i: vectors[j] for j, i in enumerate(missing)} if vectors is not None else {}
     dims = kb.manifest["embedder"]["dimensions"]
     matrix = np.zeros((len(questions), dims), dtype=np.float32)
-    for i, key in enumerate(zip(cids, questions)):
+    for i, key in enumerate(zip(cids, questions, strict=True)):
         matrix[i] = fresh[i] if i in fresh else known[key]
     return AtomicIndex(cids, questions, matrix, hashes)
 

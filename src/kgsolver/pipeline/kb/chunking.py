@@ -63,7 +63,7 @@ class TokenChunker:
         encoded = self.tokenizer(
             [d.text for d in documents], add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
-        for document, offsets in zip(documents, encoded["offset_mapping"]):
+        for document, offsets in zip(documents, encoded["offset_mapping"], strict=True):
             if not offsets:
                 continue  # whitespace only
             for n, (start, end) in enumerate(self._spans(offsets)):

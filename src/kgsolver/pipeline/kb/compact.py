@@ -79,7 +79,7 @@ def compact(kb: KnowledgeBase, names: set[str] | None = None, spec: IndexSpec | 
     folder = kb.new_segment_folder()
     record = write_segment(folder, [chunks[i] for i in order.tolist()], vectors[order], None,
                            spec or kb.spec(), ids=sorted_ids)
-    parts = [(s, rows, np.searchsorted(sorted_ids, g)) for (s, rows), g in zip(live, gids)]
+    parts = [(s, rows, np.searchsorted(sorted_ids, g)) for (s, rows), g in zip(live, gids, strict=True)]
     _merged_sentences(parts, kb.dimensions).save(folder / SENTENCES_DIR)
     fsync_tree(folder)
     kb.stage_compaction({s.name for s in chosen}, record)

@@ -3,6 +3,7 @@ lock and the garbage collector (pipeline/kb/knowledge_base.py explains the proto
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -33,10 +34,8 @@ HOLD_BEFORE_COMMIT_ENV = "KGSOLVER_TEST_HOLD_BEFORE_COMMIT"
 def versions() -> dict[str, str]:
     out = {}
     for dist in ("kgsolver", "faiss-cpu", "bm25s", "sentence-transformers", "torch"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
     return out
 
 

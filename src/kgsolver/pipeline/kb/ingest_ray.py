@@ -99,7 +99,7 @@ class ChunkEmbedStage:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         rows: dict[str, list] = {"batch": [], "row": [], "chunk": [], "segment": []}
         for number, folder, documents in zip(batch["batch"].tolist(), batch["folder"].tolist(),
-                                             batch["documents"].tolist()):
+                                             batch["documents"].tolist(), strict=True):
             chunks = list(self.chunker.chunk(SourceDocument(**d) for d in json.loads(documents)))
             record = self._write(self.root / folder, chunks) if chunks else None
             for row, chunk in enumerate(chunks):

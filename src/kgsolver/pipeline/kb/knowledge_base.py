@@ -198,7 +198,7 @@ class KnowledgeBase:
             if found:
                 gids = segment.ids.to_global(as_ids([row for row, _ in found]))
                 alive = ~is_dead(gids, self.segment_set.dead)
-                out += [(g, d) for g, (_, d), a in zip(gids.tolist(), found, alive.tolist()) if a]
+                out += [(g, d) for g, (_, d), a in zip(gids.tolist(), found, alive.tolist(), strict=True) if a]
         return out
 
     def _documents_scan(self) -> dict[str, DocumentInfo]:
@@ -236,7 +236,7 @@ class KnowledgeBase:
             found = segment.store.content_hashes(sorted(doc_ids))
             if found:
                 gids = segment.ids.to_global(as_ids([row for row, _, _ in found]))
-                for (_, doc_id, sha), dead in zip(found, is_dead(gids, self.segment_set.dead).tolist()):
+                for (_, doc_id, sha), dead in zip(found, is_dead(gids, self.segment_set.dead).tolist(), strict=True):
                     if not dead:
                         out[doc_id] = sha
         return out

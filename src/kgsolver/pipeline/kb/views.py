@@ -118,7 +118,7 @@ class ChunkView(Mapping[int, Chunk]):
         fresh: dict[int, Chunk] = {}
         for segment, where, rows in self._set.locate(missing):
             read = segment.chunks(rows)
-            for gid, row in zip(missing[where].tolist(), rows.tolist()):
+            for gid, row in zip(missing[where].tolist(), rows.tolist(), strict=True):
                 fresh[gid] = read[row]
         self.rows_read += len(fresh)
         with self._lock:
@@ -157,7 +157,7 @@ class ChunkView(Mapping[int, Chunk]):
                 keep = ~is_dead(gids, mine)
                 stored = segment.store.rows(rows[keep].tolist())
                 self.rows_read += len(stored)
-                for gid, row in zip(gids[keep].tolist(), rows[keep].tolist()):
+                for gid, row in zip(gids[keep].tolist(), rows[keep].tolist(), strict=True):
                     yield gid, stored_chunk(stored[row])
 
     def keys(self) -> KeysView[int]:

@@ -58,7 +58,7 @@ class KGWalker:
         linker = self.resources.entity_linker
         assert linker is not None, "walk() runs only on a knowledge base with a graph"
         links = linker.link(question, embedding=False)
-        return [WalkPath(l.entity_id, l.score) for l in links[: self.settings.beams]]
+        return [WalkPath(link.entity_id, link.score) for link in links[: self.settings.beams]]
 
     def choices(self, path: WalkPath) -> list[tuple[Relation, str, str]]:
         store = self.resources.store
@@ -114,7 +114,7 @@ class KGWalker:
             return [path]
         scores = combine(emb, pick, self.settings.hop_policy, self.settings.llm_weight)
         return [WalkPath(other, path.score + float(sc), path.relations + [rel], path.facts + [text])
-                for (rel, other, text), sc in zip(options, scores)]
+                for (rel, other, text), sc in zip(options, scores, strict=True)]
 
     def walk(self, question: str, sub_question: str | None = None) -> list[WalkPath]:
         if self.resources.store is None or self.resources.entity_linker is None:

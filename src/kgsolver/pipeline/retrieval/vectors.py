@@ -50,7 +50,7 @@ class TextMemo:
         if missing:
             fresh = self.embedder.encode(missing)
             with self._lock:
-                for text, vector in zip(missing, fresh):
+                for text, vector in zip(missing, fresh, strict=True):
                     found[text] = self._memo[text] = vector
                 while len(self._memo) > self.size:
                     self._memo.popitem(last=False)
@@ -140,7 +140,7 @@ def sentence_vectors(embedder: Embedder, doc: Document, sentences: list[str]) ->
         vectors = embedder.sentences.of_chunk(cid)
         texts = embedder.sentences.sentences_of(cid, doc.page_content)
         if vectors is not None and texts is not None and len(texts) == len(vectors):
-            stored = dict(zip(texts, vectors))
+            stored = dict(zip(texts, vectors, strict=True))
     todo = [i for i, s in enumerate(sentences) if s not in stored]
     for i, s in enumerate(sentences):
         if s in stored:

@@ -71,8 +71,9 @@ def link(text: str, kb: Path = KB) -> None:
     """The KG entities a question mentions, with method and score."""
     from kgsolver.graphs.linking import EntityLinker
 
-    for l in EntityLinker(_open(kb).iter_entities()).link(text, embedding=False):
-        out.print(f"{l.score:.3f}  {l.method:9}  {l.entity_id}  {l.name!r}  <- {l.span!r}", markup=False)
+    for found in EntityLinker(_open(kb).iter_entities()).link(text, embedding=False):
+        out.print(f"{found.score:.3f}  {found.method:9}  {found.entity_id}  {found.name!r}  <- {found.span!r}",
+                  markup=False)
 
 
 @graph_app.command("import")

@@ -64,7 +64,7 @@ class ConsistencyFilter:
         removed: list[Removed] = []
         dropped: set[int] = set()
         marks: dict[int, list[str]] = {}
-        for fact, fact_vec in zip(self.user_facts, fact_vecs):
+        for fact, fact_vec in zip(self.user_facts, fact_vecs, strict=True):
             sims = sent_vecs @ fact_vec
             for i, (d, sentence) in enumerate(units):
                 if sims[i] < self.user_similarity or not (diff := conflicting_values(sentence, fact)):

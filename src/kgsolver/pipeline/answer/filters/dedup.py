@@ -22,7 +22,7 @@ class DedupFilter:
         for doc in documents:
             text = normal(doc.page_content)
             duplicate_of = None
-            for earlier, earlier_text in zip(kept, kept_norm):
+            for earlier, earlier_text in zip(kept, kept_norm, strict=True):
                 if text == earlier_text:
                     duplicate_of, how = earlier, "exact duplicate"
                     break

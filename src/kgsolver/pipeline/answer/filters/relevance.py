@@ -97,7 +97,7 @@ class RelevanceFilter:
         threshold = self.cross_encoder_threshold if self.cross_encoder_path else self.threshold
         scorer = "cross-encoder" if self.cross_encoder_path else "embedding"
         kept, removed, below = [], [], []
-        for doc, score in zip(documents, self.scores(question, documents)):
+        for doc, score in zip(documents, self.scores(question, documents), strict=True):
             if score >= threshold:
                 kept.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "relevance": round(score, 4)}))
             else:

@@ -29,7 +29,7 @@ class PageRankTool:
         for link in linker.link(query, embedding=False):
             weights[link.entity_id] = max(weights.get(link.entity_id, 0.0), link.score)
         cids = [d.metadata["cid"] for d in seeds if "cid" in d.metadata]
-        for rank, (cid, eids) in enumerate(store.entities_in_chunks(cids).items()):
+        for rank, eids in enumerate(store.entities_in_chunks(cids).values()):
             for eid in eids:
                 weights[eid] = max(weights.get(eid, 0.0), self.settings.ppr_seed_passage_weight / (1 + rank))
         return weights
