@@ -1,8 +1,9 @@
-"""Letter-bias benchmark (issue 16): a multiple-choice eval run's scored rows (`kgsolver eval openbookqa|pubmedqa|medqa`,
-which record each option's letter log-probability) re-decided without a correction, with the content-free prior and
-with the marginal prior of the choice half, and scored on the two halves of the questions (in the set's order):
-settings are chosen on the first half and the second is reported alone. Accuracy with Wilson 95% intervals and the
-letter (label) distribution of each decision beside the gold one. No LLM call: everything comes from the rows.
+"""Letter-bias benchmark (issue 16): a multiple-choice eval run's scored rows
+(`kgsolver eval openbookqa|pubmedqa|medqa`, which record each option's letter log-probability) re-decided without a
+correction, with the content-free prior and with the marginal prior of the choice half, and scored on the two
+halves of the questions (in the set's order): settings are chosen on the first half and the second is reported alone.
+Accuracy with Wilson 95% intervals and the letter (label) distribution of each decision beside the gold one. No LLM
+call: everything comes from the rows.
 
     .venv/bin/python benchmarks/choice_bias.py --suite openbookqa --runs .kgsolver/obqa_q05 .kgsolver/obqa_q15 \\
         --out benchmarks/results/choice_bias_openbookqa.json

@@ -71,7 +71,8 @@ def gold_letter(row: dict) -> str:
 
 def paired(a: dict, b: dict) -> str:
     """Questions right only under a / only under b."""
-    return f"{sum(x > y for x, y in zip(a['right'], b['right'], strict=True))} / {sum(x < y for x, y in zip(a['right'], b['right'], strict=True))}"
+    pairs = list(zip(a["right"], b["right"], strict=True))
+    return f"{sum(x > y for x, y in pairs)} / {sum(x < y for x, y in pairs)}"
 
 
 def part_report(rows: dict, qids: list[str], weights: list[float], permutations: int | None, passages: str) -> dict:

@@ -7,7 +7,8 @@ the supporting sentences (the brevity filter cuts sentences, not passages). A re
 answer from a passage a filter dropped, so a filter rule is judged here first, on the retrieval side, before any LLM
 run. Optional --set applies config settings (block.field=value) to try a rule on one slice and confirm on another.
 
-    .venv/bin/python benchmarks/filter_recall.py --start 0 --limit 100 --out benchmarks/results/filter_recall_q1-100.json
+    .venv/bin/python benchmarks/filter_recall.py --start 0 --limit 100 \
+        --out benchmarks/results/filter_recall_q1-100.json
 """
 
 from __future__ import annotations

@@ -49,8 +49,9 @@ def _graph_bytes(root: Path) -> dict:
         whole = root / ".whole-graph.tmp.jsonl.gz"
         store.save(whole)
         out = {"base_bytes": kb.component_path(GRAPH_COMPONENT).stat().st_size, "deltas": len(deltas),
-               "last_delta_bytes": deltas[-1].stat().st_size if deltas else 0, "whole_graph_bytes": whole.stat().st_size,
-               "load_s": round(load_s, 4), "entities": store.stats()["entities"], "relations": store.stats()["relations"]}
+               "last_delta_bytes": deltas[-1].stat().st_size if deltas else 0,
+               "whole_graph_bytes": whole.stat().st_size, "load_s": round(load_s, 4),
+               "entities": store.stats()["entities"], "relations": store.stats()["relations"]}
         whole.unlink()
     return out
 
@@ -85,7 +86,8 @@ def main() -> None:
         started = time.perf_counter()
         ingest(work / "base.jsonl", root, config, embedder=embedder, show_progress=False)
         result = {"command": " ".join(["benchmarks/graph_deltas.py", *sys.argv[1:]]), "cpus": os.cpu_count(),
-                  "corpus": CORPUS.name, "base_documents": args.base, "base_ingest_s": round(time.perf_counter() - started, 1),
+                  "corpus": CORPUS.name, "base_documents": args.base,
+                  "base_ingest_s": round(time.perf_counter() - started, 1),
                   "base_graph": _graph_bytes(root)}
         result["add"] = _commit_figures(root, lambda: ingest(work / "add.jsonl", root, config, embedder=embedder,
                                                               show_progress=False))

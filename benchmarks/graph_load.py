@@ -74,7 +74,8 @@ def main() -> None:
     names = [e.name for e in nx_store.iter_entities() if e.id.startswith("HP:")][:100]
     linked = [linker.link(f"patient with {n}", embedding=False, top=1) for n in names]
     ids = [links[0].entity_id for links in linked if links]
-    print(f"linked {len(ids)}/100 HPO names; networkx 1-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=1), ids):.2f} ms,"
+    print(f"linked {len(ids)}/100 HPO names; "
+          f"networkx 1-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=1), ids):.2f} ms,"
           f" 2-hop p50 {p50(lambda e: nx_store.neighbors([e], hops=2), ids):.2f} ms")
 
     with ArcadeDBServer(heap="2g") as server:

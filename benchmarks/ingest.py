@@ -4,8 +4,9 @@
 
 Both throughputs are measured in the same run, on the same chunks, with the same loaded model (target: ingest >=
 0.85 x raw encode). The target is for the vector + BM25 ingest (`graph.extractor=none`); the default ingest, which
-also builds the knowledge graph with spaCy, is measured beside it (its extractor alone: benchmarks/graph_load.py). Retrieval latency covers dense search + BM25 + reciprocal rank fusion, excluding the query
-encoder (query vectors are computed first).
+also builds the knowledge graph with spaCy, is measured beside it (its extractor alone: benchmarks/graph_load.py).
+Retrieval latency covers dense search + BM25 + reciprocal rank fusion, excluding the query encoder (query vectors are
+computed first).
 """
 
 from __future__ import annotations

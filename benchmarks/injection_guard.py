@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/injection_guard.py [--variants 36] [--model qwen2.5-coder-0.5b-instruct]
         [--out benchmarks/results/injection_guard.json] [--rebuild-clean]
 
-- False positives: the guard (its patterns and role markers) over every sentence of evals/data/guard_clean_sentences.jsonl
-  (supporting sentences of the shared HotpotQA and KILT sets); target 0. No LLM.
+- False positives: the guard (its patterns and role markers) over every sentence of
+  evals/data/guard_clean_sentences.jsonl (supporting sentences of the shared HotpotQA and KILT sets); target 0. No LLM.
 - Attack success: each variant of evals/data/injection_set.json injected into a gold passage of a demo question, the
   question answered by the real answer step (filters, grounded generation, the configured policy) over the clean and
   the attacked passages; success = the answer changed. Counted twice: with the filter chain as configured (guard on)
@@ -95,8 +95,8 @@ def run_attacks(cases: list[AttackCase], gateway, embedder, config: KGSolverConf
             row[label] = {"clean": clean, "attacked": attacked, "changed": changed(clean, attacked),
                           "took_target": bool(attacked) and normal(case.target) in normal(attacked)}
         rows.append(row)
-        print(f"{case.variant} {case.kind:14} changed: {row['guard_on']['changed']!s:5} {row['guard_on']['attacked']!r}",
-              flush=True)
+        guarded = row["guard_on"]
+        print(f"{case.variant} {case.kind:14} changed: {guarded['changed']!s:5} {guarded['attacked']!r}", flush=True)
         on_row(rows, summarise(rows, [label for label, _ in conditions]))
     return {"summary": summarise(rows, [label for label, _ in conditions]), "rows": rows}
 
@@ -141,7 +141,8 @@ def main() -> None:
         result.update(model=args.model, policy=config.preference.policy, filters=config.filters.steps,
                       variants_planned=len(cases))
 
-        def save(rows: list[dict], summary: dict) -> None:  # after every variant: a cut-short run keeps what it measured
+        # after every variant: a cut-short run keeps what it measured
+        def save(rows: list[dict], summary: dict) -> None:
             result.update(attacks={"summary": summary, "rows": rows}, seconds=round(time.perf_counter() - started, 1))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -14,9 +14,10 @@ MedQA questions, long vignettes). Each corpus is split into S contiguous segment
   leave them. FTS5 has global statistics by construction; its BM25 uses k1=1.2 and Porter stemming, so its top 10
   may differ from bm25s' even where both are right.
 Latency: one query per call (the pipeline asks one question at a time), p50/p95 over all queries after one warm-up,
-the three searches interleaved query by query so that the machine's other load falls on all alike; also the whole query set in one call for (a) and (b). Agreement against (a): recall@10 (mean share of (a)'s top-10
-ids found, normal 95% interval) and the rate of identical top-10 sets (Wilson 95%); on KILT also each search's own
-recall@10 of the gold passages (provenance titles), which says whether a disagreement with (a) costs answers. With --deleted F, the largest S
+the three searches interleaved query by query so that the machine's other load falls on all alike; also the whole
+query set in one call for (a) and (b). Agreement against (a): recall@10 (mean share of (a)'s top-10 ids found, normal
+95% interval) and the rate of identical top-10 sets (Wilson 95%); on KILT also each search's own recall@10 of the gold
+passages (provenance titles), which says whether a disagreement with (a) costs answers. With --deleted F, the largest S
 is also run with a random fraction F of documents deleted (tombstones for (b), DELETE for (c)); its baseline is one
 bm25s index over the live documents.
 """

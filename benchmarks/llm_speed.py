@@ -37,9 +37,8 @@ def worker(model: str, threads: int, prompt_tokens: int, decode_tokens: int, loo
 
     from kgsolver.pipeline.serve.cli import demo_corpus_dir
 
-    llama = Llama(model_path=model, n_ctx=prompt_tokens + decode_tokens + 64, n_threads=threads, n_threads_batch=threads,
-                  n_batch=512,
-                  verbose=False)
+    llama = Llama(model_path=model, n_ctx=prompt_tokens + decode_tokens + 64, n_threads=threads,
+                  n_threads_batch=threads, n_batch=512, verbose=False)
     text = " ".join(json.loads(line)["text"] for line in (demo_corpus_dir() / "corpus.jsonl").open())
     tokens = llama.tokenize(text.encode("utf-8"))[:prompt_tokens]
     if loop:  # the competing process: decode until killed

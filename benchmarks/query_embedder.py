@@ -123,7 +123,8 @@ def main() -> None:
     kilt_questions = [r["input"] for r in jsonl(data / "kilt/hotpotqa-dev-kilt.mini.jsonl")][:200]
     kilt = [r["text"] for r in jsonl(data / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")]
     rng = random.Random(0)
-    varied = rng.sample(kilt, 400) + rng.sample([r["text"] for r in jsonl(data / "medcorpus/medquad_passages.jsonl")], 100)
+    medquad = [r["text"] for r in jsonl(data / "medcorpus/medquad_passages.jsonl")]
+    varied = rng.sample(kilt, 400) + rng.sample(medquad, 100)
     long = [t for t in varied if ours.count_tokens(t) > 254]
     report["count_tokens_equal"] = all(ours.count_tokens(t) == theirs.count_tokens(t) for t in varied)
     report["cosine"] = {"questions": cosines(ours.encode(questions), theirs.encode(questions)),

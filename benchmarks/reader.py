@@ -1,7 +1,7 @@
 """Reader benchmark (issue 16): HotpotQA dev distractor 200 over its pooled paragraphs (the `hotpotqa` eval suite's
 questions, knowledge base and scoring), one mode, a slice of the questions, with the answer-form step off ("plain")
-and on ("form": `answer_form.enabled`, pipeline/answer/answer_form.py), or the gold passages given to the same answer step
-("oracle", the suite's oracle condition). EM with Wilson 95% intervals, F1, seconds per question, split by the
+and on ("form": `answer_form.enabled`, pipeline/answer/answer_form.py), or the gold passages given to the same answer
+step ("oracle", the suite's oracle condition). EM with Wilson 95% intervals, F1, seconds per question, split by the
 detected answer kind and the HotpotQA type, and the answers the step changed.
 
 The answer-form step changes no prompt, only what is done with the reply, so the "form" condition run after "plain"
@@ -9,8 +9,8 @@ with the same response cache (--cache) makes no new LLM call: seconds per questi
 --cache names a fresh file (cache_hits says). The conditions may run in separate invocations writing per-question rows
 (--rows); --from-rows summarises rows already written without running anything.
 
-    .venv/bin/python benchmarks/reader.py --start 0 --limit 100 --cache .kgsolver/reader.sqlite --rows .kgsolver/q1-100.jsonl \
-        --out benchmarks/results/reader_qwen05_naive_q1-100.json
+    .venv/bin/python benchmarks/reader.py --start 0 --limit 100 --cache .kgsolver/reader.sqlite \
+        --rows .kgsolver/q1-100.jsonl --out benchmarks/results/reader_qwen05_naive_q1-100.json
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ FORM_BASE = {"form": "plain", "oracle_form": "oracle"}
 
 def summary(rows: list[dict]) -> dict:
     ems = [r["em"] for r in rows]
-    return {"n": len(rows), "em": round(mean(ems), 3), "em_ci95": ci95(ems), "f1": round(mean(r["f1"] for r in rows), 3),
-            "s_per_q": round(mean(r["seconds"] for r in rows), 2), "llm_calls_per_q": round(mean(r["calls"] for r in rows), 2),
+    return {"n": len(rows), "em": round(mean(ems), 3), "em_ci95": ci95(ems),
+            "f1": round(mean(r["f1"] for r in rows), 3), "s_per_q": round(mean(r["seconds"] for r in rows), 2),
+            "llm_calls_per_q": round(mean(r["calls"] for r in rows), 2),
             "cache_hits": sum(r["cache_hits"] for r in rows)}
 
 
@@ -165,7 +166,8 @@ def main() -> None:
     else:
         sources = args.from_rows
     rows = [json.loads(line) for path in sources for line in path.read_text(encoding="utf-8").splitlines() if line]
-    if args.from_rows is not None:  # the rows of the --start/--limit slice only (two runs compared on the same questions)
+    # the rows of the --start/--limit slice only (two runs compared on the same questions)
+    if args.from_rows is not None:
         wanted = {i.qid for i in HotpotQASuite().items(datasets_dir(), None)[args.start: args.start + args.limit]}
         rows = [r for r in rows if r["id"] in wanted]
     result = {"llm": sorted({r["llm"] for r in rows}), "mode": args.mode, "start": args.start,

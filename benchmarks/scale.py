@@ -112,7 +112,8 @@ def index_figures(vectors: np.ndarray, queries: np.ndarray, single: int, config:
                      "search_parameters": index.search_parameters()}
         print(name, json.dumps(out[name]), flush=True)
         del index
-    out["recall_at_10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids["ann"], ids["flat"], strict=True)])), 4)
+    overlaps = [len(set(a) & set(b)) / 10 for a, b in zip(ids["ann"], ids["flat"], strict=True)]
+    out["recall_at_10"] = round(float(np.mean(overlaps)), 4)
     out["recall_target_met"] = out["recall_at_10"] >= 0.95
     out["flat_over_ann"] = {f"{mode}_p50": round(out["flat"][mode]["p50_ms"] / out["ann"][mode]["p50_ms"], 2)
                             for mode in ("batched", "single")}
@@ -126,7 +127,8 @@ def make_chunks(first: int, texts: list[str]) -> list:
     out = []
     for row, text in enumerate(texts, start=first):
         doc, part = divmod(row, CHUNKS_PER_DOCUMENT)
-        out.append(Chunk(f"d{doc:07d}#{part}", f"d{doc:07d}", f"Document {doc}", text, part * 300, part * 300 + len(text)))
+        out.append(Chunk(f"d{doc:07d}#{part}", f"d{doc:07d}", f"Document {doc}", text,
+                         part * 300, part * 300 + len(text)))
     return out
 
 

@@ -22,7 +22,8 @@ def inputs(assumptions=(), parametric=None) -> PreferenceInputs:
 def test_answer_calls_are_the_policys():
     assert get_policy("hierarchical").answer_calls(inputs()) == 2  # grounded + closed-book
     assert get_policy("context_only").answer_calls(inputs()) == 1  # never closed-book
-    assert get_policy("hierarchical").answer_calls(inputs(["a fact"])) == 4  # + the user's facts, alone and with passages
+    # + the user's facts, alone and with passages
+    assert get_policy("hierarchical").answer_calls(inputs(["a fact"])) == 4
     asked = ParametricAnswer("Paris", 90, 0)
     assert get_policy("adaptive").answer_calls(inputs(parametric=asked)) == 1  # asked before retrieval already
 

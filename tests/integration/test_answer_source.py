@@ -43,7 +43,8 @@ def test_documents_only_abstains_and_the_cli_says_so(demo_kb, run_cache):
 
 
 @pytest.mark.llm
-@pytest.mark.parametrize("variant", ["v11", "v07", "v28"])  # fake </context> ### SYSTEM:, note to the assistant, zero-width
+# fake </context> ### SYSTEM:, note to the assistant, zero-width
+@pytest.mark.parametrize("variant", ["v11", "v07", "v28"])
 def test_an_injected_passage_does_not_change_the_answer(variant, demo_questions, demo_corpus, qwen05, embedder, config):
     from kgsolver.evals.conflicts import run_default
 

@@ -23,7 +23,8 @@ NO_LLM = {"max_llm_calls": 0}  # retrieval runs, the answer step stops before ca
 API_KEY = "test-key-0123456789abcdef"
 
 ALPHA = [
-    {"id": "a1", "title": "Zorblax River", "text": "The Zorblax River flows through Quendar province into the Amber Sea."},
+    {"id": "a1", "title": "Zorblax River",
+     "text": "The Zorblax River flows through Quendar province into the Amber Sea."},
     {"id": "a2", "title": "Quendar", "text": "Quendar province is known for glass-making and its capital Lirrow."},
     {"id": "shared", "title": "Lirrow Bridge", "text": "The Lirrow Bridge crosses the Zorblax River at Lirrow."},
 ]

@@ -9,8 +9,8 @@ import pytest
 
 
 def kgsolver(*args, check=True, **env):
-    proc = subprocess.run([sys.executable, "-m", "kgsolver.pipeline", *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **env})
+    proc = subprocess.run([sys.executable, "-m", "kgsolver.pipeline", *args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, **env})
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

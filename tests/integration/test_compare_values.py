@@ -1,6 +1,7 @@
-"""Which-of-two comparisons decided from the values the real Qwen 0.5B reads for each option (pipeline/answer/compare.py,
-`answer_form.compare_values`): the direction the question names picks the option, the values are read in two calls
-of their own, and a question whose values the passages do not give falls back to the ordinary answer."""
+"""Which-of-two comparisons decided from the values the real Qwen 0.5B reads for each option
+(pipeline/answer/compare.py, `answer_form.compare_values`): the direction the question names picks the option, the
+values are read in two calls of their own, and a question whose values the passages do not give falls back to the
+ordinary answer."""
 
 import pytest
 from langchain_core.documents import Document
@@ -51,4 +52,5 @@ def test_the_values_read_for_each_side_answer_a_same_attribute_question(qwen05):
     answer, calls = ask(qwen05, "Were The Glass Orchard and Northern Lanterns directed by the same director?",
                         same_values=True)
     assert (answer.answer, calls) == ("no", 2), answer.reason
-    assert answer.reason.startswith("compared the director (Glass Orchard: Ilse Varga, Northern Lanterns: Teodor Malec)")
+    assert answer.reason.startswith(
+        "compared the director (Glass Orchard: Ilse Varga, Northern Lanterns: Teodor Malec)")

@@ -62,8 +62,8 @@ def test_relevance_keeps_a_passage_containing_the_questions_quoted_title(embedde
     q = ('Which Canadian rock band released a song called "Counterparts" and had a drummer who was inducted into the '
          'Modern Drummer Hall of Fame?')
     song = doc('"Nobody\'s Hero" is a song by Canadian progressive rock band Rush, released as the third single from '
-               'their 1993 album "Counterparts". The first stanza deals with the AIDS-related death of a homosexual man '
-               'named Ellis, a friend of Neil Peart when Peart lived in London.', "song", "Nobody's Hero")
+               'their 1993 album "Counterparts". The first stanza deals with the AIDS-related death of a homosexual '
+               'man named Ellis, a friend of Neil Peart when Peart lived in London.', "song", "Nobody's Hero")
     plain = RelevanceFilter(embedder, threshold=0.25, keep_quoted=False).apply(q, [song, doc(TOMATO, "tomato")])
     assert plain.documents == []  # the case the rule exists for
     result = RelevanceFilter(embedder, threshold=0.25).apply(q, [song, doc(TOMATO, "tomato")])

@@ -58,7 +58,8 @@ def test_schema_constrained_json_from_the_small_qwen(qwen05):
 
 def test_defensive_parser_accepts_fenced_and_embedded_json():
     assert parse_json_reply('```json\n{"country": "Peru", "capital": "Lima"}\n```', Capital).capital == "Lima"
-    assert parse_json_reply('Sure! {"country": "Chad", "capital": "N\'Djamena"} hope it helps', Capital).country == "Chad"
+    chatty = 'Sure! {"country": "Chad", "capital": "N\'Djamena"} hope it helps'
+    assert parse_json_reply(chatty, Capital).country == "Chad"
     with pytest.raises(ValueError):
         parse_json_reply("no json here", Capital)
 

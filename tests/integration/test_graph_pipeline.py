@@ -135,7 +135,8 @@ def test_ingest_builds_graph_and_reingest_replaces_provenance(demo_kb, demo_corp
     old_cids = kb.chunk_ids_of({first["id"]}).tolist()
     assert store.entities_in_chunks(old_cids)
     edited = tmp_path / "edit.jsonl"
-    edited.write_text(json.dumps(dict(first, text="Zanzibar Quokka founded the Vexillology Society of Zanzibar.")) + "\n")
+    edit = dict(first, text="Zanzibar Quokka founded the Vexillology Society of Zanzibar.")
+    edited.write_text(json.dumps(edit) + "\n")
     report = ingest(edited, kb_dir, config, embedder=embedder, show_progress=False)
     assert report.documents_replaced == 1 and report.graph.chunks_extracted >= 1
     kb2 = KnowledgeBase.open(kb_dir)
@@ -168,7 +169,8 @@ def test_spacy_extractor_workers_give_the_serial_result(monkeypatch, nlp, shared
     import kgsolver.graphs.extract_spacy as extract_spacy
 
     monkeypatch.setattr(extract_spacy, "MIN_ITEMS_PER_PROCESS", 2)
-    rows = [json.loads(line) for _, line in zip(range(12), (shared_datasets / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open(), strict=False)]
+    corpus = (shared_datasets / "kilt/hotpotqa-dev-kilt.mini.corpus.jsonl").open()
+    rows = [json.loads(line) for _, line in zip(range(12), corpus, strict=False)]
     items = [(i, r["title"], r["text"]) for i, r in enumerate(rows)]
     serial = SpacyExtractor(nlp).extract(items)
     parallel = SpacyExtractor(n_process=2, batch_size=4).extract(items)  # 3 jobs over 2 worker processes

@@ -67,7 +67,8 @@ def test_upsert_and_read_back(store):
 
 def test_upsert_merges_provenance_and_confidence(store):
     store.upsert(_batch())
-    store.upsert(GraphBatch(relations=[Relation("a", "works_for", "b", 0.5, [7]), Relation("a", "likes", "b", 0.4, [7])]))
+    store.upsert(GraphBatch(relations=[Relation("a", "works_for", "b", 0.5, [7]),
+                                       Relation("a", "likes", "b", 0.4, [7])]))
     rels = {(r.predicate): r for r in store.neighbors(["a"]).relations}
     assert rels["works_for"].chunks == [1, 7] and rels["works_for"].confidence == pytest.approx(0.9)
     assert rels["likes"].confidence == pytest.approx(0.4)

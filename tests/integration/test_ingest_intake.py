@@ -81,7 +81,8 @@ def test_empty_documents_are_skipped_with_file_and_line_and_not_counted(tmp_path
 
 def test_api_metadata_never_sets_an_id(tmp_path, embedder, no_graph):
     client = TestClient(create_app(tmp_path / "root", no_graph, embedder=embedder))
-    docs = [{"id": "x1", "title": "X", "text": "The first text.", "metadata": {"wikipedia_title": "T", "wikipedia_id": "9"}},
+    docs = [{"id": "x1", "title": "X", "text": "The first text.",
+             "metadata": {"wikipedia_title": "T", "wikipedia_id": "9"}},
             {"id": "x2", "title": "Y", "text": "The second text.", "metadata": {"wikipedia_id": "x1", "id": "x1"}},
             {"id": "x3", "title": "Z", "text": "   ", "metadata": {}}]
     report = client.post("/kb/meta/documents", json={"documents": docs}).json()

@@ -41,7 +41,8 @@ def test_manifest_records_embedder_counts_and_versions(demo_kb):
 def test_incremental_add_replace_and_unchanged(kb_copy, tmp_path, embedder, config):
     before = KnowledgeBase.open(kb_copy)
     n_chunks = len(before.chunks)
-    extra = _write(tmp_path / "new.jsonl", [{"id": "new-1", "title": "Zyxwv", "text": "Zyxwv is a fictional moon of Qorth."}])
+    extra = _write(tmp_path / "new.jsonl",
+                   [{"id": "new-1", "title": "Zyxwv", "text": "Zyxwv is a fictional moon of Qorth."}])
     report = ingest(extra, kb_copy, config, embedder=embedder, show_progress=False)
     assert (report.documents_added, report.chunks_added) == (1, 1)
     kb = KnowledgeBase.open(kb_copy)
@@ -86,7 +87,8 @@ def test_sigkill_mid_ingest_leaves_previous_kb_usable(kb_copy, shared_datasets):
     manifest_before = json.loads((kb_copy / "manifest.json").read_text())
     corpus = shared_datasets / "kilt" / "hotpotqa-dev-kilt.mini.corpus.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "kgsolver.pipeline", "ingest", str(corpus), "--kb", str(kb_copy)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seen = b""
     deadline = time.monotonic() + 120
     while b"passage/s" not in seen and time.monotonic() < deadline:  # embedding is under way

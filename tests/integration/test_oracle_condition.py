@@ -19,7 +19,8 @@ def test_oracle_answers_from_the_gold_passages(tmp_path, shared_datasets, config
     for item, row in zip(oracle, rows, strict=True):
         assert set(row["cited_titles"]) <= set(item.gold["titles"])
         assert set(row["metrics"]) == {"em", "f1"}  # nothing was retrieved, so no recall is reported
-    answered = [(item, row) for item, row in zip(oracle, rows, strict=True) if row["prediction"] and row["cited_titles"]]
+    answered = [(item, row) for item, row in zip(oracle, rows, strict=True)
+                if row["prediction"] and row["cited_titles"]]
     assert answered, rows  # an answer the answer step grounded in a gold passage it was given
     for item, row in answered:
         gold_text = normal(" ".join(p["title"] + " " + p["text"] for p in item.payload["passages"]))

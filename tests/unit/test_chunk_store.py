@@ -25,7 +25,8 @@ def test_rows_by_position_and_by_document(tmp_path):
     assert sorted(got) == [0, 4, 149]
     assert (got[4].doc_id, got[4].text, got[4].start, got[4].end) == ("d1", "text 1.1", 10, 19)
     assert json.loads(got[149].metadata)["content_sha1"] == "sha-49"
-    assert store.positions_of(["d2", "nope", "d0"]) == [(0, "d0"), (1, "d0"), (2, "d0"), (6, "d2"), (7, "d2"), (8, "d2")]
+    assert store.positions_of(["d2", "nope", "d0"]) == [(0, "d0"), (1, "d0"), (2, "d0"),
+                                                        (6, "d2"), (7, "d2"), (8, "d2")]
     assert store.content_hashes(["d3"]) == [(9, "d3", "sha-3"), (10, "d3", "sha-3"), (11, "d3", "sha-3")]
 
 

@@ -17,7 +17,8 @@ def nlp():
 
 
 def test_definition_noun_is_the_head_of_the_defining_phrase(nlp):
-    assert definition_noun(nlp("The Indianapolis Motor Speedway is an automobile racing circuit in Indiana.")) == "circuit"
+    speedway = nlp("The Indianapolis Motor Speedway is an automobile racing circuit in Indiana.")
+    assert definition_noun(speedway) == "circuit"
     assert definition_noun(nlp("Animorphs is a science fantasy series of young adult books.")) == "series"
     assert definition_noun(nlp("In 2008, Wale signed with Interscope Records.")) is None
     assert definition_noun(nlp("Wale is also an American rapper.")) == "rapper"
@@ -65,7 +66,8 @@ def test_the_noun_a_question_asks_for_outranks_a_broad_entity_label(nlp):
     index = build_kind_index({"Rome": "He starred in a film shot in Rome."}, ["The film was shot in Rome, Italy."],
                              pages, nlp, questions=[question])
     subs = Substitutes(index)
-    pick, kind = subs.pick_with_kind("Rome", "The film was shot in Rome, Italy. " + question, random.Random(0), question)
+    pick, kind = subs.pick_with_kind("Rome", "The film was shot in Rome, Italy. " + question, random.Random(0),
+                                     question)
     assert kind == "def:city" and pick in {"Turin", "Lyon"}  # a city, never the country its label (GPE) allows
     # a question whose noun defines no page keeps the answer's own kind
     assert subs.kind("Rome", "Which tribe lived there?") == subs.kind("Rome")

@@ -1,5 +1,6 @@
 """An answer that only repeats the question (pipeline/answer/answer_form.py `echoes`) is not the answer: with
-`answer_form.retry_echo` (on by default) the reader is told so once (pipeline/answer/generate.py), and a second echo abstains."""
+`answer_form.retry_echo` (on by default) the reader is told so once (pipeline/answer/generate.py), and a second echo
+abstains."""
 
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage
@@ -11,7 +12,8 @@ from kgsolver.pipeline.answer.preference.parametric import ParametricReply, clos
 
 QUESTION = 'The actor known for his role as "Freddie" in The Deep Blue Sea won an award for his role in what play?'
 PASSAGES = [
-    Document("The Deep Blue Sea is a 2011 film; Tom Hiddleston plays Freddie.", metadata={"title": "The Deep Blue Sea"}),
+    Document("The Deep Blue Sea is a 2011 film; Tom Hiddleston plays Freddie.",
+             metadata={"title": "The Deep Blue Sea"}),
     Document("Tom Hiddleston won the Laurence Olivier Award for Cymbeline.", metadata={"title": "Tom Hiddleston"}),
 ]
 RETRY = AnswerFormSettings(retry_echo=True, compare_values=False)
@@ -72,4 +74,5 @@ def test_a_closed_book_echo_is_no_answer_either():
             return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
 
     assert closed_book_answer(Closed(), QUESTION, form=RETRY).answer is None
-    assert closed_book_answer(Closed(), QUESTION, form=AnswerFormSettings(retry_echo=False)).answer == "The Deep Blue Sea"
+    no_retry = AnswerFormSettings(retry_echo=False)
+    assert closed_book_answer(Closed(), QUESTION, form=no_retry).answer == "The Deep Blue Sea"

@@ -13,7 +13,9 @@ import Stemmer
 
 from kgsolver.connectors.keyword_index import BM25Index, search_segments
 
-WORDS = ["fever", "cough", "asthma", "insulin", "diabetes", "kidney", "liver", "heart", "stroke", "anemia", "migraine", "tremor", "rash", "vaccine", "virus", "bacteria", "antibiotic", "dose", "tablet", "injection", "symptom", "chronic", "acute", "therapy", "surgery"]
+WORDS = ["fever", "cough", "asthma", "insulin", "diabetes", "kidney", "liver", "heart", "stroke", "anemia", "migraine",
+         "tremor", "rash", "vaccine", "virus", "bacteria", "antibiotic", "dose", "tablet", "injection", "symptom",
+         "chronic", "acute", "therapy", "surgery"]
 QUERIES = ["fever and cough", "insulin dose for diabetes", "chronic kidney liver heart", "asthma asthma therapy",
            "surgery", "virus vaccine bacteria antibiotic rash"]
 SIZES = (25, 40, 15)

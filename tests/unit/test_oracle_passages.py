@@ -10,7 +10,8 @@ from kgsolver.evals.suites.kilt_hotpotqa import gold_pages
 
 RECORD = {
     "_id": "q1",
-    "context": [["Distractor", ["Not this. ", "Nor this."]], ["Neil Peart", ["Neil Peart was the drummer ", "of Rush."]],
+    "context": [["Distractor", ["Not this. ", "Nor this."]],
+                ["Neil Peart", ["Neil Peart was the drummer ", "of Rush."]],
                 ["Counterparts", ["Counterparts is an album ", "by Rush. "]]],
     # hop order: the album first, the drummer second; a title named twice is given once
     "supporting_facts": [["Counterparts", 0], ["Neil Peart", 0], ["Counterparts", 1]],
@@ -31,7 +32,8 @@ def test_hotpotqa_supporting_title_missing_from_the_context_is_named():
 def test_kilt_gold_pages_follow_the_first_provenance_in_order():
     corpus = {"Nobody's Hero": "A song by Rush.", "Neil Peart": "The drummer.", "Other": "x"}
     record = {"id": "k1", "output": [{"answer": "Rush"},  # an answer without provenance is skipped
-                                     {"answer": "Rush", "provenance": [{"title": "Neil Peart"}, {"title": "Nobody's Hero"},
+                                     {"answer": "Rush", "provenance": [{"title": "Neil Peart"},
+                                                                       {"title": "Nobody's Hero"},
                                                                        {"title": "Neil Peart"}]},
                                      {"answer": "Rush", "provenance": [{"title": "Other"}]}]}
     assert gold_pages(record, corpus) == ([{"title": "Neil Peart", "text": "The drummer."},

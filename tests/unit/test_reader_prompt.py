@@ -36,7 +36,8 @@ def test_few_shot_puts_the_worked_examples_before_the_question():
     assert [type(m) for m in plain] == [SystemMessage, HumanMessage]
     assert [type(m) for m in shot] == [SystemMessage] + [HumanMessage, AIMessage] * len(EXAMPLES) + [HumanMessage]
     assert shot[-1].content == plain[-1].content and shot[0].content == plain[0].content
-    for (_, question, _reply), turn, answer in zip(EXAMPLES, shot[1::2], shot[2::2], strict=False):  # the last turn has no answer
+    # strict=False: the last question turn has no answer after it
+    for (_, question, _reply), turn, answer in zip(EXAMPLES, shot[1::2], shot[2::2], strict=False):
         assert question in turn.content and "<passage n=1" in turn.content
         GroundedReply.model_validate_json(answer.content)  # the examples reply in the format asked for
 
@@ -61,7 +62,8 @@ def test_compared_answer_is_one_option_resting_on_the_cited_passages():
     # "Bob Smith" is written nowhere in the passages: as a free span it is ungrounded, as one of the two options the
     # question names it is a judgement over the passages the model cited.
     session = RecordingSession({"facts": "Robert Smith 1900, Jane Doe 1950", "answer": "Bob Smith", "passages": [1, 2]})
-    # (compare_values off: the values would decide this question before the model's own pick; tests/unit/test_compare.py)
+    # (compare_values off: the values would decide this question before the model's own pick;
+    # tests/unit/test_compare.py)
     answer = generate_grounded(session, CHOICE, PASSAGES, AnswerFormSettings(compare=True, compare_values=False))
     assert (answer.answer, answer.cited) == ("Bob Smith", [0, 1])
     call = session.calls[0]

@@ -50,7 +50,8 @@ def test_empty_and_binary_files_are_reported_and_skipped(tmp_path):
 
 def test_kilt_knowledge_source_format(tmp_path):
     record = {"_id": "22003", "wikipedia_id": "22003", "wikipedia_title": "Neil Peart",
-              "text": ["Neil Peart\n", "Neil Ellwood Peart was a Canadian musician.", "Section::::Career.\n", "He drummed."]}
+              "text": ["Neil Peart\n", "Neil Ellwood Peart was a Canadian musician.", "Section::::Career.\n",
+                       "He drummed."]}
     path = tmp_path / "kilt.jsonl.gz"
     with gzip.open(path, "wt") as handle:
         handle.write(json.dumps(record) + "\n")

@@ -76,5 +76,6 @@ def decode_text(path: Path, data: bytes, report: ReadReport) -> str:
         raise CorpusFormatError(bad_byte_message(path, data, exc.start).replace(
             "is not valid UTF-8", f"is neither UTF-8 nor {FALLBACK_ENCODING}")) from None
     line = data.count(b"\n", 0, bad) + 1
-    report.note(f"{path}: not UTF-8; read as {FALLBACK_ENCODING} (Western European), first non-UTF-8 byte at line {line}")
+    report.note(f"{path}: not UTF-8; read as {FALLBACK_ENCODING} (Western European), "
+                f"first non-UTF-8 byte at line {line}")
     return text

@@ -71,7 +71,8 @@ class SentenceTransformerEmbedder(Embeddings):
         self.name = DEFAULT_EMBEDDER_NAME if model_path is None else path.name
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dimension = (getattr(self.model, "get_embedding_dimension", None)
+                         or self.model.get_sentence_embedding_dimension)
         dimensions = get_dimension()
         if dimensions is None:  # a vector index needs one fixed width
             raise MissingModelError(f"{path}: the model does not report a fixed embedding dimension")

@@ -131,7 +131,8 @@ _FROZEN = ("qid", "source", "question", "answer", "answer_aliases", "substitute"
            "substitute_kind", "verdict", "irrelevant")
 
 
-def load_samples(data_dir: Path | None = None, limit: int | None = None, path: Path = DATA_FILE) -> list[ConflictSample]:
+def load_samples(data_dir: Path | None = None, limit: int | None = None,
+                 path: Path = DATA_FILE) -> list[ConflictSample]:
     """The frozen questions (the first `limit`), their gold passages joined from the datasets by id; a row that is
     malformed or no longer agrees with the dataset is refused with its file and line."""
     rows = []

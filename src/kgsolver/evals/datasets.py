@@ -51,7 +51,8 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 
 def kilt_gold_titles(record: dict) -> list[set[str]]:
     """Each KILT output's provenance as a set of page titles (the corpus is matched by title)."""
-    return [{p["title"] for p in out.get("provenance", [])} for out in record.get("output", []) if out.get("provenance")]
+    return [{p["title"] for p in out.get("provenance", [])}
+            for out in record.get("output", []) if out.get("provenance")]
 
 
 def kilt_answers(record: dict) -> list[str]:

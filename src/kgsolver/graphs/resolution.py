@@ -2,8 +2,9 @@
 
 Rules, in order, each logged with its reason: (1) normalization (ids are normalized names), (2) alias table (an
 extracted name equal to a known name or synonym, e.g. an HPO synonym), (3) short names ("Peart" ->
-"Neil Peart" when exactly one multi-token named entity in the same chunk ends with it), (4) embedding similarity of names
-above a threshold, only between fuzzy-similar names with the same numbers (so "Type 1" never merges with "Type 2").
+"Neil Peart" when exactly one multi-token named entity in the same chunk ends with it), (4) embedding similarity of
+names above a threshold, only between fuzzy-similar names with the same numbers (so "Type 1" never merges with
+"Type 2").
 """
 
 from __future__ import annotations

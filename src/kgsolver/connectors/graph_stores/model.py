@@ -18,7 +18,8 @@ _POSSESSIVE = re.compile(r"['\u2019]s$")
 
 
 def normalize_name(name: str) -> str:
-    """The key that alias tables and exact linking compare: NFKC, casefold, no article, possessive or edge punctuation."""
+    """The key that alias tables and exact linking compare: NFKC, casefold, no article, possessive or edge
+    punctuation."""
     text = unicodedata.normalize("NFKC", name).casefold().strip()
     text = _POSSESSIVE.sub("", text)
     text = _LEADING_ARTICLE.sub("", text)

@@ -233,7 +233,8 @@ class Neo4jStore:
         if source == target:
             found = self._entities([source])
             return Subgraph(entities=found) if found else None
-        rows = self._read(f"MATCH (a:{L} {{id: $a}}), (b:{L} {{id: $b}}) MATCH p = shortestPath((a)-[:{R}*..{hops}]-(b)) "
+        rows = self._read(f"MATCH (a:{L} {{id: $a}}), (b:{L} {{id: $b}}) "
+                          f"MATCH p = shortestPath((a)-[:{R}*..{hops}]-(b)) "
                           f"RETURN [x IN nodes(p) | x.id] AS ids, [r IN relationships(p) | {_REL_LIST}] AS rels",
                           a=source, b=target)
         if not rows:
@@ -245,7 +246,8 @@ class Neo4jStore:
         n = self._read(f"MATCH (n:{L}) RETURN count(n) AS n")[0]["n"]
         r = self._read(f"MATCH (:{L})-[r:{R}]->(:{L}) RETURN count(r) AS n")[0]["n"]
         m = self._read(f"MATCH (:{C})-[x:MENTIONS]->(:{L}) RETURN count(x) AS n")[0]["n"]
-        preds = self._read(f"MATCH (:{L})-[r:{R}]->(:{L}) RETURN r.predicate AS p, count(r) AS n ORDER BY n DESC LIMIT 20")
+        preds = self._read(f"MATCH (:{L})-[r:{R}]->(:{L}) "
+                           "RETURN r.predicate AS p, count(r) AS n ORDER BY n DESC LIMIT 20")
         return {"entities": n, "relations": r, "mentions": m, "predicates": {x["p"]: x["n"] for x in preds}}
 
     # ---- which committed journal (connectors/graph_stores/journal.py) this store reflects ----

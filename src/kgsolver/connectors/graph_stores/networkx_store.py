@@ -170,7 +170,8 @@ class NetworkXStore:
             for rel in self.iter_relations():
                 handle.write(json.dumps({"k": "r", **rel.to_record()}, ensure_ascii=False) + "\n")
             for cid, eids in self.mentions.items():
-                handle.write(json.dumps({"k": "m", "chunk_id": cid, "entities": sorted(eids)}, ensure_ascii=False) + "\n")
+                mention = {"k": "m", "chunk_id": cid, "entities": sorted(eids)}
+                handle.write(json.dumps(mention, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> NetworkXStore:

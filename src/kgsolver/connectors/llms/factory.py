@@ -20,8 +20,8 @@ from kgsolver.connectors.registry import Registry, UnknownName
 
 
 class BackendSettings(Protocol):
-    """What the backends read from `LLMSettings` (pipeline/config/__init__.py), which satisfies this structurally: connectors
-    never import the pipeline."""
+    """What the backends read from `LLMSettings` (pipeline/config/__init__.py), which satisfies this structurally:
+    connectors never import the pipeline."""
 
     name: str
     n_ctx: int

@@ -32,7 +32,8 @@ def installed_version(dist: str) -> str | None:
 
 def missing_pins(model: GGUFModel, version_of: VersionOf = installed_version) -> list[str]:
     """The pins of `model` not installed at exactly the pinned version (absent, or another version)."""
-    return [pin for dist, pin in zip(model.distributions, model.pins(), strict=True) if version_of(dist) != model.version]
+    return [pin for dist, pin in zip(model.distributions, model.pins(), strict=True)
+            if version_of(dist) != model.version]
 
 
 def install_plan(model: GGUFModel, version_of: VersionOf = installed_version,

@@ -58,6 +58,7 @@ class ChatLocalTransformers(BaseChatModel):
         completion = int(output.shape[1] - prompt_len)
         message = AIMessage(
             content=text,
-            usage_metadata={"input_tokens": prompt_len, "output_tokens": completion, "total_tokens": prompt_len + completion},
+            usage_metadata={"input_tokens": prompt_len, "output_tokens": completion,
+                            "total_tokens": prompt_len + completion},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])

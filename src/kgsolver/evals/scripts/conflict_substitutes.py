@@ -107,7 +107,8 @@ def build_kind_index(answers_with_sentence: dict[str, str | None], passages: lis
     defined: dict[str, str] = {}  # normal(page name) -> definition noun
     names: dict[str, str] = {}
     titles = sorted(pages)
-    for title, doc in zip(titles, nlp.pipe((pages[t][:300] for t in titles), batch_size=64, disable=["ner"]), strict=True):
+    docs = nlp.pipe((pages[t][:300] for t in titles), batch_size=64, disable=["ner"])
+    for title, doc in zip(titles, docs, strict=True):
         if noun := definition_noun(doc):
             defined[normal(title_name(title))] = noun
             names[normal(title_name(title))] = title_name(title)
@@ -143,7 +144,8 @@ def build_kind_index(answers_with_sentence: dict[str, str | None], passages: lis
         else:
             kinds[answer] = surface
         pool.setdefault(kinds[answer], set()).add(answer)
-    asked = {q: noun for q, doc in zip(questions, nlp.pipe(questions, disable=["ner"]), strict=True) if (noun := asked_noun(doc))}
+    asked = {q: noun for q, doc in zip(questions, nlp.pipe(questions, disable=["ner"]), strict=True)
+             if (noun := asked_noun(doc))}
     return KindIndex(kinds, pool, asked)
 
 

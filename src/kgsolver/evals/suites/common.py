@@ -90,7 +90,8 @@ def retrieve_evidence(solver: Solver, query: str, mode: str, k: int | None = Non
     if mode == "naive":
         return solver.retriever(k).invoke(query), []
     result = solver.ask(query, mode=mode)
-    docs = [Document(e.text, metadata={"title": e.title, "doc_id": e.doc_id, "score": e.score}) for e in result.evidence]
+    docs = [Document(e.text, metadata={"title": e.title, "doc_id": e.doc_id, "score": e.score})
+            for e in result.evidence]
     return docs, [s.model_dump() for s in result.trace]
 
 
@@ -110,7 +111,8 @@ def choice_messages(question: str, options: dict[str, str], passages: list[Docum
 
 def choose(solver: Solver, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
            *, purpose: str, max_chars: int = 800) -> dict[str, Any]:
-    """One letter-constrained LLM call; returns prediction, usage and the trace (an invalid reply scores as no answer)."""
+    """One letter-constrained LLM call; returns prediction, usage and the trace (an invalid reply scores as no
+    answer)."""
     letters = tuple(options)
     tracer, started = Tracer(), time.perf_counter()
     messages = choice_messages(question, options, passages, max_chars)
@@ -122,7 +124,8 @@ def choose(solver: Solver, question: str, options: dict[str, str], passages: lis
         prediction, decision = "", f"no valid letter: {exc}"
     tracer.record("choose", {"letters": letters, "passages": len(passages or [])}, prediction, decision=decision,
                   tokens=session.usage.prompt_tokens + session.usage.completion_tokens, started=started)
-    return {"prediction": prediction, "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
+    return {"prediction": prediction, "usage": session.usage.model_dump(),
+            "trace": [s.model_dump() for s in tracer.steps]}
 
 
 class ScoredChoice:

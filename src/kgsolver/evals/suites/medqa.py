@@ -3,7 +3,8 @@
 MedQuAD is consumer-health text and does not cover USMLE vignettes well (the gold answer string occurs in it for about
 a third of questions, as often as the wrong options); the report says so. The KG condition plugs in through
 `KGFacts`: it runs only when the knowledge base holds a `graph` component and `kgsolver.graphs` exposes
-the graph view's `facts(text, limit) -> list[str]` (graphs/view.py); otherwise its rows are recorded as unavailable, never answered another way.
+the graph view's `facts(text, limit) -> list[str]` (graphs/view.py); otherwise its rows are recorded as unavailable,
+never answered another way.
 """
 
 from __future__ import annotations

@@ -102,7 +102,9 @@ _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _YEAR = re.compile(r"\b(\d{3,4})\b")
 _NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million|billion|thousand|hundred)?", re.I)
 _SCALE = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
-_SPELLED = {w: n for n, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
+_SPELLED = {w: n for n, w in enumerate([
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
 
 
 def _ordinal(year: int, month: int = 1, day: int = 1) -> float | None:
@@ -227,7 +229,8 @@ def comparison_calls(question: str, form: AnswerFormSettings | None) -> int:
 
 
 def compare_options(session: LLMSession, question: str, comparison: Comparison, documents: Sequence[Document],
-                    formatted: Callable[[list[Document]], str], max_tokens: int = 32) -> tuple[str | None, list[str], int]:
+                    formatted: Callable[[list[Document]], str],
+                    max_tokens: int = 32) -> tuple[str | None, list[str], int]:
     """The option the values pick (None: undecided), the values as read, and the tokens the calls took: one LLM call
     per option over the passages that name it (`formatted` writes them as the answer prompt does)."""
     read: list[str] = []

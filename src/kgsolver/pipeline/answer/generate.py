@@ -178,8 +178,8 @@ def _reply(session: LLMSession, messages: list[BaseMessage], schema: type[BaseMo
 
 def _compared(session: LLMSession, question: str, comparison: Comparison,
               documents: list[Document]) -> GroundedAnswer | None:
-    """The option the two values read from the passages pick (pipeline/answer/compare.py), cited by the passages that name
-    either option; None when the values do not decide."""
+    """The option the two values read from the passages pick (pipeline/answer/compare.py), cited by the passages that
+    name either option; None when the values do not decide."""
     picked, values, tokens = compare_options(session, question, comparison, documents, format_passages)
     if picked is None:
         return None

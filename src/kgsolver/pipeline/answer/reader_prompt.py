@@ -78,4 +78,5 @@ def hop_order(question: str, documents: list[Document]) -> list[Document]:
     given. A bridge question names its first hop and a comparison both sides: a small reader reads those before the
     passages retrieval ranked above them."""
     named = [names_title(question, d) for d in documents]
-    return [d for d, n in zip(documents, named, strict=True) if n] + [d for d, n in zip(documents, named, strict=True) if not n]
+    pairs = list(zip(documents, named, strict=True))
+    return [d for d, n in pairs if n] + [d for d, n in pairs if not n]

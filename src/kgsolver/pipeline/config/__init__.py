@@ -48,7 +48,8 @@ class LLMSettings(BaseModel):
     name: str = DEMO_MODEL
     n_ctx: int = 4096
     n_threads: int = 0  # 0 = all cores
-    cpu_build: str = Field("auto", description="llama.cpp CPU build: auto (best the CPU runs, proven once), avx512, base")
+    cpu_build: str = Field("auto", description="llama.cpp CPU build: auto (best the CPU runs, proven once), "
+                           "avx512, base")
     seed: int = 0
     temperature: float = 0.0
     max_tokens: int = 384
@@ -95,8 +96,10 @@ class VectorIndexSettings(BaseModel):
                             "at 1M (0.25 ms/query single-threaded, Flat 150 ms)")
     hnsw_m: int = Field(32, ge=4, description="graph neighbours per node")
     hnsw_ef_construction: int = Field(80, ge=8, description="candidates while building the graph")
-    hnsw_ef_search: int = Field(128, ge=1, description="candidates per query: 64 gave recall@10 0.96 at 200k, 128 0.99")
-    pq_bytes: int = Field(48, ge=1, description="PQ code bytes per vector (must divide the dimensions; 8 per byte at 384)")
+    hnsw_ef_search: int = Field(128, ge=1,
+                                description="candidates per query: 64 gave recall@10 0.96 at 200k, 128 0.99")
+    pq_bytes: int = Field(48, ge=1,
+                          description="PQ code bytes per vector (must divide the dimensions; 8 per byte at 384)")
 
     def spec(self) -> IndexSpec:
         from kgsolver.connectors.vector_index import IndexSpec  # faiss stays out of reading the configuration

@@ -22,7 +22,8 @@ _BUDGET = Budget()  # the per-question budget's defaults are the agent's too: on
 class AgentSettings(BaseModel):
     max_llm_calls: int = Field(cast(int, _BUDGET.max_llm_calls), ge=1,
                                description="LLM calls per question, the final answer's included")
-    max_tokens: int = Field(cast(int, _BUDGET.max_tokens), ge=256, description="prompt + completion tokens per question")
+    max_tokens: int = Field(cast(int, _BUDGET.max_tokens), ge=256,
+                            description="prompt + completion tokens per question")
     max_seconds: float = Field(cast(float, _BUDGET.max_seconds), gt=0, description="wall-clock seconds per question")
     max_rounds: int = Field(2, ge=0, description="pike/agent: decomposition rounds (sub-questions)")
     max_hops: int = Field(2, ge=1, description="ksl: KG hops per walk")

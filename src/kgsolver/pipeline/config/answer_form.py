@@ -21,7 +21,8 @@ class AnswerFormSettings(BaseModel):
                                               "earlier turns of the chat) before the question")
     compare: bool = Field(False, description="which-of-two and yes/no questions: the reader writes the fact for each "
                                              "side first, then an answer constrained to the two options or yes/no")
-    compare_facts_chars: int = Field(240, description="compare: at most this many characters of facts before the answer")
+    compare_facts_chars: int = Field(240, description="compare: at most this many characters of facts before the "
+                                     "answer")
     # On by default: no right answer lost on HotpotQA 1-200 with either model, and 12 wrong answers of the 0.5B and
     # the 1.5B became abstentions (docs/RESULTS.md, "Issue 16, sixth session").
     retry_echo: bool = Field(True, description="an answer that only repeats words of the question (\"The Deep Blue "
@@ -31,14 +32,13 @@ class AnswerFormSettings(BaseModel):
     # lost on the choice part, nothing changed held out (docs/RESULTS.md, "Issue 16, seventh session").
     same_values: bool = Field(True, description="yes/no questions asking whether two named things share an "
                               "attribute (\"Were A and B from the same country?\"): the reader gives each one's "
-                              "value in its own call and the answer is yes when the two agree (pipeline/answer/compare.py; "
-                              "with compare_values)")
+                              "value in its own call and the answer is yes when the two agree "
+                              "(pipeline/answer/compare.py; with compare_values)")
     # "hop" by default: chosen on HotpotQA 1-100, where it gained 5 answers and lost none over the 0.5B and the 1.5B;
     # held out it gained 3 and lost 4 (the 1.5B's naive run lost 2 net): docs/RESULTS.md, "Issue 16, seventh session".
-    passage_order: Literal["rank", "hop"] = Field("hop", description="the order of the reader's passages: 'rank' as "
-                                                  "retrieval ranked them, 'hop' the passages whose title the question "
-                                                  "names first (the first hop of a bridge, both sides of a comparison), "
-                                                  "then the others in rank order")
+    passage_order: Literal["rank", "hop"] = Field("hop", description=(
+        "the order of the reader's passages: 'rank' as retrieval ranked them, 'hop' the passages whose title the "
+        "question names first (the first hop of a bridge, both sides of a comparison), then the others in rank order"))
     # On by default: it gained on the choice part (HotpotQA 1-100) with both the 0.5B and the 1.5B and lost nothing
     # held out (101-200); docs/RESULTS.md, "Issue 16, sixth session".
     compare_values: bool = Field(True, description="which-of-two questions comparing a date or a number (earlier, "

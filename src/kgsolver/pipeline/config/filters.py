@@ -7,10 +7,12 @@ from pydantic import BaseModel, Field
 
 class FilterSettings(BaseModel):
     enabled: bool = True
-    steps: list[str] = Field(default_factory=lambda: ["instruction_guard", "dedup", "relevance", "consistency", "brevity"],
-                             description="filters in the order they run")
+    steps: list[str] = Field(
+        default_factory=lambda: ["instruction_guard", "dedup", "relevance", "consistency", "brevity"],
+        description="filters in the order they run")
     relevance_threshold: float = Field(0.25, description="min cosine(question, passage) with the embedder")
-    keep_bridges: bool = Field(True, description="keep a passage below the threshold when a kept passage names its title")
+    keep_bridges: bool = Field(True, description="keep a passage below the threshold when a kept passage names its "
+                               "title")
     keep_quoted: bool = Field(True, description="keep a passage below the threshold when it contains a phrase the "
                               "question quotes")
     llm_judge: bool = Field(False, description="one batched LLM yes/no relevance judgement when calls are to spare")

@@ -6,7 +6,8 @@ it, and nothing is deleted. It then tombstones the documents' chunks (`Knowledge
 in the chunk store, vector, keyword and sentence indexes of their segments are no longer read, and compaction drops
 them, and with them their atomic questions: `read_atomic` leaves out the questions of tombstoned chunks), removes
 their graph provenance (the graph step ingest runs for a replaced document, with nothing new to extract), and commits
-all of it at once: a process killed before the manifest swap leaves the knowledge base as it was. Nothing is re-embedded, re-extracted or rebuilt.
+all of it at once: a process killed before the manifest swap leaves the knowledge base as it was. Nothing is
+re-embedded, re-extracted or rebuilt.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class UnknownDocumentError(KnowledgeBaseError):
     """A delete named a document id the knowledge base does not hold; nothing was deleted."""
 
     def __init__(self, root: Path, unknown: list[str]) -> None:
-        shown = ", ".join(repr(d) for d in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        shown = ", ".join(repr(d) for d in unknown[:10]) + more
         super().__init__(f"{root}: no document with id {shown}; nothing was deleted "
                          f"(`kgsolver kb list --kb {root}` lists the ids)")
         self.unknown = unknown

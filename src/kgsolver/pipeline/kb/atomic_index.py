@@ -46,7 +46,8 @@ class AtomicIndex:
         if bool(np.all(keep)):
             return self
         kept = set(self.cids[keep].tolist())
-        return AtomicIndex(self.cids[keep].tolist(), [q for q, k in zip(self.questions, keep.tolist(), strict=True) if k],
+        questions = [q for q, k in zip(self.questions, keep.tolist(), strict=True) if k]
+        return AtomicIndex(self.cids[keep].tolist(), questions,
                            self.vectors[keep], {cid: sha for cid, sha in self.hashes.items() if cid in kept})
 
     def vector_map(self) -> dict[tuple[int, str], np.ndarray]:

@@ -4,8 +4,8 @@ The merged segment keeps every chunk's global id (ids.npy, sorted), so the graph
 and every reader's ids stay valid. Its vector index is built again from the stored vectors with the current
 `IndexSpec` (a trained IVF index is re-trained on what is left), its BM25 index from the stored text, and its
 sentence index is copied from the merged segments' (nothing is re-encoded). A compaction of every segment also folds
-the graph's deltas and writes the atomic questions without those of deleted chunks. The commit is the usual one: readers of
-the previous generation keep its segments until they close it.
+the graph's deltas and writes the atomic questions without those of deleted chunks. The commit is the usual one:
+readers of the previous generation keep its segments until they close it.
 
 `compact_if_due` is the automatic trigger a commit runs (settings in `KBSettings`): see `kb_ids.pick_for_compaction`.
 """

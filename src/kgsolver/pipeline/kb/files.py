@@ -82,7 +82,8 @@ def read_manifest(root: Path) -> dict:
         raise KnowledgeBaseError(f"{path}: format 1 (one chunk file and index per generation); this kgsolver reads "
                                  f"format {FORMAT_VERSION}: convert it in place with `kgsolver kb upgrade --kb {root}`")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise KnowledgeBaseError(f"{path}: format {manifest.get('format_version')}, this kgsolver reads {FORMAT_VERSION}")
+        raise KnowledgeBaseError(
+            f"{path}: format {manifest.get('format_version')}, this kgsolver reads {FORMAT_VERSION}")
     return manifest
 
 

@@ -270,7 +270,8 @@ class KnowledgeBase:
         staged = dict(record, name=folder_name, base=base, explicit_ids=False)
         segment = Segment(self.root, staged, self.dimensions)
         if len(segment.store) != staged["rows"]:
-            raise KnowledgeBaseError(f"{segment.folder}: {len(segment.store)} stored rows, the record says {staged['rows']}")
+            raise KnowledgeBaseError(
+                f"{segment.folder}: {len(segment.store)} stored rows, the record says {staged['rows']}")
         self.manifest["next_chunk_id"] = base + staged["rows"]
         self._new_segments.append(staged)
         self.segment_set.segments.append(segment)

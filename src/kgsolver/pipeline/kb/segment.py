@@ -33,7 +33,8 @@ from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.ids import SegmentIds, as_ids, is_dead
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
-VECTORS_FILE, DENSE_FILE, BM25_DIR, SENTENCES_DIR, IDS_FILE = "vectors.npy", "dense.faiss", "bm25", "sentences", "ids.npy"
+VECTORS_FILE, DENSE_FILE, BM25_DIR = "vectors.npy", "dense.faiss", "bm25"
+SENTENCES_DIR, IDS_FILE = "sentences", "ids.npy"
 
 
 def fsync_tree(path: Path) -> None:

@@ -108,7 +108,8 @@ def upgrade(root: Path) -> dict:
         kept = {k: v for k, v in files.items() if k not in CORE_COMPONENTS and k != SENTENCE_COMPONENT}
         new = dict(manifest, format_version=FORMAT_VERSION, generation=generation, files=kept, segments=segments,
                    tombstones=[], versions=versions(), updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                   upgraded_from=1, next_chunk_id=max(int(manifest["next_chunk_id"]), int(ids[-1]) + 1 if len(ids) else 0))
+                   upgraded_from=1,
+                   next_chunk_id=max(int(manifest["next_chunk_id"]), int(ids[-1]) + 1 if len(ids) else 0))
         write_json_atomic(lease_path(root, generation), {"generation": generation,
                                                           "files": sorted(generation_names(new))})
         write_json_atomic(root / MANIFEST, new)

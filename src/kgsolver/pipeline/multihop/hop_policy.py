@@ -39,7 +39,8 @@ HOP_POLICIES: Registry[np.ndarray] = Registry("hop policy", {
     "combine": _combined, "llm": _llm_first, "embedding": _embedding_only})
 
 
-def embedding_scores(embedder: Embedder, choices: list[str], question: str, sub_question: str | None = None) -> np.ndarray:
+def embedding_scores(embedder: Embedder, choices: list[str], question: str,
+                     sub_question: str | None = None) -> np.ndarray:
     """max(cos(choice, question), cos(choice, sub-question)) per choice."""
     if not choices:
         return np.zeros(0, dtype=np.float32)

@@ -56,4 +56,5 @@ class KBRetriever(BaseRetriever):
 
 
 def valid_hits(scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[int, float]]]:
-    return [[(int(i), float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0] for row_s, row_i in zip(scores, ids, strict=True)]
+    return [[(int(i), float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
+            for row_s, row_i in zip(scores, ids, strict=True)]

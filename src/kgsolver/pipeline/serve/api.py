@@ -107,7 +107,8 @@ class KnowledgeBases:
             return self._gateway
 
     def solver(self, name: str, top_k: int | None = None) -> Solver:
-        """The one long-lived solver of a knowledge base; it reopens the KB itself after each ingest (Solver._generation)."""
+        """The one long-lived solver of a knowledge base; it reopens the KB itself after each ingest
+        (Solver._generation)."""
         path = self.existing(name)
         embedder, gateway = self.embedder, self.gateway
         if top_k and top_k != self.config.retrieval.top_k:

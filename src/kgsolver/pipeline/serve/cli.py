@@ -119,7 +119,8 @@ def check_question(question: str, config: KGSolverConfig) -> None:
 
 
 @app.command()
-def ask(question: str, kb: Path = KB_OPTION, as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+def ask(question: str, kb: Path = KB_OPTION,
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
         llm: str | None = LLM_OPTION, mode: str = typer.Option("naive", "--mode"),
         top_k: int | None = typer.Option(None, "--top-k", min=1),
         assume: list[str] = typer.Option([], "--assume", help="a fact you state; outranks retrieved text (repeatable)"),
@@ -141,7 +142,8 @@ def demo_corpus_dir() -> Path:
 @app.command()
 def demo(kb: Path = typer.Option(Path(".kgsolver/demo-kb"), "--kb"), llm: str | None = LLM_OPTION,
          questions: int = typer.Option(4, "--questions", min=1),
-         mode: str = typer.Option("agent", "--mode", help="the sample questions are multi-hop: agent by default")) -> None:
+         mode: str = typer.Option("agent", "--mode",
+                                  help="the sample questions are multi-hop: agent by default")) -> None:
     """Ingest the bundled demo corpus (300 Wikipedia paragraphs) and answer sample questions with citations."""
     import time
 

@@ -63,7 +63,8 @@ def path(source: str, target: str, kb: Path = KB, max_hops: int = typer.Option(4
     store = _open(kb)
     start = _resolve(store, source)
     found = store.shortest_path(start, _resolve(store, target), max_hops=max_hops)
-    out.print(verbalize_path(found, start) if found else f"no path within {max_hops} hops", markup=False, highlight=False)
+    out.print(verbalize_path(found, start) if found else f"no path within {max_hops} hops",
+              markup=False, highlight=False)
 
 
 @graph_app.command()

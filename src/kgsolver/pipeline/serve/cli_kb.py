@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-kb_app = typer.Typer(help="Look after a knowledge base: list and delete documents, compact, upgrade.", no_args_is_help=True)
+kb_app = typer.Typer(help="Look after a knowledge base: list and delete documents, compact, upgrade.",
+                     no_args_is_help=True)
 out, console = Console(), Console(stderr=True)
 KB = typer.Option(..., "--kb", help="knowledge base folder")
 

@@ -11,7 +11,8 @@ def serve(root: Path = typer.Option(Path(".kgsolver/kbs"), "--root", envvar="KGS
                                     help="folder holding one knowledge base folder per name"),
           host: str = typer.Option("127.0.0.1", "--host", envvar="KGSOLVER_API_HOST", help="0.0.0.0 in a container"),
           port: int = typer.Option(8000, "--port", envvar="KGSOLVER_API_PORT", min=1, max=65535),
-          preload: bool = typer.Option(False, "--preload", help="load the embedder and the LLM before serving")) -> None:
+          preload: bool = typer.Option(False, "--preload",
+                                       help="load the embedder and the LLM before serving")) -> None:
     """Serve the HTTP API (OpenAPI schema at /docs and /openapi.json) over the knowledge bases in --root."""
     import uvicorn
 

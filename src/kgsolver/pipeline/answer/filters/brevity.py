@@ -25,7 +25,8 @@ class BrevityFilter:
         self.first_sentence_bonus = first_sentence_bonus
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:
-        units = [(d, j, s) for d, doc in enumerate(documents) for j, s in enumerate(passage_sentences(self.embedder, doc))]
+        units = [(d, j, s) for d, doc in enumerate(documents)
+                 for j, s in enumerate(passage_sentences(self.embedder, doc))]
         if not units:
             return FilterResult(documents, FilterReport(filter=self.name, kept=len(documents)))
         # A sentence is scored with its passage's title in front ("She was born in ..." keeps its subject), from the
@@ -33,7 +34,8 @@ class BrevityFilter:
         sentences = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, _, s in units if dd == d])
                                     for d, doc in enumerate(documents)])
         scores = sentences @ self.embedder.encode([question])[0]
-        ranked = sorted(range(len(units)), key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
+        ranked = sorted(range(len(units)),
+                        key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
         chosen: set[int] = set()
         spent = 0
         for i in ranked:
@@ -47,7 +49,8 @@ class BrevityFilter:
             keep = [units[i][2] for i in mine if i in chosen]
             for i in mine:
                 if i not in chosen:
-                    removed.append(Removed(kind="sentence", ref=doc_ref(doc), reason=f"over the {self.token_budget}-token budget "
+                    removed.append(Removed(kind="sentence", ref=doc_ref(doc),
+                                           reason=f"over the {self.token_budget}-token budget "
                                            f"(similarity {scores[i]:.2f})", detail=units[i][2][:160]))
             if keep:
                 kept.append(with_text(doc, " ".join(keep)))

@@ -70,7 +70,8 @@ class ConsistencyFilter:
                 if sims[i] < self.user_similarity or not (diff := conflicting_values(sentence, fact)):
                     continue
                 dropped.add(i)
-                removed.append(Removed(kind="sentence", ref=doc_ref(documents[d]), reason="contradicts a user-stated fact",
+                removed.append(Removed(kind="sentence", ref=doc_ref(documents[d]),
+                                       reason="contradicts a user-stated fact",
                                        detail=f"{sentence[:160]!r} vs user {fact[:160]!r}: {sorted(diff[0])} vs "
                                               f"{sorted(diff[1])}"))
                 marks.setdefault(d, []).append(f"user: {fact[:120]}")

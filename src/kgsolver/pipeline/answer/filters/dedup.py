@@ -27,7 +27,8 @@ class DedupFilter:
                     duplicate_of, how = earlier, "exact duplicate"
                     break
                 score = fuzz.token_set_ratio(text, earlier_text)
-                if score >= self.similarity and min(len(text), len(earlier_text)) > 0.8 * max(len(text), len(earlier_text)):
+                shorter, longer = sorted((len(text), len(earlier_text)))
+                if score >= self.similarity and shorter > 0.8 * longer:
                     duplicate_of, how = earlier, f"near duplicate ({score:.0f}%)"
                     break
             if duplicate_of is not None:

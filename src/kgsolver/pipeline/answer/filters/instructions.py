@@ -138,8 +138,8 @@ class InstructionGuardFilter:
             clean = [s for s, flagged in sentences if not flagged]
             for s, flagged in sentences:
                 if flagged:
-                    removed.append(Removed(kind="sentence", ref=doc_ref(doc), reason="instruction inside retrieved text",
-                                           detail=s[:160]))
+                    removed.append(Removed(kind="sentence", ref=doc_ref(doc),
+                                           reason="instruction inside retrieved text", detail=s[:160]))
             if clean:
                 kept.append(doc if len(clean) == len(sentences) else with_text(doc, " ".join(clean)))
             elif sentences:

@@ -99,7 +99,8 @@ class RelevanceFilter:
         kept, removed, below = [], [], []
         for doc, score in zip(documents, self.scores(question, documents), strict=True):
             if score >= threshold:
-                kept.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "relevance": round(score, 4)}))
+                kept.append(Document(page_content=doc.page_content,
+                                     metadata={**doc.metadata, "relevance": round(score, 4)}))
             else:
                 below.append((doc, score))
         phrases = quoted_phrases(question) if self.keep_quoted else []
@@ -107,7 +108,8 @@ class RelevanceFilter:
             quoted = quoted_in(doc, phrases) if phrases else None
             via = bridge_source(doc, kept) if self.keep_bridges and quoted is None else None
             if quoted is not None:
-                kept.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "relevance": round(score, 4)}))
+                kept.append(Document(page_content=doc.page_content,
+                                     metadata={**doc.metadata, "relevance": round(score, 4)}))
                 removed.append(Removed(kind="kept_flagged", ref=doc_ref(doc), reason=(
                     f"kept below the threshold ({scorer} {score:.3f} < {threshold}): it contains the question's "
                     f"quoted {quoted!r}")))

@@ -1,7 +1,8 @@
 """What every preference policy shares: the inputs, the candidate answers, cheap conflict detection, the outcome.
 
 A policy gathers candidate answers (user-stated facts, retrieved context, the model's parametric knowledge) through
-the LLM session, then a pure `decide` function picks one by the policy's rules; `decide` is unit-testable without an LLM.
+the LLM session, then a pure `decide` function picks one by the policy's rules; `decide` is unit-testable without an
+LLM.
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
         return GroundedCandidate(None)
     started = time.perf_counter()
     grounded = llm_step(lambda: generate_grounded(inputs.session, inputs.question, evidence, inputs.answer_form),
-                        None,
-                        tracer=inputs.tracer, tool="generate", input=inputs.question, failure="stopped", started=started)
+                        None, tracer=inputs.tracer, tool="generate", input=inputs.question, failure="stopped",
+                        started=started)
     if grounded is None:  # no grounded candidate (not an abstention: the model never answered)
         return None
     if grounded.abstained:

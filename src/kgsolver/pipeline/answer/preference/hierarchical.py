@@ -63,7 +63,8 @@ def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder
     return PolicyOutcome(None, make_preference(policy, "none", cand, f"{why}; abstaining"))
 
 
-def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *, parametric: bool = True) -> tuple[Candidates, list]:
+def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *,
+           parametric: bool = True) -> tuple[Candidates, list]:
     cand = cand or Candidates(parametric=inputs.parametric)
     documents = inputs.documents  # what the relevance filter kept is what is relevant
     cand.context_relevant = bool(documents)

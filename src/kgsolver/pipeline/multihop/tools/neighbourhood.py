@@ -65,6 +65,7 @@ class NeighbourhoodTool:
         found = self.candidates(seeds)
         cids = list(found)
         sims = self.resources.chunk_similarity(query, cids)
-        scored = sorted(((found[c][0] * (0.5 + float(s)), c) for c, s in zip(cids, sims, strict=True)), reverse=True)[:k]
+        scored = sorted(((found[c][0] * (0.5 + float(s)), c) for c, s in zip(cids, sims, strict=True)),
+                        reverse=True)[:k]
         return self.resources.documents([(cid, score) for score, cid in scored], self.name,
                                         [{"via": found[cid][1]} for _, cid in scored])
