@@ -19,7 +19,14 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction, Record
 from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation, Subgraph
+from kgsolver.connectors.graph_stores.model import (
+    Entity,
+    GraphBatch,
+    Relation,
+    Subgraph,
+    edge_order,
+    walk_neighbourhood,
+)
 
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -197,7 +204,7 @@ class Neo4jStore:
         out: dict[str, list[tuple[Relation, str]]] = {}
         for row in rows:
             out.setdefault(row["id"], []).append((_relation(row["r"]), row["other"]))
-        return out
+        return {node: sorted(found, key=edge_order) for node, found in out.items()}
 
     def _entities(self, ids: list[str]) -> dict[str, Entity]:
         rows = self._read(f"MATCH (n:{self.label}) WHERE n.id IN $ids RETURN {_ENTITY_FIELDS}", ids=ids)
@@ -205,25 +212,10 @@ class Neo4jStore:
 
     def neighbors(self, seeds: list[str], *, hops: int = 1, predicates: list[str] | None = None,
                   degree_cap: int = 50) -> Subgraph:
-        seen = list(self._entities(list(dict.fromkeys(seeds))))
-        sub, frontier, rel_keys, visited = Subgraph(), seen, set(), set(seen)
-        for hop in range(hops):
-            if hop > 0 and frontier:
-                degrees = self._degrees(frontier)
-                frontier = [n for n in frontier if degrees.get(n, 0) <= degree_cap]
-            edges, nxt = self._edges(frontier, predicates) if frontier else {}, []
-            for node in frontier:
-                ranked = sorted(edges.get(node, []), key=lambda e: (-e[0].confidence, e[0].predicate, e[1]))
-                for rel, other in ranked[:degree_cap]:
-                    if rel.key not in rel_keys:
-                        rel_keys.add(rel.key)
-                        sub.relations.append(rel)
-                    if other not in visited:
-                        visited.add(other)
-                        nxt.append(other)
-            frontier = nxt
-        sub.entities = self._entities(sorted(visited))
-        return sub
+        start = list(self._entities(list(dict.fromkeys(seeds))))
+        relations, visited = walk_neighbourhood(start, hops=hops, degree_cap=degree_cap, degrees=self._degrees,
+                                                edges=lambda ids: self._edges(ids, predicates))
+        return Subgraph(entities=self._entities(sorted(visited)), relations=relations)
 
     def shortest_path(self, source: str, target: str, *, max_hops: int = 4) -> Subgraph | None:
         hops = int(max_hops)

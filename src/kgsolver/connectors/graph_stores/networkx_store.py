@@ -14,7 +14,14 @@ from pathlib import Path
 
 import networkx as nx
 
-from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation, Subgraph
+from kgsolver.connectors.graph_stores.model import (
+    Entity,
+    GraphBatch,
+    Relation,
+    Subgraph,
+    edge_order,
+    walk_neighbourhood,
+)
 
 
 def _merge_entity(old: Entity | None, new: Entity) -> Entity:
@@ -23,10 +30,6 @@ def _merge_entity(old: Entity | None, new: Entity) -> Entity:
     aliases = list(dict.fromkeys([*old.aliases, *new.aliases, *([old.name] if old.name != new.name else [])]))
     return Entity(new.id, new.name or old.name, new.type or old.type, [a for a in aliases if a != new.name],
                   new.description or old.description, old.source if old.source != "text" else new.source)
-
-
-def _edge_order(rel: Relation, other: str) -> tuple:
-    return (-rel.confidence, rel.predicate, other)
 
 
 class NetworkXStore:
@@ -109,29 +112,16 @@ class NetworkXStore:
         edges += [(d["rel"], s) for s, _, d in self.g.in_edges(node, data=True)]
         if predicates is not None:
             edges = [(r, other) for r, other in edges if r.predicate in predicates]
-        return sorted(edges, key=lambda e: _edge_order(e[0], e[1]))
+        return sorted(edges, key=edge_order)
 
     def neighbors(self, seeds: list[str], *, hops: int = 1, predicates: list[str] | None = None,
                   degree_cap: int = 50) -> Subgraph:
         wanted = set(predicates) if predicates else None
-        seen = [s for s in dict.fromkeys(seeds) if s in self.g]
-        sub, frontier, rel_keys = Subgraph(), list(seen), set()
-        visited = set(seen)
-        for hop in range(hops):
-            nxt = []
-            for node in frontier:
-                if hop > 0 and self.g.degree(node) > degree_cap:
-                    continue
-                for rel, other in self._edges_of(node, wanted)[:degree_cap]:
-                    if rel.key not in rel_keys:
-                        rel_keys.add(rel.key)
-                        sub.relations.append(rel)
-                    if other not in visited:
-                        visited.add(other)
-                        nxt.append(other)
-            frontier = nxt
-        sub.entities = {n: self.g.nodes[n]["entity"] for n in visited}
-        return sub
+        start = [s for s in dict.fromkeys(seeds) if s in self.g]
+        relations, visited = walk_neighbourhood(
+            start, hops=hops, degree_cap=degree_cap, degrees=lambda ids: {n: self.g.degree(n) for n in ids},
+            edges=lambda ids: {n: self._edges_of(n, wanted) for n in ids})
+        return Subgraph(entities={n: self.g.nodes[n]["entity"] for n in visited}, relations=relations)
 
     def shortest_path(self, source: str, target: str, *, max_hops: int = 4) -> Subgraph | None:
         if source not in self.g or target not in self.g:
