@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from tqdm import tqdm
 
 from kgsolver.connectors.embedders import TokenizingEmbedder
 from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.run_config import build_config, fingerprint_changes, sha256_file
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
@@ -53,39 +52,7 @@ class RunSpec:
 
 def load_done(path: Path) -> dict[str, dict]:
     """Completed rows by key; a torn last line (a run killed mid-write) is dropped and the file rewritten without it."""
-    if not path.exists():
-        return {}
-    rows, good, torn = {}, [], False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            torn = True
-            continue
-        if row.get("key") not in rows:
-            good.append(line)
-        rows[row["key"]] = row
-    if torn:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(f"{line}\n" for line in good), encoding="utf-8")
-        os.replace(tmp, path)
-    return rows
-
-
-class RowWriter:
-    def __init__(self, path: Path):
-        self._handle = path.open("a", encoding="utf-8")
-        self._lock = threading.Lock()
-
-    def write(self, row: dict) -> None:
-        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
-        with self._lock:
-            self._handle.write(line)
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        self._handle.close()
+    return read_rows(path, lambda row: row["key"], repair=True)
 
 
 def evaluate_item(suite: Suite, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
@@ -197,7 +164,7 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     done = load_done(path)
     pending = [item for item in items if item.key not in done]
     scores = [r.get("metrics", {}).get(suite.headline, 0.0) for r in done.values() if not r.get("unavailable")]
-    writer = RowWriter(path)
+    writer = RowLog(path)
     bar = tqdm(total=len(items), initial=len(items) - len(pending), unit="q", desc=spec.suite,
                disable=not spec.show_progress)
     try:

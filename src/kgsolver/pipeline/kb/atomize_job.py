@@ -10,8 +10,6 @@ and drops the questions of removed ones. Replies are cached by the gateway; `wor
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway
+from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb import atomize_prompt as prompt
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
@@ -56,15 +55,7 @@ def chunk_hash(title: str, text: str) -> str:
 
 def read_progress(root: Path) -> dict[int, dict]:
     """cid -> {"sha", "questions"}; the last record per chunk wins, a torn last line (killed mid-write) is skipped."""
-    path, done = root / PROGRESS, {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            done[int(row["cid"])] = row
-    return done
+    return read_rows(root / PROGRESS, lambda row: int(row["cid"]))
 
 
 def clean_questions(questions: list[str], n: int) -> list[str]:
@@ -147,7 +138,7 @@ def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: 
         except KGSolverError:
             return cid, None
 
-    with (root / PROGRESS).open("a", encoding="utf-8") as log, ThreadPoolExecutor(max_workers=workers) as pool, \
+    with RowLog(root / PROGRESS) as log, ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(todo), unit="chunk", desc="atomize", disable=not show_progress) as bar:
         for start in range(0, len(todo), checkpoint_every):
             for cid, qs in pool.map(work, todo[start:start + checkpoint_every]):
@@ -156,10 +147,7 @@ def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: 
                     report.chunks_failed += 1
                     continue
                 chunk = kb.chunks[cid]
-                log.write(json.dumps({"cid": cid, "sha": chunk_hash(chunk.title, chunk.text), "questions": qs},
-                                     ensure_ascii=False) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
+                log.write({"cid": cid, "sha": chunk_hash(chunk.title, chunk.text), "questions": qs})
                 report.chunks_atomized += 1
             report.questions_indexed = checkpoint(root, embedder)
             report.checkpoints += 1
