@@ -7,7 +7,7 @@ Vectors are a mixture of gaussians around n/200 random centres, normalised (clus
 approximate search has real neighbours to find; on uniform noise no index does). Queries are held-out draws from the
 same mixture. Text: 40 words per passage, half from its cluster's own 50-word vocabulary, half from a shared one.
 
-1. Index: exact Flat against the ANN index `FaissIndex.build` chooses with the configured `VectorIndexSettings`
+1. Index: exact Flat against the ANN index `FaissIndex.build` chooses with the configured `IndexSpec`
    (built in the same run): build time, search ms/query p50/p95 batched (batches of 100 queries) and single-query,
    recall@10 of the ANN against Flat (target >= 0.95), and the ratios Flat/ANN.
 2. Knowledge base (pipeline/kb/knowledge_base.py segments): append rate (chunks/s, batches of 100k chunks, one commit
@@ -96,7 +96,7 @@ def search_times(index: FaissIndex, queries: np.ndarray, single: int, threads: i
 
 def index_figures(vectors: np.ndarray, queries: np.ndarray, single: int, config: KGSolverConfig,
                   threads: int) -> dict:
-    spec = config.vector_index.spec()
+    spec = config.vector_index
     out = {"spec": spec.__dict__}
     ids = {}
     for name, build_spec in (("flat", None), ("ann", spec)):
@@ -193,7 +193,7 @@ def kb_figures(root: Path, vectors: np.ndarray, labels: np.ndarray, centres: np.
 
     kb = KnowledgeBase.create(root, embedder={"name": "synthetic-384", "dimensions": DIMENSIONS},
                               chunking=config.chunking.model_dump())
-    kb.index_spec, kb.settings = config.vector_index.spec(), settings
+    kb.index_spec, kb.settings = config.vector_index, settings
     n, seconds = len(vectors), []
     for start in range(0, n, batch):
         chunks = make_chunks(start, passage_texts(labels[start:start + batch], seed=start))
@@ -208,7 +208,7 @@ def kb_figures(root: Path, vectors: np.ndarray, labels: np.ndarray, centres: np.
     print("kb open", json.dumps(out["open"]), flush=True)
 
     kb = KnowledgeBase.open(root)
-    kb.index_spec, kb.settings = config.vector_index.spec(), settings
+    kb.index_spec, kb.settings = config.vector_index, settings
     new_vectors, new_labels = clustered_unit_vectors(CHUNKS_PER_DOCUMENT * 1000, centres, np.random.default_rng(3))
     added = make_chunks(n, passage_texts(new_labels, seed=n))
 

@@ -4,14 +4,12 @@ search parameters survive a save and load, and a spec at load overrides them; re
 
 from __future__ import annotations
 
-import dataclasses
-
 import faiss
 import numpy as np
 import pytest
 
 from kgsolver.connectors.vector_index import FaissIndex, IndexSpec
-from kgsolver.pipeline.config import VectorIndexSettings
+from kgsolver.pipeline.config import KGSolverConfig
 
 DIMENSIONS = 384
 
@@ -34,7 +32,7 @@ def corpus() -> tuple[np.ndarray, np.ndarray]:
 
 def default_spec(**changes) -> IndexSpec:
     """The configured defaults, with the Flat threshold lowered so that 20k vectors get the approximate kind."""
-    return dataclasses.replace(VectorIndexSettings().spec(), **{"flat_below": 10_000, **changes})
+    return IndexSpec(**{"flat_below": 10_000, **changes})
 
 
 def recall_at_10(index: FaissIndex, exact: FaissIndex, queries: np.ndarray) -> float:
@@ -43,11 +41,12 @@ def recall_at_10(index: FaissIndex, exact: FaissIndex, queries: np.ndarray) -> f
     return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
-def test_the_configuration_fills_the_spec():
-    settings = VectorIndexSettings(kind="hnsw", encoding="flat", ivf_nprobe=5, hnsw_ef_search=33)
-    assert settings.spec() == IndexSpec(**settings.model_dump())
+def test_the_configuration_is_the_spec(monkeypatch):
+    monkeypatch.setenv("KGSOLVER_VECTOR_INDEX__KIND", "hnsw")
+    monkeypatch.setenv("KGSOLVER_VECTOR_INDEX__HNSW_EF_SEARCH", "33")
+    assert KGSolverConfig().vector_index == IndexSpec(kind="hnsw", hnsw_ef_search=33)
     with pytest.raises(ValueError, match="kind"):
-        VectorIndexSettings(kind="lsh")
+        IndexSpec(kind="lsh")
     with pytest.raises(ValueError, match="pq_bytes"):
         FaissIndex.build(clustered_unit_vectors(200), IndexSpec(flat_below=100, encoding="pq", pq_bytes=50))
 

@@ -1,9 +1,10 @@
 """Dense vector index on faiss: inner product over normalised vectors, addressed by stable int64 chunk ids.
 
-`FaissIndex.build` chooses the index by size (`IndexSpec`, filled from the pipeline's `VectorIndexSettings`): exact
-Flat below `flat_below` vectors; above it IVF (trained k-means lists, `ivf_nprobe` of them searched) or HNSW (a graph,
-`hnsw_ef_search` candidates), each storing full vectors or SQ8/PQ codes to save memory. Search parameters are stored in
-the index file and, where a spec is given at load, set from it, so a config change needs no rebuild.
+`FaissIndex.build` chooses the index by size (`IndexSpec`, connectors/index_spec.py, the configuration's
+`vector_index`): exact Flat below `flat_below` vectors; above it IVF (trained k-means lists, `ivf_nprobe` of them
+searched) or HNSW (a graph, `hnsw_ef_search` candidates), each storing full vectors or SQ8/PQ codes to save memory.
+Search parameters are stored in the index file and, where a spec is given at load, set from it, so a config change
+needs no rebuild.
 
 faiss-gpu is used for search when installed and a GPU is present, for Flat and IVF; faiss has no GPU HNSW, so an HNSW
 index always searches on the CPU. The persisted index is always the CPU form.
@@ -11,19 +12,18 @@ index always searches on the CPU. The persisted index is always the CPU form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
+from kgsolver.connectors.index_spec import IndexSpec
+
 # faiss's own type hints declare the base Index only; the subclass attributes used here (hnsw, id_map, the direct map,
 # HNSW search parameters) exist at run time on the SWIG objects, so those objects are typed Any.
 _faiss: Any = faiss
 
-KINDS = ("ivf", "hnsw")
-ENCODINGS = ("flat", "sq8", "pq")
 _ADD_BATCH = 65_536  # rows converted to contiguous float32 at a time, so a memory-mapped input is never copied whole
 _LIVE = faiss.IDSelectorRange(0, 2**62)  # every id but -1, the mark a removed HNSW entry carries
 
@@ -31,41 +31,6 @@ _LIVE = faiss.IDSelectorRange(0, 2**62)  # every id but -1, the mark a removed H
 def gpu_count() -> int:
     get = getattr(faiss, "get_num_gpus", None)
     return int(get()) if get else 0
-
-
-@dataclass(frozen=True)
-class IndexSpec:
-    """How a segment's vectors are indexed (filled from the pipeline's `VectorIndexSettings`, which says why)."""
-
-    flat_below: int = 50_000
-    kind: str = "ivf"
-    encoding: str = "sq8"
-    ivf_lists_per_sqrt_n: float = 4.0
-    ivf_train_per_list: int = 40
-    ivf_nprobe: int = 16
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
-    pq_bytes: int = 48
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"IndexSpec.kind: {self.kind!r} is not one of {KINDS}")
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"IndexSpec.encoding: {self.encoding!r} is not one of {ENCODINGS}")
-
-    def ivf_lists(self, n: int) -> int:
-        """Lists for n vectors: ~c·sqrt(n), but never fewer than `ivf_train_per_list` vectors to train each one."""
-        return max(1, min(round(self.ivf_lists_per_sqrt_n * n ** 0.5), n // self.ivf_train_per_list))
-
-    def factory(self, dimensions: int, n: int) -> str:
-        """The faiss index_factory string for n vectors of this many dimensions."""
-        if self.encoding == "pq" and dimensions % self.pq_bytes:
-            raise ValueError(f"IndexSpec.pq_bytes: {self.pq_bytes} does not divide the {dimensions} dimensions")
-        codes = {"flat": "Flat", "sq8": "SQ8", "pq": f"PQ{self.pq_bytes}"}[self.encoding]
-        if self.kind == "ivf":
-            return f"IVF{self.ivf_lists(n)},{codes}"
-        return f"HNSW{self.hnsw_m}" + ("" if self.encoding == "flat" else f",{codes}")
 
 
 def _training_sample(vectors: np.ndarray, spec: IndexSpec) -> np.ndarray:

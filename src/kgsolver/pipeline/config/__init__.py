@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.graphs.settings import GraphSettings
@@ -20,7 +21,6 @@ from kgsolver.pipeline.config.ray import RaySettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMGateway
-    from kgsolver.connectors.vector_index import IndexSpec
 
 
 def _default_cache_dir() -> Path:
@@ -78,35 +78,6 @@ class LimitSettings(BaseModel):
                                 "LLM for over 5 minutes")
 
 
-class VectorIndexSettings(BaseModel):
-    """Which faiss index a segment of this many vectors gets (figures: benchmarks/scale.py, docs/RESULTS.md)."""
-
-    flat_below: int = Field(50_000, ge=1, description="exact Flat search below this many vectors: fast enough there "
-                            "(~1 ms/query batched at 20k) and nothing to train")
-    kind: Literal["ivf", "hnsw"] = Field("ivf", description="above flat_below: IVF (built in 280 s at 1M on a loaded "
-                                         "2-core machine) or HNSW (graph build 35 s at 200k, IVF-SQ8 22 s; no GPU form "
-                                         "in faiss); both reach recall@10 >= 0.95")
-    encoding: Literal["flat", "sq8", "pq"] = Field("sq8", description="stored codes: sq8 is 4x smaller than full "
-                                                   "floats (1M: ~0.4 GB resident) at recall@10 0.98; pq is smaller "
-                                                   "still but loses recall, and its training takes minutes here")
-    ivf_lists_per_sqrt_n: float = Field(4.0, gt=0, description="IVF lists = this * sqrt(n), the usual rule: 4,000 "
-                                        "lists of ~250 vectors at 1M")
-    ivf_train_per_list: int = Field(40, ge=1, description="k-means training rows per list (faiss warns below 39)")
-    ivf_nprobe: int = Field(16, ge=1, description="lists searched per query, the recall/speed knob: recall@10 0.98 "
-                            "at 1M (0.25 ms/query single-threaded, Flat 150 ms)")
-    hnsw_m: int = Field(32, ge=4, description="graph neighbours per node")
-    hnsw_ef_construction: int = Field(80, ge=8, description="candidates while building the graph")
-    hnsw_ef_search: int = Field(128, ge=1,
-                                description="candidates per query: 64 gave recall@10 0.96 at 200k, 128 0.99")
-    pq_bytes: int = Field(48, ge=1,
-                          description="PQ code bytes per vector (must divide the dimensions; 8 per byte at 384)")
-
-    def spec(self) -> IndexSpec:
-        from kgsolver.connectors.vector_index import IndexSpec  # faiss stays out of reading the configuration
-
-        return IndexSpec(**self.model_dump())
-
-
 class ChoiceSettings(BaseModel):
     """Multiple-choice questions (the OpenBookQA, MedQA and PubMedQA suites): each option's letter is scored, not
     generated (evals/suites/common.py), and these settings decide among the scores (evals/suites/choice_bias.py)."""
@@ -155,7 +126,7 @@ class KGSolverConfig(BaseSettings):
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
     api: ApiSettings = ApiSettings()
-    vector_index: VectorIndexSettings = VectorIndexSettings()
+    vector_index: IndexSpec = IndexSpec()
     kb: KBSettings = KBSettings()
     ray: RaySettings = RaySettings()
 

@@ -82,7 +82,7 @@ class KnowledgeBase:
         self.bm25 = BM25View(self._box)
         self.sentences = SentenceView(self._box)
         # How new segments are indexed and when a commit compacts: a writer with a config sets them
-        # (config.vector_index.spec(), config.kb); left None, they come from KGSolverConfig() (defaults and env).
+        # (config.vector_index, config.kb); left None, they come from KGSolverConfig() (defaults and env).
         self.index_spec: IndexSpec | None = None
         self.settings: KBSettings | None = None
         self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
@@ -108,7 +108,7 @@ class KnowledgeBase:
         if self.index_spec is None:
             from kgsolver.pipeline.config import KGSolverConfig  # the configuration module imports this one's users
 
-            self.index_spec = KGSolverConfig().vector_index.spec()
+            self.index_spec = KGSolverConfig().vector_index
         return self.index_spec
 
     def kb_settings(self) -> KBSettings:
@@ -151,7 +151,7 @@ class KnowledgeBase:
     def configure(self, config: KGSolverConfig) -> None:
         """How this writer's new segments are indexed and when its commit compacts: the caller's configuration, never
         a fresh read of the environment (an API started with its own settings must compact by them)."""
-        self.index_spec, self.settings = config.vector_index.spec(), config.kb
+        self.index_spec, self.settings = config.vector_index, config.kb
 
     @classmethod
     def open(cls, root: Path, config: KGSolverConfig | None = None) -> KnowledgeBase:
