@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.connectors.registry import Registry, UnknownName
+from kgsolver.connectors.registry import Registry, UnknownName, lazy
 
 
 def test_registry_builds_by_name_with_arguments_and_lists_names():
@@ -20,6 +20,18 @@ def test_registry_builds_by_name_with_arguments_and_lists_names():
         reg.get("c")
     assert isinstance(err.value, ValueError) and isinstance(err.value, KGSolverError)
     assert reg.check("a") == "a"
+
+
+def test_lazy_entries_import_their_module_when_built_and_value_entries_are_returned_as_they_are():
+    reg = Registry("format", {"fraction": lazy("fractions", "Fraction", 1), "ghost": lazy("kgsolver.no_such", "X")})
+    assert reg.names() == ["fraction", "ghost"] and reg.check("ghost") == "ghost"  # naming imports nothing
+    assert str(reg.get("fraction", 3)) == "1/3"
+    with pytest.raises(ModuleNotFoundError):
+        reg.get("ghost")
+    models = Registry.of("model", {"small": ("s", 1)})
+    assert models.get("small") == ("s", 1)
+    with pytest.raises(UnknownName, match="unknown model 'big'; available: small"):
+        models.get("big")
 
 
 def test_configuration_lists_the_registered_names_of_an_unknown_choice():

@@ -1,9 +1,11 @@
 """The one registry idiom: named factories, listed by `names()`, built by `get(name)` with an error that lists them.
-Modes, preference policies, filters, graph stores, graph extractors, LLM backends and eval suites all use it."""
+Modes, preference policies, filters, graph stores, graph extractors, LLM backends, pinned models and eval suites all
+use it; `lazy` is the factory of an entry whose module is imported only when it is built."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from kgsolver.connectors.errors import KGSolverError
@@ -15,6 +17,16 @@ class UnknownName(KGSolverError, ValueError):
     """A name no registry entry has; the message lists the names that exist."""
 
 
+def lazy(module: str, name: str, *args: Any) -> Callable[..., Any]:
+    """A factory that imports `module` when first called and returns `module.name(*args, *its own arguments)`: so
+    that listing or validating names does not import what they name (a mode, a suite, a policy)."""
+
+    def build(*more: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, *more, **kwargs)
+
+    return build
+
+
 class Registry(Generic[T]):
     """Factories take whatever their kind needs (a store its path, a filter its settings); a factory, not an instance,
     is registered, so a backend's heavy imports happen only when it is built."""
@@ -22,6 +34,12 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, factories: dict[str, Callable[..., T]]):
         self.kind = kind
         self._factories = dict(factories)
+
+    @classmethod
+    def of(cls, kind: str, values: Mapping[str, T]) -> Registry[T]:
+        """Entries that are values, not factories: a pinned model's record, or a name itself (settings that validate
+        a name without importing what it names)."""
+        return cls(kind, {name: (lambda value=value: value) for name, value in values.items()})
 
     def names(self) -> list[str]:
         return sorted(self._factories)

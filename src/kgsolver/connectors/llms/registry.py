@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kgsolver.connectors.registry import UnknownName
+from kgsolver.connectors.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,9 @@ DEMO_MODEL = "qwen2.5-coder-1.5b-instruct"
 QUALITY_MODEL = "qwen2.5-coder-1.5b-instruct"
 
 
+_REGISTERED: Registry[GGUFModel] = Registry.of("model", MODELS)
+
+
 def registered_model(name: str) -> GGUFModel:
     """The registry entry, or an error that lists the registered names."""
-    if name not in MODELS:
-        raise UnknownName(f"unknown model {name!r}; registered models: {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+    return _REGISTERED.get(name)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors.registry import Registry, lazy
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.solver import Solver
@@ -47,50 +47,14 @@ class Suite(Protocol):
 
 
 
-# Each factory imports its module on first use: the suite modules import this one (for WorkItem).
-def _conflicts() -> Suite:
-    from kgsolver.evals.suites.conflicts import ConflictsSuite
-
-    return ConflictsSuite()
-
-
-def _hotpotqa() -> Suite:
-    from kgsolver.evals.suites.hotpotqa import HotpotQASuite
-
-    return HotpotQASuite()
-
-
-def _kilt_hotpotqa() -> Suite:
-    from kgsolver.evals.suites.kilt_hotpotqa import KiltHotpotQASuite
-
-    return KiltHotpotQASuite()
-
-
-def _medqa() -> Suite:
-    from kgsolver.evals.suites.medqa import MedQASuite
-
-    return MedQASuite()
-
-
-def _openbookqa() -> Suite:
-    from kgsolver.evals.suites.openbookqa import OpenBookQASuite
-
-    return OpenBookQASuite()
-
-
-def _pubmedqa() -> Suite:
-    from kgsolver.evals.suites.pubmedqa import PubMedQASuite
-
-    return PubMedQASuite()
-
-
+# Each suite's module is imported on first use: the suite modules import this one (for WorkItem).
 SUITES: Registry[Suite] = Registry("eval suite", {
-    "conflicts": _conflicts,
-    "hotpotqa": _hotpotqa,
-    "kilt-hotpotqa": _kilt_hotpotqa,
-    "medqa": _medqa,
-    "openbookqa": _openbookqa,
-    "pubmedqa": _pubmedqa,
+    "conflicts": lazy("kgsolver.evals.suites.conflicts", "ConflictsSuite"),
+    "hotpotqa": lazy("kgsolver.evals.suites.hotpotqa", "HotpotQASuite"),
+    "kilt-hotpotqa": lazy("kgsolver.evals.suites.kilt_hotpotqa", "KiltHotpotQASuite"),
+    "medqa": lazy("kgsolver.evals.suites.medqa", "MedQASuite"),
+    "openbookqa": lazy("kgsolver.evals.suites.openbookqa", "OpenBookQASuite"),
+    "pubmedqa": lazy("kgsolver.evals.suites.pubmedqa", "PubMedQASuite"),
 })
 
 

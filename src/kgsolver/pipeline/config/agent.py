@@ -14,7 +14,7 @@ from kgsolver.connectors.registry import Registry
 # checks that the two agree): the settings validate against the names, so reading the configuration imports no
 # multi-hop code.
 HOP_POLICY_NAMES = ("combine", "llm", "embedding")
-_HOP_POLICIES: Registry[str] = Registry("hop policy", {name: (lambda name=name: name) for name in HOP_POLICY_NAMES})
+_HOP_POLICIES: Registry[str] = Registry.of("hop policy", {name: name for name in HOP_POLICY_NAMES})
 
 _BUDGET = Budget()  # the per-question budget's defaults are the agent's too: one definition (all three are set)
 

@@ -10,7 +10,7 @@ from kgsolver.connectors.registry import Registry
 # tests/unit/test_registry.py checks that the two agree): the settings validate against the names, so reading the
 # configuration imports no policy code.
 POLICY_NAMES = ("hierarchical", "context_only", "documents_only", "tagged", "adaptive")
-_NAMES: Registry[str] = Registry("preference policy", {name: (lambda name=name: name) for name in POLICY_NAMES})
+_NAMES: Registry[str] = Registry.of("preference policy", {name: name for name in POLICY_NAMES})
 
 
 def policy_key(name: str) -> str:

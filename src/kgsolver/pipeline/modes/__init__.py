@@ -4,35 +4,16 @@ Multi-hop: pike, ksl, agent (their tools live in pipeline/multihop/)."""
 
 from __future__ import annotations
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors.registry import Registry, lazy
 from kgsolver.pipeline.answer.context import AnswerMode
 
-
-def _naive() -> AnswerMode:
-    from kgsolver.pipeline.modes.naive import NaiveMode
-
-    return NaiveMode()
-
-
-def _pike() -> AnswerMode:
-    from kgsolver.pipeline.modes.pike import PikeMode
-
-    return PikeMode()
-
-
-def _ksl() -> AnswerMode:
-    from kgsolver.pipeline.modes.ksl import KSLMode
-
-    return KSLMode()
-
-
-def _agent() -> AnswerMode:
-    from kgsolver.pipeline.modes.agent import AgentMode
-
-    return AgentMode()
-
-
-MODES: Registry[AnswerMode] = Registry("mode", {"naive": _naive, "pike": _pike, "ksl": _ksl, "agent": _agent})
+# A mode's module is imported when it is first built: naming the modes loads none of them.
+MODES: Registry[AnswerMode] = Registry("mode", {
+    "naive": lazy("kgsolver.pipeline.modes.naive", "NaiveMode"),
+    "pike": lazy("kgsolver.pipeline.modes.pike", "PikeMode"),
+    "ksl": lazy("kgsolver.pipeline.modes.ksl", "KSLMode"),
+    "agent": lazy("kgsolver.pipeline.modes.agent", "AgentMode"),
+})
 
 
 def get_mode(name: str) -> AnswerMode:

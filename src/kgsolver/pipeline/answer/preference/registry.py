@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors.registry import Registry, lazy
 from kgsolver.pipeline.config.preference import policy_key
 
 if TYPE_CHECKING:
@@ -17,12 +16,7 @@ if TYPE_CHECKING:
 def _shared(module: str, cls: str, *args: str) -> Callable[[], PreferencePolicy]:
     """One instance per process (the adaptive policy's retrieval counter lives on it), imported on first use so that
     validating the configuration's policy name does not load the policies."""
-
-    @cache
-    def make() -> PreferencePolicy:
-        return getattr(importlib.import_module(f"kgsolver.pipeline.answer.preference.{module}"), cls)(*args)
-
-    return make
+    return cache(lazy(f"kgsolver.pipeline.answer.preference.{module}", cls, *args))
 
 
 POLICIES: Registry[PreferencePolicy] = Registry("preference policy", {
