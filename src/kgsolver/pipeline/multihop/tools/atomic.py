@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 
 class AtomicSearchTool:
+    """Find passages whose atomic questions match a (sub-)question."""
+
     name = "atomic_search"
-    description = "find passages whose atomic questions match a (sub-)question"
 
     def __init__(self, resources: AgentResources) -> None:
         self.resources = resources

@@ -11,8 +11,7 @@ from langchain_core.documents import Document
 
 @runtime_checkable
 class Tool(Protocol):
-    name: str
-    description: str
+    name: str  # names the tool in the trace and in each Document's `retriever`
 
     def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
         """Ranked passages; each Document's metadata names the tool (`retriever`) and why it was found."""

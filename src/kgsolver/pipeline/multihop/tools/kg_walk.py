@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 
 class KGWalkTool:
+    """Walk the knowledge graph from the question's entities, hop by hop."""
+
     name = "kg_walk"
-    description = "walk the knowledge graph from the question's entities, hop by hop"
 
     def __init__(self, resources: AgentResources, settings: AgentSettings, *, session: LLMSession | None = None,
                  tracer: Tracer | None = None, question: str | None = None,

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 
 class NeighbourhoodTool:
+    """Passages linked from seed passages (titles they mention, entities they share)."""
+
     name = "neighbourhood"
-    description = "passages linked from seed passages (titles they mention, entities they share)"
 
     def __init__(self, resources: AgentResources) -> None:
         self.resources = resources

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 
 class PageRankTool:
+    """Passages around the question's entities in the knowledge graph."""
+
     name = "ppr"
-    description = "passages around the question's entities in the knowledge graph"
 
     def __init__(self, resources: AgentResources) -> None:
         self.resources, self.settings = resources, resources.agent_settings

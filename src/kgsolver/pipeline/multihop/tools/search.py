@@ -17,11 +17,10 @@ if TYPE_CHECKING:
 
 
 class RetrieverTool:
-    def __init__(self, resources: AgentResources, retriever: KBRetriever, name: str, description: str) -> None:
+    def __init__(self, resources: AgentResources, retriever: KBRetriever, name: str) -> None:
         self.resources = resources
         self.retriever = retriever
         self.name = name
-        self.description = description
 
     def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
         hits = self.retriever.scored_ids([query], k)[0]
@@ -29,10 +28,10 @@ class RetrieverTool:
 
 
 def dense_search(resources: AgentResources) -> RetrieverTool:
-    return RetrieverTool(resources, DenseRetriever(kb=resources.kb, embedder=resources.embedder), "dense_search",
-                         "semantic search over passages")
+    """Semantic search over passages."""
+    return RetrieverTool(resources, DenseRetriever(kb=resources.kb, embedder=resources.embedder), "dense_search")
 
 
 def bm25_search(resources: AgentResources) -> RetrieverTool:
-    return RetrieverTool(resources, BM25Retriever(kb=resources.kb), "bm25_search",
-                         "keyword search over passages (names, rare words)")
+    """Keyword search over passages (names, rare words)."""
+    return RetrieverTool(resources, BM25Retriever(kb=resources.kb), "bm25_search")
