@@ -119,11 +119,13 @@ class GGUFEmbedder:
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """LangChain ``Embeddings`` interface."""
-        return self.encode(texts).tolist()
+        vectors: list[list[float]] = self.encode(texts).tolist()  # numpy types tolist() as Any
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """LangChain ``Embeddings`` interface."""
-        return self.encode([text])[0].tolist()
+        vector: list[float] = self.encode([text])[0].tolist()
+        return vector
 
     def close(self) -> None:
         """Free the llama.cpp batch, context and model; safe to call twice."""

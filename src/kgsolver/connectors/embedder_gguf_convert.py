@@ -226,7 +226,7 @@ def cached_gguf(model_dir: Path, cache_root: Path, *, name: str, expected_sha256
     seen = {"source": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     if record_path.is_file():
         record = json.loads(record_path.read_text())
-        gguf_path = Path(cache_root) / record["gguf"]
+        gguf_path: Path = Path(cache_root) / record["gguf"]
         if {k: record.get(k) for k in seen} == seen and gguf_path.is_file() \
                 and gguf_path.stat().st_size == record["gguf_size"]:
             return gguf_path

@@ -62,7 +62,8 @@ class SentenceTransformerEmbedder(Embeddings):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # "Loading weights" bars on every command are noise, not progress
+        # "Loading weights" bars on every command are noise, not progress (transformers leaves this unannotated)
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         path = Path(model_path) if model_path else packaged_model_dir()
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
@@ -96,10 +97,12 @@ class SentenceTransformerEmbedder(Embeddings):
 
     # LangChain Embeddings interface, so the embedder plugs into LangChain vector stores too.
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(texts).tolist()
+        vectors: list[list[float]] = self.encode(texts).tolist()  # numpy types tolist() as Any
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
+        vector: list[float] = self.encode([text])[0].tolist()
+        return vector
 
 
 _EMBEDDERS: dict[tuple[str, str], SentenceTransformerEmbedder] = {}

@@ -35,7 +35,8 @@ class IndexSpec(BaseModel):
 
     def ivf_lists(self, n: int) -> int:
         """Lists for n vectors: ~c·sqrt(n), but never fewer than `ivf_train_per_list` vectors to train each one."""
-        return max(1, min(round(self.ivf_lists_per_sqrt_n * n ** 0.5), n // self.ivf_train_per_list))
+        root: float = n ** 0.5  # typeshed types int ** float as Any (a negative base would give a complex)
+        return max(1, min(round(self.ivf_lists_per_sqrt_n * root), n // self.ivf_train_per_list))
 
     def factory(self, dimensions: int, n: int) -> str:
         """The faiss index_factory string for n vectors of this many dimensions."""

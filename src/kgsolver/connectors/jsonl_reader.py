@@ -16,6 +16,7 @@ import gzip
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument, bad_byte_message, looks_binary
 from kgsolver.connectors.errors import CorpusFormatError, malformed_json
@@ -23,11 +24,11 @@ from kgsolver.connectors.errors import CorpusFormatError, malformed_json
 JSONL_FORMATS = ("jsonl", "kilt")
 
 
-def record_shape(record: dict) -> str:
+def record_shape(record: dict[str, Any]) -> str:
     return "kilt" if "wikipedia_title" in record and "id" not in record else "jsonl"
 
 
-def _string_field(record: dict, key: str, where: str, *, required: bool = True) -> str:
+def _string_field(record: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
     if key not in record:
         if required:
             raise CorpusFormatError(f"{where}: record has no {key} field (fields: {sorted(record)})")
@@ -42,7 +43,7 @@ def _string_field(record: dict, key: str, where: str, *, required: bool = True) 
     return value
 
 
-def kilt_document(record: dict, where: str) -> SourceDocument:
+def kilt_document(record: dict[str, Any], where: str) -> SourceDocument:
     id_key = "wikipedia_id" if "wikipedia_id" in record or "_id" not in record else "_id"
     doc_id = _string_field(record, id_key, where)
     title = _string_field(record, "wikipedia_title", where)
@@ -56,7 +57,7 @@ def kilt_document(record: dict, where: str) -> SourceDocument:
     return SourceDocument(doc_id, title, text, meta, where)
 
 
-def jsonl_document(record: dict, where: str) -> SourceDocument:
+def jsonl_document(record: dict[str, Any], where: str) -> SourceDocument:
     doc_id = _string_field(record, "id", where)
     text = _string_field(record, "text", where)
     title = _string_field(record, "title", where, required=False)
@@ -75,7 +76,7 @@ def _lines(handle: Iterable[bytes], path: Path) -> Iterator[tuple[int, str]]:
         yield lineno, line
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict]]:
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         for lineno, line in _lines(handle, path):

@@ -44,7 +44,9 @@ def _tokenize(texts: list[str]) -> bm25s.tokenization.Tokenized:
 def _query_terms(queries: list[str]) -> list[list[str]]:
     """The query's terms as bm25s matches them (same stopwords and stemmer as the index), repeats kept: bm25s counts
     a repeated query term once per occurrence."""
-    return bm25s.tokenize(queries, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+    terms: list[list[str]] = bm25s.tokenize(queries, stopwords="en", stemmer=_STEMMER, return_ids=False,
+                                            show_progress=False)  # bm25s is untyped; return_ids=False gives strings
+    return terms
 
 
 @dataclass

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 K = TypeVar("K", bound=Hashable)
 
 
-def read_rows(path: Path, key: Callable[[dict], K], *, repair: bool = False) -> dict[K, dict]:
+def read_rows(path: Path, key: Callable[[dict[str, Any]], K], *, repair: bool = False) -> dict[K, dict[str, Any]]:
     """Rows by `key(row)`, the last row per key winning; lines that are not JSON are skipped. With `repair` a file
     that had any is rewritten without them (for readers that refuse a bad line); only while no writer has it open."""
     if not path.exists():
         return {}
-    rows: dict[K, dict] = {}
+    rows: dict[K, dict[str, Any]] = {}
     good, bad = [], False
     for line in path.read_text(encoding="utf-8").splitlines():
         try:

@@ -66,7 +66,7 @@ class LLMExtractor:
         self.failed: list[int] = []
         self.stopped: str | None = None
 
-    def _done(self) -> dict[int, list[dict]]:
+    def _done(self) -> dict[int, list[dict[str, Any]]]:
         if not self.checkpoint or not self.checkpoint.exists():
             return {}
         out = {}
@@ -75,17 +75,17 @@ class LLMExtractor:
             out[record["chunk_id"]] = record["triples"]
         return out
 
-    def _save(self, chunk_id: int, triples: list[dict]) -> None:
+    def _save(self, chunk_id: int, triples: list[dict[str, Any]]) -> None:
         if self.checkpoint:
             with self.checkpoint.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"chunk_id": chunk_id, "triples": triples}, ensure_ascii=False) + "\n")
 
-    def _call(self, group: list[tuple[int, str, str]]) -> dict[int, list[dict]]:
+    def _call(self, group: list[tuple[int, str, str]]) -> dict[int, list[dict[str, Any]]]:
         messages = [SystemMessage(prompt.SYSTEM),
                     HumanMessage(prompt.user_message(group, self.entity_types, self.relation_types))]
         schema = extraction_schema(self.relation_types, self.entity_types, len(group))
         parsed, _ = self.session.chat_json(messages, schema, purpose="graph.extract", max_tokens=self.max_tokens)
-        out: dict[int, list[dict]] = {cid: [] for cid, _, _ in group}
+        out: dict[int, list[dict[str, Any]]] = {cid: [] for cid, _, _ in group}
         for t in parsed.triples:
             if t.passage < len(group) and self._keep(t, group[t.passage][2]):
                 out[group[t.passage][0]].append(t.model_dump())
@@ -120,7 +120,7 @@ class LLMExtractor:
         return _to_batch({cid: results[cid] for cid, _, _ in items if cid in results})
 
 
-def _to_batch(results: dict[int, list[dict]]) -> GraphBatch:
+def _to_batch(results: dict[int, list[dict[str, Any]]]) -> GraphBatch:
     batch, seen = GraphBatch(), set()
     for cid, triples in results.items():
         for t in triples:

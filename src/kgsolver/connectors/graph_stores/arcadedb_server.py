@@ -24,7 +24,8 @@ class GraphServerError(KGSolverError):
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # (host, port) for AF_INET; typeshed says Any
+        return port
 
 
 def arcadedb_package_dir() -> Path:
@@ -46,7 +47,7 @@ class ArcadeDBServer:
     bolt_port: int = 0
     http_port: int = 0
     root: Path | None = None
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     _own_root: bool = False
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Subgraph
 from kgsolver.connectors.registry import Registry
@@ -35,7 +35,7 @@ class GraphStore(Protocol):
 
     def shortest_path(self, source: str, target: str, *, max_hops: int = 4) -> Subgraph | None: ...
 
-    def stats(self) -> dict: ...
+    def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 

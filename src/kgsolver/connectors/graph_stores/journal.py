@@ -25,19 +25,19 @@ from kgsolver.connectors.graph_stores.base import GraphStore
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, Subgraph
 
 
-def _batch_record(batch: GraphBatch) -> dict:
+def _batch_record(batch: GraphBatch) -> dict[str, Any]:
     return {"op": "upsert", "entities": [e.to_record() for e in batch.entities],
             "relations": [r.to_record() for r in batch.relations],
             "mentions": [[m.chunk_id, m.entity_id, m.text] for m in batch.mentions]}
 
 
-def _batch(record: dict) -> GraphBatch:
+def _batch(record: dict[str, Any]) -> GraphBatch:
     return GraphBatch([Entity(**e) for e in record["entities"]], [Relation(**r) for r in record["relations"]],
                       [Mention(*m) for m in record["mentions"]])
 
 
 class GraphJournal:
-    def __init__(self, ops: list[dict] | None = None) -> None:
+    def __init__(self, ops: list[dict[str, Any]] | None = None) -> None:
         self.ops = ops or []
 
     def save(self, path: Path) -> None:
@@ -100,7 +100,7 @@ class JournaledStore:
     def shortest_path(self, source: str, target: str, *, max_hops: int = 4) -> Subgraph | None:
         return self.store.shortest_path(source, target, max_hops=max_hops)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return self.store.stats()
 
     def close(self) -> None:

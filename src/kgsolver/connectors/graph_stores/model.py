@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
@@ -41,7 +42,7 @@ class Entity:
     description: str = ""
     source: str = "text"
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -59,7 +60,7 @@ class Relation:
     def key(self) -> tuple[str, str, str]:
         return (self.subject, self.predicate, self.object)
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -233,7 +233,7 @@ class Neo4jStore:
             return None
         return Subgraph(entities=self._entities(rows[0]["ids"]), relations=[_relation(r) for r in rows[0]["rels"]])
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         L, R, C = self.label, self.rel, self.chunk_label
         n = self._read(f"MATCH (n:{L}) RETURN count(n) AS n")[0]["n"]
         r = self._read(f"MATCH (:{L})-[r:{R}]->(:{L}) RETURN count(r) AS n")[0]["n"]

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -139,7 +140,7 @@ class NetworkXStore:
             sub.relations.append(sorted(candidates, key=lambda r: (-r.confidence, r.predicate))[0])
         return sub
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         predicates = Counter(p for _, _, p in self.g.edges(keys=True))
         sources = Counter(d["entity"].source for _, d in self.g.nodes(data=True))
         return {"entities": self.g.number_of_nodes(), "relations": self.g.number_of_edges(),

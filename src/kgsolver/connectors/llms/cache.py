@@ -7,9 +7,19 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, TypedDict
 
 
-def cache_key(model_id: str, messages: list[tuple[str, str]] | list[list[tuple[str, str]]], params: dict) -> str:
+class CachedReply(TypedDict):
+    """What the cache keeps of a reply: its text (a scored group's: the scores as JSON) and its token counts."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def cache_key(model_id: str, messages: list[tuple[str, str]] | list[list[tuple[str, str]]],
+              params: dict[str, Any]) -> str:
     """The response's key: the model, the messages (a scored group's prompts, each its messages) and the parameters."""
     blob = json.dumps({"model": model_id, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -27,12 +37,15 @@ class ResponseCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self._db.commit()
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> CachedReply | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if not row:
+            return None
+        reply: CachedReply = json.loads(row[0])  # written by `put` from a CachedReply
+        return reply
 
-    def put(self, key: str, value: dict) -> None:
+    def put(self, key: str, value: CachedReply) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(value)))
             self._db.commit()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from kgsolver.connectors.errors import BudgetExceeded, KGSolverError, StructuredOutputError
 from kgsolver.connectors.llms.budget import Budget
-from kgsolver.connectors.llms.cache import ResponseCache, cache_key
+from kgsolver.connectors.llms.cache import CachedReply, ResponseCache, cache_key
 from kgsolver.connectors.llms.factory import ChatBackend
 
 T = TypeVar("T", bound=BaseModel)
@@ -68,7 +68,7 @@ class LLMSession:
             raise BudgetExceeded(f"time budget of {b.max_seconds:.0f}s reached")
 
     def chat(self, messages: list[BaseMessage], *, purpose: str, max_tokens: int | None = None,
-             schema: dict | None = None) -> LLMReply:
+             schema: dict[str, Any] | None = None) -> LLMReply:
         self.check()
         listener = self.on_token
         on_text = None if listener is None else (lambda text: listener(purpose, text))
@@ -137,7 +137,7 @@ class LLMGateway:
     def session(self, budget: Budget | None = None, *, on_token: TokenListener | None = None) -> LLMSession:
         return LLMSession(self, budget or Budget(), on_token=on_token)
 
-    def _response_format(self, schema: dict | None) -> dict | None:
+    def _response_format(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:
         if schema is None or self.backend.json_mode == "none":
             return None
         if self.backend.json_mode == "llamacpp-schema":
@@ -145,7 +145,7 @@ class LLMGateway:
         return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": False}}
 
     def call(self, messages: list[BaseMessage], *, purpose: str, max_tokens: int | None = None,
-             schema: dict | None = None, on_token: Callable[[str], None] | None = None) -> LLMReply:
+             schema: dict[str, Any] | None = None, on_token: Callable[[str], None] | None = None) -> LLMReply:
         """One counted, cached call; with `on_token` the reply is streamed to it as the backend generates it."""
         max_tokens = max_tokens or self.default_max_tokens
         response_format = self._response_format(schema)
@@ -189,7 +189,7 @@ class LLMGateway:
         cached = int(hit is not None)
         if hit is None:
             scores, prompt_tokens = score(prompts, candidates, prefix)
-            hit = {"text": json.dumps(scores), "prompt_tokens": prompt_tokens, "completion_tokens": 0}
+            hit = CachedReply(text=json.dumps(scores), prompt_tokens=prompt_tokens, completion_tokens=0)
             if self.cache:
                 self.cache.put(key, hit)
         usage = Usage(llm_calls=1, prompt_tokens=hit["prompt_tokens"], seconds=time.perf_counter() - started,
@@ -198,7 +198,8 @@ class LLMGateway:
             self.total.add(usage)
         return json.loads(hit["text"]), usage
 
-    def _generate(self, messages: list[BaseMessage], kwargs: dict, on_token: Callable[[str], None] | None) -> dict:
+    def _generate(self, messages: list[BaseMessage], kwargs: dict[str, Any],
+                  on_token: Callable[[str], None] | None) -> CachedReply:
         """The backend's reply with its token counts: invoked, or streamed chunk by chunk (LangChain's `.stream`; a
         backend without streaming yields its whole reply as one chunk, and usage arrives on the chunks)."""
         if on_token is None:
@@ -210,5 +211,5 @@ class LLMGateway:
                     on_token(str(chunk.content))
                 message = chunk if message is None else message + chunk
         meta: Mapping[str, Any] = (message.usage_metadata if message is not None else None) or {}
-        return {"text": str(message.content) if message is not None else "",
-                "prompt_tokens": meta.get("input_tokens", 0), "completion_tokens": meta.get("output_tokens", 0)}
+        return CachedReply(text=str(message.content) if message is not None else "",
+                           prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0))

@@ -80,7 +80,7 @@ def _check(model: GGUFModel, size: int, sha256: str, where: str) -> None:
 def _stamp_matches(stamp: Path, target: Path, model: GGUFModel) -> bool:
     """A verified file is re-hashed only if it changed since (size or mtime), not on every load."""
     try:
-        record = json.loads(stamp.read_text())
+        record: dict[str, object] = json.loads(stamp.read_text())
         stat = target.stat()
     except (OSError, ValueError):
         return False

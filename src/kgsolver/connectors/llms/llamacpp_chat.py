@@ -21,7 +21,7 @@ from pydantic import PrivateAttr
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 # One llama.cpp context per (file, settings) per process, with its one lock: a context is not re-entrant, and two
 # chat models sharing it from two threads must queue on the same lock (two locks aborted the process, issue 19).
-_LOADED: dict[tuple, tuple[Any, threading.Lock]] = {}
+_LOADED: dict[tuple[str, int, int, int], tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
 
 
