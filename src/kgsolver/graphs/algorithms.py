@@ -1,5 +1,5 @@
-"""Graph retrieval primitives over any GraphStore: k-hop neighbourhoods and shortest paths (delegated to the store)
-and personalized PageRank seeded by linked entities (HippoRAG)."""
+"""Personalized PageRank over any GraphStore, seeded by linked entities (HippoRAG), on the seeds' k-hop neighbourhood
+(the store's `neighbors`)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ import networkx as nx
 
 from kgsolver.connectors.graph_stores.base import GraphStore
 from kgsolver.connectors.graph_stores.model import Subgraph
-
-
-def shortest_paths(store: GraphStore, entity_ids: list[str], *, max_hops: int = 4) -> list[Subgraph]:
-    """Paths between every pair of linked entities (those that are connected within max_hops)."""
-    out = []
-    for i, a in enumerate(entity_ids):
-        for b in entity_ids[i + 1:]:
-            path = store.shortest_path(a, b, max_hops=max_hops)
-            if path is not None and path.relations:
-                out.append(path)
-    return out
 
 
 def subgraph_to_networkx(sub: Subgraph) -> nx.Graph:
