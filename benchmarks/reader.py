@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -42,8 +43,10 @@ def summary(rows: list[dict]) -> dict:
     ems = [r["em"] for r in rows]
     return {"n": len(rows), "em": round(mean(ems), 3), "em_ci95": ci95(ems),
             "f1": round(mean(r["f1"] for r in rows), 3), "s_per_q": round(mean(r["seconds"] for r in rows), 2),
+            "s_median": round(statistics.median(r["seconds"] for r in rows), 2),
             "llm_calls_per_q": round(mean(r["calls"] for r in rows), 2),
-            "cache_hits": sum(r["cache_hits"] for r in rows)}
+            "cache_hits": sum(r["cache_hits"] for r in rows),
+            "prompt_tokens_per_q": round(mean(r.get("prompt_tokens", 0) for r in rows), 1)}
 
 
 def paired(by_id: dict[str, dict[str, dict]], base: str, other: str) -> dict:
@@ -54,6 +57,9 @@ def paired(by_id: dict[str, dict[str, dict]], base: str, other: str) -> dict:
             "base_em": round(mean([b["em"] for b, _ in pairs]), 3) if pairs else None,
             "other_em": round(mean([o["em"] for _, o in pairs]), 3) if pairs else None,
             "other_only_right": sum(o["em"] > b["em"] for b, o in pairs),
+            # seconds: each question's time against its own base time, the question the same, the load alike
+            "seconds_ratio_median": round(statistics.median(o["seconds"] / b["seconds"] for b, o in pairs), 3)
+            if pairs else None,
             "base_only_right": sum(o["em"] < b["em"] for b, o in pairs),
             "examples": [{"kind": b["kind"], base: b["prediction"], other: o["prediction"], "gold": b["gold"]}
                          for b, o in changed[:20]]}
@@ -113,16 +119,22 @@ def run(args: argparse.Namespace, log: IO[str]) -> list[dict]:
     by_condition = {c: [i for i in items if i.condition == c][args.start: args.start + args.limit]
                     for c in {"rag", "oracle"}}
     solvers: dict[str, Solver] = {}
-    for condition in args.conditions.split(","):
+    conditions = args.conditions.split(",")
+    variants = [("", condition, []) for condition in conditions] + [
+        (name, conditions[0], assignments.split(",")) for name, _, assignments in
+        (variant.partition(":") for variant in args.variant)]
+    for name, condition, assignments in variants:
         settings = config.model_copy(deep=True)
         settings.answer_form.enabled = CONDITIONS[condition][1]
-        first = next(iter(solvers.values()), None)  # one model in memory, one response cache
-        solvers[condition] = Solver(kb, settings, embedder=first.embedder if first else None,
-                                    gateway=first.gateway if first else None)
+        apply_settings(settings, assignments)
+        first = next(iter(solvers.values()), None)  # one model in memory (one context per process), one embedder
+        same_llm = first is not None and first.config.llm == settings.llm
+        solvers[condition + (f"+{name}" if name else "")] = Solver(
+            kb, settings, embedder=first.embedder if first else None, gateway=first.gateway if same_llm else None)
     rows = []
     for n in range(len(by_condition["rag"])):
-        for condition, solver in solvers.items():
-            item = by_condition[CONDITIONS[condition][0]][n]
+        for condition, solver in solvers.items():  # interleaved: each question under every condition in turn
+            item = by_condition[CONDITIONS[condition.split("+")[0]][0]][n]
             started = time.perf_counter()
             out = suite.evaluate(item, solver, args.mode)
             rows.append({"id": item.qid, "type": item.group, "kind": detect_form(item.question).kind,
@@ -130,7 +142,8 @@ def run(args: argparse.Namespace, log: IO[str]) -> list[dict]:
                          "settings": args.set, "mode": args.mode, "llm": config.llm.name,
                          "prediction": out["prediction"], "em": out["metrics"]["em"], "f1": out["metrics"]["f1"],
                          "seconds": round(time.perf_counter() - started, 3), "calls": out["usage"]["llm_calls"],
-                         "cache_hits": out["usage"]["cache_hits"]})
+                         "cache_hits": out["usage"]["cache_hits"], "prompt_tokens": out["usage"]["prompt_tokens"],
+                         "completion_tokens": out["usage"]["completion_tokens"]})
             log.write(json.dumps(rows[-1], ensure_ascii=False) + "\n")
             log.flush()
     return rows
@@ -147,6 +160,9 @@ def main() -> None:
     parser.add_argument("--conditions", default="plain,form", help=f"comma-separated, of {', '.join(CONDITIONS)}")
     parser.add_argument("--set", action="append", default=[], metavar="BLOCK.FIELD=VALUE",
                         help="a config setting for every condition of the run (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:BLOCK.FIELD=VALUE[,...]",
+                        help="one more condition: the first of --conditions with these settings, named COND+NAME and "
+                        "paired with COND; run interleaved with it, question by question (repeatable)")
     parser.add_argument("--tag", default="", help="the variant's name, added to the conditions' names (oracle+TAG)")
     parser.add_argument("--cache", type=Path, default=None, help="LLM response cache file (fresh: uncached timings)")
     parser.add_argument("--rows", type=Path, default=None, help="per-question rows (jsonl), appended to")

@@ -30,6 +30,7 @@ class BackendSettings(Protocol):
     seed: int
     temperature: float
     max_tokens: int
+    prefix_cache_mb: int
     base_url: str | None
     api_key_env: str
     request_timeout_s: float
@@ -55,6 +56,7 @@ def _llamacpp(path: Path, model_id: str, settings: BackendSettings, cache_dir: P
     model = ChatLlamaCpp(
         model_path=str(path), model_name=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
         seed=settings.seed, temperature=settings.temperature, max_tokens=settings.max_tokens,
+        prefix_cache_mb=settings.prefix_cache_mb,
     )
     return ChatBackend(model, model_id, "llamacpp-schema")
 

@@ -18,11 +18,16 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from kgsolver.connectors.llms.llama_prefix import PrefixCache
+
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 # One llama.cpp context per (file, settings) per process, with its one lock: a context is not re-entrant, and two
 # chat models sharing it from two threads must queue on the same lock (two locks aborted the process, issue 19).
 _LOADED: dict[tuple[str, int, int, int], tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
+# The prompt heads kept for each loaded context (by the context's identity), used under the context's lock.
+_PREFIXES: dict[int, PrefixCache] = {}
+_FORMATTERS: dict[int, Any] = {}  # each loaded context's chat template, compiled once
 
 
 def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int) -> tuple[Any, threading.Lock]:
@@ -95,6 +100,7 @@ class ChatLlamaCpp(BaseChatModel):
     seed: int = 0
     temperature: float = 0.0
     max_tokens: int = 384
+    prefix_cache_mb: int = 0  # >0: each call's prompt head (system prompt, fixed turns) is evaluated once per process
     supports_json_schema: bool = True
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock | None = PrivateAttr(default=None)
@@ -126,6 +132,18 @@ class ChatLlamaCpp(BaseChatModel):
             params["response_format"] = kwargs["response_format"]
         return params
 
+    def _prime(self, client: Any, chat: list[dict[str, str]]) -> None:
+        """The context ready for `chat`: empty, or with the chat's prompt head in it (llama_prefix.py) when the prefix
+        cache is on. The caller holds the context's lock."""
+        if self.prefix_cache_mb <= 0 or len(chat) < 2:
+            client.reset()
+            return
+        # the head: what the prompt shares with the same chat without its last message (the template then opens an
+        # assistant turn instead), up to a line end
+        full, before_last = (_chat_tokens(client, messages) for messages in (chat, chat[:-1]))
+        head = shared_head([full, before_last], lambda token: b"\n" in client.detokenize([token], special=True))
+        _PREFIXES.setdefault(id(client), PrefixCache()).prime(client, full[:head], self.prefix_cache_mb << 20)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -136,7 +154,7 @@ class ChatLlamaCpp(BaseChatModel):
         params = self._request(messages, stop, kwargs)
         client, lock = self._client()
         with lock:
-            client.reset()
+            self._prime(client, params["messages"])
             response = client.create_chat_completion(**params)
         usage = response.get("usage") or {}
         message = AIMessage(
@@ -158,7 +176,7 @@ class ChatLlamaCpp(BaseChatModel):
         client, lock = self._client()
         finish = None
         with lock, _counting_tokens(client) as counts:
-            client.reset()
+            self._prime(client, params["messages"])
             for part in client.create_chat_completion(stream=True, **params):
                 choice = part["choices"][0]
                 finish = choice.get("finish_reason") or finish
@@ -182,18 +200,9 @@ class ChatLlamaCpp(BaseChatModel):
         group, never on what the context held before, so a score is the same whatever ran earlier. llama-cpp-python
         returns logprobs only for a context built with logits_all (a score row per context position, 2.4 GB for
         Qwen's vocabulary at 4096), so the last position's logits are read from the shared context directly."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         client, lock = self._client()
-        model = client._model
-        formatter = Jinja2ChatFormatter(template=client.metadata["tokenizer.chat_template"],
-                                        eos_token=model.token_get_text(client.token_eos()),
-                                        bos_token=model.token_get_text(client.token_bos()))
-        tokens = []
-        for messages in prompts:
-            chat: list[Any] = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-            prompt = formatter(messages=chat).prompt + prefix
-            tokens.append(client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        tokens = [_chat_tokens(client, [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)}
+                                        for m in messages], prefix) for messages in prompts]
         ids = {c: client.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in candidates}
         head = shared_head(tokens, lambda token: b"\n" in client.detokenize([token], special=True))
         scores, evaluated = [], head
@@ -212,6 +221,20 @@ class ChatLlamaCpp(BaseChatModel):
                 scores.append(_logprobs(client, ids))
             client.reset()
         return scores, evaluated
+
+
+def _chat_tokens(client: Any, chat: list[dict[str, str]], reply_start: str = "") -> list[int]:
+    """The prompt tokens of `chat` as the GGUF's chat template writes them, with the reply's start after them."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    if id(client) not in _FORMATTERS:  # compiling the template costs more than formatting with it
+        model = client._model
+        _FORMATTERS[id(client)] = Jinja2ChatFormatter(template=client.metadata["tokenizer.chat_template"],
+                                                      eos_token=model.token_get_text(client.token_eos()),
+                                                      bos_token=model.token_get_text(client.token_bos()))
+    prompt = _FORMATTERS[id(client)](messages=chat).prompt + reply_start
+    tokens: list[int] = client.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+    return tokens
 
 
 def shared_head(tokens: Sequence[Sequence[int]], ends_line: Callable[[int], bool]) -> int:
