@@ -21,6 +21,7 @@ import numpy as np
 
 from kgsolver.pipeline.config import KBSettings
 from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 DIMS = 384
@@ -101,7 +102,7 @@ def run(n: int, root: Path) -> dict:
     out["search_ms_p50"] = round(float(np.percentile(times, 50)), 2)
     out["search_ms_p95"] = round(float(np.percentile(times, 95)), 2)
     kb.close()
-    out["compact_s"], out["compact_bytes"] = _commit_timed(root, lambda k: k.compact())
+    out["compact_s"], out["compact_bytes"] = _commit_timed(root, compact)
     kb = KnowledgeBase.open(root)
     _, after = _search_ms(kb, queries)
     # Equal where both sides are Flat; above flat_below the compacted segment's index is trained again, so the

@@ -189,6 +189,7 @@ def open_in_fresh_process(root: Path, queries: np.ndarray) -> dict:
 
 def kb_figures(root: Path, vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray, queries: np.ndarray,
                config: KGSolverConfig, settings: KBSettings, batch: int = 100_000) -> dict:
+    from kgsolver.pipeline.kb.compact import compact
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase.create(root, embedder={"name": "synthetic-384", "dimensions": DIMENSIONS},
@@ -224,7 +225,7 @@ def kb_figures(root: Path, vectors: np.ndarray, labels: np.ndarray, centres: np.
         kb.commit()
 
     out["delete_1000_documents"] = timed_change(root, delete)
-    out["compact"] = timed_change(root, lambda: kb.compact())
+    out["compact"] = timed_change(root, lambda: compact(kb))
     out["open_after_compact"] = open_in_fresh_process(root, queries)
     kb.close()
     print("kb", json.dumps({k: v for k, v in out.items() if k != "open"}), flush=True)

@@ -18,6 +18,7 @@ from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT, load_graph_file, make_extractor
 from kgsolver.pipeline.kb.ingest import ingest
+from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.knowledge_base import MANIFEST, KnowledgeBase, write_lock
 
 BASE_DOCS, ADDED_DOCS = 60, 4
@@ -138,7 +139,7 @@ def test_compaction_folds_the_deltas_into_a_base(deleted, corpus, tmp_path):
     graph_before, old = _state(_graph(root)), _manifest(root)
     assert _holds_added(root, graph_before, corpus)
     with write_lock(root), KnowledgeBase.open(root) as kb:
-        kb.compact()
+        compact(kb)
     manifest = _manifest(root)
     assert manifest["deltas"].get(GRAPH_COMPONENT, []) == []
     assert manifest["files"][GRAPH_COMPONENT] != old["files"][GRAPH_COMPONENT]

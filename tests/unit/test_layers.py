@@ -110,3 +110,19 @@ def test_pipeline_subpackages_form_layers_without_cycles():
     layers = [f"kgsolver.pipeline.{part}" for part in reversed(order) if part != "__main__"]
     illegal = graph.find_illegal_dependencies_for_layers(layers=layers)
     assert not illegal, "\n".join(f"{d.importer} -> {d.imported}: {len(d.routes)} routes" for d in illegal)
+
+
+def test_no_import_cycle_inside_the_pipeline():
+    """No module of the pipeline reaches itself through imports (lazy and TYPE_CHECKING ones included): inside a
+    sub-package the shared piece sits below both users (kb/engine.py under ingest and ingest_ray, kb/merge.py under
+    knowledge_base and compact), never a module importing one that imports it back."""
+    import networkx as nx
+
+    graph = pipeline_graph()
+    imports = nx.DiGraph()
+    for module in graph.modules:
+        if _part(module) is not None:
+            imports.add_edges_from((module, imported) for imported in graph.find_modules_directly_imported_by(module)
+                                   if _part(imported) is not None)
+    cycles = sorted(sorted(c) for c in nx.strongly_connected_components(imports) if len(c) > 1)
+    assert not cycles, "\n".join(" <-> ".join(c) for c in cycles)

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
@@ -24,6 +23,7 @@ from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
+from kgsolver.pipeline.kb.engine import Engine, Processed
 from kgsolver.pipeline.kb.files import WriteLockHeld
 from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
@@ -151,26 +151,6 @@ def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress:
     """Write the sentence index of each segment this ingest adds: only the new chunks' sentences are encoded (several
     a chunk: on a large corpus this takes as long as the passages did, or longer, so it has its own progress bar)."""
     kb.stage_sentences(embedder, show=show_progress)
-
-
-@dataclass
-class Processed:
-    """The chunk -> embed -> extract stages' output, in the order the local engine makes it: the chunks of the changed
-    documents and their vectors, or the segments workers wrote of them (folder name and record, in order); and, from
-    an engine that extracts itself, the graph they yield, with chunk *positions* in that order where the store wants
-    chunk ids."""
-
-    chunks: list[Chunk] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    graph: GraphBatch | None = None
-    segments: list[tuple[str, dict]] = field(default_factory=list)
-
-
-class Engine(Protocol):
-    """Where chunk, embed and graph extraction run: here (`local_engine`) or on a cluster (ingest_ray.RayEngine)."""
-
-    def __call__(self, changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
-                 show_progress: bool, kb: KnowledgeBase) -> Processed: ...
 
 
 def local_engine(changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,

@@ -35,7 +35,7 @@ from kgsolver.connectors.vector_index import IndexSpec
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.config.ray import RaySettings, check_reachable
 from kgsolver.pipeline.kb.chunking import Chunk
-from kgsolver.pipeline.kb.ingest import Processed
+from kgsolver.pipeline.kb.engine import Processed
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -233,12 +233,3 @@ def _assemble(rows: list[dict], with_graph: bool) -> Processed:
         for _, part in sorted(parts, key=lambda p: p[0]):
             graph.extend(part)
     return Processed(graph=graph, segments=segments)
-
-
-def ray_ingest(corpus: Any, kb_dir: Any, config: KGSolverConfig | None = None, **kwargs: Any) -> Any:
-    """`ingest` with the Ray engine at `config.ray.address`."""
-    from kgsolver.pipeline.kb.ingest import ingest
-
-    config = config or KGSolverConfig()
-    return ingest(corpus, kb_dir, config, engine=RayEngine(config.ray), **kwargs)
-

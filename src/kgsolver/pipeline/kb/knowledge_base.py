@@ -51,6 +51,7 @@ from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules 
     write_lock,
 )
 from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead, merge_dead
+from kgsolver.pipeline.kb.merge import compact_if_due
 from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, write_sentences
 from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
 
@@ -399,19 +400,7 @@ class KnowledgeBase:
         for action in actions:
             action()
         if not compacted:
-            self.compact_if_due()
-
-    def compact_if_due(self) -> bool:
-        """Run the size-based compaction when its policy says so (`KBSettings`); True when it ran."""
-        from kgsolver.pipeline.kb.compact import compact_if_due
-
-        return compact_if_due(self)
-
-    def compact(self, segments: set[str] | None = None) -> dict | None:
-        """Merge these segments (all by default) into one and commit; returns the new segment's record."""
-        from kgsolver.pipeline.kb.compact import compact
-
-        return compact(self, segments)
+            compact_if_due(self)
 
     def collect_garbage(self) -> list[str]:
         """Remove generation files that neither the current manifest nor a reader's lease names: leftovers of
