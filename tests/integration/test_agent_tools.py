@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.answer.context import BudgetSplit, QuestionAnalysis, QuestionContext, QuestionInputs
 from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
-from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, spare_calls, tighten_budget
+from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, agent_limits, spare_calls
 from kgsolver.pipeline.multihop.hop_policy import embedding_scores
 from kgsolver.pipeline.multihop.kg_walker import KGWalker
 from kgsolver.pipeline.multihop.tools import (
@@ -106,7 +106,8 @@ def test_evidence_pool_fuses_and_keeps_provenance(resources):
 
 def test_hop_evidence_anchors_are_the_titles_the_question_names(resources):
     hops = HopEvidence(rrf_k=10)
-    hops.anchor(resources.title_linker, "Which club did Len Worley play for, and where is FC Cartagena based?")
+    hops.anchor(resources.title_linker,
+                QuestionAnalysis("Which club did Len Worley play for, and where is FC Cartagena based?"))
     titles = {resources.kb.chunks[c].title for c in resources.kb.chunk_ids_of(hops.anchors).tolist()}
     assert {"Len Worley", "FC Cartagena"} <= titles
 
@@ -115,10 +116,11 @@ def test_budget_tightening_and_reserve(hotpot_kb, embedder, config, qwen05):
     cfg = config.model_copy(deep=True)
     cfg.agent.max_llm_calls = 4
     solver = Solver(hotpot_kb, cfg, embedder=embedder, gateway=qwen05)
-    ctx = QuestionContext(solver.kb, embedder, solver.retriever(), qwen05.session(Budget(max_llm_calls=10)), cfg,
-                          answer_calls=2)
-    tighten_budget(ctx)
-    assert ctx.session.budget.max_llm_calls == 4 and spare_calls(ctx) == 2
+    limits = agent_limits(Budget(max_llm_calls=10), cfg.agent)
+    assert limits.max_llm_calls == 4
+    inputs = QuestionInputs(solver.kb, embedder, qwen05.session(limits), cfg, solver.retriever)
+    ctx = QuestionContext(inputs, QuestionAnalysis("q"), BudgetSplit(limits, answer_calls=2))
+    assert spare_calls(ctx) == 2
     ctx.session.usage.llm_calls = 3
     assert spare_calls(ctx) == 0
 
@@ -145,8 +147,9 @@ def test_quoted_phrase_search_keeps_only_passages_containing_the_phrase(resource
 
     question = bridge_records()[0]["question"]  # '... released a song called "Counterparts" and ...'
     tracer = Tracer()
-    docs = quoted_passages(question, resources, tracer, k=3)
+    docs = quoted_passages(QuestionAnalysis(question).quoted, resources, tracer, k=3)
     assert titles(docs) == ["Nobody's Hero"]  # the keyword hits without the whole phrase are dropped
     assert [(s.tool, s.input["query"]) for s in tracer.steps] == [("bm25_search", "counterparts")]
-    assert quoted_passages(question, resources, Tracer(), k=0) == []
-    assert quoted_passages("Which band released Counterparts?", resources, Tracer(), k=3) == []  # nothing quoted
+    assert quoted_passages(QuestionAnalysis(question).quoted, resources, Tracer(), k=0) == []
+    nothing_quoted = QuestionAnalysis("Which band released Counterparts?").quoted
+    assert quoted_passages(nothing_quoted, resources, Tracer(), k=3) == []

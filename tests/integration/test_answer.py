@@ -5,7 +5,7 @@ import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer import step as answer_step
-from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.answer.context import QuestionInputs
 from kgsolver.pipeline.answer.preference import adaptive
 from kgsolver.pipeline.answer.preference.base import PreferenceInputs
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
@@ -38,8 +38,9 @@ class ExplodingMode:
 def test_adaptive_skips_the_mode_itself_when_confident(monkeypatch, demo_kb, config, embedder):
     monkeypatch.setattr(adaptive, "ask_parametric", lambda inputs: ParametricAnswer("Paris", 99, 0))
     solver = Solver(demo_kb, config, embedder=embedder)
-    ctx = QuestionContext(solver.kb, solver.vectors, solver.retriever(), session=None, config=config, policy="adaptive")
-    result = answer_step.answer_question("What is the capital of France?", ctx, ExplodingMode())
+    inputs = QuestionInputs(solver.kb, solver.vectors, session=None, config=config, make_retriever=solver.retriever,
+                            policy="adaptive")
+    result = answer_step.answer_question("What is the capital of France?", inputs, ExplodingMode())
     assert result.answer == "Paris" and result.preference.retrieval_skipped and result.evidence == []
 
 

@@ -2,6 +2,7 @@
 
     solver = Solver("kb/")
     result = solver.ask("Which band ...?")          # AskResult
+    gathered = solver.gather("Which band ...?", "agent")   # Gathered: the mode's evidence, no answer LLM call
     docs = solver.retriever().invoke("...")         # a LangChain retriever returning Documents
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
 from kgsolver.connectors.llms.gateway import Budget, LLMGateway, TokenListener
-from kgsolver.pipeline.answer.context import QuestionContext
+from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionInputs
 from kgsolver.pipeline.answer.results import AskResult, StepListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
@@ -84,6 +85,25 @@ class Solver:
         """`on_step` gets each trace step as it ends, `on_token` (purpose, text) each piece of every LLM reply as it
         is generated; both are called on the asking thread."""
         from kgsolver.pipeline.answer.step import answer_question
+
+        inputs, answer_mode = self._question(question, mode, budget, assumptions, policy, on_step, on_token)
+        result = answer_question(question, inputs, answer_mode)
+        result.usage = inputs.session.usage.model_copy()
+        return result
+
+    def gather(self, question: str, mode: str = "naive", *, budget: Budget | None = None,
+               assumptions: list[str] | None = None, policy: str | None = None) -> Gathered:
+        """The evidence `ask` would gather for the question in this mode (the same budget split), without answering:
+        for evaluations and benchmarks that score retrieval. Gathering may still call the LLM where the mode does
+        (decomposition, KG walk), within the calls the answer would have left it."""
+        from kgsolver.pipeline.answer.step import gather
+
+        inputs, answer_mode = self._question(question, mode, budget, assumptions, policy, None, None)
+        return gather(question, inputs, answer_mode)
+
+    def _question(self, question: str, mode: str, budget: Budget | None, assumptions: list[str] | None,
+                  policy: str | None, on_step: StepListener | None,
+                  on_token: TokenListener | None) -> tuple[QuestionInputs, AnswerMode]:
         from kgsolver.pipeline.modes import get_mode
 
         if not question.strip():
@@ -91,8 +111,6 @@ class Solver:
         answer_mode = get_mode(mode)
         session = self.gateway.session(budget or self.config.budget, on_token=on_token)
         kb, vectors = self._generation()  # one generation for the whole question
-        ctx = QuestionContext(kb, vectors, self._retriever(kb, vectors), session, self.config,
-                              assumptions=list(assumptions or []), policy=policy, on_step=on_step)
-        result = answer_question(question, ctx, answer_mode)
-        result.usage = session.usage.model_copy()
-        return result
+        inputs = QuestionInputs(kb, vectors, session, self.config, lambda: self._retriever(kb, vectors),
+                                assumptions=tuple(assumptions or ()), policy=policy, on_step=on_step)
+        return inputs, answer_mode

@@ -221,11 +221,12 @@ def grounded_name(value: str, documents: Sequence[Document]) -> str | None:
     return value if words and not is_unknown(value) and words <= text else None
 
 
-def comparison_calls(question: str, form: AnswerFormSettings | None) -> int:
-    """The LLM calls the comparison adds to a question's answer step: one per option, when it applies."""
+def comparison_calls(question: str, form: AnswerFormSettings | None, *, asked: AnswerForm | None = None) -> int:
+    """The LLM calls the comparison adds to a question's answer step: one per option, when it applies. `asked` is the
+    question's form where the caller parsed it already (QuestionAnalysis.form)."""
     if form is None or not form.compare_values:
         return 0
-    return 2 if detect_comparison(question, detect_form(question), same=form.same_values) else 0
+    return 2 if detect_comparison(question, asked or detect_form(question), same=form.same_values) else 0
 
 
 def compare_options(session: LLMSession, question: str, comparison: Comparison, documents: Sequence[Document],

@@ -125,9 +125,10 @@ def grounding(answer: str, documents: list[Document]) -> list[int]:
 
 
 def generate_grounded(session: LLMSession, question: str, documents: list[Document],
-                      form: AnswerFormSettings | None = None) -> GroundedAnswer:
+                      form: AnswerFormSettings | None = None, *, asked: AnswerForm | None = None) -> GroundedAnswer:
+    """`asked`: the question's form where the caller parsed it already (QuestionAnalysis.form)."""
     uses_form = form is not None and (form.enabled or form.compare or form.compare_values or form.retry_echo)
-    asked = detect_form(question) if uses_form else None
+    asked = (asked or detect_form(question)) if uses_form else None
     options = comparison_options(asked) if form is not None and form.compare else ()
     comparison = (detect_comparison(question, asked, same=form.same_values)
                   if form is not None and form.compare_values else None)

@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionContext
+from kgsolver.pipeline.answer.context import (
+    AnswerMode,
+    BudgetSplit,
+    Gathered,
+    QuestionAnalysis,
+    QuestionContext,
+    QuestionInputs,
+)
 from kgsolver.pipeline.answer.filters.base import doc_ref
 from kgsolver.pipeline.answer.filters.chain import build_filter_chain
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, user_fact_documents
@@ -34,35 +42,56 @@ if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
 
 
-def answer_question(question: str, ctx: QuestionContext, mode: AnswerMode) -> AskResult:
-    tracer = Tracer(ctx.session, on_step=ctx.on_step)  # each step's LLM cost from the gateway, streamed as it ends
-    policy = get_policy(ctx.policy or ctx.config.preference.policy)  # from configuration or the caller, never text
-    inputs = _inputs(question, ctx.session, ctx.config, ctx.assumptions, ctx.embedder, tracer)
-    outcome = policy.before_retrieval(inputs)
+def answer_question(question: str, inputs: QuestionInputs, mode: AnswerMode) -> AskResult:
+    # each step's LLM cost from the gateway, streamed as it ends
+    tracer = Tracer(inputs.session, on_step=inputs.on_step)
+    analysis = QuestionAnalysis(question)
+    policy = get_policy(inputs.policy or inputs.config.preference.policy)  # configuration or caller, never text
+    preference = _inputs(analysis, inputs.session, inputs.config, inputs.assumptions, inputs.embedder, tracer)
+    outcome = policy.before_retrieval(preference)
     gathered = Gathered([])
     removed_by: dict[str, str] = {}
     if outcome is None:
-        ctx.answer_calls = policy.answer_calls(inputs)
-        gathered = mode.gather(question, ctx, tracer)
-        outcome, removed_by = _filter_and_resolve(policy, inputs, gathered.documents, ctx.config.filters)
-    evidence = gathered.evidence or gathered.documents
-    return assemble(question, mode.name, ctx, tracer, outcome, evidence,
-                    _why_not_kept(evidence, gathered.documents, inputs.documents, removed_by))
+        gathered = _gather(analysis, inputs, mode, policy.answer_calls(preference), tracer)
+        outcome, removed_by = _filter_and_resolve(policy, preference, gathered.documents, inputs.config.filters)
+    evidence = gathered.listed
+    return assemble(question, mode.name, inputs.assumptions, tracer, outcome, evidence,
+                    _why_not_kept(evidence, gathered.documents, preference.documents, removed_by))
+
+
+def gather(question: str, inputs: QuestionInputs, mode: AnswerMode) -> Gathered:
+    """The evidence `answer_question` would gather for the question, under the same budget split (the policy's answer
+    calls kept aside), without answering: no filter, no policy, no answer LLM call. Its trace is the gathering's."""
+    tracer = Tracer(inputs.session, on_step=inputs.on_step)
+    analysis = QuestionAnalysis(question)
+    policy = get_policy(inputs.policy or inputs.config.preference.policy)
+    preference = _inputs(analysis, inputs.session, inputs.config, inputs.assumptions, inputs.embedder, tracer)
+    gathered = _gather(analysis, inputs, mode, policy.answer_calls(preference), tracer)
+    return replace(gathered, trace=list(tracer.steps))
+
+
+def _gather(analysis: QuestionAnalysis, inputs: QuestionInputs, mode: AnswerMode, answer_calls: int,
+            tracer: Tracer) -> Gathered:
+    """The budget split stated once, before gathering: the session's limits become the mode's (the one place they
+    change, so the answer is held to them too), and the mode gets a frozen context."""
+    split = BudgetSplit(mode.limits(inputs.session.budget, inputs.config), answer_calls)
+    inputs.session.budget = split.limits
+    return mode.gather(analysis.text, QuestionContext(inputs, analysis, split), tracer)
 
 
 def answer_passages(question: str, documents: list[Document], *, session: LLMSession, config: KGSolverConfig,
                     embedder: Embedder, assumptions: Sequence[str] = (), policy: str | None = None) -> PolicyOutcome:
     """The same answer step over passages the caller supplies (the conflict suite's edited contexts)."""
     chosen = get_policy(policy or config.preference.policy)
-    inputs = _inputs(question, session, config, assumptions, embedder, Tracer())
+    inputs = _inputs(QuestionAnalysis(question), session, config, assumptions, embedder, Tracer())
     return chosen.before_retrieval(inputs) or _filter_and_resolve(chosen, inputs, documents, config.filters)[0]
 
 
-def _inputs(question: str, session: LLMSession, config: KGSolverConfig, assumptions: Sequence[str],
+def _inputs(analysis: QuestionAnalysis, session: LLMSession, config: KGSolverConfig, assumptions: Sequence[str],
             embedder: Embedder, tracer: Tracer) -> PreferenceInputs:
-    return PreferenceInputs(question=question, session=session, settings=config.preference,
+    return PreferenceInputs(question=analysis.text, session=session, settings=config.preference,
                             assumptions=list(assumptions), embedder=embedder, tracer=tracer,
-                            answer_form=config.answer_form)
+                            answer_form=config.answer_form, asked=analysis.form)
 
 
 def _filter_and_resolve(policy: PreferencePolicy, inputs: PreferenceInputs, documents: list[Document],
@@ -126,13 +155,13 @@ def answer_source(outcome: PolicyOutcome) -> str:
     return _SOURCES[outcome.preference.source_used]
 
 
-def assemble(question: str, mode: str, ctx: QuestionContext, tracer: Tracer, outcome: PolicyOutcome,
+def assemble(question: str, mode: str, assumptions: Sequence[str], tracer: Tracer, outcome: PolicyOutcome,
              evidence: list[Document], not_kept: dict[str, str] | None = None) -> AskResult:
     citations = list({d.metadata["doc_id"]: Citation(doc_id=d.metadata["doc_id"], title=d.metadata["title"])
                       for d in outcome.cited}.values())
     not_kept = not_kept or {}
     listed = [Evidence.from_document(d, kept=doc_ref(d) not in not_kept, removed_by=not_kept.get(doc_ref(d)))
-              for d in user_fact_documents(ctx.assumptions) + evidence]
+              for d in user_fact_documents(list(assumptions)) + evidence]
     source = answer_source(outcome)
     return AskResult(question=question, mode=mode, answer=outcome.answer or ABSTAIN_ANSWER,
                      abstained=outcome.answer is None, citations=citations, evidence=listed, trace=tracer.steps,

@@ -7,16 +7,21 @@ to the answer step."""
 
 from __future__ import annotations
 
+from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.multihop.evidence import ranked_evidence, run_tool, spare_calls
+from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence, run_tool, spare_calls
 from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
 
 
 class AgentMode:
     name = "agent"
+
+    def limits(self, budget: Budget, config: KGSolverConfig) -> Budget:
+        return agent_limits(budget, config.agent)
 
     def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
         start = first_hop(question, ctx, tracer)
@@ -25,7 +30,7 @@ class AgentMode:
         hops.next.add(run_tool(NeighbourhoodTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
                       weight=a.expansion_weight)
         if res.store is not None:
-            hops.next.add(run_tool(PageRankTool(res), question, tracer, seeds=seeds, k=a.first_hop_k),
+            hops.next.add(run_tool(PageRankTool(res, ctx.question), question, tracer, seeds=seeds, k=a.first_hop_k),
                           weight=a.ppr_weight)
         rationale = Rationale(a.fact_chars)
         for doc in hops.first.ranked(2):

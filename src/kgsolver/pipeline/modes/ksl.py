@@ -4,15 +4,20 @@ fallback when the KB has no graph), go to the answer step."""
 
 from __future__ import annotations
 
+from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.multihop.evidence import ranked_evidence
+from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence
 from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
 from kgsolver.pipeline.multihop.tools import bm25_search, dense_search
 
 
 class KSLMode:
     name = "ksl"
+
+    def limits(self, budget: Budget, config: KGSolverConfig) -> Budget:
+        return agent_limits(budget, config.agent)
 
     def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
         start = first_hop(question, ctx, tracer, lambda res: [dense_search(res), bm25_search(res)])

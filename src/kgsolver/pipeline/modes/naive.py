@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import time
 
+from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.config import KGSolverConfig
 
 
 class NaiveMode:
     name = "naive"
+
+    def limits(self, budget: Budget, config: KGSolverConfig) -> Budget:
+        return budget  # the caller's: naive makes no LLM call while gathering
 
     def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
         started = time.perf_counter()

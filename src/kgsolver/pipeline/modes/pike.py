@@ -4,10 +4,12 @@ the pooled evidence to the answer step."""
 
 from __future__ import annotations
 
+from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.multihop.evidence import ranked_evidence
+from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence
 from kgsolver.pipeline.multihop.first_hop import first_hop
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
 
@@ -15,12 +17,16 @@ from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
 class PikeMode:
     name = "pike"
 
+    def limits(self, budget: Budget, config: KGSolverConfig) -> Budget:
+        return agent_limits(budget, config.agent)
+
     def gather(self, question: str, ctx: QuestionContext, tracer: Tracer) -> Gathered:
         start = first_hop(question, ctx, tracer)
         hops, res = start.hops, start.res
         rationale = Rationale(ctx.config.agent.fact_chars)
         for doc in hops.first.ranked(2):
             rationale.add(doc)
-        rounds = start.first_tools + [NeighbourhoodTool(res)] + ([PageRankTool(res)] if res.store is not None else [])
+        graph = [PageRankTool(res, ctx.question)] if res.store is not None else []
+        rounds = start.first_tools + [NeighbourhoodTool(res)] + graph
         Decomposer(ctx, tracer, rounds, hops.picked, weight=ctx.config.agent.pike_pick_weight).run(question, rationale)
         return ranked_evidence(ctx, tracer, hops)

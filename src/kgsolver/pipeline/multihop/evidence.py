@@ -18,7 +18,8 @@ from kgsolver.pipeline.retrieval.hybrid import rrf_score
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
-    from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.answer.context import QuestionAnalysis, QuestionContext
+    from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.multihop.tools.base import Tool
 
 _Limit = TypeVar("_Limit", int, float)
@@ -95,9 +96,9 @@ class HopEvidence:
         self.first, self.next, self.picked = EvidencePool(rrf_k), EvidencePool(rrf_k), EvidencePool(rrf_k)
         self.anchors: set[str] = set()
 
-    def anchor(self, title_linker: EntityLinker, question: str) -> None:
+    def anchor(self, title_linker: EntityLinker, question: QuestionAnalysis) -> None:
         """The documents whose titles the question names (exact title or alias matches only)."""
-        self.anchors = {link.entity_id for link in title_linker.link(question, fuzzy=False, embedding=False, top=30)}
+        self.anchors = {link.entity_id for link in question.links(title_linker, fuzzy=False, embedding=False, top=30)}
 
     @property
     def scores(self) -> dict[int, float]:
@@ -128,16 +129,16 @@ def _interleave(*lists: list[Document]) -> list[Document]:
     return out
 
 
-def tighten_budget(ctx: QuestionContext) -> None:
-    """The agent block's limits apply on top of the caller's budget (the tighter of the two wins)."""
-    a, b = ctx.config.agent, ctx.session.budget
+def agent_limits(budget: Budget, agent: AgentSettings) -> Budget:
+    """The multi-hop modes' limits: the agent block's on top of the caller's budget (the tighter of the two wins).
+    The answer step applies them to the session once, before gathering (`AnswerMode.limits`)."""
 
     def tighter(x: _Limit | None, y: _Limit) -> _Limit:
         return y if x is None else min(x, y)
 
-    ctx.session.budget = Budget(max_llm_calls=tighter(b.max_llm_calls, a.max_llm_calls),
-                                max_tokens=tighter(b.max_tokens, a.max_tokens),
-                                max_seconds=tighter(b.max_seconds, a.max_seconds))
+    return Budget(max_llm_calls=tighter(budget.max_llm_calls, agent.max_llm_calls),
+                  max_tokens=tighter(budget.max_tokens, agent.max_tokens),
+                  max_seconds=tighter(budget.max_seconds, agent.max_seconds))
 
 
 def spare_calls(ctx: QuestionContext) -> int:
@@ -148,7 +149,7 @@ def spare_calls(ctx: QuestionContext) -> int:
         ctx.session.check()
     except BudgetExceeded:  # tokens or seconds already spent: no more retrieval calls
         return 0
-    return max(0, left - ctx.answer_calls)
+    return max(0, left - ctx.split.answer_calls)
 
 
 def ranked_evidence(ctx: QuestionContext, tracer: Tracer, pool: EvidencePool | HopEvidence) -> Gathered:

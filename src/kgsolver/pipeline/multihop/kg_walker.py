@@ -14,12 +14,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from kgsolver.connectors.graph_stores.model import Relation
+from kgsolver.pipeline.answer.context import linked
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.multihop import kg_walker_prompt as prompt
 from kgsolver.pipeline.multihop.hop_policy import combine, embedding_scores
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.answer.context import QuestionAnalysis
     from kgsolver.pipeline.answer.results import Tracer
     from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.multihop.resources import AgentResources
@@ -44,9 +46,11 @@ class WalkPath:
 
 class KGWalker:
     def __init__(self, resources: AgentResources, settings: AgentSettings, *, session: LLMSession | None = None,
-                 tracer: Tracer | None = None, can_call: Callable[[], bool] | None = None) -> None:
+                 tracer: Tracer | None = None, can_call: Callable[[], bool] | None = None,
+                 analysis: QuestionAnalysis | None = None) -> None:
         self.resources, self.settings, self.session, self.tracer = resources, settings, session, tracer
         self.can_call = can_call or (lambda: True)  # the caller's budget reserve (e.g. calls kept for the answer)
+        self.analysis = analysis  # the question analysed once: its entity links are reused, not linked again
 
     def name(self, eid: str) -> str:
         store = self.resources.store
@@ -57,7 +61,7 @@ class KGWalker:
     def start(self, question: str) -> list[WalkPath]:
         linker = self.resources.entity_linker
         assert linker is not None, "walk() runs only on a knowledge base with a graph"
-        links = linker.link(question, embedding=False)
+        links = linked(linker, question, self.analysis, embedding=False)
         return [WalkPath(link.entity_id, link.score) for link in links[: self.settings.beams]]
 
     def choices(self, path: WalkPath) -> list[tuple[Relation, str, str]]:

@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
-from kgsolver.pipeline.answer.answer_form import AnswerFormSettings
+from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings
 from kgsolver.pipeline.answer.compare import comparison_calls
 from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_documents
 from kgsolver.pipeline.answer.llm_step import llm_step
@@ -39,6 +39,7 @@ class PreferenceInputs:
     tracer: Tracer | None = None
     parametric: ParametricAnswer | None = None  # a closed-book answer asked before retrieval (adaptive)
     answer_form: AnswerFormSettings | None = None  # the answer-form step (pipeline/answer/answer_form.py); None: off
+    asked: AnswerForm | None = None  # the form the question asks for, parsed once (QuestionAnalysis.form)
 
 
 @dataclass
@@ -89,8 +90,8 @@ class Policy:
         the two values of a compared question (pipeline/answer/compare.py).
         Multi-hop modes keep these aside from their retrieval budget."""
         parametric = self.asks_parametric and inputs.parametric is None
-        return 1 + int(parametric) + (2 if inputs.assumptions else 0) + comparison_calls(inputs.question,
-                                                                                       inputs.answer_form)
+        return 1 + int(parametric) + (2 if inputs.assumptions else 0) + comparison_calls(
+            inputs.question, inputs.answer_form, asked=inputs.asked)
 
     def resolve(self, inputs: PreferenceInputs) -> PolicyOutcome:
         raise NotImplementedError
@@ -124,7 +125,7 @@ def ask_parametric(inputs: PreferenceInputs) -> ParametricAnswer | None:
     started = time.perf_counter()
     answer = llm_step(lambda: closed_book_answer(inputs.session, inputs.question,
                                                  max_tokens=inputs.settings.parametric_max_tokens,
-                                                 form=inputs.answer_form),
+                                                 form=inputs.answer_form, asked=inputs.asked),
                       None, tracer=inputs.tracer, tool="parametric_answer", input=inputs.question, failure="skipped",
                       started=started)
     if answer is None:  # no closed-book candidate
@@ -142,7 +143,8 @@ def ask_grounded(inputs: PreferenceInputs, documents: list[Document], *, with_us
     if not evidence:
         return GroundedCandidate(None)
     started = time.perf_counter()
-    grounded = llm_step(lambda: generate_grounded(inputs.session, inputs.question, evidence, inputs.answer_form),
+    grounded = llm_step(lambda: generate_grounded(inputs.session, inputs.question, evidence, inputs.answer_form,
+                                                      asked=inputs.asked),
                         None, tracer=inputs.tracer, tool="generate", input=inputs.question, failure="stopped",
                         started=started)
     if grounded is None:  # no grounded candidate (not an abstention: the model never answered)

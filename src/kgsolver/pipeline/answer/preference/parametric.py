@@ -8,7 +8,14 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.answer.answer_form import AnswerFormSettings, detect_form, echoes, is_unknown, shape_answer
+from kgsolver.pipeline.answer.answer_form import (
+    AnswerForm,
+    AnswerFormSettings,
+    detect_form,
+    echoes,
+    is_unknown,
+    shape_answer,
+)
 
 PARAMETRIC_PROMPT = (
     "Answer the question from your own knowledge. Reply in JSON. \"answer\": the shortest exact answer (a name, "
@@ -34,11 +41,12 @@ def parametric_messages(question: str) -> list[BaseMessage]:
 
 
 def closed_book_answer(session: LLMSession, question: str, *, max_tokens: int = 48,
-                       form: AnswerFormSettings | None = None) -> ParametricAnswer:
+                       form: AnswerFormSettings | None = None, asked: AnswerForm | None = None) -> ParametricAnswer:
+    """`asked`: the question's form where the caller parsed it already (QuestionAnalysis.form)."""
     reply, raw = session.chat_json(parametric_messages(question), ParametricReply, purpose="parametric answer",
                                    max_tokens=max_tokens)
     answer = reply.answer.strip().strip(".")
-    asked = detect_form(question)
+    asked = asked or detect_form(question)
     if form is not None and form.enabled:  # the form the question asks for, as the grounded answer gets it
         answer = shape_answer(answer, asked)
     tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens

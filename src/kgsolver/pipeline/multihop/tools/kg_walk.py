@@ -11,6 +11,7 @@ from kgsolver.pipeline.multihop.kg_walker import KGWalker, WalkPath
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.answer.context import QuestionAnalysis
     from kgsolver.pipeline.answer.results import Tracer
     from kgsolver.pipeline.config.agent import AgentSettings
     from kgsolver.pipeline.multihop.resources import AgentResources
@@ -23,9 +24,10 @@ class KGWalkTool:
 
     def __init__(self, resources: AgentResources, settings: AgentSettings, *, session: LLMSession | None = None,
                  tracer: Tracer | None = None, question: str | None = None,
-                 can_call: Callable[[], bool] | None = None) -> None:
+                 can_call: Callable[[], bool] | None = None, analysis: QuestionAnalysis | None = None) -> None:
         self.resources, self.question = resources, question
-        self.walker = KGWalker(resources, settings, session=session, tracer=tracer, can_call=can_call)
+        self.walker = KGWalker(resources, settings, session=session, tracer=tracer, can_call=can_call,
+                               analysis=analysis)
         self.paths: list[WalkPath] = []
 
     def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 from langchain_core.documents import Document
 
 from kgsolver.graphs.algorithms import personalized_pagerank
+from kgsolver.pipeline.answer.context import linked
 
 if TYPE_CHECKING:
+    from kgsolver.pipeline.answer.context import QuestionAnalysis
     from kgsolver.pipeline.multihop.resources import AgentResources
 
 
@@ -20,14 +22,15 @@ class PageRankTool:
 
     name = "ppr"
 
-    def __init__(self, resources: AgentResources) -> None:
+    def __init__(self, resources: AgentResources, question: QuestionAnalysis | None = None) -> None:
         self.resources, self.settings = resources, resources.agent_settings
+        self.question = question  # analysed once: a query that is the question reuses its entity links
 
     def seeds(self, query: str, seeds: Sequence[Document]) -> dict[str, float]:
         store, linker = self.resources.store, self.resources.entity_linker
         assert store is not None and linker is not None, "run() seeds only a knowledge base with a graph"
         weights: dict[str, float] = {}
-        for link in linker.link(query, embedding=False):
+        for link in linked(linker, query, self.question, embedding=False):
             weights[link.entity_id] = max(weights.get(link.entity_id, 0.0), link.score)
         cids = [d.metadata["cid"] for d in seeds if "cid" in d.metadata]
         for rank, eids in enumerate(store.entities_in_chunks(cids).values()):
