@@ -3,10 +3,10 @@
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.connectors.llms.gateway import LLMReply, Usage
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, clean, detect_form, shape_answer
-from kgsolver.pipeline.answer.generate import GroundedReply, generate_grounded
-from kgsolver.pipeline.answer.preference.parametric import ParametricReply, closed_book_answer
+from kgsolver.pipeline.answer.generate import generate_grounded
+from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
+from tests.unit.fakes import always, fake_session
 
 # --- detection: which kind of answer the question asks for -------------------------------------------------------
 
@@ -152,23 +152,13 @@ def test_person_place_other_only_get_the_common_cleaning():
 # --- the answer step: generate_grounded with the step on and off (a fake LLM session at the seam) ------------------
 
 
-class ReplyingSession:
-    """Answers every grounded-answer call with one fixed reply, as the gateway session would after parsing."""
-
-    def __init__(self, answer: str, passages: list[int]):
-        self.reply = GroundedReply(answer=answer, passages=passages)
-
-    def chat_json(self, messages, schema, *, purpose, max_tokens):
-        return self.reply, LLMReply(self.reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
-
-
 PASSAGES = [Document("Sutera is a genus of flowering plants.", metadata={"title": "Sutera"}),
             Document("Rhodotypos is a genus of shrubs in the rose family.", metadata={"title": "Rhodotypos"})]
 ON = AnswerFormSettings(enabled=True)
 
 
 def test_grounded_yes_no_rests_on_the_cited_passages_with_the_step_on():
-    session = ReplyingSession("No, Sutera is not a shrub", [1, 2])
+    session = fake_session(always({"answer": "No, Sutera is not a shrub", "passages": [1, 2]}))
     grounded = generate_grounded(session, "Are Sutera and Rhodotypos both types of shrub?", PASSAGES, ON)
     assert (grounded.answer, grounded.cited) == ("no", [0, 1])
     off = generate_grounded(session, "Are Sutera and Rhodotypos both types of shrub?", PASSAGES, None)
@@ -176,23 +166,21 @@ def test_grounded_yes_no_rests_on_the_cited_passages_with_the_step_on():
 
 
 def test_grounded_answer_is_shaped_before_the_grounding_check():
-    session = ReplyingSession("The answer is Rhodotypos, because it is a shrub.", [2])
+    session = fake_session(always({"answer": "The answer is Rhodotypos, because it is a shrub.", "passages": [2]}))
     grounded = generate_grounded(session, "Which is a shrub, Sutera or Rhodotypos?", PASSAGES, ON)
     assert (grounded.answer, grounded.cited) == ("Rhodotypos", [1])
     assert generate_grounded(session, "Which is a shrub, Sutera or Rhodotypos?", PASSAGES,
                              AnswerFormSettings(enabled=False)).abstained
 
 
-class ParametricSession:
-    def chat_json(self, messages, schema, *, purpose, max_tokens):
-        reply = ParametricReply(answer="Yes, both are shrubs.", confidence=80)
-        return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+def parametric_session():
+    return fake_session(always({"answer": "Yes, both are shrubs.", "confidence": 80}))
 
 
 def test_closed_book_answer_is_shaped_with_the_step_on():
     question = "Are Sutera and Rhodotypos both types of shrub?"
-    assert closed_book_answer(ParametricSession(), question, form=ON).answer == "yes"
-    assert closed_book_answer(ParametricSession(), question).answer == "Yes, both are shrubs"
+    assert closed_book_answer(parametric_session(), question, form=ON).answer == "yes"
+    assert closed_book_answer(parametric_session(), question).answer == "Yes, both are shrubs"
 
 
 def test_alias_after_an_adverb_and_among_alternatives_is_the_one_not_part_of_the_name():
@@ -219,7 +207,7 @@ def test_the_step_is_on_in_the_default_configuration():
     # Chosen by measurement (docs/RESULTS.md, "Reader"): the default answer path shapes and grounds a yes/no reply.
     from kgsolver.pipeline.config import KGSolverConfig
 
-    session = ReplyingSession("Yes", [1, 2])
+    session = fake_session(always({"answer": "Yes", "passages": [1, 2]}))
     grounded = generate_grounded(session, "Are Sutera and Rhodotypos both types of shrub?", PASSAGES,
                                  KGSolverConfig().answer_form)
     assert (grounded.answer, grounded.cited) == ("yes", [0, 1])

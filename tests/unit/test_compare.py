@@ -5,8 +5,9 @@ import json
 
 import pytest
 from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage
 
-from kgsolver.connectors.llms.gateway import LLMReply, Usage
+from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form
 from kgsolver.pipeline.answer.compare import (
     Comparison,
@@ -18,6 +19,7 @@ from kgsolver.pipeline.answer.compare import (
     winner,
 )
 from kgsolver.pipeline.answer.generate import generate_grounded
+from tests.unit.fakes import chat_of, fake_session, purposes
 
 PASSAGES = [Document("Robert Smith (born 4 May 1900) was a painter.", metadata={"title": "Robert Smith"}),
             Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]
@@ -83,48 +85,41 @@ def test_winner_picks_the_end_the_comparison_names_and_refuses_ties_and_gaps():
     assert winner(earlier, [2.0, 2.0]) is None and winner(earlier, [None, 2.0]) is None
 
 
-class ValueSession:
+def value_session(values: dict[str, str], grounded: dict) -> LLMSession:
     """Replies to each value prompt with the value given for the option it names; else the grounded reply."""
 
-    def __init__(self, values: dict[str, str], grounded: dict):
-        self.values, self.grounded, self.calls = values, grounded, []
+    def rule(messages: list[BaseMessage]) -> str:
+        option = next((o for o in values if f"for {o}," in str(messages[-1].content)), None)
+        return json.dumps({"value": values[option]} if option is not None else grounded)
 
-    def chat_json(self, messages, schema, *, purpose, max_tokens):
-        self.calls.append(purpose)
-        if purpose == "comparison value":
-            option = next(o for o in self.values if f"for {o}," in messages[-1].content)
-            reply = {"value": self.values[option]}
-        else:
-            reply = self.grounded
-        return schema.model_validate(reply), LLMReply(json.dumps(reply), Usage(prompt_tokens=10, completion_tokens=5),
-                                                      purpose)
+    return fake_session(rule)
 
 
 def test_the_values_decide_a_compared_question_against_the_model_s_own_pick():
     question = "Who was born first, Robert Smith or Jane Doe?"
-    session = ValueSession({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
+    session = value_session({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
     answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
-    assert answer.answer == "Robert Smith" and session.calls == ["comparison value"] * 2
+    assert answer.answer == "Robert Smith" and purposes(session) == ["comparison value"] * 2
     assert answer.support == [0, 1] and answer.tokens == 30
     assert answer.reason == "compared dates (Robert Smith: 4 May 1900, Jane Doe: 1950); the earlier wins"
-    later = generate_grounded(ValueSession({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {}),
+    later = generate_grounded(value_session({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {}),
                               question.replace("first", "later"), PASSAGES, AnswerFormSettings(compare_values=True))
     assert later.answer == "Jane Doe"
 
 
 def test_undecided_values_fall_back_to_the_ordinary_answer():
     question = "Who was born first, Robert Smith or Jane Doe?"
-    session = ValueSession({"Robert Smith": "unknown", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
+    session = value_session({"Robert Smith": "unknown", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
     answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
-    assert answer.answer == "Jane Doe" and session.calls == ["comparison value"] * 2 + ["grounded answer"]
+    assert answer.answer == "Jane Doe" and purposes(session) == ["comparison value"] * 2 + ["grounded answer"]
 
 
 def test_off_it_leaves_the_answer_to_the_model_and_on_it_is_counted_in_the_answer_budget():
     question = "Who was born first, Robert Smith or Jane Doe?"
-    session = ValueSession({}, {"answer": "Jane Doe", "passages": [2]})
+    session = value_session({}, {"answer": "Jane Doe", "passages": [2]})
     off = AnswerFormSettings(compare_values=False)
     assert generate_grounded(session, question, PASSAGES, off).answer == "Jane Doe"
-    assert session.calls == ["grounded answer"]
+    assert purposes(session) == ["grounded answer"]
     assert comparison_calls(question, off) == 0 and comparison_calls(question, None) == 0
     assert comparison_calls(question, AnswerFormSettings()) == 2  # on by default
     assert comparison_calls("What was Robert Smith's job?", AnswerFormSettings()) == 0
@@ -133,22 +128,16 @@ def test_off_it_leaves_the_answer_to_the_model_and_on_it_is_counted_in_the_answe
 def test_a_value_the_passages_do_not_write_does_not_decide():
     # the 0.5B's "2" for "how many albums" was the passage's number, not a fact
     question = "Which band released more albums, Robert Smith or Jane Doe?"
-    session = ValueSession({"Robert Smith": "2", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
+    session = value_session({"Robert Smith": "2", "Jane Doe": "1950"}, {"answer": "Jane Doe", "passages": [2]})
     answer = generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
-    assert session.calls == ["comparison value"] * 2 + ["grounded answer"] and answer.answer == "Jane Doe"
+    assert purposes(session) == ["comparison value"] * 2 + ["grounded answer"] and answer.answer == "Jane Doe"
 
 
 def test_each_option_s_value_is_read_from_the_passages_that_name_it():
     question = "Who was born first, Robert Smith or Jane Doe?"
-    prompts = []
-
-    class Recording(ValueSession):
-        def chat_json(self, messages, schema, *, purpose, max_tokens):
-            prompts.append(messages[-1].content)
-            return super().chat_json(messages, schema, purpose=purpose, max_tokens=max_tokens)
-
-    generate_grounded(Recording({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {}), question, PASSAGES,
-                      AnswerFormSettings(compare_values=True))
+    session = value_session({"Robert Smith": "4 May 1900", "Jane Doe": "1950"}, {})
+    generate_grounded(session, question, PASSAGES, AnswerFormSettings(compare_values=True))
+    prompts = [str(call.messages[-1].content) for call in chat_of(session).calls]
     assert "born 4 May 1900" in prompts[0] and "Jane Doe (born" not in prompts[0]
     assert "Jane Doe (born 1950)" in prompts[1] and "Robert Smith (born" not in prompts[1]
 
@@ -191,22 +180,22 @@ def test_two_values_agree_when_most_of_the_shorter_one_s_words_are_the_other_s()
 
 
 def test_the_values_read_answer_a_sameness_question_against_the_model_s_yes():
-    session = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "Brazil"},
+    session = value_session({"Commodore 16": "United States", "Prológica CP-400": "Brazil"},
                            {"answer": "yes", "passages": [1, 2]})
     answer = generate_grounded(session, SAME_COUNTRY, COUNTRIES, SAME_ON)
-    assert answer.answer == "no" and session.calls == ["comparison value"] * 2 and answer.support == [0, 1]
+    assert answer.answer == "no" and purposes(session) == ["comparison value"] * 2 and answer.support == [0, 1]
     assert answer.reason == ("compared the country (Commodore 16: United States, Prológica CP-400: Brazil); "
                              "not the same")
     both = [COUNTRIES[0], Document("The Prológica CP-400 was made in the United States.",
                                    metadata={"title": "Prológica CP-400"})]
-    same = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "the United States"}, {})
+    same = value_session({"Commodore 16": "United States", "Prológica CP-400": "the United States"}, {})
     assert generate_grounded(same, SAME_COUNTRY, both, SAME_ON).answer == "yes"
     assert comparison_calls(SAME_COUNTRY, SAME_ON) == 2 and comparison_calls(SAME_COUNTRY, AnswerFormSettings()) == 2
     assert comparison_calls(SAME_COUNTRY, AnswerFormSettings(same_values=False)) == 0
 
 
 def test_a_name_the_passages_do_not_write_leaves_the_ordinary_answer():
-    session = ValueSession({"Commodore 16": "United States", "Prológica CP-400": "Argentina"},
+    session = value_session({"Commodore 16": "United States", "Prológica CP-400": "Argentina"},
                            {"answer": "yes", "passages": [1, 2]})
     answer = generate_grounded(session, SAME_COUNTRY, COUNTRIES, SAME_ON)
-    assert answer.answer == "yes" and session.calls == ["comparison value"] * 2 + ["grounded answer"]
+    assert answer.answer == "yes" and purposes(session) == ["comparison value"] * 2 + ["grounded answer"]

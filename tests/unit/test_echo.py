@@ -5,10 +5,12 @@ abstains."""
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage
 
-from kgsolver.connectors.llms.gateway import LLMReply, Usage
+from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes
-from kgsolver.pipeline.answer.generate import GroundedReply, generate_grounded
-from kgsolver.pipeline.answer.preference.parametric import ParametricReply, closed_book_answer
+from kgsolver.pipeline.answer.generate import generate_grounded
+from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
+from tests.unit.fakes import always, chat_of, fake_session, replies
 
 QUESTION = 'The actor known for his role as "Freddie" in The Deep Blue Sea won an award for his role in what play?'
 PASSAGES = [
@@ -33,46 +35,35 @@ def test_yes_no_and_named_options_never_echo():
     assert not echoes("One Manhattan Square", choice, detect_form(choice))  # no comma: detected as "other"
 
 
-class Scripted:
-    """Replies to the grounded-answer calls in turn; records the messages and the calls left."""
-
-    def __init__(self, *answers: str, calls_left: int | None = None):
-        self.answers, self.seen, self.calls_left = list(answers), [], calls_left
-
-    def remaining_calls(self) -> int | None:
-        return self.calls_left
-
-    def chat_json(self, messages, schema, *, purpose, max_tokens):
-        self.seen.append(messages)
-        reply = GroundedReply(answer=self.answers.pop(0), passages=[2])
-        return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+def scripted(*answers: str, calls_left: int | None = None) -> LLMSession:
+    """Replies to the grounded-answer calls in turn, citing the second passage."""
+    return fake_session(replies(*({"answer": a, "passages": [2]} for a in answers)), Budget(max_llm_calls=calls_left))
 
 
 def test_an_echo_is_answered_again_after_the_model_is_told_so():
-    session = Scripted("The Deep Blue Sea", "Cymbeline")
+    session = scripted("The Deep Blue Sea", "Cymbeline")
     answer = generate_grounded(session, QUESTION, PASSAGES, RETRY)
     assert answer.answer == "Cymbeline" and answer.tokens == 30
-    retry = session.seen[1]
-    assert retry[:-2] == session.seen[0] and isinstance(retry[-2], AIMessage) and isinstance(retry[-1], HumanMessage)
+    first, retry = (call.messages for call in chat_of(session).calls)
+    assert retry[:-2] == first and isinstance(retry[-2], AIMessage) and isinstance(retry[-1], HumanMessage)
     assert '"The Deep Blue Sea" is named in the question' in retry[-1].content
 
 
 def test_a_second_echo_or_no_call_left_abstains_and_off_keeps_the_echo():
-    twice = generate_grounded(Scripted("The Deep Blue Sea", "Deep Blue Sea"), QUESTION, PASSAGES, RETRY)
+    twice = generate_grounded(scripted("The Deep Blue Sea", "Deep Blue Sea"), QUESTION, PASSAGES, RETRY)
     assert twice.abstained and "only repeats the question" in twice.reason
-    no_budget = Scripted("The Deep Blue Sea", "Cymbeline", calls_left=1)  # the closed-book answer needs the last call
-    assert generate_grounded(no_budget, QUESTION, PASSAGES, RETRY).abstained and len(no_budget.seen) == 1
+    no_budget = scripted("The Deep Blue Sea", "Cymbeline", calls_left=1)  # the closed-book answer needs the last call
+    assert generate_grounded(no_budget, QUESTION, PASSAGES, RETRY).abstained and len(chat_of(no_budget).calls) == 1
     off = AnswerFormSettings(compare_values=False, retry_echo=False)
-    assert generate_grounded(Scripted("The Deep Blue Sea"), QUESTION, PASSAGES, off).answer == "The Deep Blue Sea"
+    assert generate_grounded(scripted("The Deep Blue Sea"), QUESTION, PASSAGES, off).answer == "The Deep Blue Sea"
     assert AnswerFormSettings().retry_echo  # on by default
 
 
-def test_a_closed_book_echo_is_no_answer_either():
-    class Closed:
-        def chat_json(self, messages, schema, *, purpose, max_tokens):
-            reply = ParametricReply(answer="The Deep Blue Sea", confidence=90)
-            return reply, LLMReply(reply.model_dump_json(), Usage(prompt_tokens=10, completion_tokens=5), purpose)
+def closed() -> LLMSession:
+    return fake_session(always({"answer": "The Deep Blue Sea", "confidence": 90}))
 
-    assert closed_book_answer(Closed(), QUESTION, form=RETRY).answer is None
+
+def test_a_closed_book_echo_is_no_answer_either():
+    assert closed_book_answer(closed(), QUESTION, form=RETRY).answer is None
     no_retry = AnswerFormSettings(retry_echo=False)
-    assert closed_book_answer(Closed(), QUESTION, form=no_retry).answer == "The Deep Blue Sea"
+    assert closed_book_answer(closed(), QUESTION, form=no_retry).answer == "The Deep Blue Sea"

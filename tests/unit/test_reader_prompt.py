@@ -1,33 +1,20 @@
 """Reader prompt options (pipeline/answer/reader_prompt.py): worked examples as earlier chat turns, and the explicit
 comparison of which-of-two and yes/no questions (facts first, the answer constrained to the options)."""
 
-import json
 
 import pytest
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from kgsolver.connectors.llms.gateway import LLMReply, Usage
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings
 from kgsolver.pipeline.answer.generate import GroundedReply, build_messages, generate_grounded
 from kgsolver.pipeline.answer.reader_prompt import EXAMPLES, comparison_options, comparison_reply, hop_order
+from tests.unit.fakes import always, chat_of, fake_session
 
 PASSAGES = [Document("Robert Smith (born 1900) was a painter.", metadata={"title": "Robert Smith"}),
             Document("Jane Doe (born 1950) is a sculptor.", metadata={"title": "Jane Doe"})]
 CHOICE = "Who was born first, Bob Smith or Jane Doe?"
-
-
-class RecordingSession:
-    """Replies with a fixed JSON object validated by the schema it is asked for, and records what it was asked."""
-
-    def __init__(self, reply: dict):
-        self.reply, self.calls = reply, []
-
-    def chat_json(self, messages, schema, *, purpose, max_tokens):
-        self.calls.append({"messages": messages, "schema": schema, "max_tokens": max_tokens})
-        parsed = schema.model_validate(self.reply)
-        return parsed, LLMReply(json.dumps(self.reply), Usage(prompt_tokens=10, completion_tokens=5), purpose)
 
 
 def test_few_shot_puts_the_worked_examples_before_the_question():
@@ -61,24 +48,26 @@ def test_comparison_reply_writes_facts_first_and_allows_only_the_options():
 def test_compared_answer_is_one_option_resting_on_the_cited_passages():
     # "Bob Smith" is written nowhere in the passages: as a free span it is ungrounded, as one of the two options the
     # question names it is a judgement over the passages the model cited.
-    session = RecordingSession({"facts": "Robert Smith 1900, Jane Doe 1950", "answer": "Bob Smith", "passages": [1, 2]})
+    session = fake_session(always({"facts": "Robert Smith 1900, Jane Doe 1950", "answer": "Bob Smith",
+                                   "passages": [1, 2]}))
     # (compare_values off: the values would decide this question before the model's own pick;
     # tests/unit/test_compare.py)
     answer = generate_grounded(session, CHOICE, PASSAGES, AnswerFormSettings(compare=True, compare_values=False))
     assert (answer.answer, answer.cited) == ("Bob Smith", [0, 1])
-    call = session.calls[0]
-    assert call["schema"].model_json_schema()["properties"]["answer"]["enum"] == ["Bob Smith", "Jane Doe"]
-    assert '"Bob Smith" or "Jane Doe"' in call["messages"][-1].content and call["max_tokens"] > 96
-    free = generate_grounded(RecordingSession({"answer": "Bob Smith", "passages": [1]}), CHOICE, PASSAGES,
+    call = chat_of(session).calls[0]
+    assert call.schema is not None and call.schema["properties"]["answer"]["enum"] == ["Bob Smith", "Jane Doe"]
+    assert '"Bob Smith" or "Jane Doe"' in call.messages[-1].content and (call.max_tokens or 0) > 96
+    free = generate_grounded(fake_session(always({"answer": "Bob Smith", "passages": [1]})), CHOICE, PASSAGES,
                              AnswerFormSettings(compare_values=False))
     assert free.answer is None  # the setting off: the old grounding rule
 
 
 def test_compare_leaves_other_questions_as_they_were():
-    session = RecordingSession({"answer": "painter", "passages": [1]})
+    session = fake_session(always({"answer": "painter", "passages": [1]}))
     answer = generate_grounded(session, "What was Robert Smith's job?", PASSAGES, AnswerFormSettings(compare=True))
-    assert answer.answer == "painter" and session.calls[0]["schema"] is GroundedReply
-    assert session.calls[0]["max_tokens"] == 96
+    call = chat_of(session).calls[0]
+    assert answer.answer == "painter" and call.schema == GroundedReply.model_json_schema()
+    assert call.max_tokens == 96
 
 
 def _titled(*titles: str) -> list[Document]:

@@ -1,0 +1,112 @@
+"""A whole question through each mode (naive, pike, ksl, agent) on a five-document knowledge base in a tmp folder:
+the real ingest (a one-chunk-per-document engine, the spaCy graph), the real Solver, answer step, filters and policy;
+a hashing embedder and the shared fake chat model (tests/unit/fakes.py) at the seams. Each question runs in well
+under a second."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from kgsolver.connectors.corpus_documents import SourceDocument
+from kgsolver.connectors.llms.budget import Budget
+from kgsolver.pipeline.answer.generate import SYSTEM_PROMPT
+from kgsolver.pipeline.answer.preference.parametric import PARAMETRIC_PROMPT
+from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb.chunking import Chunk
+from kgsolver.pipeline.kb.engine import Processed
+from kgsolver.pipeline.kb.ingest import ingest_documents
+from kgsolver.pipeline.multihop import decomposition_prompt, kg_walker_prompt
+from kgsolver.pipeline.solver import Solver
+from tests.unit.fakes import HashingEmbedder, chat_of, fake_gateway
+
+DOCS = {
+    "Zorvan Keel": "Zorvan Keel is a rock band formed in the city of Belmora in 1989. The band released the album "
+                   "Glass Orchard.",
+    "Belmora": "Belmora is a coastal city. Belmora was founded by the sculptor Idris Vane.",
+    "Glass Orchard": "Glass Orchard is the second album by Zorvan Keel, released in 1994.",
+    "Tannery Row": "Tannery Row is a street in Oskvar known for its leather workshops.",
+    "Oskvar": "Oskvar is an inland town with a cathedral and a river port.",
+}
+QUESTION = "Who founded the city where Zorvan Keel was formed?"
+ANSWER = "Idris Vane"
+
+
+def one_chunk_engine(changed, embedder, config, show_progress, kb) -> Processed:
+    chunks = [Chunk(f"{d.id}#0", d.id, d.title, d.text, 0, len(d.text)) for d in changed]
+    return Processed(chunks, embedder.encode([c.indexed_text() for c in chunks]))
+
+
+GATHERING = (decomposition_prompt.PROPOSE_SYSTEM, decomposition_prompt.SELECT_SYSTEM, kg_walker_prompt.SYSTEM)
+
+
+def reply(messages: list[BaseMessage]) -> str:
+    """The fake model's replies, by the step that asks (its system prompt)."""
+    system = str(messages[0].content)
+    if system.startswith(SYSTEM_PROMPT[:40]):
+        return '{"answer": "Idris Vane", "passages": [1, 2]}'
+    if system == PARAMETRIC_PROMPT:
+        return '{"answer": "unknown", "confidence": 0}'
+    if system == decomposition_prompt.PROPOSE_SYSTEM:
+        return '{"answerable": false, "sub_question": "Who founded Belmora?"}'
+    if system == decomposition_prompt.SELECT_SYSTEM:
+        return '{"useful": [1]}'
+    if system == kg_walker_prompt.SYSTEM:
+        return '{"choice": 1}'
+    raise AssertionError(f"an LLM step the test does not script: {system[:80]!r}")
+
+
+@pytest.fixture(scope="module")
+def kb_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kb")
+    documents = [SourceDocument(id=title, title=title, text=text) for title, text in DOCS.items()]
+    ingest_documents(documents, root, KGSolverConfig(), embedder=HashingEmbedder(), show_progress=False,
+                     engine=one_chunk_engine)
+    return root
+
+
+def solver_for(kb_dir) -> Solver:
+    return Solver(kb_dir, KGSolverConfig(), embedder=HashingEmbedder(), gateway=fake_gateway(reply))
+
+
+@pytest.mark.parametrize("mode", ["naive", "pike", "ksl", "agent"])
+def test_a_whole_question_through_each_mode(mode, kb_dir):
+    solver = solver_for(kb_dir)
+    solver.ask("Where is Oskvar?", mode=mode)  # warm: the KB opened, the graph and linkers loaded once per process
+    chat = chat_of(solver.gateway.session())
+    chat.calls.clear()
+    budget = Budget(max_llm_calls=5)
+    started = time.perf_counter()
+    result = solver.ask(QUESTION, mode=mode, budget=budget)
+    assert time.perf_counter() - started < 1.0
+
+    assert result.answer == ANSWER and not result.abstained  # the fake's grounded reply, through the answer step
+    assert {"Zorvan Keel", "Belmora"} <= {e.title for e in result.evidence}
+    assert "Belmora" in {c.title for c in result.citations}
+    # The split: the policy keeps 2 calls (grounded + closed-book) for the answer; gathering spends at most the rest.
+    systems = [str(c.messages[0].content) for c in chat.calls]
+    gathering = [s for s in systems if s in GATHERING]
+    answering = [s for s in systems if s not in GATHERING]
+    assert len(answering) == 2 and len(gathering) <= budget.max_llm_calls - 2
+    assert systems[-len(answering):] == answering  # gathering first, then the answer
+    assert result.usage.llm_calls == len(chat.calls) <= budget.max_llm_calls
+    if mode == "naive":
+        assert not gathering
+    if mode in ("pike", "agent"):
+        assert decomposition_prompt.PROPOSE_SYSTEM in gathering
+
+
+@pytest.mark.parametrize("mode", ["naive", "pike", "ksl", "agent"])
+def test_gather_is_the_evidence_without_an_answer_call(mode, kb_dir):
+    solver = solver_for(kb_dir)
+    asked = solver.ask(QUESTION, mode=mode, budget=Budget(max_llm_calls=0))
+    chat = chat_of(solver.gateway.session())
+    gathered = solver.gather(QUESTION, mode, budget=Budget(max_llm_calls=0))
+    assert [d.metadata["chunk_id"] for d in gathered.listed] == [e.chunk_id for e in asked.evidence]
+    assert gathered.trace and not chat.calls
+    systems = []
+    solver.gather(QUESTION, mode, budget=Budget(max_llm_calls=5))
+    systems = [str(c.messages[0].content) for c in chat.calls]
+    assert all(s in GATHERING for s in systems) and len(systems) <= 3  # 2 calls kept for an answer never made
