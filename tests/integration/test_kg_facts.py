@@ -100,11 +100,11 @@ def test_new_generation_is_read_not_the_cached_graph(hpo_kb, shared_datasets, tm
     assert after == ["Marfan syndrome has inheritance Autosomal dominant inheritance [source: kg:hpo_sample]."]
 
 
-def test_medqa_suite_finds_kg_facts(hpo_kb):
+def test_medqa_suite_finds_kg_facts(hpo_kb, embedder):
     from kgsolver.evals.suites.medqa import find_kg
 
     kb = KnowledgeBase.open(hpo_kb)
-    lookup, reason = find_kg(kb)
+    lookup, reason = find_kg(kb, embedder)
     assert reason == "graph" and lookup is not None
     assert lookup("Marfan syndrome and arachnodactyly", 2) == kg_facts(kb, "Marfan syndrome and arachnodactyly", 2)
 

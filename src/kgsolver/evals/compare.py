@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from kgsolver.connectors.errors import KGSolverError
 
 
-def load_run(run_dir: Path) -> dict:
+def load_run(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "metrics.json"
     if not path.exists():
         raise KGSolverError(f"{run_dir}: no metrics.json (not a finished run folder)")
-    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     summary["run_dir"] = str(run_dir)
     return summary
 
 
-def compare_table(runs: list[dict]) -> str:
+def compare_table(runs: list[dict[str, Any]]) -> str:
     names = sorted({m for r in runs for c in r["conditions"].values() for m in c["metrics"]})
     lines = ["| run | suite | mode | model | limit | condition | n | headline | 95% CI | " + " | ".join(names) + " |",
              "|---" * (len(names) + 9) + "|"]

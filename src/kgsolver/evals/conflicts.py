@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from langchain_core.documents import Document
 from pydantic import BaseModel
 
+from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.errors import KGSolverError, StructuredOutputError, malformed_json
-from kgsolver.connectors.llms.gateway import Budget, LLMGateway
+from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.text import normal, split_sentences, title_name
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
@@ -200,13 +203,15 @@ def _docs(passages: list[tuple[str, str]]) -> list[Document]:
             for i, (title, text) in enumerate(passages)]
 
 
-def run_default(gateway, embedder, config: KGSolverConfig, question, passages, assumptions, policy=None) -> str | None:
+def run_default(gateway: LLMGateway, embedder: Embedder, config: KGSolverConfig, question: str,
+                passages: list[tuple[str, str]], assumptions: list[str], policy: str | None = None) -> str | None:
     session = gateway.session(Budget(**config.budget.model_dump()))
     return answer_passages(question, _docs(passages), session=session, config=config, embedder=embedder,
                            assumptions=assumptions, policy=policy).answer
 
 
-def run_plain_rag(gateway, question, passages, assumptions) -> str | None:
+def run_plain_rag(gateway: LLMGateway, question: str, passages: list[tuple[str, str]],
+                  assumptions: list[str]) -> str | None:
     texts = list(assumptions) + [f"{t}: {x}" for t, x in passages]
     try:
         reply, _ = gateway.session(Budget(max_llm_calls=2)).chat_json(
@@ -216,7 +221,7 @@ def run_plain_rag(gateway, question, passages, assumptions) -> str | None:
     return None if normal(reply.answer) in {"", "unknown"} else reply.answer
 
 
-def run_closed_book(gateway, config, question) -> str | None:
+def run_closed_book(gateway: LLMGateway, config: KGSolverConfig, question: str) -> str | None:
     try:
         return closed_book_answer(gateway.session(Budget(max_llm_calls=2)), question,
                                   max_tokens=config.preference.parametric_max_tokens).answer
@@ -224,8 +229,9 @@ def run_closed_book(gateway, config, question) -> str | None:
         return None
 
 
-def answer_condition(sample: ConflictSample, condition: str, gateway: LLMGateway, embedder, config: KGSolverConfig,
-                     systems: Iterable[str] = SYSTEMS, closed: str | None = None) -> list[dict]:
+def answer_condition(sample: ConflictSample, condition: str, gateway: LLMGateway, embedder: Embedder,
+                     config: KGSolverConfig,
+                     systems: Iterable[str] = SYSTEMS, closed: str | None = None) -> list[dict[str, Any]]:
     """One record per system: its answer under the condition, the target and whether it follows it. The
     closed-book answer is the irrelevant condition's target, so it is asked even when that system is not run
     (pass `closed` to reuse it; the gateway's cache makes a repeat free)."""
@@ -247,8 +253,8 @@ def answer_condition(sample: ConflictSample, condition: str, gateway: LLMGateway
     return records
 
 
-def evaluate(samples: list[ConflictSample], gateway: LLMGateway, embedder, config: KGSolverConfig, *,
-             conditions=CONDITIONS, systems=SYSTEMS) -> dict:
+def evaluate(samples: list[ConflictSample], gateway: LLMGateway, embedder: Embedder, config: KGSolverConfig, *,
+             conditions: Sequence[str] = CONDITIONS, systems: Sequence[str] = SYSTEMS) -> dict[str, Any]:
     """Every sample under every condition, in process (the suite runs the same per item): `tabulate`'s result."""
     from kgsolver.evals.conflicts_table import tabulate
 

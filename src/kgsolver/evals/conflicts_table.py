@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kgsolver.evals.conflicts import CONDITIONS, DATA_FILE, SYSTEMS, is_followed
 
@@ -19,7 +21,8 @@ NAMES = {"intact": "intact (control): = gold answer", "counterfactual": "counter
          "irrelevant": "irrelevant: = closed-book", "assumption": "assumption: follows --assume"}
 
 
-def tabulate(records: list[dict], n: int, conditions=CONDITIONS, systems=SYSTEMS) -> dict:
+def tabulate(records: list[dict[str, Any]], n: int, conditions: Sequence[str] = CONDITIONS,
+             systems: Sequence[str] = SYSTEMS) -> dict[str, Any]:
     """The rate per (condition, system) over `records` (one per question, condition and system), and the
     `readable` edit rates."""
     rates = {}
@@ -31,8 +34,8 @@ def tabulate(records: list[dict], n: int, conditions=CONDITIONS, systems=SYSTEMS
     return result
 
 
-def edit_rates(result: dict, conditions=CONDITIONS, systems=SYSTEMS, qids: set[str] | None = None,
-               given_intact: bool = True) -> dict:
+def edit_rates(result: dict[str, Any], conditions: Sequence[str] = CONDITIONS, systems: Sequence[str] = SYSTEMS,
+               qids: set[str] | None = None, given_intact: bool = True) -> dict[tuple[str, str], tuple[float, int]]:
     """(edited condition, system) -> (rate, n) over the questions in `qids` (all when None), and, with
     `given_intact`, only those the system answers correctly from the intact passages."""
     ok = {(r["qid"], r["condition"], r["system"]): r["ok"] for r in result["records"]}
@@ -47,12 +50,12 @@ def edit_rates(result: dict, conditions=CONDITIONS, systems=SYSTEMS, qids: set[s
     return out
 
 
-def frozen(path: Path = DATA_FILE) -> dict[str, dict]:
+def frozen(path: Path = DATA_FILE) -> dict[str, dict[str, Any]]:
     """The frozen rows by qid (the aliases and the verdict of each substitute)."""
     return {r["qid"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
 
 
-def _records(path: Path) -> tuple[list[dict], int]:
+def _records(path: Path) -> tuple[list[dict[str, Any]], int]:
     """A run folder's predictions.jsonl (one row per question and condition) or a saved JSON, as records."""
     if path.is_dir():
         rows = [json.loads(line) for line in (path / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -62,7 +65,7 @@ def _records(path: Path) -> tuple[list[dict], int]:
     return saved["records"], saved["n"]
 
 
-def load_result(path: Path, data: dict[str, dict] | None = None) -> dict:
+def load_result(path: Path, data: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A run back in `tabulate`'s shape, each record re-scored with today's `matches` against the target and, for a
     frozen question, the aliases of its answer or substitute."""
     data = frozen() if data is None else data
@@ -88,7 +91,8 @@ def read_audit(path: Path) -> set[str]:
     return {r["qid"] for r in rows if r["verdict"].strip() == "plausible"}
 
 
-def format_table(result: dict, conditions=None, systems=None, plausible: set[str] | None = None) -> str:
+def format_table(result: dict[str, Any], conditions: Sequence[str] | None = None, systems: Sequence[str] | None = None,
+                 plausible: set[str] | None = None) -> str:
     """The rates as a text table; the conditions and systems the result was computed for unless named."""
     conditions, systems = conditions or result["conditions"], systems or result["systems"]
     lines = [f"{'condition (n=' + str(result['n']) + ')':44}" + "".join(f"{s:>13}" for s in systems)]

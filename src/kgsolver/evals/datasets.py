@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from kgsolver.connectors.errors import KGSolverError, malformed_json
 
@@ -39,7 +40,7 @@ def dataset_path(relative: str, data_dir: Path | None = None) -> Path:
     return path
 
 
-def read_jsonl(path: Path) -> Iterator[dict]:
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if line.strip():
@@ -49,13 +50,13 @@ def read_jsonl(path: Path) -> Iterator[dict]:
                     raise KGSolverError(malformed_json(path, lineno, exc)) from exc
 
 
-def kilt_gold_titles(record: dict) -> list[set[str]]:
+def kilt_gold_titles(record: dict[str, Any]) -> list[set[str]]:
     """Each KILT output's provenance as a set of page titles (the corpus is matched by title)."""
     return [{p["title"] for p in out.get("provenance", [])}
             for out in record.get("output", []) if out.get("provenance")]
 
 
-def kilt_answers(record: dict) -> list[str]:
+def kilt_answers(record: dict[str, Any]) -> list[str]:
     return [out["answer"] for out in record.get("output", []) if out.get("answer")]
 
 
@@ -65,7 +66,7 @@ def read_openbook_facts(path: Path) -> list[str]:
     return [line.strip().strip('"').strip() for line in lines if line.strip().strip('"').strip()]
 
 
-def read_pubmedqa(path: Path) -> list[dict]:
+def read_pubmedqa(path: Path) -> list[dict[str, Any]]:
     """PubMedQA PQA-L: a JSON object keyed by PMID; each record gets its `pmid`, in file order."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return [{"pmid": pmid, **record} for pmid, record in data.items()]

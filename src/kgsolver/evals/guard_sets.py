@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, read_jsonl
@@ -24,8 +25,8 @@ CLEAN_SENTENCES = DATA / "guard_clean_sentences.jsonl"
 INJECTION_SET = DATA / "injection_set.json"
 
 
-def build_clean_sentences(data_dir: Path | None = None) -> list[dict]:
-    rows: dict[str, dict] = {}
+def build_clean_sentences(data_dir: Path | None = None) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
     for record in read_jsonl(dataset_path(HOTPOTQA_200, data_dir)):
         context = dict((title, sentences) for title, sentences in record["context"])
         for title, index in record["supporting_facts"]:
@@ -42,7 +43,7 @@ def build_clean_sentences(data_dir: Path | None = None) -> list[dict]:
     return list(rows.values())
 
 
-def load_clean_sentences(path: Path = CLEAN_SENTENCES) -> list[dict]:
+def load_clean_sentences(path: Path = CLEAN_SENTENCES) -> list[dict[str, Any]]:
     return list(read_jsonl(path))
 
 
@@ -63,7 +64,8 @@ def inject(text: str, injection: str) -> str:
     return " ".join(sentences[:1] + [injection] + sentences[1:])
 
 
-def attack_cases(demo_questions: list[dict], demo_corpus: list[dict], path: Path = INJECTION_SET) -> list[AttackCase]:
+def attack_cases(demo_questions: list[dict[str, Any]], demo_corpus: list[dict[str, Any]],
+                 path: Path = INJECTION_SET) -> list[AttackCase]:
     spec = json.loads(path.read_text(encoding="utf-8"))
     by_title = {doc["title"]: doc["text"] for doc in demo_corpus}
     cases = []

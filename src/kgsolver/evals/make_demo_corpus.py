@@ -9,6 +9,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 from kgsolver.evals.datasets import (
     KILT_CORPUS,
@@ -25,7 +26,8 @@ N_QUESTIONS, N_PASSAGES, SEED = 30, 300, 0
 def build(out_dir: Path) -> tuple[int, int]:
     corpus = list(read_jsonl(dataset_path(KILT_CORPUS)))
     by_title = {r["title"]: r for r in corpus}
-    questions, keep = [], {}
+    questions: list[dict[str, Any]] = []
+    keep: dict[str, dict[str, Any]] = {}
     for record in read_jsonl(dataset_path(KILT_QUESTIONS)):
         titles = set().union(*kilt_gold_titles(record))
         if titles and titles <= by_title.keys() and len(questions) < N_QUESTIONS:

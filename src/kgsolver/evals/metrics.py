@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
@@ -45,7 +45,7 @@ def hotpot_f1(prediction: str, gold: str) -> float:
     return f1_score(prediction, gold, hotpot=True)
 
 
-def best_over_golds(metric, prediction: str, golds: Iterable[str]) -> float:
+def best_over_golds(metric: Callable[[str, str], float], prediction: str, golds: Iterable[str]) -> float:
     """Max over gold answers; no gold answer at all scores 0."""
     return max((metric(prediction, g) for g in golds), default=0.0)
 

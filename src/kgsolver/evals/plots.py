@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -13,14 +17,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 _RECALL = re.compile(r"^recall@(\d+)$")
 
 
-def _save(fig, path: Path) -> str:
+def _save(fig: Figure, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path.name
 
 
-def plot_scores(summary: dict, path: Path) -> str | None:
+def plot_scores(summary: dict[str, Any], path: Path) -> str | None:
     headline = summary["headline"]
     bars = {c: e["metrics"].get(headline, 0.0) for c, e in summary["conditions"].items() if e["n"]}
     if not bars:
@@ -35,7 +39,7 @@ def plot_scores(summary: dict, path: Path) -> str | None:
     return _save(fig, path)
 
 
-def plot_recall(summary: dict, path: Path) -> str | None:
+def plot_recall(summary: dict[str, Any], path: Path) -> str | None:
     fig, ax, drawn = *plt.subplots(figsize=(5, 3.2)), False
     for condition, entry in summary["conditions"].items():
         points = sorted((int(m.group(1)), v) for k, v in entry["metrics"].items() if (m := _RECALL.match(k)))
@@ -65,7 +69,7 @@ def plot_histogram(values: list[float], xlabel: str, title: str, path: Path) -> 
     return _save(fig, path)
 
 
-def write_plots(out: Path, summary: dict, rows: list[dict]) -> list[str]:
+def write_plots(out: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     scored = [r for r in rows if not r.get("unavailable")]
     made = [
         plot_scores(summary, out / "score_by_condition.png"),
@@ -78,7 +82,7 @@ def write_plots(out: Path, summary: dict, rows: list[dict]) -> list[str]:
     return [name for name in made if name]
 
 
-def plot_compare(runs: list[dict], path: Path) -> str | None:
+def plot_compare(runs: list[dict[str, Any]], path: Path) -> str | None:
     """Headline score of each run and condition, grouped by suite: the score by mode/suite figure."""
     labels, values = [], []
     for run in runs:

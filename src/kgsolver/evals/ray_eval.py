@@ -35,7 +35,8 @@ class EvalActor:
         return {**evaluate_item(self.suite, item, self.solver, mode), "worker": self.worker}
 
 
-def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem], mode: str) -> Iterator[dict]:
+def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem],
+             mode: str) -> Iterator[dict[str, Any]]:
     """Rows of `items` as the actors finish them (any order). Actors are restarted and calls retried as
     `config.ray` says; an actor lost past that raises, after the rows already yielded were written."""
     import ray
@@ -47,7 +48,7 @@ def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem]
         return
     settings = config.ray
     connect(settings.address, settings.connect_timeout_s)
-    cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    cpus = float(ray.cluster_resources().get("CPU", 1.0))  # type: ignore[no-untyped-call]  # ray leaves it untyped
     count = min(len(items), settings.workers or max(1, int(cpus // settings.actor_cpus)))
     remote = ray.remote(num_cpus=settings.actor_cpus, max_restarts=settings.max_restarts,
                         max_task_retries=settings.max_task_retries)(EvalActor)
@@ -56,4 +57,4 @@ def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem]
         yield from ActorPool(actors).map_unordered(lambda actor, item: actor.answer.remote(item, mode), items)
     finally:
         for actor in actors:
-            ray.kill(actor)
+            ray.kill(actor)  # type: ignore[arg-type]  # ray's remote() overloads type the actor as its class

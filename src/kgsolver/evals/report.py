@@ -14,10 +14,11 @@ from typing import Any
 
 from kgsolver.evals.metrics import mean
 from kgsolver.evals.runner import PREDICTIONS, load_done
-from kgsolver.pipeline.kb.knowledge_base import write_json_atomic
+from kgsolver.evals.suites import Suite
+from kgsolver.pipeline.kb.files import write_json_atomic
 
 
-def _metric_means(rows: list[dict]) -> dict[str, float]:
+def _metric_means(rows: list[dict[str, Any]]) -> dict[str, float]:
     names = sorted({m for r in rows for m in r.get("metrics", {})})
     return {m: round(mean(r.get("metrics", {}).get(m, 0.0) for r in rows), 4) for m in names}
 
@@ -45,7 +46,7 @@ def ci95(values: list[float]) -> list[float]:
     return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
-def paired(rows: list[dict], headline: str) -> list[dict[str, Any]]:
+def paired(rows: list[dict[str, Any]], headline: str) -> list[dict[str, Any]]:
     """For each pair of conditions, on the questions both answered: how many each got right that the other did not
     (a question counts as right when its headline score is 1). Shows whether retrieval or the KG changes answers."""
     right: dict[str, dict[str, bool]] = {}
@@ -66,7 +67,7 @@ def paired(rows: list[dict], headline: str) -> list[dict[str, Any]]:
     return out
 
 
-def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
+def summarize(rows: list[dict[str, Any]], headline: str) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     for condition in sorted({r["condition"] for r in rows}):
         these = [r for r in rows if r["condition"] == condition]
@@ -94,7 +95,7 @@ def summarize(rows: list[dict], headline: str) -> dict[str, Any]:
                           for r in scored)}
 
 
-def _table(summary: dict, headline: str) -> list[str]:
+def _table(summary: dict[str, Any], headline: str) -> list[str]:
     names = sorted({m for c in summary["conditions"].values() for m in c["metrics"]},
                    key=lambda m: (m != headline, m))
     lines = ["| condition | group | n | " + " | ".join(names) + f" | {headline} 95% CI |",
@@ -113,7 +114,7 @@ def _table(summary: dict, headline: str) -> list[str]:
     return lines
 
 
-def _paired_table(summary: dict) -> list[str]:
+def _paired_table(summary: dict[str, Any]) -> list[str]:
     pairs = summary.get("paired") or []
     if not pairs:
         return []
@@ -125,7 +126,7 @@ def _paired_table(summary: dict) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(config: dict, summary: dict, notes: list[str], plots: list[str]) -> str:
+def render_markdown(config: dict[str, Any], summary: dict[str, Any], notes: list[str], plots: list[str]) -> str:
     model = config.get("model", {})
     invocation = (config.get("invocations") or [{}])[-1].get("command") or "(Python API)"
     lines = [f"# {config['suite']} — mode `{config['mode']}`, model `{model.get('name')}`", "",
@@ -141,14 +142,14 @@ def render_markdown(config: dict, summary: dict, notes: list[str], plots: list[s
     return "\n".join(lines) + "\n"
 
 
-def write_kilt_predictions(out: Path, rows: list[dict]) -> None:
+def write_kilt_predictions(out: Path, rows: list[dict[str, Any]]) -> None:
     kilt_rows = [r["kilt"] for r in sorted(rows, key=lambda r: r["key"]) if r.get("kilt")]
     if kilt_rows:
         text = "".join(json.dumps(k, ensure_ascii=False) + "\n" for k in kilt_rows)
         (out / "kilt_predictions.jsonl").write_text(text, encoding="utf-8")
 
 
-def write_report(out: Path, suite, keys: list[str] | None = None) -> dict[str, Any]:
+def write_report(out: Path, suite: Suite, keys: list[str] | None = None) -> dict[str, Any]:
     """Summarise the rows of this run (only `keys` when given: the items of the current limit)."""
     from kgsolver.evals.plots import write_plots
 

@@ -9,9 +9,15 @@ import shlex
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.llms.registry import MODELS
+
+if TYPE_CHECKING:
+    from kgsolver.evals.runner import RunSpec
+    from kgsolver.evals.suites import Suite
+    from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.solver import Solver
 
 # A resumed run must agree on these, or its rows would mix two experiments.
 FINGERPRINT_KEYS = ("suite", "mode", "model", "embedder", "seed", "policy", "answering", "data")
@@ -66,10 +72,11 @@ def fingerprint_changes(old: dict[str, Any], fresh: dict[str, Any]) -> list[str]
     return changed
 
 
-def build_config(spec, suite, config, solver, data_dir: Path) -> dict[str, Any]:
+def build_config(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path) -> dict[str, Any]:
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
-    kb_embedder = KnowledgeBase.open(spec.kb).manifest.get("embedder") if (spec.kb / "manifest.json").exists() else None
+    kb = solver.kb_dir
+    kb_embedder = KnowledgeBase.open(kb).manifest.get("embedder") if (kb / "manifest.json").exists() else None
     return {
         "suite": suite.name,
         "mode": spec.mode,

@@ -12,10 +12,11 @@ import dataclasses
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -26,9 +27,13 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.run_config import build_config, fingerprint_changes, sha256_file
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb.files import write_json_atomic
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import write_json_atomic
 from kgsolver.pipeline.solver import Solver
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
+    from kgsolver.connectors.llms.gateway import LLMGateway
 
 PREDICTIONS = "predictions.jsonl"
 
@@ -50,7 +55,7 @@ class RunSpec:
     engine: str | None = None  # local|ray (Ray actors answer, evals/ray_eval.py); None: config.ray.engine
 
 
-def load_done(path: Path) -> dict[str, dict]:
+def load_done(path: Path) -> dict[str, dict[str, Any]]:
     """Completed rows by key; a torn last line (a run killed mid-write) is dropped and the file rewritten without it."""
     return read_rows(path, lambda row: row["key"], repair=True)
 
@@ -74,12 +79,12 @@ def default_kb(suite: str, config: KGSolverConfig) -> Path:
     return config.cache_dir / "eval-kbs" / suite
 
 
-def _check_kb_owner(kb: Path, suite: Suite) -> dict | None:
+def _check_kb_owner(kb: Path, suite: Suite) -> dict[str, Any] | None:
     """The marker of a knowledge base this suite built (None for a new, empty folder). A suite adds its benchmark
     corpus only to a knowledge base it built: any other folder with content (a user's KB) is refused untouched."""
     marker = kb / SUITE_MARKER
     if marker.is_file():
-        built = json.loads(marker.read_text(encoding="utf-8"))
+        built: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
         if built.get("suite") != suite.name:
             raise KGSolverError(f"{kb} was built by the {built.get('suite')!r} suite, not {suite.name!r}; "
                                 "name another --kb folder (or leave --kb out for the cache folder)")
@@ -91,7 +96,8 @@ def _check_kb_owner(kb: Path, suite: Suite) -> dict | None:
     return None
 
 
-def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfig, *, embedder=None,
+def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfig, *,
+                   embedder: TokenizingEmbedder | None = None,
                    show_progress: bool = True) -> Path:
     """The suite's own knowledge base at `kb`: built (or completed, after a killed ingest) from its corpus, with a
     marker of the suite and corpus written first; refused when another suite or corpus built it, or a user did."""
@@ -104,7 +110,7 @@ def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfi
     if built["corpus"] not in (None, digests):
         raise KGSolverError(f"{kb} was built by the {suite.name} suite from other corpus files "
                             f"({', '.join(built['corpus']) or 'none'}); name a new --kb folder")
-    corpus = suite.corpus_files(data_dir, kb)
+    corpus: list[str | Path] = list(suite.corpus_files(data_dir, kb))
     if built["corpus"] is None:
         write_json_atomic(kb / SUITE_MARKER, {"suite": suite.name, "corpus": digests})
     from kgsolver.pipeline.kb.upgrade import upgrade_if_format_1
@@ -124,7 +130,7 @@ def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver
         # Ingest chunks with the embedder's own tokenizer (sentence-transformers); the solver's query embedder reads
         # the same model's vectors but chunks nothing, so it builds nothing (None: ingest loads its own).
         ingester = solver.embedder if isinstance(solver.embedder, TokenizingEmbedder) else None
-        build_suite_kb(suite, spec.kb, data_dir, config, embedder=ingester, show_progress=spec.show_progress)
+        build_suite_kb(suite, solver.kb_dir, data_dir, config, embedder=ingester, show_progress=spec.show_progress)
     config_path = spec.out / "config.json"
     fresh = build_config(spec, suite, config, solver, data_dir)
     if config_path.exists():
@@ -143,7 +149,8 @@ def question_slice(suite: Suite, data_dir: Path, start: int, limit: int | None) 
     return [i for i in items if i.qid not in skipped]
 
 
-def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=None, gateway=None) -> Path:
+def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder: Embedder | None = None,
+             gateway: LLMGateway | None = None) -> Path:
     """Run (or resume) a suite; returns the run directory. Reports and plots are written at the end."""
     from kgsolver.evals.report import write_report
 
@@ -153,8 +160,9 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     if spec.engine:  # validated: a typo is an error, not the local engine
         config.ray = type(config.ray).model_validate({**config.ray.model_dump(), "engine": spec.engine})
     suite, data_dir = get_suite(spec.suite), spec.data_dir or datasets_dir()
-    spec = dataclasses.replace(spec, kb=spec.kb or default_kb(suite.name, config))
-    solver = Solver(spec.kb, config, embedder=embedder, gateway=gateway)
+    kb = spec.kb or default_kb(suite.name, config)
+    spec = dataclasses.replace(spec, kb=kb)
+    solver = Solver(kb, config, embedder=embedder, gateway=gateway)
     _prepare(spec, suite, config, solver, data_dir)
     if config.ray.engine == "local":
         _ = solver.gateway  # load once, before worker threads share them (Ray actors load their own)
@@ -181,12 +189,13 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder=No
     return spec.out
 
 
-def _rows(spec: RunSpec, suite: Suite, solver: Solver, config: KGSolverConfig, pending: list[WorkItem]):
+def _rows(spec: RunSpec, suite: Suite, solver: Solver, config: KGSolverConfig,
+          pending: list[WorkItem]) -> Iterator[dict[str, Any]]:
     """Finished rows in completion order: from this process's threads, or from Ray actors."""
     if config.ray.engine == "ray":
         from kgsolver.evals.ray_eval import ray_rows
 
-        yield from ray_rows(suite.name, spec.kb, config, pending, spec.mode)
+        yield from ray_rows(suite.name, solver.kb_dir, config, pending, spec.mode)
         return
     with ThreadPoolExecutor(max_workers=max(1, spec.workers)) as pool:
         futures = [pool.submit(evaluate_item, suite, item, solver, spec.mode) for item in pending]

@@ -20,9 +20,18 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kgsolver.connectors.text import normal, title_name
+
+if TYPE_CHECKING:
+    import numpy as np
+    from spacy.language import Language
+    from spacy.tokens import Doc, Token
+
+    from kgsolver.connectors.embedders import Embedder
 
 _MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"(\d{{1,2}} )?({_MONTH} )?(\d{{1,2}}, )?\d{{3,4}}|{_MONTH} \d{{1,2}}", re.I)
@@ -44,7 +53,7 @@ def answer_kind(answer: str) -> str:
     return "other"
 
 
-def definition_noun(doc) -> str | None:
+def definition_noun(doc: Doc) -> str | None:
     """The head noun of a page's defining phrase: the first noun phrase after the first "is / was / are" of its
     first sentence ("... is an American rapper" -> "rapper"); None for generic heads ("a name for ...")."""
     sentence = next(iter(doc.sents), doc)
@@ -63,7 +72,7 @@ def definition_noun(doc) -> str | None:
 _VAGUE_ASKS = {"year", "time", "sort", "way", "extent", "date", "age", "percentage", "amount"}
 
 
-def asked_noun(doc) -> str | None:
+def asked_noun(doc: Doc) -> str | None:
     """The noun a question asks for: "In what city ...", "Which Australian city ..." -> city; None for vague ones
     ("which year", "what sort of"). The parse's det link first; else the last noun of the run of modifiers and
     nouns after "which / what" (the small parser attaches "Which" to the verb in "Which Australian city contains")."""
@@ -76,8 +85,8 @@ def asked_noun(doc) -> str | None:
     return None
 
 
-def _noun_after(doc, i: int):
-    last = None
+def _noun_after(doc: Doc, i: int) -> Token | None:
+    last: Token | None = None
     for token in doc[i + 1:i + 6]:
         if token.pos_ not in ("ADJ", "NOUN", "PROPN", "NUM"):
             break
@@ -100,7 +109,7 @@ class KindIndex:
 
 
 def build_kind_index(answers_with_sentence: dict[str, str | None], passages: list[str], pages: dict[str, str],
-                     nlp, max_passages: int = 500, questions: list[str] = ()) -> KindIndex:
+                     nlp: Language, max_passages: int = 500, questions: Sequence[str] = ()) -> KindIndex:
     """answers_with_sentence: answer -> the gold sentence that states it (None if none does); passages: gold
     texts, entity and phrase candidates are drawn from (up to `max_passages` of) them; pages: title -> the page's
     opening text, for definition nouns; questions: for the noun each asks for."""
@@ -116,7 +125,7 @@ def build_kind_index(answers_with_sentence: dict[str, str | None], passages: lis
     for key, noun in defined.items():
         pool.setdefault(f"def:{noun}", set()).add(names[key])
 
-    votes: dict[str, Counter] = {a: Counter() for a in answers_with_sentence}
+    votes: dict[str, Counter[str]] = {a: Counter() for a in answers_with_sentence}
     texts = [s for s in answers_with_sentence.values() if s]
     texts += random.Random(0).sample(sorted(set(passages)), min(max_passages, len(set(passages))))
     for doc in nlp.pipe(texts, batch_size=64):
@@ -164,9 +173,10 @@ class Substitutes:
     """Same-kind substitute answers, the nearest by embedding when an embedder is given (else a seeded random one).
     Names are embedded per kind on first use and kept, so a second build with the same embedder costs nothing."""
 
-    def __init__(self, index: KindIndex, embedder=None, max_similarity: float = 0.8):
+    def __init__(self, index: KindIndex, embedder: Embedder | None = None, max_similarity: float = 0.8) -> None:
         self.kinds, self.pool, self.asked = index.kinds, {k: sorted(v) for k, v in index.pool.items()}, index.asked
-        self.embedder, self.max_similarity, self.vectors = embedder, max_similarity, {}
+        self.embedder, self.max_similarity = embedder, max_similarity
+        self.vectors: dict[str, np.ndarray] = {}  # kind -> its names' vectors
 
     def kind(self, answer: str, question: str = "") -> str:
         """The answer's own page definition first; else the noun the question asks for, when pages are defined by
@@ -198,13 +208,14 @@ class Substitutes:
               and n not in {"yes", "no"} and (kind == "years" or abs(len(o.split()) - len(answer.split())) <= 1)]
         if not ok:
             return None
-        chosen = self._nearest(kind, names, ok, answer) if self.embedder is not None else names[rng.choice(ok)]
+        chosen = (self._nearest(self.embedder, kind, names, ok, answer) if self.embedder is not None
+                  else names[rng.choice(ok)])
         return _in_answer_wording(answer, chosen) if chosen and kind == "years" else chosen
 
-    def _nearest(self, kind: str, names: list[str], ok: list[int], answer: str) -> str | None:
+    def _nearest(self, embedder: Embedder, kind: str, names: list[str], ok: list[int], answer: str) -> str | None:
         if kind not in self.vectors:
-            self.vectors[kind] = self.embedder.encode(names)
-        sims = self.vectors[kind][ok] @ self.embedder.encode([answer])[0]
+            self.vectors[kind] = embedder.encode(names)
+        sims = self.vectors[kind][ok] @ embedder.encode([answer])[0]
         # The nearest that is not a paraphrase of the answer ("U.S." vs "United States" would edit nothing).
         ranked = sorted((float(-v), names[i]) for v, i in zip(sims, ok, strict=True) if v < self.max_similarity)
         return ranked[0][1] if ranked else None
@@ -213,4 +224,5 @@ class Substitutes:
 def _in_answer_wording(answer: str, years: str) -> str:
     """"1978-2012" as a substitute for "from 1986 to 2013" reads "from 1978 to 2012"."""
     new, old = _YEARS.search(years), _YEARS.search(answer)
+    assert new is not None and old is not None, "called only for a years kind, whose pool and answer are year ranges"
     return answer[:old.start(1)] + new.group(1) + answer[old.end(1):old.start(3)] + new.group(3) + answer[old.end(3):]

@@ -20,11 +20,15 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.text import normal
 from kgsolver.evals.conflicts import DATA_FILE, ConflictSample, source_samples
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, dataset_path, read_jsonl
 from kgsolver.evals.scripts.conflict_substitutes import Substitutes, build_kind_index
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
 
 _YEARS = re.compile(r"\b(1\d{3}|20\d{2})\s*(?:-|–|—|to|until|till|through)\s*(1\d{3}|20\d{2})\b")
 _NAME = re.compile(r"[A-Z][\w'-]*(?: (?:(?:of|the|and|for|de) )*[A-Z][\w'-]*)+")  # within a sentence
@@ -70,7 +74,15 @@ def _pages() -> dict[str, str]:
     return pages
 
 
-def build_samples(limit: int, seed: int, source: str, embedder) -> list[ConflictSample]:
+def _first_time(key: str, seen: set[str]) -> bool:
+    """True the first time `key` is met, which it then remembers."""
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def build_samples(limit: int, seed: int, source: str, embedder: Embedder | None) -> list[ConflictSample]:
     """Editable questions, each with a same-kind substitute and three random unrelated passages; deterministic for a
     seed (the first N of a longer run are the run of N). Alternates HotpotQA and KILT with `both`."""
     from kgsolver.graphs.extract_spacy import load_spacy
@@ -83,8 +95,7 @@ def build_samples(limit: int, seed: int, source: str, embedder) -> list[Conflict
     substitutes, rng = Substitutes(index, embedder), random.Random(seed)
     passages = [p for s in everything for p in s.gold]
     seen: set[str] = set()  # HotpotQA and KILT share questions: keep each once
-    usable = [[s for s in group if editable(s) and not (normal(s.question) in seen or seen.add(normal(s.question)))]
-              for group in chosen]
+    usable = [[s for s in group if editable(s) and _first_time(normal(s.question), seen)] for group in chosen]
     for group in usable:
         rng.shuffle(group)
     ordered = [s for group in zip(*usable, strict=False) for s in group] if len(usable) > 1 else usable[0]
@@ -111,7 +122,7 @@ def read_audit(path: Path) -> dict[str, tuple[str, str]]:
     return {r["qid"]: (r["verdict"].strip(), (r.get("why") or "").strip()) for r in rows}
 
 
-def frozen_row(s: ConflictSample, audit: dict[str, tuple[str, str]]) -> dict:
+def frozen_row(s: ConflictSample, audit: dict[str, tuple[str, str]]) -> dict[str, Any]:
     verdict, why = audit.get(s.qid, ("unaudited", ""))
     gold = " ".join(t for _, t in s.gold)
     return {"qid": s.qid, "source": s.source, "question": s.question, "answer": s.answer,

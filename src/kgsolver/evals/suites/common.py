@@ -7,7 +7,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.evals.suites.choice_bias import (
     CORRECTIONS,
     averaged,
@@ -42,7 +43,7 @@ CONTENT_FREE = "N/A"  # every field of the content-free prompt (contextual calib
 WITH_PASSAGES = "Use the numbered passages when they help, and your own knowledge otherwise."
 
 
-def write_corpus(records: Iterable[dict], path: Path) -> Path:
+def write_corpus(records: Iterable[dict[str, Any]], path: Path) -> Path:
     """Write a derived jsonl corpus atomically; an unchanged file is left alone so ingest sees nothing new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -63,14 +64,15 @@ def ask_open(solver: Solver, question: str, mode: str) -> tuple[AskResult, str, 
     return result, prediction, ranked
 
 
-def oracle_documents(passages: list[dict]) -> list[Document]:
+def oracle_documents(passages: list[dict[str, Any]]) -> list[Document]:
     """Gold passages ({"title", "text"}) as the evidence documents the answer step reads, each its own page."""
     return [Document(p["text"], metadata={"doc_id": p["title"], "chunk_id": f"{p['title']}#oracle", "title": p["title"],
                                           "score": 1.0, "retriever": "oracle"})
             for p in passages]
 
 
-def answer_oracle(solver: Solver, question: str, passages: list[dict]) -> tuple[str, list[str], dict]:
+def answer_oracle(solver: Solver, question: str,
+                  passages: list[dict[str, Any]]) -> tuple[str, list[str], dict[str, Any]]:
     """The oracle condition: the gold passages handed to the same answer step every mode ends in (filters, generate,
     policy; pipeline/answer/step.py), so its errors are reading errors, never retrieval errors. Returns the prediction
     ('' when it abstained), the cited titles, and the session's usage."""
@@ -82,10 +84,12 @@ def answer_oracle(solver: Solver, question: str, passages: list[dict]) -> tuple[
 
 
 def letter_schema(letters: tuple[str, ...]) -> type[BaseModel]:
-    return create_model("LetterAnswer", answer=(Literal[letters], ...))
+    # A Literal of the options' letters, built at run time: pydantic reads it, a static checker cannot.
+    return create_model("LetterAnswer", answer=(Literal[letters], ...))  # type: ignore[arg-type]
 
 
-def retrieve_evidence(solver: Solver, query: str, mode: str, k: int | None = None) -> tuple[list[Document], list]:
+def retrieve_evidence(solver: Solver, query: str, mode: str,
+                      k: int | None = None) -> tuple[list[Document], list[dict[str, Any]]]:
     """naive: the hybrid retriever's top k; another mode: the evidence its own `Solver.ask` gathered (and its trace)."""
     if mode == "naive":
         return solver.retriever(k).invoke(query), []
@@ -95,7 +99,7 @@ def retrieve_evidence(solver: Solver, query: str, mode: str, k: int | None = Non
     return docs, [s.model_dump() for s in result.trace]
 
 
-def choice_messages(question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
+def choice_messages(question: str, options: dict[str, str], passages: Sequence[Document | str] | None,
                     max_chars: int = 800) -> list[BaseMessage]:
     """The multiple-choice prompt, the same for a generated letter and for scored letters."""
     letters = tuple(options)
@@ -109,7 +113,7 @@ def choice_messages(question: str, options: dict[str, str], passages: list[Docum
             HumanMessage(f"{body}Question: {question}\n\nOptions:\n{listed}\n\nAnswer with one letter.")]
 
 
-def choose(solver: Solver, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
+def choose(solver: Solver, question: str, options: dict[str, str], passages: Sequence[Document | str] | None,
            *, purpose: str, max_chars: int = 800) -> dict[str, Any]:
     """One letter-constrained LLM call; returns prediction, usage and the trace (an invalid reply scores as no
     answer)."""
@@ -119,7 +123,7 @@ def choose(solver: Solver, question: str, options: dict[str, str], passages: lis
     session = solver.gateway.session(solver.config.budget)
     try:
         reply, _ = session.chat_json(messages, letter_schema(letters), purpose=purpose, max_tokens=16)
-        prediction, decision = reply.answer, "chose"
+        prediction, decision = str(reply.model_dump()["answer"]), "chose"  # the letter schema's one field
     except (StructuredOutputError, BudgetExceeded) as exc:
         prediction, decision = "", f"no valid letter: {exc}"
     tracer.record("choose", {"letters": letters, "passages": len(passages or [])}, prediction, decision=decision,
@@ -137,7 +141,7 @@ class ScoredChoice:
         if correction not in CORRECTIONS:
             raise ValueError(f"unknown choice correction {correction!r}; one of {', '.join(CORRECTIONS)}")
         self.correction = correction
-        self._priors: dict[tuple, dict[str, float]] = {}
+        self._priors: dict[tuple[str, tuple[str, ...], bool, int], dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def prior(self, solver: Solver, options: dict[str, str], with_passages: bool, max_chars: int) -> dict[str, float]:
@@ -152,7 +156,8 @@ class ScoredChoice:
                 self._priors[key] = normalised(scores[0])
             return self._priors[key]
 
-    def scores(self, session, question: str, options: dict[str, str], passages: list[Document] | list[str] | None,
+    def scores(self, session: LLMSession, question: str, options: dict[str, str],
+               passages: Sequence[Document | str] | None,
                *, purpose: str, max_chars: int, permutations: int) -> tuple[dict[str, float], list[dict[str, float]]]:
         """The options' letter log-probabilities for one prompt: as listed, or averaged over `permutations` rotations
         of the texts over the letters (choice_bias.rotations), with each rotation's scores. One scored call: the
@@ -166,7 +171,7 @@ class ScoredChoice:
         return averaged(per_rotation), per_rotation
 
     def __call__(self, solver: Solver, question: str, options: dict[str, str],
-                 passages: list[Document] | list[str] | None, *, purpose: str, max_chars: int = 800,
+                 passages: Sequence[Document | str] | None, *, purpose: str, max_chars: int = 800,
                  with_closed_book: bool = False) -> dict[str, Any]:
         """The scored choice; `with_closed_book` (and passages) scores the closed-book prompt too (the closed-book
         condition's own prompt, so a run with both conditions finds it in the response cache) and mixes the two
@@ -203,8 +208,9 @@ class ScoredChoice:
                                  "permutations": permutations}, prediction,
                       decision="scored" + (f" (raw {raw})" if raw != prediction else ""),
                       tokens=session.usage.prompt_tokens, started=started)
-        out = {"prediction": prediction, "prediction_raw": raw, "letter_logprobs": scores, "prior": prior,
-               "usage": session.usage.model_dump(), "trace": [s.model_dump() for s in tracer.steps]}
+        out: dict[str, Any] = {"prediction": prediction, "prediction_raw": raw, "letter_logprobs": scores,
+                               "prior": prior, "usage": session.usage.model_dump(),
+                               "trace": [s.model_dump() for s in tracer.steps]}
         if rotations_:
             out["rotation_logprobs"] = rotations_
         if parametric is not None:
@@ -225,6 +231,6 @@ class ScoredChoice:
         return prior
 
 
-def dump_evidence(docs: list[Document]) -> list[dict]:
+def dump_evidence(docs: list[Document]) -> list[dict[str, Any]]:
     return [{"title": d.metadata.get("title", ""), "doc_id": d.metadata.get("doc_id"),
              "score": round(float(d.metadata.get("score", 0.0)), 5)} for d in docs]

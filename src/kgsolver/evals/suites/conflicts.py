@@ -7,11 +7,14 @@ substitute (plausible | implausible | alias). The passages come with the questio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.evals.conflicts import CONDITIONS, SYSTEMS, ConflictSample, answer_condition, load_samples
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS
 from kgsolver.evals.suites import WorkItem
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.solver import Solver
 
 NOTE = ("Rates per system: intact = the gold answer; counterfactual = the edited context's substitute; irrelevant = "
         "the closed-book answer; assumption = the user's stated substitute. The edit rates on the questions a system "
@@ -33,7 +36,7 @@ class ConflictsSuite:
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
         return []
 
-    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
         """All systems on one condition; the Solver lends only its gateway, embedder and configuration (it opens no
         knowledge base)."""
         sample: ConflictSample = item.payload["sample"]

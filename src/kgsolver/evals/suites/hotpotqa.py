@@ -4,12 +4,15 @@ definitions) and supporting-title recall@k, broken down by question type (bridge
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
 from kgsolver.evals.metrics import exact_match, hotpot_f1, title_recall_at_k
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import answer_oracle, ask_open, write_corpus
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.solver import Solver
 
 RECALL_KS = (1, 2, 3, 5)
 # rag: the question answered by the mode over the pooled paragraphs; oracle: the record's supporting paragraphs
@@ -17,16 +20,16 @@ RECALL_KS = (1, 2, 3, 5)
 CONDITIONS = ("rag", "oracle")
 
 
-def pooled_paragraphs(records: list[dict]) -> list[dict]:
+def pooled_paragraphs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every context paragraph of the set once, keyed by title (HotpotQA titles are unique Wikipedia pages)."""
-    pool: dict[str, dict] = {}
+    pool: dict[str, dict[str, Any]] = {}
     for record in records:
         for title, sentences in record["context"]:
             pool.setdefault(title, {"id": title, "title": title, "text": "".join(sentences).strip()})
     return sorted(pool.values(), key=lambda r: r["id"])
 
 
-def gold_passages(record: dict) -> list[dict]:
+def gold_passages(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The record's supporting paragraphs (whole, as pooled), in the order supporting_facts first names them (the
     hop order where the annotators kept it); a supporting title missing from the context is an error in the data."""
     paragraphs = {title: "".join(sentences).strip() for title, sentences in record["context"]}
@@ -58,7 +61,7 @@ class HotpotQASuite:
         records = list(read_jsonl(dataset_path(HOTPOTQA_200, data_dir)))
         return [write_corpus(pooled_paragraphs(records), kb_dir / "_sources" / "hotpotqa200_pool.jsonl")]
 
-    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
         answer = {"em": exact_match, "f1": hotpot_f1}
         if item.condition == "oracle":  # no retrieval, so no recall: the gold passages are given
             prediction, cited, usage = answer_oracle(solver, item.question, item.payload["passages"])

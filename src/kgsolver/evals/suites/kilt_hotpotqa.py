@@ -5,7 +5,7 @@ answer EM/F1 and KILT-EM/KILT-F1. Predictions are also written in KILT's own out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.evals.datasets import (
     KILT_CORPUS,
@@ -19,11 +19,14 @@ from kgsolver.evals.metrics import kilt_scores
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import answer_oracle, ask_open
 
+if TYPE_CHECKING:
+    from kgsolver.pipeline.solver import Solver
+
 RECALL_KS = (1, 2, 3, 5)
 CONDITIONS = ("rag", "oracle")  # oracle: the gold provenance pages given to the same answer step
 
 
-def gold_pages(record: dict, corpus: dict[str, str]) -> tuple[list[dict], list[str]]:
+def gold_pages(record: dict[str, Any], corpus: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     """The first provenance-bearing output's pages, in its order, with their corpus text, and the titles the corpus
     lacks (the mini corpus is the 2017 HotpotQA dump: 7 of its 470 gold titles are not in it; see the datasets
     README), which the oracle row records rather than drops silently."""
@@ -35,7 +38,7 @@ def gold_pages(record: dict, corpus: dict[str, str]) -> tuple[list[dict], list[s
     return [{"title": t, "text": corpus[t]} for t in titles if t in corpus], [t for t in titles if t not in corpus]
 
 
-def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) -> dict:
+def kilt_output(qid: str, question: str, answer: str, ranked_titles: list[str]) -> dict[str, Any]:
     """One prediction in KILT's format: the answer and its provenance as Wikipedia titles, best first."""
     seen: list[str] = []
     for title in ranked_titles:
@@ -64,7 +67,7 @@ class KiltHotpotQASuite:
     def corpus_files(self, data_dir: Path, kb_dir: Path) -> list[Path]:
         return [dataset_path(KILT_CORPUS, data_dir)]
 
-    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
         gold_sets = [set(s) for s in item.gold["provenance"]]
         if item.condition == "oracle":
             # The gold pages are given, so they are the provenance (R-precision 1 by construction, KILT-EM = EM).

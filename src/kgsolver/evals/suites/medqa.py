@@ -12,11 +12,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kgsolver.evals.datasets import MEDQA_300, MEDQUAD, dataset_path, read_jsonl
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+    from kgsolver.connectors.embedders import Embedder
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.solver import Solver
 
 # rag+closed-book: rag's letter distribution mixed with closed-book's (choice_bias.mixed, weight
 # `choice.parametric_weight`); both prompts are the other conditions', found in the response cache.
@@ -32,7 +39,7 @@ class KGFacts(Protocol):
     def __call__(self, text: str, limit: int) -> list[str]: ...
 
 
-def find_kg(kb) -> tuple[KGFacts | None, str]:
+def find_kg(kb: KnowledgeBase, embedder: Embedder) -> tuple[KGFacts | None, str]:
     """The graph work's fact lookup over this knowledge base, or None and the reason it is unavailable."""
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.graph_build import has_graph
@@ -41,11 +48,11 @@ def find_kg(kb) -> tuple[KGFacts | None, str]:
     config = KGSolverConfig()
     if not has_graph(kb, config.graph):
         return None, "no `graph` component in the knowledge base"
-    view = AgentResources.for_kb(kb, None, config).graph  # the query path's own graph view of this KB
+    view = AgentResources.for_kb(kb, embedder, config).graph  # the query path's own graph view of this KB
     return view.facts, "graph"
 
 
-def medquad_records(records: Iterable[dict]) -> Iterator[dict]:
+def medquad_records(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """MedQuAD passages titled by their question, with ids unique across the file.
 
     The released ids repeat (16,407 passages, 12,133 ids; even `source` + id repeats for 34), and ingest keeps one
@@ -56,7 +63,8 @@ def medquad_records(records: Iterable[dict]) -> Iterator[dict]:
         base = f"{record.get('source', 'medquad')}/{record['id']}"
         seen[base] += 1
         doc_id = base if seen[base] == 1 else f"{base}~{seen[base]}"
-        meta = {k: record[k] for k in ("source", "url", "focus", "semantic_group", "qtype") if k in record}
+        fields = ("source", "url", "focus", "semantic_group", "qtype")
+        meta: dict[str, Any] = {k: record[k] for k in fields if k in record}
         yield {"id": doc_id, "title": record["question"], "text": record["text"], "medquad_id": record["id"], **meta}
 
 
@@ -67,8 +75,8 @@ class MedQASuite:
     offline_conditions = frozenset({"closed-book"})
     files = (MEDQA_300, MEDQUAD)
 
-    def __init__(self, kg_lookup: Callable[[Any], tuple[KGFacts | None, str]] = find_kg,
-                 correction: str = "none"):
+    def __init__(self, kg_lookup: Callable[[KnowledgeBase, Embedder], tuple[KGFacts | None, str]] = find_kg,
+                 correction: str = "none") -> None:
         self.kg_lookup = kg_lookup
         self.choose = ScoredChoice(correction)  # letter-bias correction (evals/suites/choice_bias.py)
 
@@ -82,15 +90,17 @@ class MedQASuite:
         records = medquad_records(read_jsonl(dataset_path(MEDQUAD, data_dir)))
         return [write_corpus(records, kb_dir / "_sources" / "medquad_titled.jsonl")]
 
-    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
         options = item.payload["options"]
         query = item.question + "\n" + " | ".join(options.values())
-        passages, evidence, trace = [], [], []
+        passages: list[Document | str] = []
+        evidence: list[dict[str, Any]] = []
+        trace: list[dict[str, Any]] = []
         if item.condition != "closed-book":
             docs, trace = retrieve_evidence(solver, query, mode)
             passages, evidence = list(docs), dump_evidence(docs)
         if item.condition == "rag+kg":
-            facts, reason = self.kg_lookup(solver.kb)
+            facts, reason = self.kg_lookup(solver.kb, solver.embedder)
             if facts is None:
                 return {"prediction": None, "unavailable": reason, "metrics": {}, "trace": trace,
                         "usage": {}, "evidence": evidence}

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.evals.datasets import OBQA_DEV, OBQA_FACTS, dataset_path, read_jsonl, read_openbook_facts
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+    from kgsolver.pipeline.solver import Solver
 
 # rag+closed-book: the rag prompt's letter distribution mixed with the closed-book one (choice_bias.mixed, weight
 # `choice.parametric_weight`); its two prompts are the other conditions', so it costs no new forward pass
@@ -36,9 +41,10 @@ class OpenBookQASuite:
         records = [{"id": f"fact-{n:04d}", "title": "", "text": fact} for n, fact in enumerate(facts)]
         return [write_corpus(records, kb_dir / "_sources" / "openbook_facts.jsonl")]
 
-    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
         options = item.payload["options"]
-        docs, trace = [], []
+        docs: list[Document] = []
+        trace: list[dict[str, Any]] = []
         if item.condition != "closed-book":
             docs, trace = retrieve_evidence(solver, item.question + " " + " | ".join(options.values()), mode)
         out = self.choose(solver, item.question, options, docs, purpose=f"openbookqa {item.condition}",

@@ -7,11 +7,16 @@ and MedQA suites: choice_bias.mixed, `choice.parametric_weight`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.evals.datasets import PUBMEDQA_500, dataset_path, read_pubmedqa
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.common import ScoredChoice, dump_evidence, retrieve_evidence, write_corpus
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+    from kgsolver.pipeline.solver import Solver
 
 CONDITIONS = ("closed-book", "context", "rag", "context+closed-book", "rag+closed-book")
 # The three labels as options, so the same letter-constrained choice serves; letters map back to labels.
@@ -41,8 +46,10 @@ class PubMedQASuite:
                    for r in read_pubmedqa(dataset_path(PUBMEDQA_500, data_dir))]
         return [write_corpus(records, kb_dir / "_sources" / "pubmedqa500_abstracts.jsonl")]
 
-    def evaluate(self, item: WorkItem, solver, mode: str) -> dict[str, Any]:
-        trace, evidence, passages = [], [], []
+    def evaluate(self, item: WorkItem, solver: Solver, mode: str) -> dict[str, Any]:
+        trace: list[dict[str, Any]] = []
+        evidence: list[dict[str, Any]] = []
+        passages: list[Document | str] = []
         source = item.condition.removesuffix("+closed-book")  # the mixtures read what their base condition reads
         if source == "context":
             passages = [" ".join(item.payload["contexts"])]

@@ -31,7 +31,7 @@ from kgsolver.connectors.corpus_readers import SourceDocument
 from kgsolver.connectors.embedders import TokenizingEmbedder
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation
-from kgsolver.connectors.vector_index import IndexSpec
+from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.config.ray import RaySettings, check_reachable
 from kgsolver.pipeline.kb.chunking import Chunk

@@ -32,7 +32,7 @@ import numpy as np
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.connectors.vector_index import IndexSpec
+from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules import from here)
     CORE_COMPONENTS,

@@ -21,7 +21,8 @@ import faiss
 import numpy as np
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.connectors.vector_index import FaissIndex, IndexSpec
+from kgsolver.connectors.index_spec import IndexSpec
+from kgsolver.connectors.vector_index import FaissIndex
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.files import (
     CORE_COMPONENTS,
