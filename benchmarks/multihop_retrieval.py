@@ -5,8 +5,9 @@ definitions, evals/metrics.py), LLM calls and seconds per question, split by que
 The questions, the pooled corpus, its knowledge base and the per-question scoring are the `hotpotqa` eval suite's
 (evals/suites/hotpotqa.py, evals/runner.py::build_suite_kb): by default the knowledge base is that suite's own, in the
 cache folder, shared with `kgsolver eval hotpotqa`. Two passes in one run: `--limit` questions with the LLM (the full
-modes), and `--retrieval-limit` questions with an LLM budget of 0 (each mode's LLM-free retrieval only; EM/F1 are then
-0 by construction and not reported). Summaries go to `--out`; per-question rows only where `--rows` names a file.
+modes), and `--retrieval-limit` questions with an LLM budget of 0 (each mode's LLM-free retrieval only,
+`Solver.gather`: no answer step; EM/F1 are then 0 by construction and not reported). Summaries go to `--out`;
+per-question rows only where `--rows` names a file.
 
     .venv/bin/python benchmarks/multihop_retrieval.py --limit 10 --retrieval-limit 200
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from kgsolver.evals.datasets import datasets_dir
-from kgsolver.evals.metrics import mean
+from kgsolver.evals.metrics import mean, title_recall_at_k
 from kgsolver.evals.runner import build_suite_kb, default_kb
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.hotpotqa import HotpotQASuite
@@ -40,6 +41,18 @@ def run_one(suite: HotpotQASuite, solver: Solver, item: WorkItem, mode: str) -> 
            "f1": metrics["f1"], "calls": out["usage"]["llm_calls"], "seconds": time.perf_counter() - started,
            "ranked": out["ranked_titles"][:10]}
     row.update({f"r@{k}": metrics[f"recall@{k}"] for k in KS})
+    return row
+
+
+def gather_one(solver: Solver, item: WorkItem, mode: str) -> dict:
+    """The LLM-free pass: the mode's evidence only (`Solver.gather`, no answer step), scored as `run_one` scores a
+    result that abstained (its ranked titles are then the evidence's)."""
+    started = time.perf_counter()
+    ranked = [d.metadata.get("title", "") for d in solver.gather(item.question, mode).listed]
+    gold = set(item.gold["titles"])
+    row = {"id": item.qid, "type": item.group, "mode": mode, "prediction": "", "em": 0.0, "f1": 0.0, "calls": 0,
+           "seconds": time.perf_counter() - started, "ranked": ranked[:10]}
+    row.update({f"r@{k}": title_recall_at_k(ranked, gold, k) for k in KS})
     return row
 
 
@@ -66,11 +79,11 @@ def table(lines: list[dict], title: str) -> str:
 
 
 def run_pass(suite: HotpotQASuite, solver: Solver, items: list[WorkItem], modes: list[str],
-             log: IO[str] | None) -> list[dict]:
+             log: IO[str] | None, *, answer: bool = True) -> list[dict]:
     rows = []
     for item in items:
         for mode in modes:
-            rows.append(run_one(suite, solver, item, mode))
+            rows.append(run_one(suite, solver, item, mode) if answer else gather_one(solver, item, mode))
             if log is not None:
                 log.write(json.dumps(rows[-1]) + "\n")
                 log.flush()
@@ -89,7 +102,7 @@ def _passes(args: argparse.Namespace, suite: HotpotQASuite, config: KGSolverConf
     if args.retrieval_limit:
         llm_free = config.model_copy(deep=True)
         llm_free.budget.max_llm_calls = 0
-        rows = run_pass(suite, Solver(args.kb, llm_free), items[: args.retrieval_limit], modes, log)
+        rows = run_pass(suite, Solver(args.kb, llm_free), items[: args.retrieval_limit], modes, log, answer=False)
         report["retrieval_only"] = summarise(rows, with_answers=False)
         print(table(report["retrieval_only"], f"LLM-free retrieval, {span(args.retrieval_limit)}"), flush=True)
     if args.limit:

@@ -90,13 +90,14 @@ def letter_schema(letters: tuple[str, ...]) -> type[BaseModel]:
 
 def retrieve_evidence(solver: Solver, query: str, mode: str,
                       k: int | None = None) -> tuple[list[Document], list[dict[str, Any]]]:
-    """naive: the hybrid retriever's top k; another mode: the evidence its own `Solver.ask` gathered (and its trace)."""
+    """naive: the hybrid retriever's top k; another mode: the evidence it gathers (`Solver.gather`: no answer is
+    generated) and its trace."""
     if mode == "naive":
         return solver.retriever(k).invoke(query), []
-    result = solver.ask(query, mode=mode)
-    docs = [Document(e.text, metadata={"title": e.title, "doc_id": e.doc_id, "score": e.score})
-            for e in result.evidence]
-    return docs, [s.model_dump() for s in result.trace]
+    gathered = solver.gather(query, mode)
+    docs = [Document(d.page_content, metadata={"title": d.metadata.get("title", ""), "doc_id": d.metadata["doc_id"],
+                                               "score": d.metadata.get("score", 0.0)}) for d in gathered.listed]
+    return docs, [s.model_dump() for s in gathered.trace]
 
 
 def choice_messages(question: str, options: dict[str, str], passages: Sequence[Document | str] | None,
