@@ -48,9 +48,9 @@ def _tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _add_questions(root: Path, embedder, per_chunk: int) -> int:
+def _add_questions(root: Path, config: KGSolverConfig, embedder, per_chunk: int) -> int:
     """Commit an atomic-question index of `per_chunk` templated questions per chunk, as `kgsolver atomize` does."""
-    with write_lock(root), KnowledgeBase.open(root) as kb:
+    with write_lock(root), KnowledgeBase.open(root, config) as kb:
         cids, questions = [], []
         for cid, chunk in kb.chunks.items():
             sentences = (split_sentences(chunk.text) or [chunk.text])[:per_chunk]
@@ -77,7 +77,7 @@ def main() -> None:
         corpus, root = Path(tmp) / "base.jsonl", Path(tmp) / "kb"
         corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
         ingest(corpus, root, config, embedder=embedder, show_progress=False)
-        questions = _add_questions(root, embedder, config.agent.atomize_questions)
+        questions = _add_questions(root, config, embedder, config.agent.atomize_questions)
         with KnowledgeBase.open(root) as kb:
             kb_bytes, atomic_bytes = _tree_bytes(root), _tree_bytes(kb.component_path(ATOMIC_COMPONENT))
             gone = [d["id"] for d in docs[: args.delete]]

@@ -22,9 +22,9 @@ from kgsolver.connectors.embedders import load_embedder
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.admin import delete_documents
+from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT, load_graph_file
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder
@@ -95,7 +95,7 @@ def main() -> None:
         gone = [d["id"] for d in docs[: args.delete]]
         result["delete"] = _commit_figures(root, lambda: delete_documents(root, gone, config))
         started = time.perf_counter()
-        with write_lock(root), KnowledgeBase.open(root) as kb:
+        with write_lock(root), KnowledgeBase.open(root, config) as kb:
             compact(kb)
         result["compact_s"] = round(time.perf_counter() - started, 2)
         result["folded_graph"] = _graph_bytes(root)

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kgsolver.pipeline.config import KBSettings
+from kgsolver.pipeline.config import KBSettings, KGSolverConfig
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 DIMS = 384
+# The environment's vector index (KGSOLVER_VECTOR_INDEX__*); no compaction but the one measured.
+CONFIG = KGSolverConfig(kb=KBSettings(auto_compact=False))
 WORDS = np.array([f"w{i}" for i in range(20_000)])
 CENTRES = np.random.default_rng(1).standard_normal((2_000, DIMS)) / np.sqrt(DIMS)
 
@@ -58,8 +60,7 @@ def _commit_timed(root: Path, action) -> tuple[float, int]:
     before = _tree_bytes(root)
     started = time.perf_counter()
     with write_lock(root):
-        kb = KnowledgeBase.open(root)
-        kb.settings = KBSettings(auto_compact=False)
+        kb = KnowledgeBase.open(root, CONFIG)
         action(kb)
         kb.commit()
         kb.close()
@@ -78,8 +79,7 @@ def _search_ms(kb: KnowledgeBase, queries: np.ndarray) -> tuple[list[float], np.
 def run(n: int, root: Path) -> dict:
     rng = np.random.default_rng(0)
     out: dict = {"chunks": n, "dims": DIMS}
-    kb = KnowledgeBase.create(root, embedder={"name": "synthetic", "dimensions": DIMS}, chunking={})
-    kb.settings = KBSettings(auto_compact=False)
+    kb = KnowledgeBase.create(root, embedder={"name": "synthetic", "dimensions": DIMS}, chunking={}, config=CONFIG)
     started = time.perf_counter()
     for at in range(0, n, 100_000):
         kb.add_chunks(*_chunks(at, min(100_000, n - at), rng))
@@ -109,7 +109,7 @@ def run(n: int, root: Path) -> dict:
     # top-10 agree up to the ANN's recall: the share of pre-compaction hits found after it.
     out["compaction_top10_overlap"] = round(float(np.mean([len(set(b) & set(a)) / len(b) for b, a in
                                                             zip(before.tolist(), after.tolist(), strict=True)])), 4)
-    out["index_spec"] = repr(kb.spec())
+    out["index_spec"] = repr(CONFIG.vector_index)
     out["segments_after_compaction"] = len(kb.manifest["segments"])
     return out
 

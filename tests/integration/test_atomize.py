@@ -31,7 +31,7 @@ def test_read_progress_skips_a_torn_last_line(tmp_path):
 def test_atomize_resume_and_incremental(hotpot_kb, tmp_path, qwen05, embedder, config):
     kb_dir = tmp_path / "kb"
     shutil.copytree(hotpot_kb, kb_dir)
-    first = atomize_kb(kb_dir, qwen05, embedder, questions=3, checkpoint_every=2, limit=3, show_progress=False)
+    first = atomize_kb(kb_dir, qwen05, embedder, config, questions=3, checkpoint_every=2, limit=3, show_progress=False)
     assert first.chunks_atomized + first.chunks_failed == 3 and first.checkpoints == 2
     assert first.chunks_atomized >= 2
     kb = KnowledgeBase.open(kb_dir)
@@ -39,7 +39,7 @@ def test_atomize_resume_and_incremental(hotpot_kb, tmp_path, qwen05, embedder, c
     assert len(index) == first.questions_indexed > 0 and set(index.hashes) <= set(kb.chunks)
     assert all(q.endswith("?") for q in index.questions)
     # a second run (as after a kill) continues with the chunks not yet done
-    second = atomize_kb(kb_dir, qwen05, embedder, questions=3, checkpoint_every=5, limit=1, show_progress=False)
+    second = atomize_kb(kb_dir, qwen05, embedder, config, questions=3, checkpoint_every=5, limit=1, show_progress=False)
     assert second.chunks_done_before == first.chunks_atomized and second.chunks_atomized + second.chunks_failed == 1
     # the atomic index is searchable by the agent's tool, pointing back to chunks
     res = AgentResources(KnowledgeBase.open(kb_dir), embedder, config.graph, config.agent)
@@ -54,6 +54,6 @@ def test_atomize_resume_and_incremental(hotpot_kb, tmp_path, qwen05, embedder, c
     corpus = tmp_path / "changed.jsonl"
     corpus.write_text(json.dumps({"id": chunk.doc_id, "title": chunk.title, "text": chunk.text + " Changed."}) + "\n")
     ingest(corpus, kb_dir, config, embedder=embedder, show_progress=False)
-    atomize_kb(kb_dir, qwen05, embedder, questions=3, limit=0, show_progress=False)
+    atomize_kb(kb_dir, qwen05, embedder, config, questions=3, limit=0, show_progress=False)
     after = AtomicIndex.load(KnowledgeBase.open(kb_dir).component_path(ATOMIC_COMPONENT))
     assert changed_cid not in set(after.cids.tolist())

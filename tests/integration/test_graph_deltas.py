@@ -16,9 +16,9 @@ from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import read_jsonl
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.pipeline.kb.admin import delete_documents
+from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT, load_graph_file, make_extractor
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.knowledge_base import MANIFEST, KnowledgeBase, write_lock
 
 BASE_DOCS, ADDED_DOCS = 60, 4
@@ -133,12 +133,12 @@ def test_delete_writes_a_delta_of_removals(deleted, grown):
     assert _state(after) == _state(expected) and not after.entities_in_chunks(deleted["removed"])
 
 
-def test_compaction_folds_the_deltas_into_a_base(deleted, corpus, tmp_path):
+def test_compaction_folds_the_deltas_into_a_base(deleted, corpus, tmp_path, config):
     root = tmp_path / "kb"
     shutil.copytree(deleted["root"], root)
     graph_before, old = _state(_graph(root)), _manifest(root)
     assert _holds_added(root, graph_before, corpus)
-    with write_lock(root), KnowledgeBase.open(root) as kb:
+    with write_lock(root), KnowledgeBase.open(root, config) as kb:
         compact(kb)
     manifest = _manifest(root)
     assert manifest["deltas"].get(GRAPH_COMPONENT, []) == []

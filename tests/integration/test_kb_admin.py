@@ -19,10 +19,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
+from kgsolver.pipeline.kb.atomize_job import PROGRESS, checkpoint, chunk_hash
 from kgsolver.pipeline.kb.compact import compact_kb
-from kgsolver.pipeline.kb.graph_build import open_kb_graph
+from kgsolver.pipeline.kb.graph_build import import_into_kb, open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.multihop.resources import AgentResources
@@ -53,10 +55,10 @@ def _ingest(root: Path, config, embedder) -> Path:
     return root
 
 
-def _add_atomic_questions(root: Path, embedder) -> dict[int, list[str]]:
+def _add_atomic_questions(root: Path, config, embedder) -> dict[int, list[str]]:
     """A real atomic-question index (as `kgsolver atomize` commits one), two questions per chunk, written here
     instead of by the LLM."""
-    with write_lock(root), KnowledgeBase.open(root) as kb:
+    with write_lock(root), KnowledgeBase.open(root, config) as kb:
         asked = {cid: [f"What does {c.title} say?", f"Who is in {c.title}?"] for cid, c in kb.chunks.items()}
         cids = [cid for cid, qs in asked.items() for _ in qs]
         questions = [q for qs in asked.values() for q in qs]
@@ -86,7 +88,7 @@ def _doc_ids_found(root: Path, config, embedder, query: str) -> set[str]:
 
 def test_delete_removes_chunks_vectors_sentences_questions_and_graph_provenance(tmp_path, graph_config, embedder):
     root = _ingest(tmp_path / "kb", graph_config, embedder)
-    asked = _add_atomic_questions(root, embedder)
+    asked = _add_atomic_questions(root, graph_config, embedder)
     kb = KnowledgeBase.open(root)
     gone, kept = kb.chunk_ids_of({"turing"}).tolist(), kb.chunk_ids_of({"lovelace"}).tolist()
     store = open_kb_graph(kb, graph_config.graph)
@@ -138,7 +140,7 @@ def _atomic_hits(root: Path, config, embedder, question: str) -> list[tuple[int,
 
 def test_a_delete_hides_atomic_questions_without_rewriting_them_and_compaction_folds_them(tmp_path, config, embedder):
     root = _ingest(tmp_path / "kb", config, embedder)
-    asked = _add_atomic_questions(root, embedder)
+    asked = _add_atomic_questions(root, config, embedder)
     kb = KnowledgeBase.open(root)
     gone, kept = kb.chunk_ids_of({"turing"}).tolist(), kb.chunk_ids_of({"lovelace", "curie"}).tolist()
     stored = kb.component_path(ATOMIC_COMPONENT)
@@ -168,7 +170,7 @@ def test_a_delete_hides_atomic_questions_without_rewriting_them_and_compaction_f
 
 def test_a_replaced_document_loses_its_old_atomic_questions(tmp_path, config, embedder):
     root = _ingest(tmp_path / "kb", config, embedder)
-    asked = _add_atomic_questions(root, embedder)
+    asked = _add_atomic_questions(root, config, embedder)
     old = KnowledgeBase.open(root).chunk_ids_of({"curie"}).tolist()
     stored = KnowledgeBase.open(root).component_path(ATOMIC_COMPONENT)
     corpus = tmp_path / "replace.jsonl"
@@ -185,7 +187,7 @@ def test_a_delete_killed_before_its_commit_leaves_the_atomic_questions_searchabl
     from kgsolver.pipeline.kb.knowledge_base import HOLD_BEFORE_COMMIT_ENV
 
     root = _ingest(tmp_path / "kb", config, embedder)
-    asked = _add_atomic_questions(root, embedder)
+    asked = _add_atomic_questions(root, config, embedder)
     manifest = (root / "manifest.json").read_bytes()
     marker = tmp_path / "held"
     proc = subprocess.Popen([sys.executable, "-m", "kgsolver.pipeline", "kb", "delete", "turing", "--kb", str(root)],
@@ -244,21 +246,54 @@ def test_every_document_deleted_then_one_ingested_again(tmp_path, config, embedd
     assert [d.doc_id for d in list_documents(root)] == ["curie", "lovelace", "turing"]
 
 
-def test_a_delete_commits_by_the_callers_settings_not_the_environments(tmp_path, config, embedder, monkeypatch):
-    """The API passes its own configuration to a delete: the commit's compaction must follow it, not whatever the
-    environment of the process says (issue 34)."""
-    root = tmp_path / "kb"
+def _three_segments(root: Path, config, embedder, monkeypatch):
+    """A KB of one segment per document, and a caller's configuration that never compacts, in a process whose
+    environment would merge every segment at the next commit."""
     for doc in DOCUMENTS:  # one segment per ingest
-        corpus = tmp_path / f"{doc['id']}.jsonl"
+        corpus = root.parent / f"{doc['id']}.jsonl"
         corpus.write_text(json.dumps(doc) + "\n", encoding="utf-8")
         ingest(corpus, root, config, embedder=embedder, show_progress=False)
     assert len(KnowledgeBase.open(root).manifest["segments"]) == 3
     caller = config.model_copy(deep=True)
     caller.kb.auto_compact = False
-    monkeypatch.setenv("KGSOLVER_KB__MAX_SEGMENTS", "1")  # the environment would merge every segment
+    monkeypatch.setenv("KGSOLVER_KB__MAX_SEGMENTS", "1")
+    return caller
+
+
+def test_a_delete_commits_by_the_callers_settings_not_the_environments(tmp_path, config, embedder, monkeypatch):
+    """The API passes its own configuration to a delete: the commit's compaction must follow it, not whatever the
+    environment of the process says (issue 34)."""
+    root = tmp_path / "kb"
+    caller = _three_segments(root, config, embedder, monkeypatch)
     delete_documents(root, ["curie"], caller)
     assert len(KnowledgeBase.open(root).manifest["segments"]) == 3
     assert [d.doc_id for d in list_documents(root)] == ["lovelace", "turing"]
+
+
+def test_atomize_checkpoints_and_graph_imports_commit_by_the_callers_settings(tmp_path, config, embedder,
+                                                                              monkeypatch):
+    """Every writer commits by the configuration it is given (issue 34): the atomize job's checkpoint and
+    `kgsolver graph import` as a delete does; and a knowledge base opened without one refuses to commit, before it
+    writes anything, instead of reading settings from the environment."""
+    root = tmp_path / "kb"
+    caller = _three_segments(root, config, embedder, monkeypatch)
+    with KnowledgeBase.open(root) as kb:  # one chunk atomized, as the job's progress log records it
+        cid, chunk = next(iter(kb.chunks.items()))
+    (root / PROGRESS).parent.mkdir()
+    (root / PROGRESS).write_text(json.dumps({"cid": cid, "sha": chunk_hash(chunk.title, chunk.text),
+                                             "questions": ["Who is this about?"]}) + "\n", encoding="utf-8")
+    assert checkpoint(root, embedder, caller) == 1
+    triples = tmp_path / "kg.tsv"
+    triples.write_text("head_id\thead_name\trelation\ttail_id\ttail_name\n"
+                       "X:1\tAda Lovelace\tcorresponded with\tX:2\tCharles Babbage\n", encoding="utf-8")
+    assert import_into_kb(root, triples, None, caller)["triples"] == 1
+    manifest = KnowledgeBase.open(root).manifest
+    assert len(manifest["segments"]) == 3 and manifest["generation"] == 5
+    with write_lock(root), KnowledgeBase.open(root) as reader:
+        reader.remove_documents({"curie"})
+        with pytest.raises(KnowledgeBaseError, match="without a configuration"):
+            reader.commit()
+    assert KnowledgeBase.open(root).manifest == manifest
 
 
 def test_cli_list_and_delete(tmp_path, config, embedder):

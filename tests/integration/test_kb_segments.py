@@ -61,7 +61,7 @@ def test_adding_ten_documents_writes_only_what_they_add(kb_copy, tmp_path, share
     assert all(p.startswith(new_segment + "/") or not p.startswith("seg-") for p in core)  # old segments untouched
 
 
-def test_delete_is_a_tombstone_invisible_to_search_and_chunks(kb_copy):
+def test_delete_is_a_tombstone_invisible_to_search_and_chunks(kb_copy, config):
     kb = KnowledgeBase.open(kb_copy)
     _, ids = kb.bm25.search(["Neil Peart drummer"], 1)
     doc = kb.chunks[int(ids[0][0])].doc_id
@@ -70,7 +70,7 @@ def test_delete_is_a_tombstone_invisible_to_search_and_chunks(kb_copy):
     assert set(gone.tolist()) <= set(_top(kb, vectors)[0])
     before = _files(kb_copy)
     with write_lock(kb_copy):
-        kb = KnowledgeBase.open(kb_copy)
+        kb = KnowledgeBase.open(kb_copy, config)
         assert kb.remove_documents({doc}) == len(gone)
         kb.commit()
     created = {p for p, (ino, _) in _files(kb_copy).items() if before.get(p, (None,))[0] != ino}
@@ -105,7 +105,7 @@ def test_compaction_keeps_ids_and_results_and_drops_deleted_rows(kb_copy, tmp_pa
     new = _new_docs(shared_datasets, 6, tmp_path, KnowledgeBase.open(kb_copy).document_ids)
     ingest(new, kb_copy, config, embedder=embedder, show_progress=False)
     with write_lock(kb_copy):
-        kb = KnowledgeBase.open(kb_copy)
+        kb = KnowledgeBase.open(kb_copy, config)
         dropped = kb.list_documents()[3].doc_id
         kb.remove_documents({dropped})
         kb.commit()

@@ -34,7 +34,7 @@ def _sample(shared_datasets, dst, keep) -> None:
 
 def _empty_kb(root):
     kb = KnowledgeBase.create(root, embedder={"name": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": 384},
-                              chunking={"chunk_tokens": 200, "overlap_tokens": 40})
+                              chunking={"chunk_tokens": 200, "overlap_tokens": 40}, config=KGSolverConfig())
     kb.commit()
     return root
 
@@ -47,7 +47,7 @@ def hpo_kb(tmp_path_factory, shared_datasets):
     _sample(shared_datasets, triples, lambda f: (f[0] == MARFAN and f[2] == "has_phenotype")
             or ARACHNODACTYLY in (f[0], f[3]))
     kb_dir = _empty_kb(root / "kb")
-    import_into_kb(kb_dir, triples, shared_datasets / "kg" / "hpo_terms.jsonl.gz", KGSolverConfig().graph)
+    import_into_kb(kb_dir, triples, shared_datasets / "kg" / "hpo_terms.jsonl.gz", KGSolverConfig())
     return kb_dir
 
 
@@ -94,7 +94,7 @@ def test_new_generation_is_read_not_the_cached_graph(hpo_kb, shared_datasets, tm
     before = kg_facts(KnowledgeBase.open(kb_dir), question, 100, predicates=["has_inheritance"])
     extra = tmp_path / "hpo_sample.tsv.gz"  # the same source name, so provenance reads the same
     _sample(shared_datasets, extra, lambda f: f[0] == MARFAN and f[2] == "has_inheritance")
-    import_into_kb(kb_dir, extra, None, KGSolverConfig().graph)
+    import_into_kb(kb_dir, extra, None, KGSolverConfig())
     after = kg_facts(KnowledgeBase.open(kb_dir), question, 100, predicates=["has_inheritance"])
     assert before == []
     assert after == ["Marfan syndrome has inheritance Autosomal dominant inheritance [source: kg:hpo_sample]."]

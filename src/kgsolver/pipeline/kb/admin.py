@@ -67,9 +67,8 @@ def _atomic_questions_of(kb: KnowledgeBase, removed: set[int]) -> int:
     return int(np.isin(index.cids, list(removed)).sum()) if index is not None and removed else 0
 
 
-def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolverConfig | None = None) -> DeleteReport:
+def delete_documents(kb_dir: str | Path, doc_ids: Iterable[str], config: KGSolverConfig) -> DeleteReport:
     """Delete these documents in one commit, or raise `UnknownDocumentError` with nothing changed."""
-    config = config or KGSolverConfig()
     root, started = Path(kb_dir), time.perf_counter()
     ids = requested_ids(doc_ids)
     with write_lock(root), KnowledgeBase.open(root, config) as kb:  # its commit compacts by the caller's settings

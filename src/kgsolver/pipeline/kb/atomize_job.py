@@ -24,7 +24,7 @@ from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.row_log import RowLog, read_rows
-from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb import atomize_prompt as prompt
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
 from kgsolver.pipeline.kb.chunking import title_text_sha1
@@ -32,7 +32,6 @@ from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
 PROGRESS = Path(".atomize") / "progress.jsonl"
 IN_PROCESS = {"ChatLlamaCpp", "ChatLocalTransformers"}  # one model object: calls are serialised
-_DEFAULTS = AgentSettings()  # the job's defaults are the configuration's (agent.atomize_*)
 
 
 class AtomicQuestions(BaseModel):
@@ -75,12 +74,13 @@ def atomize_chunk(gateway: LLMGateway, title: str, text: str, n: int, chunk_char
     return clean_questions(reply.questions, n)
 
 
-def checkpoint(root: Path, embedder, *, attempts: int = 30) -> int:
-    """Rebuild the index from the progress log for the KB's current chunks and commit it; returns its size."""
+def checkpoint(root: Path, embedder, config: KGSolverConfig, *, attempts: int = 30) -> int:
+    """Rebuild the index from the progress log for the KB's current chunks and commit it (compacting by the caller's
+    `config`, as every writer does); returns its size."""
     for attempt in range(attempts):
         try:
             with write_lock(root):
-                kb = KnowledgeBase.open(root)
+                kb = KnowledgeBase.open(root, config)
                 index = build_index(kb, read_progress(root), embedder)
                 kb.stage_component(ATOMIC_COMPONENT, index.save)
                 kb.commit()
@@ -118,10 +118,14 @@ def _todo(kb: KnowledgeBase, progress: dict[int, dict]) -> list[int]:
             if progress.get(cid, {}).get("sha") != chunk_hash(c.title, c.text)]
 
 
-def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: int = _DEFAULTS.atomize_questions,
-               checkpoint_every: int = _DEFAULTS.atomize_checkpoint, workers: int = _DEFAULTS.atomize_workers,
-               chunk_chars: int = _DEFAULTS.atomize_chunk_chars, limit: int | None = None,
-               show_progress: bool = True) -> AtomizeReport:
+def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, config: KGSolverConfig, *,
+               questions: int | None = None, checkpoint_every: int | None = None, workers: int | None = None,
+               chunk_chars: int | None = None, limit: int | None = None, show_progress: bool = True) -> AtomizeReport:
+    """Atomize the chunks not done yet; each setting left None is the caller's `config.agent.atomize_*`, and every
+    checkpoint commits by `config` too."""
+    a = config.agent
+    questions, checkpoint_every = questions or a.atomize_questions, checkpoint_every or a.atomize_checkpoint
+    workers, chunk_chars = workers or a.atomize_workers, chunk_chars or a.atomize_chunk_chars
     root, started = Path(kb_dir), time.perf_counter()
     kb = KnowledgeBase.open(root)
     progress = read_progress(root)
@@ -150,10 +154,10 @@ def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, *, questions: 
                 chunk = kb.chunks[cid]
                 log.write({"cid": cid, "sha": chunk_hash(chunk.title, chunk.text), "questions": qs})
                 report.chunks_atomized += 1
-            report.questions_indexed = checkpoint(root, embedder)
+            report.questions_indexed = checkpoint(root, embedder, config)
             report.checkpoints += 1
     if not todo:
-        report.questions_indexed = checkpoint(root, embedder)
+        report.questions_indexed = checkpoint(root, embedder, config)
         report.checkpoints += 1
     report.seconds = time.perf_counter() - started
     return report

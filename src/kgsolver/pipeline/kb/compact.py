@@ -49,12 +49,10 @@ class CompactReport:
     seconds: float = 0.0
 
 
-def compact_kb(root: Path, config: KGSolverConfig | None = None) -> CompactReport:
+def compact_kb(root: Path, config: KGSolverConfig) -> CompactReport:
     """`kgsolver kb compact`: merge every segment of the knowledge base at `root` into one, under the write lock,
     with the configured vector index (`config.vector_index`)."""
-    from kgsolver.pipeline.config import KGSolverConfig
-
-    config, started = config or KGSolverConfig(), time.perf_counter()
+    started = time.perf_counter()
     with write_lock(Path(root)), KnowledgeBase.open(Path(root), config) as kb:
         report = CompactReport(segments_before=len(kb.segment_set.segments))
         stored_before = kb.segment_set.stored

@@ -31,6 +31,7 @@ from kgsolver.graphs.settings import GraphSettings
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -206,14 +207,16 @@ def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids:
     return report
 
 
-def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, settings: GraphSettings, *,
+def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, config: KGSolverConfig, *,
                    limit: int | None = None) -> dict[str, Any]:
-    """`kgsolver graph import`: add an external KG to a knowledge base, atomically with its manifest."""
+    """`kgsolver graph import`: add an external KG to a knowledge base, atomically with its manifest; the store and
+    the commit's compaction follow the caller's `config`."""
     from kgsolver.graphs.import_triples import import_kg
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 
+    settings = config.graph
     with write_lock(kb_dir):
-        kb = KnowledgeBase.open(kb_dir)
+        kb = KnowledgeBase.open(kb_dir, config)
         store = _store_for_writing(kb, settings)
         try:
             counts = import_kg(store, triples, terms, limit=limit)

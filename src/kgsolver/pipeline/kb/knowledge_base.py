@@ -82,8 +82,8 @@ class KnowledgeBase:
         self.dense = DenseView(self._box, self.dimensions)
         self.bm25 = BM25View(self._box)
         self.sentences = SentenceView(self._box)
-        # How new segments are indexed and when a commit compacts: a writer with a config sets them
-        # (config.vector_index, config.kb); left None, they come from KGSolverConfig() (defaults and env).
+        # How new segments are indexed and when a commit compacts: the writer's configuration (`configure`), never
+        # one read here from the environment; a reader has none and cannot commit.
         self.index_spec: IndexSpec | None = None
         self.settings: KBSettings | None = None
         self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
@@ -104,20 +104,20 @@ class KnowledgeBase:
     def segment_set(self, value: SegmentSet) -> None:
         self._box.segment_set = value
 
-    def spec(self) -> IndexSpec:
-        """The vector index spec new segments get."""
-        if self.index_spec is None:
-            from kgsolver.pipeline.config import KGSolverConfig  # the configuration module imports this one's users
+    def _unconfigured(self) -> KnowledgeBaseError:
+        return KnowledgeBaseError(f"{self.root} was opened without a configuration: a writer passes its own "
+                                  "(KnowledgeBase.open(root, config), create(..., config=config) or configure)")
 
-            self.index_spec = KGSolverConfig().vector_index
+    def spec(self) -> IndexSpec:
+        """The vector index spec new segments get: the writer's `config.vector_index`."""
+        if self.index_spec is None:
+            raise self._unconfigured()
         return self.index_spec
 
     def kb_settings(self) -> KBSettings:
-        """When a commit compacts (`KBSettings`)."""
+        """When a commit compacts: the writer's `config.kb`."""
         if self.settings is None:
-            from kgsolver.pipeline.config import KGSolverConfig
-
-            self.settings = KGSolverConfig().kb
+            raise self._unconfigured()
         return self.settings
 
     def require_embedder(self, embedder: Embedder, remedy: str) -> None:
@@ -134,7 +134,10 @@ class KnowledgeBase:
 
     # ---- opening ----
     @classmethod
-    def create(cls, root: Path, *, embedder: dict, chunking: dict) -> KnowledgeBase:
+    def create(cls, root: Path, *, embedder: dict, chunking: dict,
+               config: KGSolverConfig | None = None) -> KnowledgeBase:
+        """A new, empty knowledge base at `root`; its first commit writes the manifest (a writer's `config`, as for
+        `open`)."""
         root.mkdir(parents=True, exist_ok=True)
         manifest = {
             "format_version": FORMAT_VERSION, "generation": 0, "next_chunk_id": 0, "embedder": embedder,
@@ -143,6 +146,8 @@ class KnowledgeBase:
         }
         kb = cls(root, manifest)
         kb._fresh = True
+        if config is not None:
+            kb.configure(config)
         return kb
 
     @classmethod
@@ -365,6 +370,7 @@ class KnowledgeBase:
     def commit(self) -> None:
         if not self._pending():
             return
+        self.kb_settings()  # a commit may compact: refuse before writing anything if no configuration was given
         files = dict(self.manifest["files"])
         written = [r["name"] for r in self._new_segments]
         for name, (writer, suffix) in self._staged.items():

@@ -28,11 +28,9 @@ def atomize(kb: Path = typer.Option(..., "--kb", help="knowledge base folder"),
     config = KGSolverConfig()
     if llm:
         config.llm.name = llm
-    a = config.agent
     embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
-    report = atomize_kb(kb, build_gateway(config), embedder, questions=questions or a.atomize_questions,
-                        checkpoint_every=checkpoint or a.atomize_checkpoint, workers=workers or a.atomize_workers,
-                        chunk_chars=a.atomize_chunk_chars, limit=limit)
+    report = atomize_kb(kb, build_gateway(config), embedder, config, questions=questions,
+                        checkpoint_every=checkpoint, workers=workers, limit=limit)
     console.print(f"[green]atomized[/green] {report.chunks_atomized} chunk(s) ({report.chunks_failed} failed) in "
                   f"{report.seconds:.1f}s; {report.chunks_done_before + report.chunks_atomized}/{report.chunks_total} "
                   f"done; the index holds {report.questions_indexed} questions after {report.checkpoints} commit(s)")

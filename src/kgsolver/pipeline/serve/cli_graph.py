@@ -84,6 +84,6 @@ def import_(triples: Path, kb: Path = KB, terms: Path | None = typer.Option(None
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.graph_build import import_into_kb
 
-    counts = import_into_kb(kb, triples, terms, KGSolverConfig().graph, limit=limit)
+    counts = import_into_kb(kb, triples, terms, KGSolverConfig(), limit=limit)
     console.print(f"[green]imported[/green] {counts['triples']} triples, {counts['entities']} entities "
                   f"({counts['terms']} with terms) from {triples} into {kb}")
