@@ -77,7 +77,7 @@ def test_the_suite_runs_through_the_eval_runner_without_a_knowledge_base(tmp_pat
     from kgsolver.evals.runner import RunSpec, default_kb, run_eval
 
     run = run_eval(RunSpec(suite="conflicts", kb=None, out=tmp_path / "run", limit=1, show_progress=False),
-                   config, embedder=embedder, gateway=qwen05)
+                   config, embedder=embedder, gateway=qwen05, ingest_embedder=embedder)
     rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     assert sorted(r["condition"] for r in rows) == sorted(CONDITIONS)
     assert all(set(r["metrics"]) == {"default", "plain_rag", "closed_book"} for r in rows)

@@ -40,7 +40,7 @@ def test_openbookqa_run_writes_everything_and_resumes_without_llm_calls(tmp_path
     _subset(shared_datasets, data, OBQA_FACTS, 120)
     spec = RunSpec(suite="openbookqa", kb=tmp_path / "kb", out=tmp_path / "run", limit=3, data_dir=data,
                    conditions=["rag"], show_progress=False)
-    run = run_eval(spec, config, embedder=embedder, gateway=qwen05)
+    run = run_eval(spec, config, embedder=embedder, gateway=qwen05, ingest_embedder=embedder)
 
     rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     gold = {r["id"]: r["answerKey"] for r in read_jsonl(data / OBQA_DEV)}
@@ -62,14 +62,15 @@ def test_openbookqa_run_writes_everything_and_resumes_without_llm_calls(tmp_path
     assert "| rag | **all** | 3 |" in (run / "report.md").read_text()
 
     calls = qwen05.total.llm_calls
-    run_eval(spec, config, embedder=embedder, gateway=qwen05)  # everything is done: nothing is asked again
+    # everything is done: nothing is asked again
+    run_eval(spec, config, embedder=embedder, gateway=qwen05, ingest_embedder=embedder)
     assert qwen05.total.llm_calls == calls
     assert (run / "predictions.jsonl").read_text().splitlines() == [json.dumps(r, ensure_ascii=False) for r in rows]
 
     other = RunSpec(suite="openbookqa", kb=tmp_path / "kb", out=tmp_path / "run", limit=3, data_dir=data,
                     mode="pike", conditions=["rag"], show_progress=False)
     with pytest.raises(Exception, match="different mode"):
-        run_eval(other, config, embedder=embedder, gateway=qwen05)
+        run_eval(other, config, embedder=embedder, gateway=qwen05, ingest_embedder=embedder)
 
 
 def _wait_for_rows(path: Path, count: int, process: subprocess.Popen, log: Path, timeout: float) -> None:

@@ -49,7 +49,7 @@ def test_a_user_kb_named_with_kb_is_refused_untouched(tmp_path, demo_corpus, sha
     data = _hotpot_slice(shared_datasets, tmp_path / "data", 2)
     spec = RunSpec(suite="hotpotqa", kb=user_kb, out=tmp_path / "run", limit=1, data_dir=data, show_progress=False)
     with pytest.raises(KGSolverError, match=r"my-kb is not a knowledge base built by the hotpotqa suite"):
-        run_eval(spec, no_graph, embedder=embedder)
+        run_eval(spec, no_graph, embedder=embedder, ingest_embedder=embedder)
     assert _chunks(user_kb) == chunks and _snapshot(user_kb) == before  # same chunks, same bytes in every file
 
 

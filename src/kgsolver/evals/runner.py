@@ -120,17 +120,16 @@ def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfi
     return kb
 
 
-def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path) -> None:
+def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path,
+             ingest_embedder: TokenizingEmbedder | None) -> None:
     spec.out.mkdir(parents=True, exist_ok=True)
     wanted = spec.conditions or list(suite.conditions)
     unknown = sorted(set(wanted) - set(suite.conditions))
     if unknown:
         raise KGSolverError(f"{suite.name} has no condition {unknown}; it has {', '.join(suite.conditions)}")
     if set(wanted) - set(suite.offline_conditions):
-        # Ingest chunks with the embedder's own tokenizer (sentence-transformers); the solver's query embedder reads
-        # the same model's vectors but chunks nothing, so it builds nothing (None: ingest loads its own).
-        ingester = solver.embedder if isinstance(solver.embedder, TokenizingEmbedder) else None
-        build_suite_kb(suite, solver.kb_dir, data_dir, config, embedder=ingester, show_progress=spec.show_progress)
+        build_suite_kb(suite, solver.kb_dir, data_dir, config, embedder=ingest_embedder,
+                       show_progress=spec.show_progress)
     config_path = spec.out / "config.json"
     fresh = build_config(spec, suite, config, solver, data_dir)
     if config_path.exists():
@@ -150,8 +149,11 @@ def question_slice(suite: Suite, data_dir: Path, start: int, limit: int | None) 
 
 
 def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder: Embedder | None = None,
-             gateway: LLMGateway | None = None) -> Path:
-    """Run (or resume) a suite; returns the run directory. Reports and plots are written at the end."""
+             gateway: LLMGateway | None = None, ingest_embedder: TokenizingEmbedder | None = None) -> Path:
+    """Run (or resume) a suite; returns the run directory. Reports and plots are written at the end. `embedder`
+    encodes questions (None: the configured query embedder); `ingest_embedder` chunks and embeds the suite's corpus
+    when its knowledge base is built (None: ingest loads the configured one). The caller says which embedder does
+    what: the query path's embedder may chunk nothing, and one that can do both may be passed as both."""
     from kgsolver.evals.report import write_report
 
     config = (config or KGSolverConfig()).model_copy(deep=True)
@@ -163,7 +165,7 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder: E
     kb = spec.kb or default_kb(suite.name, config)
     spec = dataclasses.replace(spec, kb=kb)
     solver = Solver(kb, config, embedder=embedder, gateway=gateway)
-    _prepare(spec, suite, config, solver, data_dir)
+    _prepare(spec, suite, config, solver, data_dir, ingest_embedder)
     if config.ray.engine == "local":
         _ = solver.gateway  # load once, before worker threads share them (Ray actors load their own)
     items = [i for i in question_slice(suite, data_dir, spec.start, spec.limit)
