@@ -18,7 +18,8 @@ from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
 from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionInputs
 from kgsolver.pipeline.answer.results import AskResult, StepListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, manifest_stamp
+from kgsolver.pipeline.kb.files import manifest_stamp
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
 from kgsolver.pipeline.retrieval.vectors import QueryVectors
 

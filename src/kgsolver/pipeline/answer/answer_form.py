@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kgsolver.connectors.text import normal
-from kgsolver.pipeline.config.answer_form import AnswerFormSettings  # noqa: F401 (its users import it from here too)
+
+# re-exported: its users import it from here too
+from kgsolver.pipeline.config.answer_form import AnswerFormSettings as AnswerFormSettings
 
 AnswerKind = Literal["yes_no", "choice", "year", "date", "number", "person", "place", "alias", "other"]
 

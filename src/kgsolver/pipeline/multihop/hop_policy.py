@@ -47,7 +47,8 @@ def embedding_scores(embedder: Embedder, choices: list[str], question: str,
     queries = [question] + ([sub_question] if sub_question and sub_question != question else [])
     vectors = embedder.encode(queries + choices)
     q, c = vectors[: len(queries)], vectors[len(queries):]
-    return (c @ q.T).max(axis=1)
+    scores: np.ndarray = (c @ q.T).max(axis=1)  # numpy types a product of untyped arrays as Any
+    return scores
 
 
 def combine(emb: np.ndarray, llm_pick: int | None, policy: str, llm_weight: float) -> np.ndarray:

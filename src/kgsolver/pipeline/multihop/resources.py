@@ -103,4 +103,5 @@ class AgentResources:
         """Cosine of the query to stored chunk vectors (no re-encoding of passages)."""
         if not cids:
             return np.zeros(0, dtype=np.float32)
-        return self.kb.dense.vectors(cids) @ self.embedder.encode([query])[0]
+        sims: np.ndarray = self.kb.dense.vectors(cids) @ self.embedder.encode([query])[0]  # numpy: Any
+        return sims

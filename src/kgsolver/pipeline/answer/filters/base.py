@@ -11,7 +11,10 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.text import normal, split_sentences, title_name  # noqa: F401  (re-exported for the filters)
+# re-exported for the filters
+from kgsolver.connectors.text import normal as normal
+from kgsolver.connectors.text import split_sentences as split_sentences
+from kgsolver.connectors.text import title_name as title_name
 
 
 class Removed(BaseModel):

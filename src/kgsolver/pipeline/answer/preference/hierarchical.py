@@ -10,6 +10,7 @@ relevant context that does not answer falls back only on a confident parametric 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.answer.preference.base import (
@@ -23,6 +24,9 @@ from kgsolver.pipeline.answer.preference.base import (
     make_preference,
 )
 from kgsolver.pipeline.config.preference import PreferenceSettings
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
 
 
 def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None, *,
@@ -64,7 +68,7 @@ def decide_hierarchical(cand: Candidates, settings: PreferenceSettings, embedder
 
 
 def gather(inputs: PreferenceInputs, cand: Candidates | None = None, *,
-           parametric: bool = True) -> tuple[Candidates, list]:
+           parametric: bool = True) -> tuple[Candidates, list[Document]]:
     cand = cand or Candidates(parametric=inputs.parametric)
     documents = inputs.documents  # what the relevance filter kept is what is relevant
     cand.context_relevant = bool(documents)
