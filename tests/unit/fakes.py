@@ -26,7 +26,6 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from kgsolver.connectors.llms.budget import Budget
-from kgsolver.connectors.llms.factory import ChatBackend
 from kgsolver.connectors.llms.gateway import LLMGateway, LLMReply, LLMSession
 
 Reply = Callable[[list[BaseMessage]], str]
@@ -84,6 +83,8 @@ class FakeGateway(LLMGateway):
     purpose, in order."""
 
     def __init__(self, rule: Reply) -> None:
+        from kgsolver.connectors.llms.factory import ChatBackend  # not on import: test_modes_e2e counts imports
+
         super().__init__(ChatBackend(FakeChat(rule=rule), "fake-chat", "openai-schema"), None)
         self.purposes: list[str] = []
 

@@ -5,7 +5,11 @@ under a second."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import BaseMessage
@@ -110,3 +114,33 @@ def test_gather_is_the_evidence_without_an_answer_call(mode, kb_dir):
     solver.gather(QUESTION, mode, budget=Budget(max_llm_calls=5))
     systems = [str(c.messages[0].content) for c in chat.calls]
     assert all(s in GATHERING for s in systems) and len(systems) <= 3  # 2 calls kept for an answer never made
+
+
+# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 103 here (the CLI itself, on the
+# HotpotQA suite's knowledge base with the GGUF query embedder, 106; 115 before issue 34's lazy imports). A module the
+# question does not need (ingest, corpus readers, the LLM backend at an LLM budget of 0, the facts code) stays out.
+AGENT_QUESTION_MODULES = 105
+_COUNT = """
+import json
+import sys
+from kgsolver.connectors.llms.budget import Budget
+from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.serve import cli  # noqa: F401 (what `kgsolver ask` imports first)
+from kgsolver.pipeline.solver import Solver
+from tests.unit.fakes import HashingEmbedder
+
+solver = Solver(sys.argv[1], KGSolverConfig(llm_cache=False), embedder=HashingEmbedder())
+solver.ask(sys.argv[2], mode="agent", budget=Budget(max_llm_calls=0))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("kgsolver."))))
+"""
+
+
+def test_an_agent_question_imports_only_what_it_needs(kb_dir):
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", _COUNT, str(kb_dir), QUESTION], cwd=root, capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    modules = json.loads(out)
+    assert len(modules) <= AGENT_QUESTION_MODULES, modules
+    for unneeded in ("kgsolver.pipeline.kb.ingest", "kgsolver.connectors.corpus_readers",
+                     "kgsolver.connectors.llms.factory", "kgsolver.graphs.kg_facts", "kgsolver.evals.runner"):
+        assert unneeded not in modules

@@ -1,7 +1,9 @@
 """The knowledge graph: model, extractors, import, entity resolution, linking, algorithms, verbalization, and the
 per-knowledge-base view the query path reads (`GraphView`: store, entity linker, facts)."""
 
-from kgsolver.graphs.kg_facts import kg_facts
-from kgsolver.graphs.view import GraphView
+from kgsolver.connectors.lazy import lazy_exports
 
-__all__ = ["GraphView", "kg_facts"]
+# Imported on first use: the configuration reads graphs.settings, which must not import the query path's facts code.
+# (`kg_facts`, the function, is imported from its module: a package attribute of that name is the submodule.)
+__all__ = ["GraphView"]
+__getattr__ = lazy_exports(__name__, {"GraphView": "view"})

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
@@ -19,7 +19,9 @@ from pydantic import BaseModel, ValidationError
 from kgsolver.connectors.errors import BudgetExceeded, KGSolverError, StructuredOutputError
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.connectors.llms.cache import CachedReply, ResponseCache, cache_key
-from kgsolver.connectors.llms.factory import ChatBackend
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.factory import ChatBackend
 
 T = TypeVar("T", bound=BaseModel)
 # Called with (purpose, text) for each piece of a reply as it is generated; a cached reply arrives as one piece.
@@ -127,12 +129,24 @@ def parse_json_reply(text: str, schema: type[T]) -> T:
 
 
 class LLMGateway:
-    def __init__(self, backend: ChatBackend, cache: ResponseCache | None, *, default_max_tokens: int = 384):
-        self.backend = backend
+    def __init__(self, backend: ChatBackend | Callable[[], ChatBackend], cache: ResponseCache | None, *,
+                 default_max_tokens: int = 384):
+        """`backend`, or what builds it on the first call: a question that makes no LLM call (a budget of 0, an
+        evaluation that only gathers evidence) then never resolves, verifies or imports a model."""
+        self._backend = backend
         self.cache = cache
         self.default_max_tokens = default_max_tokens
         self.total = Usage()
         self._lock = threading.Lock()
+        self._backend_lock = threading.Lock()  # held while the backend is built (seconds: a model file verified)
+
+    @property
+    def backend(self) -> ChatBackend:
+        if callable(self._backend):
+            with self._backend_lock:
+                if callable(self._backend):
+                    self._backend = self._backend()
+        return self._backend
 
     def session(self, budget: Budget | None = None, *, on_token: TokenListener | None = None) -> LLMSession:
         return LLMSession(self, budget or Budget(), on_token=on_token)

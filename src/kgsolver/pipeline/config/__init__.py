@@ -20,6 +20,7 @@ from kgsolver.pipeline.config.preference import PreferenceSettings
 from kgsolver.pipeline.config.ray import RaySettings
 
 if TYPE_CHECKING:
+    from kgsolver.connectors.llms.factory import ChatBackend
     from kgsolver.connectors.llms.gateway import LLMGateway
 
 
@@ -136,11 +137,16 @@ class KGSolverConfig(BaseSettings):
 def build_gateway(config: KGSolverConfig) -> LLMGateway:
     """The one way to build the LLM gateway from the configuration: the backend, and the response cache where
     `llm_cache` is on (at `llm_cache_path`, or the cache folder's llm-cache.sqlite). Imports stay inside, so reading
-    the configuration does not load LangChain."""
+    the configuration does not load LangChain. The backend is built on the first LLM call (`LLMGateway.backend`), so a
+    question with an LLM budget of 0 imports, resolves and verifies no model."""
     from kgsolver.connectors.llms.cache import ResponseCache
-    from kgsolver.connectors.llms.factory import build_chat_backend
     from kgsolver.connectors.llms.gateway import LLMGateway
+
+    def backend() -> ChatBackend:
+        from kgsolver.connectors.llms.factory import build_chat_backend
+
+        return build_chat_backend(config.llm, config.cache_dir)
 
     cache_path = config.llm_cache_path or config.cache_dir / "llm-cache.sqlite"
     cache = ResponseCache(cache_path) if config.llm_cache else None
-    return LLMGateway(build_chat_backend(config.llm, config.cache_dir), cache, default_max_tokens=config.llm.max_tokens)
+    return LLMGateway(backend, cache, default_max_tokens=config.llm.max_tokens)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kgsolver.connectors.corpus_readers import SourceDocument
+from kgsolver.connectors.corpus_documents import SourceDocument  # not corpus_readers: a question reads no corpus
 
 
 def title_text_sha1(title: str, text: str) -> str:
