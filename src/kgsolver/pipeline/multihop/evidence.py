@@ -14,7 +14,7 @@ from kgsolver.connectors.errors import BudgetExceeded
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer.context import Gathered
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.retrieval.hybrid import rrf_score
+from kgsolver.pipeline.retrieval.hybrid import RankFusion
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
@@ -56,14 +56,17 @@ class EvidencePool:
     and every tool that found it is listed in `found_by`."""
 
     def __init__(self, rrf_k: int) -> None:
-        self.rrf_k = rrf_k  # agent.rrf_k
-        self.scores: dict[int, float] = {}
+        self.fusion = RankFusion(rrf_k)  # agent.rrf_k
         self.docs: dict[int, Document] = {}
 
+    @property
+    def scores(self) -> dict[int, float]:
+        return self.fusion.scores
+
     def add(self, docs: Sequence[Document], weight: float = 1.0) -> None:
-        for rank, doc in enumerate(docs):
+        self.fusion.add([doc.metadata["cid"] for doc in docs], weight)
+        for doc in docs:
             cid = doc.metadata["cid"]
-            self.scores[cid] = self.scores.get(cid, 0.0) + rrf_score(rank, self.rrf_k, weight)
             if cid not in self.docs:
                 self.docs[cid] = Document(doc.page_content, metadata=dict(doc.metadata, found_by=[]), id=doc.id)
             found = self.docs[cid].metadata["found_by"]
@@ -71,11 +74,10 @@ class EvidencePool:
                 found.append(doc.metadata["retriever"])
 
     def ranked(self, k: int | None = None) -> list[Document]:
-        order = sorted(self.scores, key=lambda c: (-self.scores[c], c))[:k]
         out = []
-        for cid in order:
+        for cid, score in self.fusion.ranked(k):
             doc = self.docs[cid]
-            doc.metadata["score"] = round(self.scores[cid], 5)
+            doc.metadata["score"] = round(score, 5)
             out.append(doc)
         return out
 
