@@ -1,11 +1,11 @@
-"""Personalized PageRank over any GraphStore, seeded by linked entities (HippoRAG), on the seeds' k-hop neighbourhood
-(the store's `neighbors`)."""
+"""Personalized PageRank over any graph (a GraphReader), seeded by linked entities (HippoRAG), on the seeds' k-hop
+neighbourhood (the store's `neighbors`)."""
 
 from __future__ import annotations
 
 import networkx as nx
 
-from kgsolver.connectors.graph_stores.base import GraphStore
+from kgsolver.connectors.graph_stores.base import GraphReader
 from kgsolver.connectors.graph_stores.model import Subgraph
 
 
@@ -20,7 +20,7 @@ def subgraph_to_networkx(sub: Subgraph) -> nx.Graph:
     return g
 
 
-def personalized_pagerank(store: GraphStore, seeds: dict[str, float], *, hops: int = 2, degree_cap: int = 50,
+def personalized_pagerank(store: GraphReader, seeds: dict[str, float], *, hops: int = 2, degree_cap: int = 50,
                           alpha: float = 0.85, top: int = 20) -> list[tuple[str, float]]:
     """Rank entities around the seeds (weights: link scores). Runs on the seeds' k-hop neighbourhood so that it
     costs the same on a 300k-edge graph held in networkx or in a Bolt server."""

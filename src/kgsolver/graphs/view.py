@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.graph_stores.base import GraphStore
+from kgsolver.connectors.graph_stores.base import GraphReader, GraphStore
 
 if TYPE_CHECKING:  # linking pulls in spaCy: imported when a graph is first used, not with the package
     from kgsolver.graphs.linking import EntityLinker
@@ -20,8 +20,8 @@ class GraphView:
         self._open_store = open_store
 
     @cached_property
-    def store(self) -> GraphStore | None:
-        """The graph store, or None when the knowledge base has no graph."""
+    def store(self) -> GraphReader | None:
+        """The graph, read-only (the query path never writes it), or None when the knowledge base has no graph."""
         return self._open_store()
 
     @cached_property

@@ -11,14 +11,8 @@ from kgsolver.connectors.registry import Registry
 
 
 @runtime_checkable
-class GraphStore(Protocol):
-    def upsert(self, batch: GraphBatch) -> None:
-        """Add or update entities (by id), relations (by subject, predicate, object: chunk provenance is unioned,
-        confidence kept at the maximum) and mentions."""
-
-    def remove_chunks(self, chunk_ids: Iterable[int]) -> int:
-        """Drop the mentions and relation provenance of these chunks; relations and text entities left with no
-        provenance are deleted. Returns the number of relations deleted."""
+class GraphReader(Protocol):
+    """What the query path may do with a graph (`graphs.view.GraphView.store`): read it. Every store is one."""
 
     def get_entity(self, entity_id: str) -> Entity | None: ...
 
@@ -36,6 +30,19 @@ class GraphStore(Protocol):
     def shortest_path(self, source: str, target: str, *, max_hops: int = 4) -> Subgraph | None: ...
 
     def stats(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class GraphStore(GraphReader, Protocol):
+    """A graph backend: read, written by ingest and graph import, closed."""
+
+    def upsert(self, batch: GraphBatch) -> None:
+        """Add or update entities (by id), relations (by subject, predicate, object: chunk provenance is unioned,
+        confidence kept at the maximum) and mentions."""
+
+    def remove_chunks(self, chunk_ids: Iterable[int]) -> int:
+        """Drop the mentions and relation provenance of these chunks; relations and text entities left with no
+        provenance are deleted. Returns the number of relations deleted."""
 
     def close(self) -> None: ...
 

@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.graph_stores.base import GraphStore
+from kgsolver.connectors.graph_stores.base import GraphReader
 from kgsolver.connectors.graph_stores.model import Entity
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.settings import GraphSettings
@@ -65,7 +65,7 @@ class AgentResources:
                          else None)
 
     @property
-    def store(self) -> GraphStore | None:
+    def store(self) -> GraphReader | None:
         return self.graph.store
 
     @property
