@@ -22,8 +22,9 @@ import numpy as np
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.atomic_index import stored_atomic
+from kgsolver.pipeline.kb.files import write_lock
 from kgsolver.pipeline.kb.graph_build import update_graph
-from kgsolver.pipeline.kb.knowledge_base import DocumentInfo, KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import DocumentInfo, KnowledgeBase
 
 
 class UnknownDocumentError(KnowledgeBaseError):

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -28,7 +29,11 @@ from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb import atomize_prompt as prompt
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
 from kgsolver.pipeline.kb.chunking import title_text_sha1
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.files import write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
 
 PROGRESS = Path(".atomize") / "progress.jsonl"
 IN_PROCESS = {"ChatLlamaCpp", "ChatLocalTransformers"}  # one model object: calls are serialised
@@ -53,7 +58,7 @@ def chunk_hash(title: str, text: str) -> str:
     return title_text_sha1(title, text)[:16]  # the progress log's stored form
 
 
-def read_progress(root: Path) -> dict[int, dict]:
+def read_progress(root: Path) -> dict[int, dict[str, Any]]:
     """cid -> {"sha", "questions"}; the last record per chunk wins, a torn last line (killed mid-write) is skipped."""
     return read_rows(root / PROGRESS, lambda row: int(row["cid"]))
 
@@ -74,7 +79,7 @@ def atomize_chunk(gateway: LLMGateway, title: str, text: str, n: int, chunk_char
     return clean_questions(reply.questions, n)
 
 
-def checkpoint(root: Path, embedder, config: KGSolverConfig, *, attempts: int = 30) -> int:
+def checkpoint(root: Path, embedder: Embedder, config: KGSolverConfig, *, attempts: int = 30) -> int:
     """Rebuild the index from the progress log for the KB's current chunks and commit it (compacting by the caller's
     `config`, as every writer does); returns its size."""
     for attempt in range(attempts):
@@ -92,7 +97,7 @@ def checkpoint(root: Path, embedder, config: KGSolverConfig, *, attempts: int = 
     return 0
 
 
-def build_index(kb: KnowledgeBase, progress: dict[int, dict], embedder) -> AtomicIndex:
+def build_index(kb: KnowledgeBase, progress: dict[int, dict[str, Any]], embedder: Embedder) -> AtomicIndex:
     old_path = kb.component_path(ATOMIC_COMPONENT)
     known = AtomicIndex.load(old_path).vector_map() if old_path else {}
     cids, questions, hashes = [], [], {}
@@ -113,12 +118,12 @@ def build_index(kb: KnowledgeBase, progress: dict[int, dict], embedder) -> Atomi
     return AtomicIndex(cids, questions, matrix, hashes)
 
 
-def _todo(kb: KnowledgeBase, progress: dict[int, dict]) -> list[int]:
+def _todo(kb: KnowledgeBase, progress: dict[int, dict[str, Any]]) -> list[int]:
     return [cid for cid, c in kb.chunks.items()
             if progress.get(cid, {}).get("sha") != chunk_hash(c.title, c.text)]
 
 
-def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder, config: KGSolverConfig, *,
+def atomize_kb(kb_dir: str | Path, gateway: LLMGateway, embedder: Embedder, config: KGSolverConfig, *,
                questions: int | None = None, checkpoint_every: int | None = None, workers: int | None = None,
                chunk_chars: int | None = None, limit: int | None = None, show_progress: bool = True) -> AtomizeReport:
     """Atomize the chunks not done yet; each setting left None is the caller's `config.agent.atomize_*`, and every

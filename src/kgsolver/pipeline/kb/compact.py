@@ -10,19 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.kb.atomic_index import fold_atomic
+from kgsolver.pipeline.kb.files import write_lock
 from kgsolver.pipeline.kb.graph_build import fold_graph_deltas
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.merge import merge_segments
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig
 
 
-def compact(kb: KnowledgeBase, names: set[str] | None = None, spec: IndexSpec | None = None) -> dict | None:
+def compact(kb: KnowledgeBase, names: set[str] | None = None, spec: IndexSpec | None = None) -> dict[str, Any] | None:
     """Merge these segments (all when None) and commit; returns the merged segment's record, or None when there is
     nothing to merge (no segment, or a single one without tombstones). The caller holds the write lock. When every
     segment is merged (`names` None), the graph file's deltas are folded into a new base and the atomic questions of

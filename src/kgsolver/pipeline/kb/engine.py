@@ -5,7 +5,7 @@ the heavy part in between: chunk, embed, maybe extract a graph, here (`ingest.lo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class Processed:
     chunks: list[Chunk] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     graph: GraphBatch | None = None
-    segments: list[tuple[str, dict]] = field(default_factory=list)
+    segments: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class Engine(Protocol):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kgsolver.connectors.errors import KnowledgeBaseError
 
@@ -39,7 +39,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=2, ensure_ascii=False)
@@ -70,7 +70,7 @@ def pin(root: Path, generation: int) -> BinaryIO | None:
     return handle
 
 
-def read_manifest(root: Path) -> dict:
+def read_manifest(root: Path) -> dict[str, Any]:
     path = root / MANIFEST
     if not path.is_file():
         raise KnowledgeBaseError(f"{root}: not a knowledge base (no {MANIFEST}); run `kgsolver ingest` first")
@@ -84,7 +84,8 @@ def read_manifest(root: Path) -> dict:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise KnowledgeBaseError(
             f"{path}: format {manifest.get('format_version')}, this kgsolver reads {FORMAT_VERSION}")
-    return manifest
+    checked: dict[str, Any] = manifest  # a JSON object of this format (checked above)
+    return checked
 
 
 def hold_if_asked() -> None:
@@ -101,13 +102,13 @@ def manifest_stamp(root: Path) -> tuple[int, int, int]:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def generation_names(manifest: dict) -> set[str]:
+def generation_names(manifest: dict[str, Any]) -> set[str]:
     """Every file and folder a generation reads: its components and their deltas, segments and tombstone files."""
     return (set(manifest["files"].values()) | {s["name"] for s in manifest["segments"]}
             | set(manifest["tombstones"]) | {rel for rels in manifest.get("deltas", {}).values() for rel in rels})
 
 
-def collect_garbage(root: Path, manifest: dict) -> list[str]:
+def collect_garbage(root: Path, manifest: dict[str, Any]) -> list[str]:
     """Remove generation files that neither the current manifest nor a reader's lease names: leftovers of
     replaced generations or killed runs. The writer calls it under the write lock."""
     keep = generation_names(manifest)

@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphStore, open_store
@@ -80,7 +80,7 @@ def open_kb_graph(kb: KnowledgeBase, settings: GraphSettings) -> GraphStore:
         return load_graph_file(kb)
     # A shared Bolt database takes the knowledge base's labels.
     store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
-    if hasattr(store, "applied_journal"):  # a server store: catch up with a journal a killed writer left
+    if isinstance(store, ServerStore):  # catch up with a journal a killed writer left
         _catch_up_when_free(kb, store)
     return store
 
@@ -89,7 +89,16 @@ def make_extractor(settings: GraphSettings, *, llm_session: LLMSession | None = 
     return EXTRACTORS.get(settings.extractor, settings, llm_session)
 
 
-def catch_up(kb, store) -> int | None:
+@runtime_checkable
+class ServerStore(GraphStore, Protocol):
+    """A server (Bolt) store: it records in its database which of the knowledge base's journals it has applied."""
+
+    def applied_journal(self) -> tuple[int, str] | None: ...
+
+    def mark_applied(self, generation: int, journal: str) -> None: ...
+
+
+def catch_up(kb: KnowledgeBase, store: ServerStore) -> int | None:
     """Replay the knowledge base's committed graph journal into a server store that has not applied it (a writer
     killed between its commit and its replay). Only the newest journal can be pending: every writer catches up
     before it journals. The caller holds the write lock. Returns the relations deleted, or None when up to date."""
@@ -97,6 +106,7 @@ def catch_up(kb, store) -> int | None:
     if path is None:
         return None
     generation, applied = kb.component_generation(JOURNAL_COMPONENT), store.applied_journal()
+    assert generation is not None, "a component with a path has the generation that wrote it"
     if applied is not None and applied[0] >= generation:
         return None
     deleted = GraphJournal.load(path).replay(store)
@@ -104,12 +114,13 @@ def catch_up(kb, store) -> int | None:
     return deleted
 
 
-def _catch_up_when_free(kb, store) -> None:
+def _catch_up_when_free(kb: KnowledgeBase, store: ServerStore) -> None:
     """On open: replay a pending journal if no writer is running (a running writer replays its own)."""
-    from kgsolver.pipeline.kb.knowledge_base import write_lock
+    from kgsolver.pipeline.kb.files import write_lock
 
     path, applied = kb.component_path(JOURNAL_COMPONENT), store.applied_journal()
-    if path is None or (applied is not None and applied[0] >= kb.component_generation(JOURNAL_COMPONENT)):
+    generation = kb.component_generation(JOURNAL_COMPONENT)  # not None where path is not
+    if path is None or generation is None or (applied is not None and applied[0] >= generation):
         return
     try:
         with write_lock(kb.root):
@@ -118,16 +129,18 @@ def _catch_up_when_free(kb, store) -> None:
         log.info("graph journal of %s not replayed on open: the write lock is busy or not writable", kb.root.name)
 
 
-def _store_for_writing(kb, settings) -> JournaledStore:
+def _store_for_writing(kb: KnowledgeBase, settings: GraphSettings) -> JournaledStore:
     store = open_kb_graph(kb, settings)
     if hasattr(store, "save"):  # the graph file: applied now, its journal staged as the commit's delta
         return JournaledStore(store, apply=True)
+    assert isinstance(store, ServerStore), f"{type(store).__name__}: neither the graph file nor a server store"
     catch_up(kb, store)
     return JournaledStore(store)
 
 
-def _replay_committed(kb, settings, report: GraphBuildReport | None) -> None:
+def _replay_committed(kb: KnowledgeBase, settings: GraphSettings, report: GraphBuildReport | None) -> None:
     store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
+    assert isinstance(store, ServerStore), "only a server store replays a committed journal"
     try:
         deleted = catch_up(kb, store)
         if report is not None:
@@ -138,7 +151,8 @@ def _replay_committed(kb, settings, report: GraphBuildReport | None) -> None:
         store.close()
 
 
-def stage_graph(kb, store: JournaledStore, settings=None, report: GraphBuildReport | None = None) -> None:
+def stage_graph(kb: KnowledgeBase, store: JournaledStore, settings: GraphSettings,
+                report: GraphBuildReport | None = None) -> None:
     """The graph joins the next commit: the file store's journal as a delta of the `graph` component (the whole
     graph as its base when there is none yet), a server store's journal as a component that is replayed once the
     commit is visible."""
@@ -212,7 +226,8 @@ def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, config: KGSo
     """`kgsolver graph import`: add an external KG to a knowledge base, atomically with its manifest; the store and
     the commit's compaction follow the caller's `config`."""
     from kgsolver.graphs.import_triples import import_kg
-    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+    from kgsolver.pipeline.kb.files import write_lock
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     settings = config.graph
     with write_lock(kb_dir):

@@ -30,7 +30,8 @@ def is_dead(ids: np.ndarray, dead: np.ndarray) -> np.ndarray:
     if not len(dead) or not len(ids):
         return np.zeros(len(ids), dtype=bool)
     at = np.minimum(np.searchsorted(dead, ids), len(dead) - 1)
-    return dead[at] == ids
+    mask: np.ndarray = dead[at] == ids
+    return mask
 
 
 class SegmentIds:
@@ -70,7 +71,8 @@ class SegmentIds:
     def dead_in(self, dead: np.ndarray) -> np.ndarray:
         """The tombstones that fall in this segment."""
         mask, _ = self.to_local(dead)
-        return as_ids(dead)[mask]
+        inside: np.ndarray = as_ids(dead)[mask]
+        return inside
 
 
 def pick_for_compaction(rows: list[int], dead: list[int], max_segments: int, dead_ratio: float) -> list[int]:

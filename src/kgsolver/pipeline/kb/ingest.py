@@ -24,9 +24,9 @@ from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.kb.engine import Engine, Processed
-from kgsolver.pipeline.kb.files import WriteLockHeld
+from kgsolver.pipeline.kb.files import WriteLockHeld, write_lock
 from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)
 ON_DUPLICATE = ("error", "warn", "skip")
@@ -103,7 +103,8 @@ class ProgressExtractor:
             if hasattr(self.inner, "on_progress"):
                 self.inner.on_progress = bar.update
                 try:
-                    return self.inner.extract(items)
+                    batch: GraphBatch = self.inner.extract(items)  # `inner` is any extractor (Any)
+                    return batch
                 finally:
                     self.inner.on_progress = None
             batch = GraphBatch()

@@ -64,7 +64,7 @@ def actor_threads() -> int:
     import ray
     import torch
 
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)  # type: ignore[no-untyped-call]
     threads = max(1, int(cpus))
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -76,7 +76,7 @@ def cluster_plan(settings: RaySettings) -> tuple[int, float]:
     where the cluster is smaller than two actors' worth."""
     import ray
 
-    cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    cpus = float(ray.cluster_resources().get("CPU", 1.0))  # type: ignore[no-untyped-call]  # ray leaves it untyped
     workers = settings.workers or max(1, int(cpus // 2))
     return workers, min(settings.actor_cpus, cpus / (2 * workers))
 
@@ -97,7 +97,7 @@ class ChunkEmbedStage:
                                     config.chunking.overlap_tokens)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        rows: dict[str, list] = {"batch": [], "row": [], "chunk": [], "segment": []}
+        rows: dict[str, list[Any]] = {"batch": [], "row": [], "chunk": [], "segment": []}
         for number, folder, documents in zip(batch["batch"].tolist(), batch["folder"].tolist(),
                                              batch["documents"].tolist(), strict=True):
             chunks = list(self.chunker.chunk(SourceDocument(**d) for d in json.loads(documents)))
@@ -109,7 +109,7 @@ class ChunkEmbedStage:
                 rows["segment"].append(json.dumps(record) if row == 0 else "")
         return {k: np.array(v, dtype=np.int64 if k in ("batch", "row") else object) for k, v in rows.items()}
 
-    def _write(self, folder: Path, chunks: list[Chunk]) -> dict:
+    def _write(self, folder: Path, chunks: list[Chunk]) -> dict[str, Any]:
         from kgsolver.connectors.embedders import embed_with_progress
         from kgsolver.pipeline.kb.segment import write_segment
 
@@ -138,12 +138,12 @@ class GraphStage:
         return {**batch, "graph": np.array(column, dtype=object)}
 
 
-def _graph_record(graph: GraphBatch) -> dict:
+def _graph_record(graph: GraphBatch) -> dict[str, Any]:
     return {"entities": [e.to_record() for e in graph.entities], "relations": [r.to_record() for r in graph.relations],
             "mentions": [[m.chunk_id, m.entity_id, m.text] for m in graph.mentions]}
 
 
-def _graph_from(record: dict, positions: Sequence[int]) -> GraphBatch:
+def _graph_from(record: dict[str, Any], positions: Sequence[int]) -> GraphBatch:
     """A worker's graph batch with its batch-relative chunk positions turned into positions in the whole ingest."""
     return GraphBatch([Entity(**e) for e in record["entities"]],
                       [Relation(**{**r, "chunks": [positions[p] for p in r["chunks"]]}) for r in record["relations"]],
@@ -174,7 +174,7 @@ class RayEngine:
         return _assemble(rows, config.graph.extractor != "none")
 
     def _run(self, changed: list[SourceDocument], config: KGSolverConfig, show_progress: bool,
-             kb: KnowledgeBase) -> list[dict]:
+             kb: KnowledgeBase) -> list[dict[str, Any]]:
         import ray.data
 
         context = ray.data.DataContext.get_current()
@@ -209,10 +209,11 @@ class RayEngine:
                                               batch_size=self.settings.batch_chunks, batch_format="numpy",
                                               compute=pool(), num_cpus=cpus, max_restarts=self.settings.max_restarts,
                                               max_task_retries=self.settings.max_task_retries, runtime_env=env)
-        return dataset.take_all()
+        rows: list[dict[str, Any]] = dataset.take_all()  # ray.data rows are dicts of column values
+        return rows
 
 
-def _assemble(rows: list[dict], with_graph: bool) -> Processed:
+def _assemble(rows: list[dict[str, Any]], with_graph: bool) -> Processed:
     """The segments in batch order (the local engine's chunk order) and the graph over chunk positions in it."""
     arrival = [(int(r["batch"]), int(r["row"])) for r in rows]
     order = sorted(range(len(rows)), key=arrival.__getitem__)

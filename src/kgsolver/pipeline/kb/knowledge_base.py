@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -68,12 +68,12 @@ class DocumentInfo:
     chunks: int
 
 
-def _load_dead(root: Path, manifest: dict) -> np.ndarray:
+def _load_dead(root: Path, manifest: dict[str, Any]) -> np.ndarray:
     return merge_dead(*[np.load(root / name) for name in manifest["tombstones"]])
 
 
 class KnowledgeBase:
-    def __init__(self, root: Path, manifest: dict, lease: BinaryIO | None = None):
+    def __init__(self, root: Path, manifest: dict[str, Any], lease: BinaryIO | None = None):
         self.root = root
         self.manifest = manifest
         self.dimensions = int(manifest["embedder"]["dimensions"])
@@ -88,7 +88,7 @@ class KnowledgeBase:
         self.settings: KBSettings | None = None
         self._staged: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
         self._staged_deltas: dict[str, tuple[Callable[[Path], None], str]] = {}  # name -> (writer, file suffix)
-        self._new_segments: list[dict] = []
+        self._new_segments: list[dict[str, Any]] = []
         self._new_dead = EMPTY_IDS
         self._replaced: set[str] = set()  # segments a staged compaction replaces
         self._documents = int(manifest["counts"]["documents"])
@@ -128,13 +128,13 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"{self.root} was built with embedder {recorded['name']} ({recorded['dimensions']}"
                                      f" dimensions), not {embedder.name} ({embedder.dimensions}); {remedy}")
 
-    def _segment_set(self, manifest: dict) -> SegmentSet:
+    def _segment_set(self, manifest: dict[str, Any]) -> SegmentSet:
         return SegmentSet([Segment(self.root, r, self.dimensions) for r in manifest["segments"]],
                           _load_dead(self.root, manifest))
 
     # ---- opening ----
     @classmethod
-    def create(cls, root: Path, *, embedder: dict, chunking: dict,
+    def create(cls, root: Path, *, embedder: dict[str, Any], chunking: dict[str, Any],
                config: KGSolverConfig | None = None) -> KnowledgeBase:
         """A new, empty knowledge base at `root`; its first commit writes the manifest (a writer's `config`, as for
         `open`)."""
@@ -192,7 +192,7 @@ class KnowledgeBase:
     def __enter__(self) -> KnowledgeBase:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ---- reading ----
@@ -265,7 +265,7 @@ class KnowledgeBase:
         """A fresh folder name for a segment of the next commit (`write_segment` creates it; a Ray worker may)."""
         return self.root / f"seg-{self.manifest['generation'] + 1:06d}-{uuid.uuid4().hex[:8]}"
 
-    def adopt_segment(self, folder_name: str, record: dict) -> np.ndarray:
+    def adopt_segment(self, folder_name: str, record: dict[str, Any]) -> np.ndarray:
         """Stage a segment `write_segment` wrote under this knowledge base's folder: its rows get the next global
         ids (base + row), which are returned; the next commit names it in the manifest."""
         if self._replaced:
@@ -313,7 +313,7 @@ class KnowledgeBase:
             self._documents -= len({d for _, d in found})
         return len(ids)
 
-    def stage_compaction(self, replaced: set[str], record: dict) -> None:
+    def stage_compaction(self, replaced: set[str], record: dict[str, Any]) -> None:
         """Stage a compacted segment (explicit ids) in place of the segments it merged; their tombstones go."""
         if self._new_segments or len(self._new_dead) or self._replaced:
             raise KnowledgeBaseError("compaction runs on a committed knowledge base: commit the staged changes first")

@@ -12,7 +12,7 @@ pipeline/kb/compact.py.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class Segmented(Protocol):
 
     def new_segment_folder(self) -> Path: ...
 
-    def stage_compaction(self, replaced: set[str], record: dict) -> None: ...
+    def stage_compaction(self, replaced: set[str], record: dict[str, Any]) -> None: ...
 
     def commit(self) -> None: ...
 
@@ -63,7 +63,8 @@ def _merged_sentences(parts: list[tuple[Segment, np.ndarray, np.ndarray]], dimen
                                        if s.sentences is not None], dimensions)
 
 
-def merge_segments(kb: Segmented, names: set[str] | None = None, spec: IndexSpec | None = None) -> dict | None:
+def merge_segments(kb: Segmented, names: set[str] | None = None,
+                   spec: IndexSpec | None = None) -> dict[str, Any] | None:
     """Write one segment of these segments' live rows (all segments when None) and stage it in their place; returns
     its record, or None when there is nothing to merge (no segment, or a single one without tombstones). Nothing is
     committed. The caller holds the write lock."""

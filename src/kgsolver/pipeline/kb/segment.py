@@ -67,7 +67,7 @@ def write_sentences(folder: Path, chunks: list[Chunk], embedder: Embedder, *, sh
 
 
 def write_segment(folder: Path, chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder | None = None,
-                  spec: IndexSpec | None = None, *, ids: np.ndarray | None = None) -> dict:
+                  spec: IndexSpec | None = None, *, ids: np.ndarray | None = None) -> dict[str, Any]:
     """Write a new segment folder (it must not exist) and return its record for the manifest, without `base`: the
     knowledge base assigns the global ids when it adopts the segment (`KnowledgeBase.adopt_segment`). With an
     embedder the sentence index is written too (else the ingest's sentence step adds it before the commit). `ids`
@@ -95,32 +95,36 @@ def write_segment(folder: Path, chunks: list[Chunk], vectors: np.ndarray, embedd
 class Segment:
     """A committed (or staged) segment, opened for reading."""
 
-    def __init__(self, root: Path, record: dict, dimensions: int) -> None:
-        self.name, self.rows, self.record = record["name"], int(record["rows"]), record
-        self.folder = root / self.name
+    def __init__(self, root: Path, record: dict[str, Any], dimensions: int) -> None:
+        self.name: str = record["name"]
+        self.rows, self.record = int(record["rows"]), record
+        self.folder: Path = root / self.name
         self.dimensions = dimensions
         explicit = np.load(self.folder / IDS_FILE, mmap_mode="r") if record.get("explicit_ids") else None
         self.ids = SegmentIds(self.rows, None if explicit is not None else int(record["base"]), explicit)
         self.store = ChunkStore(self.folder / STORE_FILE)
         self._lock = threading.Lock()
+        self._dense: FaissIndex | None = None  # loaded once, on the first search
+        self._bm25: BM25Index | None = None
 
     @cached_property
     def vectors(self) -> np.ndarray:
-        return np.load(self.folder / VECTORS_FILE, mmap_mode="r")
+        vectors: np.ndarray = np.load(self.folder / VECTORS_FILE, mmap_mode="r")
+        return vectors
 
     @property
     def dense(self) -> FaissIndex:
-        with self._lock:  # loaded once, on the first search
-            if "_dense" not in self.__dict__:
-                self.__dict__["_dense"] = FaissIndex.load(self.folder / DENSE_FILE, self.dimensions)
-            return self.__dict__["_dense"]
+        with self._lock:
+            if self._dense is None:
+                self._dense = FaissIndex.load(self.folder / DENSE_FILE, self.dimensions)
+            return self._dense
 
     @property
     def bm25(self) -> BM25Index:
         with self._lock:
-            if "_bm25" not in self.__dict__:
-                self.__dict__["_bm25"] = BM25Index.load(self.folder / BM25_DIR)
-            return self.__dict__["_bm25"]
+            if self._bm25 is None:
+                self._bm25 = BM25Index.load(self.folder / BM25_DIR)
+            return self._bm25
 
     @property
     def bm25_offset(self) -> int:

@@ -43,7 +43,9 @@ def _format(root: Path) -> int | None:
     path = root / MANIFEST
     if not path.is_file():
         raise KnowledgeBaseError(f"{root}: not a knowledge base (no {MANIFEST})")
-    return json.loads(path.read_text(encoding="utf-8")).get("format_version")
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    version: int | None = manifest.get("format_version")
+    return version
 
 
 def _read_chunks(path: Path) -> tuple[np.ndarray, list[Chunk]]:
@@ -78,7 +80,7 @@ def _stored_vectors(path: Path, dimensions: int, ids: np.ndarray) -> np.ndarray:
     return np.stack([index.reconstruct(int(i)) for i in ids.tolist()]).astype(np.float32)
 
 
-def _write_sentences(root: Path, files: dict, folder: Path, ids: np.ndarray, dimensions: int) -> bool:
+def _write_sentences(root: Path, files: dict[str, Any], folder: Path, ids: np.ndarray, dimensions: int) -> bool:
     rel = files.get(SENTENCE_COMPONENT)
     old = SentenceIndex.load(root / rel) if rel else None
     if old is None:
@@ -87,7 +89,7 @@ def _write_sentences(root: Path, files: dict, folder: Path, ids: np.ndarray, dim
     return True
 
 
-def upgrade(root: Path) -> dict:
+def upgrade(root: Path) -> dict[str, Any]:
     """Convert the format-1 knowledge base at `root` in place; returns the new manifest. Holds the write lock."""
     root = Path(root)
     with write_lock(root):

@@ -49,7 +49,8 @@ class SegmentSet:
         found = np.zeros(len(ids), dtype=bool)
         for _, where, _ in self.locate(ids):
             found[where] = True
-        return found & ~is_dead(ids, self.dead)
+        live: np.ndarray = found & ~is_dead(ids, self.dead)
+        return live
 
     def live_rows(self, segment: Segment) -> np.ndarray:
         """The segment's rows that are not tombstoned."""
@@ -260,4 +261,5 @@ class SentenceView:
         segment_set = self._owner.segment_set
         parts = [s.ids.to_global(s.sentences.rows[:, 0]) for s in segment_set.segments if s.sentences is not None]
         ids = np.concatenate(parts) if parts else EMPTY_IDS
-        return ids[~is_dead(ids, segment_set.dead)]
+        live: np.ndarray = ids[~is_dead(ids, segment_set.dead)]
+        return live
