@@ -100,6 +100,9 @@ def test_a_whole_question_through_each_mode(mode, kb_dir):
         assert not gathering
     if mode in ("pike", "agent"):
         assert decomposition_prompt.PROPOSE_SYSTEM in gathering
+    tools = {step.tool for step in result.trace}
+    if mode in ("ksl", "agent"):  # the spaCy graph: ksl walks it, agent ranks passages by PageRank over it
+        assert ("kg_walk" if mode == "ksl" else "ppr") in tools
 
 
 @pytest.mark.parametrize("mode", ["naive", "pike", "ksl", "agent"])
