@@ -25,7 +25,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, HTTPException, Query
@@ -53,6 +53,11 @@ from kgsolver.pipeline.serve.api_models import (
 )
 from kgsolver.pipeline.solver import Solver
 
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import TokenizingEmbedder
+    from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
+    from kgsolver.pipeline.answer.results import StepListener
+
 logger = logging.getLogger(__name__)
 
 # Keyword arguments of Solver.ask that the API passes through only when this kgsolver's Solver accepts them.
@@ -69,7 +74,8 @@ def registered_modes() -> list[str]:
 class KnowledgeBases:
     """The folder of named knowledge bases, with the shared embedder, LLM gateway and per-KB solvers."""
 
-    def __init__(self, root: Path, config: KGSolverConfig, *, embedder=None, gateway=None):
+    def __init__(self, root: Path, config: KGSolverConfig, *, embedder: TokenizingEmbedder | None = None,
+                 gateway: LLMGateway | None = None) -> None:
         self.root, self.config = Path(root), config
         self.root.mkdir(parents=True, exist_ok=True)
         self._embedder, self._gateway = embedder, gateway
@@ -91,7 +97,7 @@ class KnowledgeBases:
         return path
 
     @property
-    def embedder(self):
+    def embedder(self) -> TokenizingEmbedder:
         with self._lock:
             if self._embedder is None:
                 from kgsolver.connectors.embedders import load_embedder
@@ -100,7 +106,7 @@ class KnowledgeBases:
             return self._embedder
 
     @property
-    def gateway(self):
+    def gateway(self) -> LLMGateway:
         with self._lock:
             if self._gateway is None:
                 self._gateway = build_gateway(self.config)
@@ -186,7 +192,7 @@ def _feature_kwargs(request: AskRequest) -> dict[str, Any]:
     return kwargs
 
 
-def _prepare(kbs: KnowledgeBases, request: AskRequest):
+def _prepare(kbs: KnowledgeBases, request: AskRequest) -> Callable[..., AskResult]:
     """Everything that can be refused with a 4xx is checked before any work starts (and before a stream opens)."""
     modes = registered_modes()
     if request.mode not in modes:
@@ -195,14 +201,14 @@ def _prepare(kbs: KnowledgeBases, request: AskRequest):
     solver = kbs.solver(request.kb, request.top_k)
     budget = request.budget.merged_with(kbs.config.budget) if request.budget else None
 
-    def run(on_step=None, on_token=None) -> AskResult:
+    def run(on_step: StepListener | None = None, on_token: TokenListener | None = None) -> AskResult:
         return solver.ask(request.question, mode=request.mode, budget=budget, on_step=on_step, on_token=on_token,
                           **kwargs)
 
     return run
 
 
-def _documented_security() -> list:
+def _documented_security() -> list[Any]:  # fastapi's Security() is typed Any
     """The key's two headers in the OpenAPI schema (ApiKeyCheck enforces it; auto_error=False leaves that to it)."""
     from fastapi import Security
 
@@ -210,7 +216,8 @@ def _documented_security() -> list:
             Security(APIKeyHeader(name="X-API-Key", auto_error=False, description="KGSOLVER_API__KEY"))]
 
 
-def create_app(root: str | Path, config: KGSolverConfig | None = None, *, embedder=None, gateway=None) -> FastAPI:
+def create_app(root: str | Path, config: KGSolverConfig | None = None, *, embedder: TokenizingEmbedder | None = None,
+               gateway: LLMGateway | None = None) -> FastAPI:
     """The API over the knowledge bases in `root`; pass `embedder`/`gateway` to share already loaded models."""
     config = config or KGSolverConfig()
     kbs = KnowledgeBases(Path(root), config, embedder=embedder, gateway=gateway)
@@ -262,7 +269,7 @@ def create_app(root: str | Path, config: KGSolverConfig | None = None, *, embedd
     return app
 
 
-async def _events(request: AskRequest, run: Callable[..., AskResult], root: Path) -> AsyncIterator[dict]:
+async def _events(request: AskRequest, run: Callable[..., AskResult], root: Path) -> AsyncIterator[dict[str, str]]:
     """The question runs on a worker thread; its trace steps and reply pieces cross to the event loop through a
     queue as they happen, so the client sees each step when it ends and each token when it is generated."""
     loop = asyncio.get_running_loop()

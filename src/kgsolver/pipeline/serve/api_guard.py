@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +25,9 @@ from fastapi.responses import JSONResponse
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError, MissingModelError
 from kgsolver.pipeline.serve.api_models import MAX_BODY_BYTES
 
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 OPEN_PATHS = frozenset({"/health"})  # a container's health check needs no key
 MAX_ERRORS_SHOWN = 20
 MAX_LOC_CHARS = 64  # a field name is client input too (an unknown 7 MB key would come back otherwise)
@@ -32,7 +35,7 @@ MAX_LOC_CHARS = 64  # a field name is client input too (an unknown 7 MB key woul
 _ABSOLUTE_PATH = re.compile(r"(?<![\w./~-])/(?:[\w.@+-]+/)*[\w.@+-]+")
 
 
-async def _send_json(send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -51,11 +54,11 @@ def presented_key(headers: dict[bytes, bytes]) -> bytes | None:
 class ApiKeyCheck:
     """401 for any request without the key, on every path but OPEN_PATHS; no key configured, no check."""
 
-    def __init__(self, app, key: str | None):
+    def __init__(self, app: ASGIApp, key: str | None) -> None:
         self.app = app
         self.key = key.encode() if key else None
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.key is None or scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
             return await self.app(scope, receive, send)
         presented = presented_key(dict(scope.get("headers") or []))
@@ -70,10 +73,10 @@ class ApiKeyCheck:
 class BodySizeLimit:
     """Refuse request bodies over `limit` bytes with 413, whether or not the client sent Content-Length."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -81,7 +84,7 @@ class BodySizeLimit:
             return await self._refuse(send)
         seen, refused = 0, False
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
@@ -90,13 +93,13 @@ class BodySizeLimit:
                 await self._refuse(send)
             return {"type": "http.disconnect"} if refused else message
 
-        async def guarded_send(message):
+        async def guarded_send(message: Message) -> None:
             if not refused:  # once refused, whatever the app answers to the disconnect is dropped
                 await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _refuse(self, send):
+    async def _refuse(self, send: Send) -> None:
         await _send_json(send, 413, f"request body over {self.limit} bytes")
 
 
@@ -106,8 +109,8 @@ def redact_paths(message: str, root: Path) -> str:
     so the API's own routes ("POST /kb/demo/documents") stay as they are."""
     roots = sorted({str(root), str(root.resolve())}, key=len, reverse=True)
 
-    def relative(match: re.Match) -> str:
-        path = match.group(0)
+    def relative(match: re.Match[str]) -> str:
+        path: str = match.group(0)
         first = path.split("/")[1]
         if not first or not Path("/", first).exists():
             return path
@@ -121,7 +124,7 @@ def redact_paths(message: str, root: Path) -> str:
     return _ABSOLUTE_PATH.sub(relative, message)
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict]:
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Where and what, never the value: FastAPI's default body carries each error's `input` (the whole request)."""
     shown = []
     for error in exc.errors()[:MAX_ERRORS_SHOWN]:
@@ -135,7 +138,7 @@ def install_error_handlers(app: FastAPI, root: Path) -> None:
         return JSONResponse({"detail": redact_paths(str(exc), root)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_: Request, exc: RequestValidationError):
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         body: dict[str, Any] = {"detail": validation_errors(exc)}
         if len(errors) > MAX_ERRORS_SHOWN:
@@ -143,13 +146,13 @@ def install_error_handlers(app: FastAPI, root: Path) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(MissingModelError)
-    async def _missing_model(_: Request, exc: MissingModelError):
+    async def _missing_model(_: Request, exc: MissingModelError) -> JSONResponse:
         return reply(503, exc)
 
     @app.exception_handler(KGSolverError)
-    async def _kgsolver_error(_: Request, exc: KGSolverError):
+    async def _kgsolver_error(_: Request, exc: KGSolverError) -> JSONResponse:
         return reply(409 if isinstance(exc, KnowledgeBaseError) else 400, exc)
 
     @app.exception_handler(ValueError)
-    async def _value_error(_: Request, exc: ValueError):
+    async def _value_error(_: Request, exc: ValueError) -> JSONResponse:
         return reply(400, exc)

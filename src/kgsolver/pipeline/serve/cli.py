@@ -6,6 +6,7 @@ import json
 import logging
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,6 +18,9 @@ from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.config.preference import POLICY_NAMES
 from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 from kgsolver.pipeline.serve.cli_serve import serve
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.answer.results import AskResult
 
 app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -75,7 +79,7 @@ def ingest(corpus: list[Path] = typer.Argument(..., help="jsonl file(s), KILT kn
     )
 
 
-def _print_result(result, as_json: bool) -> None:
+def _print_result(result: AskResult, as_json: bool) -> None:
     if as_json:
         out.print_json(result.model_dump_json())
         return
@@ -93,7 +97,7 @@ def _print_result(result, as_json: bool) -> None:
               f"in the LLM[/dim]")
 
 
-def _print_trace(result) -> None:
+def _print_trace(result: AskResult) -> None:
     """A short trace: the search tools used, each LLM step, the filters that removed something, the final decision."""
     searches = [s.tool for s in result.trace if not s.tool.startswith(("llm:", "filter:", "generate", "preference",
                                                                         "parametric", "evidence"))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,12 +12,15 @@ from rich.console import Console
 from kgsolver.evals.suites import SUITES
 from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 eval_app = typer.Typer(help="Batch evaluation on the shared benchmarks: resumable runs, reports and plots.",
                        no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def _make_command(suite: str):
+def _make_command(suite: str) -> Callable[..., None]:
     def command(
         kb: Path | None = typer.Option(
             None, "--kb", help="the suite's own knowledge base folder, built from its corpus if missing (default: one "

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from kgsolver.connectors.errors import KnowledgeBaseError
 
+if TYPE_CHECKING:
+    from kgsolver.connectors.graph_stores.base import GraphStore
+
 graph_app = typer.Typer(help="The knowledge graph of a knowledge base.", no_args_is_help=True)
 out, console = Console(), Console(stderr=True)
 KB = typer.Option(..., "--kb", help="knowledge base folder")
 
 
-def _open(kb_dir: Path):
+def _open(kb_dir: Path) -> GraphStore:
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
@@ -26,7 +30,7 @@ def _open(kb_dir: Path):
     return open_kb_graph(kb, config.graph)
 
 
-def _resolve(store, name: str) -> str:
+def _resolve(store: GraphStore, name: str) -> str:
     from kgsolver.graphs.linking import EntityLinker
 
     if store.get_entity(name) is not None:
