@@ -25,7 +25,8 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"
 # chat models sharing it from two threads must queue on the same lock (two locks aborted the process, issue 19).
 _LOADED: dict[tuple[str, int, int, int], tuple[Any, threading.Lock]] = {}
 _LOAD_LOCK = threading.Lock()
-# The prompt heads kept for each loaded context (by the context's identity), used under the context's lock.
+# The prompt heads kept for each loaded context, by its id (stable: a loaded context lives as long as the process),
+# used under the context's lock.
 _PREFIXES: dict[int, PrefixCache] = {}
 _FORMATTERS: dict[int, Any] = {}  # each loaded context's chat template, compiled once
 
