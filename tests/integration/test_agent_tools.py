@@ -17,7 +17,7 @@ from kgsolver.pipeline.multihop.tools import (
     KGWalkTool,
     NeighbourhoodTool,
     PageRankTool,
-    Tool,
+    Search,
     bm25_search,
     dense_search,
 )
@@ -32,26 +32,26 @@ def titles(docs) -> list[str]:
 def test_search_tools_rank_gold_passages_with_provenance(resources):
     record = bridge_records()[3]  # Hugo Rodriguez Romero / FC Cartagena
     for tool in (dense_search(resources), bm25_search(resources)):
-        assert isinstance(tool, Tool)
-        docs = tool.run(record["question"], k=5)
+        assert isinstance(tool, Search)
+        docs = tool.search(record["question"], k=5)
         assert len(docs) == 5 and all(d.metadata["retriever"] == tool.name for d in docs)
         assert "Hugo Rodríguez Romero" in titles(docs)
         assert all(isinstance(d.metadata["cid"], int) and d.metadata["doc_id"] for d in docs)
 
 
 def test_neighbourhood_follows_title_links_from_a_seed(resources):
-    seed = dense_search(resources).run("Hugo Rodríguez Romero Spanish footballer winger", k=1)
+    seed = dense_search(resources).search("Hugo Rodríguez Romero Spanish footballer winger", k=1)
     assert titles(seed) == ["Hugo Rodríguez Romero"]
-    docs = NeighbourhoodTool(resources).run("autonomous community of the team", seeds=seed, k=5)
+    docs = NeighbourhoodTool(resources).search("autonomous community of the team", seeds=seed, k=5)
     linked = {d.metadata["title"]: d.metadata["via"] for d in docs}
     assert "FC Cartagena" in linked and linked["FC Cartagena"].startswith("title 'FC Cartagena'")
     assert "Hugo Rodríguez Romero" not in linked  # seeds are not returned as their own neighbours
 
 
 def test_title_links_strip_club_suffix(resources):
-    seed = [d for d in dense_search(resources).run("Len Worley amateur footballer", k=3)
+    seed = [d for d in dense_search(resources).search("Len Worley amateur footballer", k=3)
             if d.metadata["title"] == "Len Worley"]
-    docs = NeighbourhoodTool(resources).run("commonly referred to as", seeds=seed, k=10)
+    docs = NeighbourhoodTool(resources).search("commonly referred to as", seeds=seed, k=10)
     assert "Tottenham Hotspur F.C." in titles(docs)
 
 
@@ -60,7 +60,7 @@ def test_ppr_ranks_passages_around_linked_entities(resources):
     tool = PageRankTool(resources)
     seeds = tool.seeds(record["question"], [])
     assert seeds, "the question's entities link to the graph"
-    docs = tool.run(record["question"], k=10)
+    docs = tool.search(record["question"], k=10)
     assert docs and all(d.metadata["retriever"] == "ppr" for d in docs)
     assert gold_titles(record) & set(titles(docs))
 
@@ -72,7 +72,7 @@ def test_kg_walk_embedding_policy_keeps_beams_with_provenance(resources):
     assert 1 <= len(paths) <= 2
     assert all(p.relations and p.chunks for p in paths)
     assert all(len(p.relations) <= 2 and len(p.facts) == len(p.relations) for p in paths)
-    docs = KGWalkTool(resources, settings, question=record["question"]).run(record["question"], k=5)
+    docs = KGWalkTool(resources, settings, question=record["question"]).search(record["question"], k=5)
     assert docs and all(d.metadata["path"] for d in docs)
 
 
@@ -94,8 +94,8 @@ def test_atomic_index_search_and_roundtrip(tmp_path, embedder):
 
 
 def test_evidence_pool_fuses_and_keeps_provenance(resources):
-    dense = dense_search(resources).run("FC Cartagena Murcia", k=3)
-    bm25 = bm25_search(resources).run("FC Cartagena Murcia", k=3)
+    dense = dense_search(resources).search("FC Cartagena Murcia", k=3)
+    bm25 = bm25_search(resources).search("FC Cartagena Murcia", k=3)
     pool = EvidencePool(rrf_k=10)
     pool.add(dense)
     pool.add(bm25)

@@ -45,7 +45,7 @@ def test_atomize_resume_and_incremental(hotpot_kb, tmp_path, qwen05, embedder, c
     res = AgentResources(KnowledgeBase.open(kb_dir), embedder, config.graph, config.agent)
     tool = AtomicSearchTool(res)
     assert tool.available and any(t.name == "atomic_search" for t in search_tools(res))
-    hits = tool.run(index.questions[0], k=3)
+    hits = tool.search(index.questions[0], k=3)
     assert hits and hits[0].metadata["atomic_question"] == index.questions[0]
     assert hits[0].metadata["cid"] == int(index.cids[0])
     # incremental: a changed document's chunk loses its questions at the next checkpoint

@@ -60,12 +60,12 @@ def test_a_retriever_reads_its_hits_in_one_statement_per_store(demo_kb, embedder
 @pytest.mark.parametrize("make", [dense_search, bm25_search, PageRankTool, NeighbourhoodTool])
 def test_the_agent_tools_read_their_hits_in_one_statement_per_store(hotpot_kb, embedder, config, make):
     question = "Which magazine was started first?"
-    seeds = dense_search(AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent)).run(
+    seeds = dense_search(AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent)).search(
         question, k=3)
-    tool = make(AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent))  # nothing cached
-    kb = tool.resources.kb
+    resources = AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent)  # nothing cached
+    tool, kb = make(resources), resources.kb
     with _statements(kb) as seen:
-        docs = tool.run(question, seeds=seeds, k=6)
+        docs = tool.search(question, seeds=seeds, k=6)
     assert len(docs) > 1 and len(seen) <= len(kb.segment_set.segments) < len(docs)
     _matches_chunks(kb, docs, [(d.metadata["cid"], d.metadata["score"]) for d in docs], tool.name)
     if tool.name == "neighbourhood":

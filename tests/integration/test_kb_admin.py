@@ -24,7 +24,8 @@ from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, l
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, checkpoint, chunk_hash
 from kgsolver.pipeline.kb.compact import compact_kb
-from kgsolver.pipeline.kb.graph_build import import_into_kb, open_kb_graph
+from kgsolver.pipeline.kb.graph_build import import_into_kb
+from kgsolver.pipeline.kb.graph_read import open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.multihop.resources import AgentResources
@@ -135,7 +136,7 @@ def test_delete_removes_chunks_vectors_sentences_questions_and_graph_provenance(
 def _atomic_hits(root: Path, config, embedder, question: str) -> list[tuple[int, str]]:
     """(chunk id, question) of the agent's atomic search, as a fresh reader of the committed KB sees it."""
     tool = AtomicSearchTool(AgentResources(KnowledgeBase.open(root), embedder, config.graph, config.agent))
-    return [(d.metadata["cid"], d.metadata["atomic_question"]) for d in tool.run(question, k=10)]
+    return [(d.metadata["cid"], d.metadata["atomic_question"]) for d in tool.search(question, k=10)]
 
 
 def test_a_delete_hides_atomic_questions_without_rewriting_them_and_compaction_folds_them(tmp_path, config, embedder):

@@ -20,7 +20,7 @@ from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spar
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionContext
-    from kgsolver.pipeline.multihop.tools.base import Tool
+    from kgsolver.pipeline.retrieval.base import Search
 
 _Reply = TypeVar("_Reply", bound=BaseModel)
 
@@ -55,7 +55,7 @@ def candidate_text(doc: Document) -> str:
 
 
 class Decomposer:
-    def __init__(self, ctx: QuestionContext, tracer: Tracer, tools: list[Tool], pool: EvidencePool, *,
+    def __init__(self, ctx: QuestionContext, tracer: Tracer, tools: list[Search], pool: EvidencePool, *,
                  weight: float) -> None:
         """`weight`: of a passage the LLM selected for a sub-question (its search candidates count
         agent.candidate_weight)."""

@@ -20,13 +20,14 @@ if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
     from kgsolver.pipeline.answer.context import QuestionAnalysis, QuestionContext
     from kgsolver.pipeline.config.agent import AgentSettings
-    from kgsolver.pipeline.multihop.tools.base import Tool
+    from kgsolver.pipeline.retrieval.base import Search
 
 _Limit = TypeVar("_Limit", int, float)
 
-def run_tool(tool: Tool, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+def run_tool(tool: Search, query: str, tracer: Tracer, *, seeds: Sequence[Document] = (),
+             k: int = 10) -> list[Document]:
     started = time.perf_counter()
-    docs = tool.run(query, seeds=seeds, k=k)
+    docs = tool.search(query, seeds=seeds, k=k)
     inp = {"query": query, "k": k}
     if seeds:
         inp["seeds"] = [d.metadata.get("title", "") for d in seeds]
@@ -35,7 +36,7 @@ def run_tool(tool: Tool, query: str, tracer: Tracer, *, seeds: Sequence[Document
     return docs
 
 
-def fused_search(tools: Sequence[Tool], query: str, tracer: Tracer, *, k: int, rrf_k: int,
+def fused_search(tools: Sequence[Search], query: str, tracer: Tracer, *, k: int, rrf_k: int,
                  seeds: Sequence[Document] = ()) -> list[Document]:
     """Several search tools on one query, fused into one ranked list (so that tools agreeing on a first-hop
     passage do not push it above the passages the expansion tools find next to it)."""

@@ -13,11 +13,11 @@ from kgsolver.pipeline.answer.filters.relevance import quoted_in
 from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.multihop.evidence import HopEvidence, fused_search, run_tool, spare_calls
 from kgsolver.pipeline.multihop.resources import AgentResources
-from kgsolver.pipeline.multihop.tools import KGWalkTool, bm25_search, search_tools
+from kgsolver.pipeline.multihop.tools import bm25_search, search_tools
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionContext
-    from kgsolver.pipeline.multihop.tools.base import Tool
+    from kgsolver.pipeline.retrieval.base import Search
 
 
 @dataclass
@@ -25,11 +25,11 @@ class HopStart:
     tracer: Tracer
     hops: HopEvidence
     res: AgentResources
-    first_tools: list[Tool]
+    first_tools: list[Search]
 
 
 def first_hop(question: str, ctx: QuestionContext, tracer: Tracer,
-              first_tools: Callable[[AgentResources], Iterable[Tool]] | None = None) -> HopStart:
+              first_tools: Callable[[AgentResources], Iterable[Search]] | None = None) -> HopStart:
     """The question's titles anchored, and the first-hop search (every search tool unless `first_tools` names some)
     fused into `hops.first`."""
     res = AgentResources.for_context(ctx)
@@ -58,6 +58,8 @@ def quoted_passages(phrases: Sequence[str], res: AgentResources, tracer: Tracer,
 
 def kg_walk_passages(question: str, ctx: QuestionContext, start: HopStart) -> list[Document]:
     """The passages of an LLM-guided KG walk from the question, calling the LLM only while calls are to spare."""
+    from kgsolver.pipeline.multihop.tools.kg_walk import KGWalkTool  # the walker loads only when a walk runs
+
     walk = KGWalkTool(start.res, ctx.config.agent, session=ctx.session, tracer=start.tracer, question=question,
                       can_call=lambda: spare_calls(ctx) >= 1, analysis=ctx.question)
     return run_tool(walk, question, start.tracer, k=ctx.config.agent.first_hop_k)

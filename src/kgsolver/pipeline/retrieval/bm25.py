@@ -6,7 +6,7 @@ from kgsolver.pipeline.retrieval.base import KBRetriever, valid_hits
 
 
 class BM25Retriever(KBRetriever):
-    name_: str = "bm25"
+    name: str = "bm25"
 
     def scored_ids(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
         scores, ids = self.kb.bm25.search(queries, k)

@@ -10,7 +10,7 @@ from kgsolver.pipeline.retrieval.base import KBRetriever, valid_hits
 
 class DenseRetriever(KBRetriever):
     embedder: Embedder
-    name_: str = "dense"
+    name: str = "dense"
 
     def scored_ids(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
         return self.search_vectors(self.embedder.encode(queries), k)

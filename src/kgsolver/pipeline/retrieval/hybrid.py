@@ -40,7 +40,7 @@ class HybridRetriever(KBRetriever):
     retrievers: list[KBRetriever]
     candidates: int = 30
     rrf_k: int = 60
-    name_: str = "hybrid"
+    name: str = "hybrid"
 
     def scored_ids(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
         per_retriever = [r.scored_ids(queries, self.candidates) for r in self.retrievers]

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
+from kgsolver.pipeline.retrieval.base import Search
+
 if TYPE_CHECKING:
     from kgsolver.pipeline.multihop.resources import AgentResources
 
 
-class AtomicSearchTool:
+class AtomicSearchTool(Search):
     """Find passages whose atomic questions match a (sub-)question."""
 
     name = "atomic_search"
@@ -23,7 +25,7 @@ class AtomicSearchTool:
     def available(self) -> bool:
         return self.resources.atomic is not None and len(self.resources.atomic) > 0
 
-    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+    def get_search_results(self, query: str, seeds: Sequence[Document], k: int) -> list[Document]:
         atomic = self.resources.atomic
         if atomic is None or not len(atomic):  # `available`, narrowed for the type checker
             return []

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.multihop.kg_walker import KGWalker, WalkPath
+from kgsolver.pipeline.retrieval.base import Search
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from kgsolver.pipeline.multihop.resources import AgentResources
 
 
-class KGWalkTool:
+class KGWalkTool(Search):
     """Walk the knowledge graph from the question's entities, hop by hop."""
 
     name = "kg_walk"
@@ -30,7 +31,7 @@ class KGWalkTool:
                                analysis=analysis)
         self.paths: list[WalkPath] = []
 
-    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+    def get_search_results(self, query: str, seeds: Sequence[Document], k: int) -> list[Document]:
         """`query` is the current (sub-)question; the walk starts from the entities of the main question."""
         self.paths = self.walker.walk(self.question or query, sub_question=query)
         scored: dict[int, tuple[float, str]] = {}

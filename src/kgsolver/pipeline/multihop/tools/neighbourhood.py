@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
+from kgsolver.pipeline.retrieval.base import Search
+
 if TYPE_CHECKING:
     from kgsolver.pipeline.multihop.resources import AgentResources
 
 
-class NeighbourhoodTool:
+class NeighbourhoodTool(Search):
     """Passages linked from seed passages (titles they mention, entities they share)."""
 
     name = "neighbourhood"
@@ -62,7 +64,7 @@ class NeighbourhoodTool:
                         found[cid] = (w, f"{why} in '{via}'")
         return found
 
-    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+    def get_search_results(self, query: str, seeds: Sequence[Document], k: int) -> list[Document]:
         found = self.candidates(seeds)
         cids = list(found)
         sims = self.resources.chunk_similarity(query, cids)

@@ -11,13 +11,14 @@ from langchain_core.documents import Document
 
 from kgsolver.graphs.algorithms import personalized_pagerank
 from kgsolver.pipeline.answer.context import linked
+from kgsolver.pipeline.retrieval.base import Search
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionAnalysis
     from kgsolver.pipeline.multihop.resources import AgentResources
 
 
-class PageRankTool:
+class PageRankTool(Search):
     """Passages around the question's entities in the knowledge graph."""
 
     name = "ppr"
@@ -38,7 +39,7 @@ class PageRankTool:
                 weights[eid] = max(weights.get(eid, 0.0), self.settings.ppr_seed_passage_weight / (1 + rank))
         return weights
 
-    def run(self, query: str, *, seeds: Sequence[Document] = (), k: int = 10) -> list[Document]:
+    def get_search_results(self, query: str, seeds: Sequence[Document], k: int) -> list[Document]:
         store = self.resources.store
         if store is None:
             return []
