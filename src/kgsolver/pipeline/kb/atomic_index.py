@@ -35,7 +35,10 @@ class AtomicIndex:
                  hashes: dict[int, str] | None = None):
         self.cids = np.asarray(cids, dtype=np.int64)
         self.questions = list(questions)
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(questions), -1)
+        array = np.ascontiguousarray(vectors, dtype=np.float32)
+        # A matrix keeps its width: reshape(0, -1) cannot infer one, and an index of no questions (a checkpoint
+        # before any chunk was atomized) is (0, dims).
+        self.vectors = array.reshape(len(questions), array.shape[1] if array.ndim == 2 else -1)
         self.hashes = dict(hashes or {})  # chunk id -> text hash the questions were written for
 
     def __len__(self) -> int:
