@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from importlib.resources import files
@@ -12,25 +13,47 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.models import CommandInfo
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.config.preference import POLICY_NAMES
 from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
-from kgsolver.pipeline.serve.cli_serve import serve
 
 if TYPE_CHECKING:
+    from typer._click import Command, Context  # typer vendors click: the types its TyperGroup's methods take
+
     from kgsolver.pipeline.answer.results import AskResult
 
-app = typer.Typer(help="Retrieval and knowledge-graph augmented question answering.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+
+class _LazyCommands(TyperGroup):
+    """The sub-commands kept in their own modules (pipeline/serve/cli_*.py: a Typer app, or one command's function)
+    load when named or listed by --help, so `kgsolver ask` imports none of them (nor the eval suites)."""
+
+    LAZY = {"graph": "cli_graph:graph_app", "kb": "cli_kb:kb_app", "eval": "cli_eval:eval_app",
+            "serve": "cli_serve:serve", "atomize": "cli_atomize:atomize"}
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*self.LAZY, *(name for name in super().list_commands(ctx) if name not in self.LAZY)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, attribute = self.LAZY[cmd_name].split(":")
+            target = getattr(importlib.import_module(f"kgsolver.pipeline.serve.{module}"), attribute)
+            command = typer.main.get_group(target) if isinstance(target, typer.Typer) else \
+                typer.main.get_command_from_info(CommandInfo(name=cmd_name, callback=target),
+                                                 pretty_exceptions_short=app.pretty_exceptions_short,
+                                                 rich_markup_mode=app.rich_markup_mode)
+            command.name = cmd_name
+            self.commands[cmd_name] = command
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(cls=_LazyCommands, help="Retrieval and knowledge-graph augmented question answering.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Local GGUF models shipped in PyPI packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-app.add_typer(__import__("kgsolver.pipeline.serve.cli_graph", fromlist=["graph_app"]).graph_app, name="graph")
-app.add_typer(__import__("kgsolver.pipeline.serve.cli_kb", fromlist=["kb_app"]).kb_app, name="kb")
-app.add_typer(__import__("kgsolver.pipeline.serve.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
-app.command("serve")(serve)  # the HTTP API, pipeline/serve/cli_serve.py
-app.command("atomize")(__import__("kgsolver.pipeline.serve.cli_atomize", fromlist=["atomize"]).atomize)
 console = Console(stderr=True)
 out = Console()
 
