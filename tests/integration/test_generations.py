@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import read_jsonl
-from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT
+from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, generation_names, write_lock
 from kgsolver.pipeline.multihop.resources import AgentResources
@@ -42,7 +42,7 @@ for i in range(commits):
 READER = """
 import json, random, sys, time
 from pathlib import Path
-from kgsolver.pipeline.kb.graph_build import load_graph_file
+from kgsolver.pipeline.kb.graph_read import load_graph_file
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 root, work = Path(sys.argv[1]), Path(sys.argv[2])
 reads, failures, seen = 0, [], {}

@@ -17,7 +17,8 @@ from kgsolver.evals.datasets import read_jsonl
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.compact import compact
-from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT, load_graph_file, make_extractor
+from kgsolver.pipeline.kb.graph_build import make_extractor
+from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT, load_graph_file
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import MANIFEST, KnowledgeBase, write_lock
 

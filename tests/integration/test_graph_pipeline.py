@@ -18,7 +18,7 @@ from kgsolver.graphs.import_triples import GraphImportError, import_kg
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.graphs.verbalize import verbalize, verbalize_path
-from kgsolver.pipeline.kb.graph_build import load_graph_file
+from kgsolver.pipeline.kb.graph_read import load_graph_file
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.serve.cli import app
 

@@ -143,7 +143,7 @@ def test_networkx_persistence_round_trip(tmp_path):
 
 def test_knowledge_bases_sharing_one_bolt_database_never_see_each_others_graph(bolt_server, tmp_path, monkeypatch,
                                                                                 embedder, config):
-    from kgsolver.pipeline.kb.graph_build import open_kb_graph
+    from kgsolver.pipeline.kb.graph_read import open_kb_graph
     from kgsolver.pipeline.kb.ingest import ingest
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
@@ -204,7 +204,7 @@ def _kill_at_commit(corpus, root, marker) -> None:
 def test_kill_between_graph_step_and_commit_leaves_no_graph_data_in_the_server(bolt_server, tmp_path, monkeypatch,
                                                                                embedder, config):
     """Issue 19.6: Neo4j/ArcadeDB writes are part of the knowledge base's commit (a journal replayed after it)."""
-    from kgsolver.pipeline.kb.graph_build import open_kb_graph
+    from kgsolver.pipeline.kb.graph_read import open_kb_graph
     from kgsolver.pipeline.kb.ingest import ingest
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
@@ -242,7 +242,7 @@ def test_a_committed_journal_not_yet_replayed_is_replayed_on_open_and_replay_is_
     """The other side of 19.6: killed after the manifest swap but before the server caught up, the next open
     replays the committed journal; replaying it again changes nothing."""
     from kgsolver.connectors.graph_stores.journal import GraphJournal
-    from kgsolver.pipeline.kb.graph_build import JOURNAL_COMPONENT, open_kb_graph
+    from kgsolver.pipeline.kb.graph_read import JOURNAL_COMPONENT, open_kb_graph
     from kgsolver.pipeline.kb.ingest import ingest
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 

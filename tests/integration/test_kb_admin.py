@@ -24,7 +24,8 @@ from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, l
 from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, read_atomic, stored_atomic
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, checkpoint, chunk_hash
 from kgsolver.pipeline.kb.compact import compact_kb
-from kgsolver.pipeline.kb.graph_build import import_into_kb, open_kb_graph
+from kgsolver.pipeline.kb.graph_build import import_into_kb
+from kgsolver.pipeline.kb.graph_read import open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 from kgsolver.pipeline.multihop.resources import AgentResources

@@ -16,7 +16,7 @@ import pytest
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import medquad_kilt_corpus
-from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT
+from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.ingest_ray import RayEngine
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -42,7 +42,7 @@ class KGFacts(Protocol):
 def find_kg(kb: KnowledgeBase, embedder: Embedder) -> tuple[KGFacts | None, str]:
     """The graph work's fact lookup over this knowledge base, or None and the reason it is unavailable."""
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.kb.graph_build import has_graph
+    from kgsolver.pipeline.kb.graph_read import has_graph
     from kgsolver.pipeline.multihop.resources import AgentResources
 
     config = KGSolverConfig()

@@ -7,36 +7,39 @@ knowledge-base component grown by deltas: a base file plus, per commit, the jour
 the graph is read; an ingest writes what it changes, not the graph, and compaction folds the deltas into a new base
 (`fold_graph_deltas`). A server store (Neo4j) is written through the same journal, staged as a component and
 replayed after the commit, so a process killed before the commit leaves no graph data for chunks that do not exist.
+Reading the graph (and a killed writer's journal replayed on open) is pipeline/kb/graph_read.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.connectors.graph_stores.base import GraphStore, open_store
-from kgsolver.connectors.graph_stores.journal import GraphJournal, JournaledStore
+from kgsolver.connectors.graph_stores.base import open_store
+from kgsolver.connectors.graph_stores.journal import JournaledStore
 from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
 from kgsolver.graphs.settings import GraphSettings
+from kgsolver.pipeline.kb.graph_read import (
+    GRAPH_COMPONENT,
+    GRAPH_SUFFIX,
+    JOURNAL_COMPONENT,
+    ServerStore,
+    catch_up,
+    kb_graph_namespace,
+    load_graph_file,
+    open_kb_graph,
+)
 
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-
-log = logging.getLogger(__name__)
-GRAPH_COMPONENT, GRAPH_SUFFIX = "graph", ".jsonl.gz"
-JOURNAL_COMPONENT = "graph_journal"
 
 
 @dataclass
@@ -50,83 +53,8 @@ class GraphBuildReport:
     seconds: float = 0.0
 
 
-def kb_graph_namespace(kb_root: Path) -> str:
-    """A label suffix unique to one knowledge base folder, so knowledge bases sharing one Neo4j database never see
-    each other's graph: the folder name (made label-safe) and a hash of its absolute path."""
-    root = Path(kb_root).resolve()
-    safe = re.sub(r"[^A-Za-z0-9_]", "_", root.name)[:40]
-    return f"{safe}_{hashlib.sha1(str(root).encode('utf-8')).hexdigest()[:8]}"
-
-
-def has_graph(kb: KnowledgeBase, settings: GraphSettings) -> bool:
-    """The one "does this knowledge base have a graph?" check: a Neo4j store always may; networkx needs the
-    knowledge base's `graph` component."""
-    return settings.store != "networkx" or kb.component_path(GRAPH_COMPONENT) is not None
-
-
-def load_graph_file(kb: KnowledgeBase) -> NetworkXStore:
-    """The networkx graph of the knowledge base's current generation: its `graph` base file (none: empty) with its
-    deltas replayed in order. A knowledge base written before deltas has the base alone."""
-    path = kb.component_path(GRAPH_COMPONENT)
-    store = NetworkXStore.load(path) if path is not None else NetworkXStore()
-    for path in kb.component_deltas(GRAPH_COMPONENT):
-        GraphJournal.load(path).replay(store)
-    return store
-
-
-def open_kb_graph(kb: KnowledgeBase, settings: GraphSettings) -> GraphStore:
-    """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
-    if settings.store == "networkx":
-        return load_graph_file(kb)
-    # A shared Bolt database takes the knowledge base's labels.
-    store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
-    if isinstance(store, ServerStore):  # catch up with a journal a killed writer left
-        _catch_up_when_free(kb, store)
-    return store
-
-
 def make_extractor(settings: GraphSettings, *, llm_session: LLMSession | None = None) -> GraphExtractor | None:
     return EXTRACTORS.get(settings.extractor, settings, llm_session)
-
-
-@runtime_checkable
-class ServerStore(GraphStore, Protocol):
-    """A server (Bolt) store: it records in its database which of the knowledge base's journals it has applied."""
-
-    def applied_journal(self) -> tuple[int, str] | None: ...
-
-    def mark_applied(self, generation: int, journal: str) -> None: ...
-
-
-def catch_up(kb: KnowledgeBase, store: ServerStore) -> int | None:
-    """Replay the knowledge base's committed graph journal into a server store that has not applied it (a writer
-    killed between its commit and its replay). Only the newest journal can be pending: every writer catches up
-    before it journals. The caller holds the write lock. Returns the relations deleted, or None when up to date."""
-    path = kb.component_path(JOURNAL_COMPONENT)
-    if path is None:
-        return None
-    generation, applied = kb.component_generation(JOURNAL_COMPONENT), store.applied_journal()
-    assert generation is not None, "a component with a path has the generation that wrote it"
-    if applied is not None and applied[0] >= generation:
-        return None
-    deleted = GraphJournal.load(path).replay(store)
-    store.mark_applied(generation, path.name)
-    return deleted
-
-
-def _catch_up_when_free(kb: KnowledgeBase, store: ServerStore) -> None:
-    """On open: replay a pending journal if no writer is running (a running writer replays its own)."""
-    from kgsolver.pipeline.kb.files import write_lock
-
-    path, applied = kb.component_path(JOURNAL_COMPONENT), store.applied_journal()
-    generation = kb.component_generation(JOURNAL_COMPONENT)  # not None where path is not
-    if path is None or generation is None or (applied is not None and applied[0] >= generation):
-        return
-    try:
-        with write_lock(kb.root):
-            catch_up(kb, store)
-    except (KnowledgeBaseError, PermissionError):  # busy, or a read-only folder: the next writer replays it
-        log.info("graph journal of %s not replayed on open: the write lock is busy or not writable", kb.root.name)
 
 
 def _store_for_writing(kb: KnowledgeBase, settings: GraphSettings) -> JournaledStore:

@@ -22,7 +22,7 @@ from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
 from kgsolver.pipeline.config.agent import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
-from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
+from kgsolver.pipeline.kb.graph_read import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval.base import chunk_documents
 

@@ -20,7 +20,7 @@ KB = typer.Option(..., "--kb", help="knowledge base folder")
 
 def _open(kb_dir: Path) -> GraphStore:
     from kgsolver.pipeline.config import KGSolverConfig
-    from kgsolver.pipeline.kb.graph_build import has_graph, open_kb_graph
+    from kgsolver.pipeline.kb.graph_read import has_graph, open_kb_graph
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     config = KGSolverConfig()
