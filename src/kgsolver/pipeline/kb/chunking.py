@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.corpus_documents import SourceDocument  # not corpus_readers: a question reads no corpus
+if TYPE_CHECKING:  # only the chunker (a writer) takes documents: a question reads chunks, never a corpus
+    from kgsolver.connectors.corpus_documents import SourceDocument
 
 
 def title_text_sha1(title: str, text: str) -> str:

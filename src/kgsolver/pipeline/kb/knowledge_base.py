@@ -51,7 +51,6 @@ from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules 
     write_lock,
 )
 from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead, merge_dead
-from kgsolver.pipeline.kb.merge import compact_if_due
 from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, write_sentences
 from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
 
@@ -406,6 +405,8 @@ class KnowledgeBase:
         for action in actions:
             action()
         if not compacted:
+            from kgsolver.pipeline.kb.merge import compact_if_due  # a writer's step: opening a KB to read skips it
+
             compact_if_due(self)
 
     def collect_garbage(self) -> list[str]:
