@@ -10,11 +10,6 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.registry import Registry
 from kgsolver.pipeline.answer.filters.base import FilterReport, KnowledgeFilter
-from kgsolver.pipeline.answer.filters.brevity import BrevityFilter
-from kgsolver.pipeline.answer.filters.consistency import ConsistencyFilter
-from kgsolver.pipeline.answer.filters.dedup import DedupFilter
-from kgsolver.pipeline.answer.filters.instructions import InstructionGuardFilter
-from kgsolver.pipeline.answer.filters.relevance import RelevanceFilter
 from kgsolver.pipeline.config.filters import FilterSettings
 
 if TYPE_CHECKING:
@@ -58,7 +53,22 @@ class FilterContext:
     user_facts: list[str] | None = None  # feed the consistency filter
 
 
+# Each factory imports its filter's module when a chain first names it, so a chain imports only the configured steps.
+def _instruction_guard(c: FilterContext) -> KnowledgeFilter:
+    from kgsolver.pipeline.answer.filters.instructions import InstructionGuardFilter  # (lazy: see above)
+
+    return InstructionGuardFilter()
+
+
+def _dedup(c: FilterContext) -> KnowledgeFilter:
+    from kgsolver.pipeline.answer.filters.dedup import DedupFilter  # (lazy: see above)
+
+    return DedupFilter(similarity=c.settings.dedup_similarity)
+
+
 def _relevance(c: FilterContext) -> KnowledgeFilter:
+    from kgsolver.pipeline.answer.filters.relevance import RelevanceFilter  # (lazy: see above)
+
     s = c.settings
     return RelevanceFilter(
         c.embedder, threshold=s.relevance_threshold, session=c.session,
@@ -68,18 +78,23 @@ def _relevance(c: FilterContext) -> KnowledgeFilter:
 
 
 def _consistency(c: FilterContext) -> KnowledgeFilter:
+    from kgsolver.pipeline.answer.filters.consistency import ConsistencyFilter  # (lazy: see above)
+
     s = c.settings
     return ConsistencyFilter(c.embedder, user_facts=c.user_facts, similarity=s.consistency_similarity,
                              user_similarity=s.user_fact_similarity)
 
 
+def _brevity(c: FilterContext) -> KnowledgeFilter:
+    from kgsolver.pipeline.answer.filters.brevity import BrevityFilter  # (lazy: see above)
+
+    return BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens,
+                         first_sentence_bonus=c.settings.brevity_first_sentence_bonus)
+
+
 FILTERS: Registry[KnowledgeFilter] = Registry("filter", {
-    "instruction_guard": lambda c: InstructionGuardFilter(),
-    "dedup": lambda c: DedupFilter(similarity=c.settings.dedup_similarity),
-    "relevance": _relevance,
-    "consistency": _consistency,
-    "brevity": lambda c: BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens,
-                                    first_sentence_bonus=c.settings.brevity_first_sentence_bonus),
+    "instruction_guard": _instruction_guard, "dedup": _dedup, "relevance": _relevance,
+    "consistency": _consistency, "brevity": _brevity,
 })
 
 
