@@ -19,10 +19,10 @@ from pathlib import Path
 
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.report import ci95
+from kgsolver.evals.run_config import EvalConfig
 from kgsolver.evals.suites import get_suite
 from kgsolver.evals.suites.choice_bias import averaged, best, mixed, rotations
 from kgsolver.evals.suites.pubmedqa import LABELS as PUBMEDQA_LABELS
-from kgsolver.pipeline.config import KGSolverConfig
 
 GRID = [round(k / 20, 2) for k in range(21)]
 PUBMEDQA_LETTERS = {label: letter for letter, label in PUBMEDQA_LABELS.items()}  # its rows keep the gold label
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--suite", required=True, choices=["openbookqa", "medqa", "pubmedqa"])
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="run folders or row files")
     parser.add_argument("--choice-questions", type=int, required=True, help="the first N questions choose the weight")
-    parser.add_argument("--weight", type=float, default=KGSolverConfig().choice.parametric_weight,
+    parser.add_argument("--weight", type=float, default=EvalConfig().choice.parametric_weight,
                         help="the weight to report on every part (default: the configured one)")
     parser.add_argument("--passages", default="rag", help="the condition with passages mixed with closed-book "
                         "(PubMedQA: rag, or context for the question's own abstract)")

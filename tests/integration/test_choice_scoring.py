@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from kgsolver.evals.run_config import EvalConfig
 from kgsolver.evals.suites.choice_bias import averaged, best, mixed, normalised, rotated, unrotated
 from kgsolver.evals.suites.common import REPLY_PREFIX, ScoredChoice, choice_messages, choose
 from kgsolver.pipeline.solver import Solver
@@ -15,7 +16,9 @@ OPTIONS = {"A": "a shark", "B": "a trout", "C": "a whale", "D": "an eel"}
 
 
 def one_pass(config):
-    """The configuration with each prompt scored once, options as listed (the default rotates them)."""
+    """The configuration (as an eval's, with the choice settings) with each prompt scored once, options as listed
+    (the default rotates them)."""
+    config = EvalConfig.of(config)
     return config.model_copy(update={"choice": config.choice.model_copy(update={"permutations": 1})})
 
 
@@ -85,7 +88,8 @@ def test_rotated_options_are_scored_in_one_call_that_evaluates_their_shared_head
     question, letters = "Which of these is a mammal?", list(OPTIONS)
     once = Solver(tmp_path / "no-kb", one_pass(config), embedder=embedder, gateway=qwen05)
     plain = ScoredChoice("none")(once, question, OPTIONS, None, purpose="test")
-    rotating = config.model_copy(update={"choice": config.choice.model_copy(update={"permutations": 4})})
+    lifted = EvalConfig.of(config)
+    rotating = lifted.model_copy(update={"choice": lifted.choice.model_copy(update={"permutations": 4})})
     solver = Solver(tmp_path / "no-kb", rotating, embedder=embedder, gateway=qwen05)
     out = ScoredChoice("none")(solver, question, OPTIONS, None, purpose="test")
     per = out["rotation_logprobs"]

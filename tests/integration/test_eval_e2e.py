@@ -16,6 +16,7 @@ import pytest
 
 from kgsolver.connectors.llms.registry import MODELS
 from kgsolver.evals.datasets import HOTPOTQA_200, OBQA_DEV, OBQA_FACTS, read_jsonl
+from kgsolver.evals.run_config import EvalConfig
 from kgsolver.evals.runner import RunSpec, run_eval
 from kgsolver.evals.suites import WorkItem
 from kgsolver.evals.suites.medqa import MedQASuite
@@ -46,7 +47,7 @@ def test_openbookqa_run_writes_everything_and_resumes_without_llm_calls(tmp_path
     gold = {r["id"]: r["answerKey"] for r in read_jsonl(data / OBQA_DEV)}
     assert sorted(r["qid"] for r in rows) == sorted(gold)
     assert all(r["prediction"] in {"A", "B", "C", "D"} for r in rows), rows
-    rotations = min(config.choice.permutations, 4)  # every rotation of the options, scored in one call
+    rotations = min(EvalConfig.of(config).choice.permutations, 4)  # every rotation of the options, scored in one call
     assert all(r["usage"]["llm_calls"] == 1 and r["trace"] and r["evidence"] for r in rows)
     assert all(len(r.get("rotation_logprobs", [r["letter_logprobs"]])) == rotations for r in rows)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -180,8 +181,9 @@ def test_pubmedqa_context_mixture_scores_the_abstract_and_the_closed_book_prompt
                     payload={"contexts": ["Statins reduced LDL cholesterol by 40% against placebo in 2,000 adults."]})
     solver = Solver(tmp_path / "no-kb", config, embedder=embedder, gateway=qwen05)
     out = PubMedQASuite().evaluate(item, solver, "naive")
-    assert out["parametric_weight"] == config.choice.parametric_weight and set(out["parametric_logprobs"]) == set("ABC")
+    choice = EvalConfig.of(config).choice
+    assert out["parametric_weight"] == choice.parametric_weight and set(out["parametric_logprobs"]) == set("ABC")
     assert out["usage"]["llm_calls"] == 2  # the abstract's prompt and the closed-book one, each with its rotations
-    assert len(out["rotation_logprobs"]) == min(config.choice.permutations, 3)
+    assert len(out["rotation_logprobs"]) == min(choice.permutations, 3)
     choose = [step for step in out["trace"] if step["tool"] == "choose"][-1]
     assert choose["input"]["passages"] == 1 and out["prediction"] in {"yes", "no", "maybe"}

@@ -135,8 +135,8 @@ def test_averaging_over_every_rotation_cancels_a_pure_letter_preference():
 
 
 def test_the_default_rotations_of_two_prompts_fit_the_default_call_budget():
-    from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.evals.run_config import EvalConfig
 
-    config = KGSolverConfig()
+    config = EvalConfig()
     assert config.choice.permutations > 1  # chosen on the choice parts (docs/RESULTS.md)
     assert config.budget.max_llm_calls >= 2  # rag+closed-book: two prompts, one scored call each for all rotations

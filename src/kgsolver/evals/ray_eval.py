@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kgsolver.evals.run_config import EvalConfig
 from kgsolver.evals.suites import WorkItem, get_suite
-from kgsolver.pipeline.config import KGSolverConfig
 
 
 class EvalActor:
@@ -24,7 +24,7 @@ class EvalActor:
         from kgsolver.pipeline.kb.ingest_ray import actor_threads
         from kgsolver.pipeline.solver import Solver
 
-        config = KGSolverConfig.model_validate_json(config_json)
+        config = EvalConfig.model_validate_json(config_json)  # the eval-only settings too
         config.llm.n_threads = actor_threads()  # llama.cpp would otherwise take every core of the node
         self.suite, self.solver = get_suite(suite), Solver(Path(kb), config)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -35,7 +35,7 @@ class EvalActor:
         return {**evaluate_item(self.suite, item, self.solver, mode), "worker": self.worker}
 
 
-def ray_rows(suite: str, kb: Path, config: KGSolverConfig, items: list[WorkItem],
+def ray_rows(suite: str, kb: Path, config: EvalConfig, items: list[WorkItem],
              mode: str) -> Iterator[dict[str, Any]]:
     """Rows of `items` as the actors finish them (any order). Actors are restarted and calls retried as
     `config.ray` says; an actor lost past that raises, after the rows already yielded were written."""

@@ -11,13 +11,47 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field
+
 from kgsolver.connectors.llms.registry import MODELS
+from kgsolver.pipeline.config import KGSolverConfig
 
 if TYPE_CHECKING:
     from kgsolver.evals.runner import RunSpec
     from kgsolver.evals.suites import Suite
-    from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.solver import Solver
+
+
+class ChoiceSettings(BaseModel):
+    """Multiple-choice questions (the OpenBookQA, MedQA and PubMedQA suites): each option's letter is scored, not
+    generated (evals/suites/common.py), and these settings decide among the scores (evals/suites/choice_bias.py).
+    Only the eval suites score choices, so the block is the eval configuration's, not the product's."""
+
+    parametric_weight: float = Field(0.7, ge=0.0, le=1.0, description="the rag+closed-book condition: weight of the "
+                                     "closed-book letter distribution, mixed log-linearly with the passage-conditioned "
+                                     "one; chosen with the 1.5B on the first 100 questions of OpenBookQA and of MedQA")
+    permutations: int = Field(4, ge=1, description="score the options this many times, their texts rotated over the "
+                              "letters, and average each option's log-probability over the rotations (position bias); "
+                              "at most one per option, so 4 is every rotation of OpenBookQA's and MedQA's four options "
+                              "and PubMedQA's three labels. One scored call a prompt: the rotations share the prompt "
+                              "up to the options, evaluated once. 4 won the first 100 OpenBookQA questions with the "
+                              "1.5B (rag and rag+closed-book; docs/RESULTS.md, ninth session)")
+
+
+class EvalConfig(KGSolverConfig):
+    """The configuration of an eval run: the product's settings and the eval-only ones (KGSOLVER_CHOICE__...)."""
+
+    choice: ChoiceSettings = ChoiceSettings()
+
+    @classmethod
+    def of(cls, config: KGSolverConfig | None) -> EvalConfig:
+        """A copy of `config` as an eval configuration: an EvalConfig keeps its eval settings; a product
+        configuration (or None: the environment's) gets the environment's, as the product configuration did when it
+        held them."""
+        if isinstance(config, EvalConfig):
+            return config.model_copy(deep=True)
+        return cls(**config.model_dump()) if config is not None else cls()
+
 
 # A resumed run must agree on these, or its rows would mix two experiments.
 FINGERPRINT_KEYS = ("suite", "mode", "model", "embedder", "seed", "policy", "answering", "data")
@@ -72,7 +106,7 @@ def fingerprint_changes(old: dict[str, Any], fresh: dict[str, Any]) -> list[str]
     return changed
 
 
-def build_config(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path) -> dict[str, Any]:
+def build_config(spec: RunSpec, suite: Suite, config: EvalConfig, solver: Solver, data_dir: Path) -> dict[str, Any]:
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     kb = solver.kb_dir

@@ -24,7 +24,7 @@ from kgsolver.connectors.embedders import TokenizingEmbedder
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.evals.datasets import datasets_dir
-from kgsolver.evals.run_config import build_config, fingerprint_changes, sha256_file
+from kgsolver.evals.run_config import EvalConfig, build_config, fingerprint_changes, sha256_file
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.files import write_json_atomic
@@ -120,7 +120,7 @@ def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfi
     return kb
 
 
-def _prepare(spec: RunSpec, suite: Suite, config: KGSolverConfig, solver: Solver, data_dir: Path,
+def _prepare(spec: RunSpec, suite: Suite, config: EvalConfig, solver: Solver, data_dir: Path,
              ingest_embedder: TokenizingEmbedder | None) -> None:
     spec.out.mkdir(parents=True, exist_ok=True)
     wanted = spec.conditions or list(suite.conditions)
@@ -156,7 +156,7 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder: E
     what: the query path's embedder may chunk nothing, and one that can do both may be passed as both."""
     from kgsolver.evals.report import write_report
 
-    config = (config or KGSolverConfig()).model_copy(deep=True)
+    config = EvalConfig.of(config)  # a copy, with the eval-only settings
     if spec.llm:
         config.llm.name = spec.llm
     if spec.engine:  # validated: a typo is an error, not the local engine
@@ -191,7 +191,7 @@ def run_eval(spec: RunSpec, config: KGSolverConfig | None = None, *, embedder: E
     return spec.out
 
 
-def _rows(spec: RunSpec, suite: Suite, solver: Solver, config: KGSolverConfig,
+def _rows(spec: RunSpec, suite: Suite, solver: Solver, config: EvalConfig,
           pending: list[WorkItem]) -> Iterator[dict[str, Any]]:
     """Finished rows in completion order: from this process's threads, or from Ray actors."""
     if config.ray.engine == "ray":

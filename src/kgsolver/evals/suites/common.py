@@ -17,6 +17,7 @@ from pydantic import BaseModel, create_model
 
 from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
 from kgsolver.connectors.llms.gateway import LLMSession
+from kgsolver.evals.run_config import ChoiceSettings, EvalConfig
 from kgsolver.evals.suites.choice_bias import (
     CORRECTIONS,
     averaged,
@@ -31,6 +32,7 @@ from kgsolver.evals.suites.choice_bias import (
 from kgsolver.pipeline.answer.generate import format_passages
 from kgsolver.pipeline.answer.results import AskResult, Tracer
 from kgsolver.pipeline.answer.step import answer_passages
+from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 
 CHOICE_SYSTEM = (
@@ -133,6 +135,12 @@ def choose(solver: Solver, question: str, options: dict[str, str], passages: Seq
             "trace": [s.model_dump() for s in tracer.steps]}
 
 
+def choice_settings(config: KGSolverConfig) -> ChoiceSettings:
+    """The multiple-choice settings of the solver's configuration: an eval run's is an EvalConfig; a product one (a
+    test's, a benchmark's) has the environment's, as when the product configuration held them."""
+    return config.choice if isinstance(config, EvalConfig) else EvalConfig.of(config).choice
+
+
 class ScoredChoice:
     """Multiple choice by scoring each option's letter in one forward pass (the reply's first token after
     REPLY_PREFIX, where the JSON-constrained `choose` writes its letter), corrected for letter bias
@@ -180,11 +188,12 @@ class ScoredChoice:
         options."""
         if not hasattr(solver.gateway.backend.model, "next_token_logprobs"):  # an API model: its generated letter
             return choose(solver, question, options, passages, purpose=purpose, max_chars=max_chars)
-        permutations = solver.config.choice.permutations
+        choice = choice_settings(solver.config)
+        permutations = choice.permutations
         if permutations > 1 and self.correction != "none":
             raise ValueError("rotating the options is a letter-bias correction of its own: use it with correction "
                              f"'none', not {self.correction!r}")
-        mix = solver.config.choice.parametric_weight if with_closed_book and passages else 0.0
+        mix = choice.parametric_weight if with_closed_book and passages else 0.0
         calls, limit = 2 if mix else 1, solver.config.budget.max_llm_calls
         if limit is not None and calls > limit:
             prompts = "the passage and the closed-book prompt" if mix else "one prompt"

@@ -81,21 +81,6 @@ class LimitSettings(BaseModel):
                                 "LLM for over 5 minutes")
 
 
-class ChoiceSettings(BaseModel):
-    """Multiple-choice questions (the OpenBookQA, MedQA and PubMedQA suites): each option's letter is scored, not
-    generated (evals/suites/common.py), and these settings decide among the scores (evals/suites/choice_bias.py)."""
-
-    parametric_weight: float = Field(0.7, ge=0.0, le=1.0, description="the rag+closed-book condition: weight of the "
-                                     "closed-book letter distribution, mixed log-linearly with the passage-conditioned "
-                                     "one; chosen with the 1.5B on the first 100 questions of OpenBookQA and of MedQA")
-    permutations: int = Field(4, ge=1, description="score the options this many times, their texts rotated over the "
-                              "letters, and average each option's log-probability over the rotations (position bias); "
-                              "at most one per option, so 4 is every rotation of OpenBookQA's and MedQA's four options "
-                              "and PubMedQA's three labels. One scored call a prompt: the rotations share the prompt "
-                              "up to the options, evaluated once. 4 won the first 100 OpenBookQA questions with the "
-                              "1.5B (rag and rag+closed-book; docs/RESULTS.md, ninth session)")
-
-
 class KBSettings(BaseModel):
     """Segmented knowledge bases (pipeline/kb/knowledge_base.py): when a commit merges segments
     (pipeline/kb/compact.py)."""
@@ -125,7 +110,6 @@ class KGSolverConfig(BaseSettings):
     filters: FilterSettings = FilterSettings()
     preference: PreferenceSettings = PreferenceSettings()
     answer_form: AnswerFormSettings = AnswerFormSettings()
-    choice: ChoiceSettings = ChoiceSettings()
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
     api: ApiSettings = ApiSettings()
