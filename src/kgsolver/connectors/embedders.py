@@ -6,7 +6,7 @@ import importlib.metadata
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -36,6 +36,14 @@ class TokenizingEmbedder(Embedder, Protocol):
     measured in the word pieces the model reads). The query path's QueryVectors is an Embedder but not this."""
 
     tokenizer: Any
+
+
+@runtime_checkable
+class PoolingEmbedder(Embedder, Protocol):
+    """An embedder that also pools its token states over spans of each text (SentenceTransformerEmbedder)."""
+
+    def encode_pooled(self, texts: Sequence[str], groups: Sequence[Sequence[Sequence[tuple[int, int]]]], *,
+                      batch_size: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 def packaged_model_dir(dist_name: str = DEFAULT_EMBEDDER_DIST) -> Path:
@@ -92,6 +100,36 @@ class SentenceTransformerEmbedder(Embeddings):
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_pooled(self, texts: Sequence[str], groups: Sequence[Sequence[Sequence[tuple[int, int]]]], *,
+                      batch_size: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode(texts)`, and from the same forward pass one vector per group of character spans of each text: the
+        mean of the token states that overlap the group's spans, normalised. The model pools a text as this mean over
+        all its tokens, so a group's vector is the analogue of encoding its words alone, read in the whole text's
+        context (issue 35: the sentence index then costs no second pass). A group not wholly inside the model's
+        window (a text cut at max_seq_length) is a row of NaN, for the caller to encode alone."""
+        import torch
+
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        pooled: list[np.ndarray] = []
+        if not texts:
+            return vectors, pooled
+        items = cast("list[dict[str, Any]]", self.model.encode(  # output_value=None: every output, per text
+            list(texts), batch_size=batch_size or self.batch_size, output_value=None, convert_to_numpy=False,
+            show_progress_bar=False))
+        for row, (text, item, spans) in enumerate(zip(texts, items, groups, strict=True)):
+            # normalised as encode() does, row by row: the chunk vectors are the ones a plain encode gives
+            vectors[row] = torch.nn.functional.normalize(item["sentence_embedding"][None], p=2, dim=1)[0].cpu().numpy()
+            mask = item["attention_mask"].bool()
+            ids = item["input_ids"][mask].tolist()
+            states = item["token_embeddings"][mask].float().cpu().numpy()
+            encoded = self.tokenizer(text, return_offsets_mapping=True, truncation=True,
+                                     max_length=self.model.max_seq_length)
+            if encoded["input_ids"] != ids:  # not the model's own tokenization: no offsets to trust
+                pooled.append(np.full((len(spans), self.dimensions), np.nan, dtype=np.float32))
+                continue
+            pooled.append(span_means(states, np.asarray(encoded["offset_mapping"]).reshape(-1, 2), spans))
+        return vectors, pooled
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -103,6 +141,24 @@ class SentenceTransformerEmbedder(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         vector: list[float] = self.encode([text])[0].tolist()
         return vector
+
+
+def span_means(states: np.ndarray, offsets: np.ndarray, groups: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+    """Per group of character spans, the normalised mean of the states of the tokens that overlap any of its spans;
+    special tokens (offsets (0, 0)) are left out. NaN where a span ends past the last token (the text was cut)."""
+    out = np.full((len(groups), states.shape[1]), np.nan, dtype=np.float32)
+    words = offsets[:, 1] > offsets[:, 0]
+    covered = int(offsets[words, 1].max()) if words.any() else 0
+    for at, spans in enumerate(groups):
+        if not spans or max(end for _, end in spans) > covered:
+            continue
+        mask = np.zeros(len(offsets), dtype=bool)
+        for start, end in spans:
+            mask |= words & (offsets[:, 0] < end) & (offsets[:, 1] > start)
+        if mask.any():
+            mean = states[mask].mean(axis=0)
+            out[at] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out
 
 
 _EMBEDDERS: dict[tuple[str, str], SentenceTransformerEmbedder] = {}
@@ -140,6 +196,12 @@ def load_query_embedder(model_path: str | Path | None = None, *, runtime: str = 
     return _QUERY_EMBEDDERS[key]
 
 
+def _longest_first(texts: Sequence[str]) -> list[np.ndarray]:
+    """Row blocks of EMBED_BLOCK texts, longest first: the same padding efficiency as one `encode` call."""
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    return [order[start : start + EMBED_BLOCK] for start in range(0, len(order), EMBED_BLOCK)]
+
+
 def embed_with_progress(embedder: Embedder, texts: Sequence[str], *, show: bool = True,
                         desc: str = "embed", unit: str = "passage") -> np.ndarray:
     """Encode longest-first in large blocks: the same padding efficiency as one `encode` call, plus a progress bar
@@ -147,10 +209,26 @@ def embed_with_progress(embedder: Embedder, texts: Sequence[str], *, show: bool 
     from tqdm import tqdm
 
     vectors = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
-    order = np.argsort([-len(t) for t in texts], kind="stable")
     with tqdm(total=len(texts), unit=unit, desc=desc, disable=not show) as bar:
-        for start in range(0, len(order), EMBED_BLOCK):
-            rows = order[start : start + EMBED_BLOCK]
+        for rows in _longest_first(texts):
             vectors[rows] = embedder.encode([texts[i] for i in rows])
             bar.update(len(rows))
     return vectors
+
+
+def embed_pooled_with_progress(embedder: PoolingEmbedder, texts: Sequence[str],
+                               groups: Sequence[Sequence[Sequence[tuple[int, int]]]], *, show: bool = True,
+                               desc: str = "embed", unit: str = "passage") -> tuple[np.ndarray, list[np.ndarray]]:
+    """`embed_with_progress` that also returns each text's span-group vectors (`encode_pooled`), in text order."""
+    from tqdm import tqdm
+
+    vectors = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
+    pooled: list[np.ndarray] = [np.zeros((0, embedder.dimensions), dtype=np.float32)] * len(texts)
+    with tqdm(total=len(texts), unit=unit, desc=desc, disable=not show) as bar:
+        for rows in _longest_first(texts):
+            block, block_pooled = embedder.encode_pooled([texts[i] for i in rows], [groups[i] for i in rows])
+            vectors[rows] = block
+            for i, group_vectors in zip(rows.tolist(), block_pooled, strict=True):
+                pooled[i] = group_vectors
+            bar.update(len(rows))
+    return vectors, pooled
