@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kgsolver.connectors.embedders import TokenizingEmbedder
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+    from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
 
 @dataclass
@@ -24,12 +25,13 @@ class Processed:
     """The chunk -> embed -> extract stages' output, in the order the local engine makes it: the chunks of the changed
     documents and their vectors, or the segments workers wrote of them (folder name and record, in order); and, from
     an engine that extracts itself, the graph they yield, with chunk *positions* in that order where the store wants
-    chunk ids."""
+    chunk ids; and the chunks' sentence index (keyed by position) when the chunk pass made it (pooled vectors)."""
 
     chunks: list[Chunk] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     graph: GraphBatch | None = None
     segments: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    sentences: SentenceIndex | None = None
 
 
 class Engine(Protocol):

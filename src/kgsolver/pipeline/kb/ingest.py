@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
-from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, embed_with_progress, load_embedder
+from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
 from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
@@ -27,6 +27,7 @@ from kgsolver.pipeline.kb.engine import Engine, Processed
 from kgsolver.pipeline.kb.files import WriteLockHeld, write_lock
 from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.sentence_index import embed_chunks, recorded_method
 
 GRAPH_BLOCK = 64  # chunks per call of an extractor that does not report its own progress (the LLM one)
 ON_DUPLICATE = ("error", "warn", "skip")
@@ -53,7 +54,8 @@ def content_hash(document: SourceDocument) -> str:
 
 
 def _open_kb(root: Path, embedder: Embedder, config: KGSolverConfig) -> KnowledgeBase:
-    embedder_info = {"name": embedder.name, "dimensions": embedder.dimensions}
+    embedder_info = {"name": embedder.name, "dimensions": embedder.dimensions,
+                     "sentence_vectors": config.embedder.sentence_vectors}
     chunking = config.chunking.model_dump()
     kb = (KnowledgeBase.open(root) if KnowledgeBase.exists(root)
           else KnowledgeBase.create(root, embedder=embedder_info, chunking=chunking))
@@ -156,11 +158,13 @@ def _update_sentence_index(kb: KnowledgeBase, embedder: Embedder, show_progress:
 
 def local_engine(changed: list[SourceDocument], embedder: TokenizingEmbedder, config: KGSolverConfig,
                  show_progress: bool, kb: KnowledgeBase) -> Processed:
-    """Chunk and embed in this process; the graph is extracted later, by `update_graph`, over the stored ids."""
+    """Chunk and embed in this process, the sentence vectors pooled in the same pass where the knowledge base makes
+    them so; the graph is extracted later, by `update_graph`, over the stored ids."""
     chunker = TokenChunker(embedder.tokenizer, config.chunking.chunk_tokens, config.chunking.overlap_tokens)
     chunks: list[Chunk] = list(chunker.chunk(changed))
-    vectors = embed_with_progress(embedder, [c.indexed_text() for c in chunks], show=show_progress)
-    return Processed(chunks, vectors)
+    vectors, sentences = embed_chunks(chunks, embedder, method=recorded_method(kb.manifest["embedder"]),
+                                      show=show_progress)
+    return Processed(chunks, vectors, sentences=sentences)
 
 
 def configured_engine(config: KGSolverConfig) -> Engine:
@@ -216,6 +220,10 @@ def ingest_documents(documents: Iterable[SourceDocument], kb_dir: str | Path, co
                 return report
             raise
         kb = _open_kb(root, embedder, config)
+        if (recorded := recorded_method(kb.manifest["embedder"])) != config.embedder.sentence_vectors:
+            report.notes.append(f"{root}: sentence vectors are made {recorded}, as this knowledge base's manifest "
+                                f"records (embedder.sentence_vectors={config.embedder.sentence_vectors} applies to a "
+                                "new knowledge base)")
         changed = _select_changed(kb, docs, report)
         if existed and not changed:  # every document stored as it is: nothing to write, as without the lock
             kb.close()
@@ -238,7 +246,7 @@ def _store(kb: KnowledgeBase, processed: Processed, removed_ids: list[int], repo
     if processed.segments:  # written by the engine's workers, adopted in order: the ids the local engine gives
         new_ids = [int(i) for name, record in processed.segments for i in kb.adopt_segment(name, record)]
     elif processed.chunks:
-        new_ids = kb.add_chunks(processed.chunks, processed.vectors).tolist()
+        new_ids = kb.add_chunks(processed.chunks, processed.vectors, sentences=processed.sentences).tolist()
     else:
         new_ids = []
     report.chunks_added = len(new_ids)

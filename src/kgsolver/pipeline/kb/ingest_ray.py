@@ -37,6 +37,7 @@ from kgsolver.pipeline.config.ray import RaySettings, check_reachable
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.engine import Processed
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.kb.sentence_index import recorded_method
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,13 @@ class ChunkEmbedStage:
     """One actor: the chunker and the embedder, loaded once. A batch of documents in; its segment written into the
     knowledge base folder; its chunks out (for the graph stage), the segment's record on the first."""
 
-    def __init__(self, config_json: str, root: str, spec: IndexSpec) -> None:
+    def __init__(self, config_json: str, root: str, spec: IndexSpec, sentence_vectors: str) -> None:
         from kgsolver.connectors.embedders import load_embedder
         from kgsolver.pipeline.kb.chunking import TokenChunker
 
         config = KGSolverConfig.model_validate_json(config_json)
         actor_threads()
-        self.root, self.spec = Path(root), spec
+        self.root, self.spec, self.sentence_vectors = Path(root), spec, sentence_vectors
         self.embedder = load_embedder(config.embedder.model_path, device=config.embedder.device)
         self.chunker = TokenChunker(self.embedder.tokenizer, config.chunking.chunk_tokens,
                                     config.chunking.overlap_tokens)
@@ -110,13 +111,14 @@ class ChunkEmbedStage:
         return {k: np.array(v, dtype=np.int64 if k in ("batch", "row") else object) for k, v in rows.items()}
 
     def _write(self, folder: Path, chunks: list[Chunk]) -> dict[str, Any]:
-        from kgsolver.connectors.embedders import embed_with_progress
         from kgsolver.pipeline.kb.segment import write_segment
+        from kgsolver.pipeline.kb.sentence_index import embed_chunks
 
         if folder.exists():  # this batch's own folder, half written by an attempt whose actor was killed
             shutil.rmtree(folder)
-        vectors = embed_with_progress(self.embedder, [c.indexed_text() for c in chunks], show=False)
-        return write_segment(folder, chunks, vectors, self.embedder, self.spec)  # with its sentence vectors
+        vectors, sentences = embed_chunks(chunks, self.embedder, method=self.sentence_vectors)
+        # with its sentence vectors: pooled in the chunk pass, or encoded by write_segment
+        return write_segment(folder, chunks, vectors, self.embedder, self.spec, sentences=sentences)
 
 
 class GraphStage:
@@ -200,7 +202,8 @@ class RayEngine:
         with warnings.catch_warnings():  # Ray 2.60 has no named parameter for an actor's restarts yet
             warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
             dataset = dataset.map_batches(ChunkEmbedStage, fn_constructor_kwargs={
-                                              "config_json": config_json, "root": str(kb.root), "spec": kb.spec()},
+                                              "config_json": config_json, "root": str(kb.root), "spec": kb.spec(),
+                                              "sentence_vectors": recorded_method(kb.manifest["embedder"])},
                                           batch_size=1, batch_format="numpy",
                                           compute=pool(), num_cpus=cpus, max_restarts=self.settings.max_restarts,
                                           max_task_retries=self.settings.max_task_retries, runtime_env=env)

@@ -56,6 +56,7 @@ from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBo
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KBSettings, KGSolverConfig
+    from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
 
 @dataclass(frozen=True)
@@ -283,12 +284,15 @@ class KnowledgeBase:
         self._documents += int(staged["documents"])
         return np.arange(base, base + staged["rows"], dtype=np.int64)
 
-    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray, *, embedder: Embedder | None = None) -> np.ndarray:
-        """Write these chunks as one new segment and stage it; returns their global ids."""
+    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray, *, embedder: Embedder | None = None,
+                   sentences: SentenceIndex | None = None) -> np.ndarray:
+        """Write these chunks as one new segment and stage it (with `sentences`, their index keyed by position, when
+        the chunk pass made it); returns their global ids."""
         if not chunks:
             return EMPTY_IDS
         folder = self.new_segment_folder()
-        return self.adopt_segment(folder.name, write_segment(folder, chunks, vectors, embedder, self.spec()))
+        record = write_segment(folder, chunks, vectors, embedder, self.spec(), sentences=sentences)
+        return self.adopt_segment(folder.name, record)
 
     def stage_sentences(self, embedder: Embedder, *, show: bool = False) -> int:
         """Write the sentence index of every staged segment that lacks one; returns the segments done (`show`: a

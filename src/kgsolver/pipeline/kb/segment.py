@@ -67,10 +67,12 @@ def write_sentences(folder: Path, chunks: list[Chunk], embedder: Embedder, *, sh
 
 
 def write_segment(folder: Path, chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder | None = None,
-                  spec: IndexSpec | None = None, *, ids: np.ndarray | None = None) -> dict[str, Any]:
+                  spec: IndexSpec | None = None, *, ids: np.ndarray | None = None,
+                  sentences: SentenceIndex | None = None) -> dict[str, Any]:
     """Write a new segment folder (it must not exist) and return its record for the manifest, without `base`: the
     knowledge base assigns the global ids when it adopts the segment (`KnowledgeBase.adopt_segment`). With an
-    embedder the sentence index is written too (else the ingest's sentence step adds it before the commit). `ids`
+    embedder the sentence index is written too, or `sentences` as given, keyed by row (else the ingest's sentence
+    step adds it before the commit). `ids`
     (sorted global ids, one per chunk) is for compaction only: the rows keep the ids they had."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
@@ -85,7 +87,9 @@ def write_segment(folder: Path, chunks: list[Chunk], vectors: np.ndarray, embedd
     BM25Index.build(keys, [c.indexed_text() for c in chunks]).save(folder / BM25_DIR)
     if ids is not None:
         np.save(folder / IDS_FILE, keys)
-    if embedder is not None:
+    if sentences is not None:
+        sentences.save(folder / SENTENCES_DIR)
+    elif embedder is not None:
         write_sentences(folder, chunks, embedder)
     fsync_tree(folder)
     return {"name": folder.name, "rows": len(chunks), "documents": len({c.doc_id for c in chunks}),
