@@ -47,13 +47,29 @@ class GraphStore(GraphReader, Protocol):
     def close(self) -> None: ...
 
 
+class FileStore(GraphStore, Protocol):
+    """A store held in memory and saved whole (networkx): a knowledge base keeps it as a file component, the writes
+    of a commit applied to it and journaled as the file's delta."""
+
+    def save(self, path: Path) -> None: ...
+
+
+class ServerStore(GraphStore, Protocol):
+    """A server (Bolt) store: a database of its own that records which of the knowledge base's journals it has
+    applied (a writer killed between its commit and its replay leaves one pending)."""
+
+    def applied_journal(self) -> tuple[int, str] | None: ...
+
+    def mark_applied(self, generation: int, journal: str) -> None: ...
+
+
 def _networkx(path: Path | None, namespace: str | None) -> GraphStore:
     from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 
     return NetworkXStore.load(path) if path and path.exists() else NetworkXStore()
 
 
-def _neo4j(path: Path | None, namespace: str | None) -> GraphStore:
+def _neo4j(path: Path | None, namespace: str | None) -> ServerStore:
     from kgsolver.connectors.graph_stores.neo4j_store import Neo4jStore
 
     if namespace:
@@ -63,8 +79,15 @@ def _neo4j(path: Path | None, namespace: str | None) -> GraphStore:
 
 # Factories import their backend (the Bolt driver) only when a store of that kind is opened.
 GRAPH_STORES: Registry[GraphStore] = Registry("graph store", {"networkx": _networkx, "neo4j": _neo4j})
+# The kinds that are servers: what opens one is typed a ServerStore, so no caller probes for its capabilities.
+SERVER_STORES: Registry[ServerStore] = Registry("graph server store", {"neo4j": _neo4j})
 
 
 def open_store(kind: str, *, path: Path | None = None, namespace: str | None = None) -> GraphStore:
     """`namespace` scopes a shared Bolt database: its nodes get the labels Entity_<namespace> and Chunk_<namespace>."""
     return GRAPH_STORES.get(kind, path, namespace)
+
+
+def open_server_store(kind: str, *, namespace: str | None = None) -> ServerStore:
+    """A server store of a kind `SERVER_STORES` names (`namespace` as in `open_store`)."""
+    return SERVER_STORES.get(kind, None, namespace)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kgsolver.connectors.graph_stores.base import GraphStore
+from kgsolver.connectors.graph_stores.base import FileStore, GraphStore
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, Subgraph
 
 
@@ -62,13 +62,25 @@ class GraphJournal:
 
 
 class JournaledStore:
-    """The store as ingest sees it: writes go to the journal; reads go to the committed graph, or with `apply` (an
-    in-memory store whose journal is a delta of its file) to the store the writes are applied to as well."""
+    """The store as ingest sees it: writes go to the journal; reads go to the committed graph, or, for a file store
+    (`applied_to`: an in-memory store whose journal is a delta of its file), to the store the writes are applied to
+    as well."""
 
-    def __init__(self, store: GraphStore, journal: GraphJournal | None = None, *, apply: bool = False) -> None:
+    def __init__(self, store: GraphStore, journal: GraphJournal | None = None) -> None:
         self.store = store
         self.journal = journal or GraphJournal()
-        self.apply = apply
+        self.file: FileStore | None = None  # set by `applied_to`
+
+    @classmethod
+    def applied_to(cls, store: FileStore, journal: GraphJournal | None = None) -> JournaledStore:
+        journaled = cls(store, journal)
+        journaled.file = store
+        return journaled
+
+    @property
+    def apply(self) -> bool:
+        """Whether the writes are applied to the store too (a file store)."""
+        return self.file is not None
 
     def upsert(self, batch: GraphBatch) -> None:
         self.journal.ops.append(_batch_record(batch))

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.graph_stores.base import open_store
+from kgsolver.connectors.graph_stores.base import open_server_store
 from kgsolver.connectors.graph_stores.journal import JournaledStore
 from kgsolver.connectors.graph_stores.model import GraphBatch
-from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
 from kgsolver.graphs.settings import GraphSettings
@@ -28,11 +27,10 @@ from kgsolver.pipeline.kb.graph_read import (
     GRAPH_COMPONENT,
     GRAPH_SUFFIX,
     JOURNAL_COMPONENT,
-    ServerStore,
     catch_up,
     kb_graph_namespace,
     load_graph_file,
-    open_kb_graph,
+    open_server_graph,
 )
 
 if TYPE_CHECKING:
@@ -58,17 +56,15 @@ def make_extractor(settings: GraphSettings, *, llm_session: LLMSession | None = 
 
 
 def _store_for_writing(kb: KnowledgeBase, settings: GraphSettings) -> JournaledStore:
-    store = open_kb_graph(kb, settings)
-    if hasattr(store, "save"):  # the graph file: applied now, its journal staged as the commit's delta
-        return JournaledStore(store, apply=True)
-    assert isinstance(store, ServerStore), f"{type(store).__name__}: neither the graph file nor a server store"
+    if settings.store == "networkx":  # the graph file: applied now, its journal staged as the commit's delta
+        return JournaledStore.applied_to(load_graph_file(kb))
+    store = open_server_graph(kb, settings)
     catch_up(kb, store)
     return JournaledStore(store)
 
 
 def _replay_committed(kb: KnowledgeBase, settings: GraphSettings, report: GraphBuildReport | None) -> None:
-    store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
-    assert isinstance(store, ServerStore), "only a server store replays a committed journal"
+    store = open_server_store(settings.store, namespace=kb_graph_namespace(kb.root))
     try:
         deleted = catch_up(kb, store)
         if report is not None:
@@ -84,11 +80,10 @@ def stage_graph(kb: KnowledgeBase, store: JournaledStore, settings: GraphSetting
     """The graph joins the next commit: the file store's journal as a delta of the `graph` component (the whole
     graph as its base when there is none yet), a server store's journal as a component that is replayed once the
     commit is visible."""
-    if store.apply and (kb.component_path(GRAPH_COMPONENT) is None or _fold_due(kb)):
-        file_store = store.store
-        assert isinstance(file_store, NetworkXStore), "only the networkx store applies its journal in memory"
+    file_store = store.file
+    if file_store is not None and (kb.component_path(GRAPH_COMPONENT) is None or _fold_due(kb)):
         kb.stage_component(GRAPH_COMPONENT, file_store.save, GRAPH_SUFFIX)  # the whole graph, as the new base
-    elif store.apply:
+    elif file_store is not None:
         kb.stage_delta(GRAPH_COMPONENT, store.journal.save, GRAPH_SUFFIX)
     else:
         kb.stage_component(JOURNAL_COMPONENT, store.journal.save, GRAPH_SUFFIX)

@@ -8,10 +8,10 @@ import hashlib
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.connectors.graph_stores.base import GraphStore, open_store
+from kgsolver.connectors.graph_stores.base import GraphStore, ServerStore, open_server_store
 from kgsolver.connectors.graph_stores.journal import GraphJournal
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 
@@ -50,22 +50,15 @@ def load_graph_file(kb: KnowledgeBase) -> NetworkXStore:
 
 def open_kb_graph(kb: KnowledgeBase, settings: GraphSettings) -> GraphStore:
     """The configured store; the networkx one is read from the knowledge base's current `graph` component."""
-    if settings.store == "networkx":
-        return load_graph_file(kb)
-    # A shared Bolt database takes the knowledge base's labels.
-    store = open_store(settings.store, namespace=kb_graph_namespace(kb.root))
-    if isinstance(store, ServerStore):  # catch up with a journal a killed writer left
-        _catch_up_when_free(kb, store)
+    return load_graph_file(kb) if settings.store == "networkx" else open_server_graph(kb, settings)
+
+
+def open_server_graph(kb: KnowledgeBase, settings: GraphSettings) -> ServerStore:
+    """The configured server store under the knowledge base's labels (a shared Bolt database), caught up with a
+    journal a killed writer left."""
+    store = open_server_store(settings.store, namespace=kb_graph_namespace(kb.root))
+    _catch_up_when_free(kb, store)
     return store
-
-
-@runtime_checkable
-class ServerStore(GraphStore, Protocol):
-    """A server (Bolt) store: it records in its database which of the knowledge base's journals it has applied."""
-
-    def applied_journal(self) -> tuple[int, str] | None: ...
-
-    def mark_applied(self, generation: int, journal: str) -> None: ...
 
 
 def catch_up(kb: KnowledgeBase, store: ServerStore) -> int | None:
