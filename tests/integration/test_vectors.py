@@ -9,7 +9,7 @@ import pytest
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer.filters.base import split_sentences
 from kgsolver.pipeline.kb.chunking import Chunk
-from kgsolver.pipeline.kb.sentence_index import POOLED, SentenceIndex, embed_chunks, titled_sentence
+from kgsolver.pipeline.kb.sentence_index import SentenceIndex, titled_sentence
 from kgsolver.pipeline.retrieval.vectors import TextMemo, document_vectors, sentence_vectors
 from kgsolver.pipeline.solver import Solver
 
@@ -70,9 +70,7 @@ def test_a_question_encodes_only_itself(demo_kb, embedder, config, tmp_path):
     fresh = embedder.encode([f"{d.metadata['title']}\n{d.page_content}" for d in docs])
     assert np.allclose(stored, fresh, atol=1e-4)
     sentences = split_sentences(docs[0].page_content)
-    # ingest pooled them from the chunk pass (issue 35): the same pooling over this passage alone gives them again
-    chunk = Chunk(0, "", docs[0].metadata["title"], docs[0].page_content, 0, 0, {})
-    fresh = embed_chunks([chunk], embedder, method=POOLED)[1].of_chunk(0)
+    fresh = embedder.encode([titled_sentence(docs[0].metadata["title"], s) for s in sentences])
     assert np.allclose(sentence_vectors(solver.vectors, docs[0], sentences), fresh, atol=2e-3)
     assert set(solver.kb.sentences.chunk_ids().tolist()) == set(solver.kb.chunks)  # every segment stored its own
 

@@ -187,8 +187,11 @@ class SentenceIndex:
         fresh = np.concatenate(pooled) if pooled else np.zeros((0, self.vectors.shape[1]), np.float32)
         missing = np.flatnonzero(np.isnan(fresh).any(axis=1))
         if len(missing):
-            fresh[missing] = embed_with_progress(embedder, [texts[i] for i in missing], show=show, desc="sentences",
-                                                 unit="sentence")
+            # each distinct titled sentence once: the chunks' overlaps repeat whole sentences (issue 35)
+            unique = list(dict.fromkeys(texts[i] for i in missing))
+            encoded = embed_with_progress(embedder, unique, show=show, desc="sentences", unit="sentence")
+            row_of = {text: row for row, text in enumerate(unique)}
+            fresh[missing] = encoded[[row_of[texts[i]] for i in missing]]
         return fresh.astype(np.float16), counts, spans
 
     @classmethod
