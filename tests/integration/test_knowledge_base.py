@@ -30,7 +30,8 @@ def _write(path, records):
 
 def test_manifest_records_embedder_counts_and_versions(demo_kb):
     manifest = json.loads((demo_kb / "manifest.json").read_text())
-    assert manifest["embedder"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": 384}
+    assert manifest["embedder"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": 384,
+                                    "sentence_vectors": "encoded"}  # how its sentence vectors were made (issue 35)
     assert manifest["counts"]["documents"] == 300
     assert manifest["counts"]["chunks"] >= 300
     assert {"faiss-cpu", "bm25s", "sentence-transformers", "torch"} <= manifest["versions"].keys()
