@@ -59,8 +59,9 @@ class LLMSettings(BaseModel):
     seed: int = 0
     temperature: float = 0.0
     max_tokens: int = 384
-    prefix_cache_mb: int = Field(0, ge=0, description="llama.cpp: keep the KV state of recent prompt heads (system "
-                                 "prompt, fixed turns) up to this size, so each is evaluated once per process; 0 = off")
+    prefix_cache_mb: int = Field(64, ge=0, description="llama.cpp: keep the KV state of recent prompt heads (system "
+                                 "prompt, fixed turns) up to this size, so each is evaluated once per process; 0 = off "
+                                 "(a head of the 1.5B is about 29 KB a token)")
     base_url: str | None = None  # for openai:MODEL against a local server
     api_key_env: str = "OPENAI_API_KEY"
     request_timeout_s: float = 120.0
