@@ -96,3 +96,29 @@ def test_a_question_reuses_the_sentence_splits_ingest_stored(demo_kb, embedder, 
     monkeypatch.setattr(text, "_sentencizer", no_splitting)
     result = solver.ask(question, budget=Budget(max_llm_calls=0))
     assert {"filter:consistency", "filter:brevity", "filter:instruction_guard"} <= {s.tool for s in result.trace}
+
+
+def test_a_pooled_knowledge_base_records_its_way_and_keeps_it(embedder, config, tmp_path):
+    """Issue 35: sentence vectors pooled from the chunk pass, near the encoded ones; the manifest says so, and a later
+    ingest with the default setting adds pooled ones too, with a note, so every sentence compares alike."""
+    from kgsolver.pipeline.kb.ingest import ingest
+    from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "title": "Marie Curie", "text": "She was born in Warsaw. She won two Nobel '
+                      'prizes."}\n')
+    pooled = config.model_copy(deep=True)
+    pooled.embedder.sentence_vectors, pooled.graph.extractor = "pooled", "none"
+    ingest(corpus, tmp_path / "kb", pooled, embedder=embedder, show_progress=False)
+    corpus.write_text('{"id": "b", "title": "Warsaw", "text": "Warsaw is the capital of Poland."}\n')
+    plain = config.model_copy(deep=True)
+    plain.graph.extractor = "none"
+    report = ingest(corpus, tmp_path / "kb", plain, embedder=embedder, show_progress=False)
+    assert any("made pooled" in note for note in report.notes)
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    assert kb.manifest["embedder"]["sentence_vectors"] == "pooled"
+    assert {s.sentences.method for s in kb.segment_set.segments} == {"pooled"}
+    for cid in kb.sentences.chunk_ids().tolist():
+        chunk = kb.chunks[cid]
+        encoded = embedder.encode([titled_sentence(chunk.title, s) for s in split_sentences(chunk.text)])
+        assert (np.sum(kb.sentences.of_chunk(cid) * encoded, axis=1) > 0.6).all()
