@@ -1,6 +1,9 @@
 """The portable llama.cpp build: which build a CPU gets, and a real model generating tokens in a subprocess with
 the build this machine chose (a crash there names its signal and the build instead of taking pytest down)."""
 
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -112,3 +115,21 @@ def test_two_solvers_in_two_threads_share_the_model_safely(demo_kb, demo_questio
     assert not errors and len(results) == 2, errors
     assert all(r.usage.llm_calls >= 1 and r.answer for r in results.values())
     assert solvers[0].gateway.backend.model._client()[1] is solvers[1].gateway.backend.model._client()[1]
+
+
+@pytest.mark.llm
+def test_a_question_encoded_on_llama_cpp_leaves_the_llm_its_build(demo_kb, config):
+    """The query embedder imports llama_cpp before the first LLM call; the Solver must choose the LLM's build first,
+    else the process keeps the portable base build (a fresh process, since a build is chosen once per process)."""
+    code = ("import sys; from kgsolver.pipeline.solver import Solver; from kgsolver.connectors.llms import llama_build;"
+            f" from kgsolver.connectors.llms.budget import Budget; s = Solver({str(demo_kb)!r});"
+            " s.ask('Who drummed for Rush?', budget=Budget(max_llm_calls=0));"
+            " print(llama_build._ACTIVE.variant if llama_build._ACTIVE else 'none', '|',"
+            " llama_build._ACTIVE.reason if llama_build._ACTIVE else '')")
+    env = {**os.environ, "KGSOLVER_LLM__NAME": config.llm.name}
+    env.pop(llama_build.LIB_ENV, None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    variant, reason = (part.strip() for part in out.stdout.strip().splitlines()[-1].split("|"))
+    expected = candidates(cpu_flags(), llama_build.installed_variants())[0].variant
+    assert "imported before" not in reason and variant == expected, out.stdout

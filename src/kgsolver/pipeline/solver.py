@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
 from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms.factory import choose_llama_build
 from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
 from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionInputs
 from kgsolver.pipeline.answer.results import AskResult, StepListener
@@ -57,9 +58,12 @@ class Solver:
     def embedder(self) -> Embedder:
         """What encodes questions: by default the torch-free GGUF runtime of the model ingest used."""
         settings = self.config.embedder
-        return self._embedder or load_query_embedder(settings.model_path, runtime=settings.query_runtime,
-                                                     cache_dir=self.config.cache_dir,
-                                                     n_threads=settings.query_threads, device=settings.device)
+        if self._embedder is not None:
+            return self._embedder
+        if settings.query_runtime == "gguf":  # llama.cpp: the LLM's build must be chosen before its first import
+            choose_llama_build(self.config.llm, self.config.cache_dir)
+        return load_query_embedder(settings.model_path, runtime=settings.query_runtime, cache_dir=self.config.cache_dir,
+                                   n_threads=settings.query_threads, device=settings.device)
 
     @cached_property
     def gateway(self) -> LLMGateway:

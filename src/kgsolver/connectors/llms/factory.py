@@ -96,6 +96,28 @@ BACKENDS: Registry[ChatBackend] = Registry("LLM backend", {
     "gguf": _gguf, "openai": _openai, "transformers": _transformers})
 
 
+def choose_llama_build(settings: BackendSettings, cache_dir: Path) -> None:
+    """Choose this process's llama.cpp build for the configured local model before anything else imports llama_cpp.
+
+    The query embedder runs on llama.cpp too, and the first import fixes the library for the whole process: an
+    embedder loaded first would leave the LLM on the portable base build (about 0.65x the AVX-512 prompt rate). Does
+    nothing for a remote backend or a model that is not installed (an LLM-free run needs no model)."""
+    name = settings.name
+    kind, _, value = name.partition(":")
+    try:
+        if name in MODELS:
+            path = resolve_gguf(MODELS[name], cache_dir / "models")
+        elif kind == "gguf" and Path(value).expanduser().is_file():
+            path = Path(value).expanduser()
+        else:
+            return
+    except KGSolverError:
+        return
+    from kgsolver.connectors.llms.llama_build import activate
+
+    activate(path, cache_dir, settings.cpu_build)
+
+
 def build_chat_backend(settings: BackendSettings, cache_dir: Path) -> ChatBackend:
     """`settings` is an `LLMSettings` (pipeline.config), typed by the BackendSettings Protocol above."""
     name = settings.name
