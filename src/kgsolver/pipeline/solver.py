@@ -14,7 +14,6 @@ from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
 from kgsolver.connectors.llms.budget import Budget
-from kgsolver.connectors.llms.factory import choose_llama_build
 from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
 from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionInputs
 from kgsolver.pipeline.answer.results import AskResult, StepListener
@@ -61,6 +60,8 @@ class Solver:
         if self._embedder is not None:
             return self._embedder
         if settings.query_runtime == "gguf":  # llama.cpp: the LLM's build must be chosen before its first import
+            from kgsolver.connectors.llms.factory import choose_llama_build  # the backends' module: only here
+
             choose_llama_build(self.config.llm, self.config.cache_dir)
         return load_query_embedder(settings.model_path, runtime=settings.query_runtime, cache_dir=self.config.cache_dir,
                                    n_threads=settings.query_threads, device=settings.device)
