@@ -174,13 +174,13 @@ def _write_format_1(source: Path, target: Path) -> dict:
     return manifest
 
 
-def test_a_format_1_kb_is_refused_with_the_upgrade_command_then_upgraded_in_place(demo_kb, tmp_path):
+def test_a_format_1_kb_is_refused_with_the_upgrade_command_then_upgraded_in_place(demo_kb, tmp_path, config):
     from kgsolver.pipeline.kb.upgrade import upgrade, upgrade_if_format_1
 
     old = _write_format_1(demo_kb, tmp_path / "old")
     with pytest.raises(KnowledgeBaseError, match=r"kgsolver kb upgrade --kb .*old"):
         KnowledgeBase.open(tmp_path / "old")
-    assert upgrade_if_format_1(tmp_path / "old")  # what an eval suite does to its cached KB before its ingest
+    assert upgrade_if_format_1(tmp_path / "old", config)  # what an eval suite does to its cached KB before its ingest
     kb, reference = KnowledgeBase.open(tmp_path / "old"), KnowledgeBase.open(demo_kb)
     assert kb.manifest["format_version"] == 2 and kb.manifest["counts"] == old["counts"]
     assert {k: v for k, v in kb.manifest["files"].items()} == {k: v for k, v in reference.manifest["files"].items()}
@@ -193,8 +193,23 @@ def test_a_format_1_kb_is_refused_with_the_upgrade_command_then_upgraded_in_plac
     assert kb.chunks[cid] == reference.chunks[cid]
     assert np.array_equal(kb.sentences.of_chunk(cid), reference.sentences.of_chunk(cid))
     with pytest.raises(KnowledgeBaseError, match="already format 2"):
-        upgrade(tmp_path / "old")
-    assert not upgrade_if_format_1(tmp_path / "old")
+        upgrade(tmp_path / "old", config)
+    assert not upgrade_if_format_1(tmp_path / "old", config)
+
+
+def test_the_upgraded_segment_is_indexed_as_the_caller_configures(demo_kb, tmp_path, config):
+    """The upgrade writes its segment with the caller's `vector_index` (issue 34: settings are passed in, never
+    defaulted): an HNSW index from the first vector, where the default would build a Flat one for the demo's 300."""
+    from kgsolver.connectors.index_spec import IndexSpec
+    from kgsolver.pipeline.kb.upgrade import upgrade
+
+    _write_format_1(demo_kb, tmp_path / "old")
+    hnsw = config.model_copy(update={"vector_index": IndexSpec(flat_below=1, kind="hnsw", encoding="flat")})
+    upgrade(tmp_path / "old", hnsw)
+    kb = KnowledgeBase.open(tmp_path / "old")
+    assert [segment.dense.kind for segment in kb.segment_set.segments] == ["hnsw"]
+    probe = kb.dense.vectors(list(kb.chunks)[::30])
+    assert _top(kb, probe, 1) == [[cid] for cid in list(kb.chunks)[::30]]  # each stored vector finds its own chunk
 
 
 def test_ingest_follows_the_configuration_it_is_given(kb_copy, tmp_path, shared_datasets, embedder, config):

@@ -115,7 +115,7 @@ def build_suite_kb(suite: Suite, kb: Path, data_dir: Path, config: KGSolverConfi
         write_json_atomic(kb / SUITE_MARKER, {"suite": suite.name, "corpus": digests})
     from kgsolver.pipeline.kb.upgrade import upgrade_if_format_1
 
-    upgrade_if_format_1(kb)  # the suite's own cached KB, from before segments: converted in place, nothing re-embedded
+    upgrade_if_format_1(kb, config)  # the suite's own cached KB, pre-segments: converted in place, nothing re-embedded
     ingest(corpus, kb, config, embedder=embedder, show_progress=show_progress)  # incremental: nothing new, no work
     return kb
 

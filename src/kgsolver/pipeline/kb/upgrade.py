@@ -15,13 +15,12 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
 from kgsolver.connectors.errors import KnowledgeBaseError
-from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.connectors.vector_index import FaissIndex
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.files import (
@@ -37,6 +36,9 @@ from kgsolver.pipeline.kb.files import (
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.segment import SENTENCES_DIR, fsync_tree, write_segment
 from kgsolver.pipeline.kb.sentence_index import SENTENCE_COMPONENT, SentenceIndex
+
+if TYPE_CHECKING:
+    from kgsolver.pipeline.config import KGSolverConfig
 
 
 def _format(root: Path) -> int | None:
@@ -89,8 +91,9 @@ def _write_sentences(root: Path, files: dict[str, Any], folder: Path, ids: np.nd
     return True
 
 
-def upgrade(root: Path) -> dict[str, Any]:
-    """Convert the format-1 knowledge base at `root` in place; returns the new manifest. Holds the write lock."""
+def upgrade(root: Path, config: KGSolverConfig) -> dict[str, Any]:
+    """Convert the format-1 knowledge base at `root` in place; returns the new manifest. Holds the write lock. The new
+    segment's vector index is the caller's `config.vector_index`, as every writer's (never a default)."""
     root = Path(root)
     with write_lock(root):
         found = _format(root)
@@ -105,7 +108,7 @@ def upgrade(root: Path) -> dict[str, Any]:
         segments = []
         if chunks:
             folder = root / f"seg-{generation:06d}-{uuid.uuid4().hex[:8]}"
-            segments.append(write_segment(folder, chunks, vectors, None, IndexSpec(), ids=ids))
+            segments.append(write_segment(folder, chunks, vectors, None, config.vector_index, ids=ids))
             _write_sentences(root, files, folder, ids, dims)
             fsync_tree(folder)
         kept = {k: v for k, v in files.items() if k not in CORE_COMPONENTS and k != SENTENCE_COMPONENT}
@@ -121,9 +124,10 @@ def upgrade(root: Path) -> dict[str, Any]:
         return new
 
 
-def upgrade_if_format_1(root: Path) -> bool:
-    """Upgrade a format-1 knowledge base (an eval suite's cached one); False when there is nothing to do."""
+def upgrade_if_format_1(root: Path, config: KGSolverConfig) -> bool:
+    """Upgrade a format-1 knowledge base (an eval suite's cached one, with the suite's `config`); False when there is
+    nothing to do."""
     if not (Path(root) / MANIFEST).is_file() or _format(Path(root)) != 1:
         return False
-    upgrade(root)
+    upgrade(root, config)
     return True

@@ -65,9 +65,10 @@ def compact_segments(kb: Path = KB) -> None:
 @kb_app.command("upgrade")
 def upgrade_format(kb: Path = KB) -> None:
     """Convert a format-1 knowledge base (written before segments) in place, atomically: nothing is re-embedded."""
+    from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.upgrade import upgrade
 
-    manifest = upgrade(kb)
+    manifest = upgrade(kb, KGSolverConfig())  # the new segment is indexed as configured (KGSOLVER_VECTOR_INDEX__*)
     console.print(f"[green]upgraded[/green] {escape(str(kb))} to format {manifest['format_version']}: "
                   f"{manifest['counts']['chunks']} chunks in {len(manifest['segments'])} segment(s), "
                   f"generation {manifest['generation']}", soft_wrap=True)
