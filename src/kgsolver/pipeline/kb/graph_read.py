@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphStore, ServerStore, open_server_store
-from kgsolver.connectors.graph_stores.journal import GraphJournal
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 
 if TYPE_CHECKING:
@@ -43,8 +42,12 @@ def load_graph_file(kb: KnowledgeBase) -> NetworkXStore:
     deltas replayed in order. A knowledge base written before deltas has the base alone."""
     path = kb.component_path(GRAPH_COMPONENT)
     store = NetworkXStore.load(path) if path is not None else NetworkXStore()
-    for path in kb.component_deltas(GRAPH_COMPONENT):
-        GraphJournal.load(path).replay(store)
+    deltas = kb.component_deltas(GRAPH_COMPONENT)
+    if deltas:
+        from kgsolver.connectors.graph_stores.journal import GraphJournal  # the journal reader: only for deltas
+
+        for path in deltas:
+            GraphJournal.load(path).replay(store)
     return store
 
 
@@ -72,6 +75,8 @@ def catch_up(kb: KnowledgeBase, store: ServerStore) -> int | None:
     assert generation is not None, "a component with a path has the generation that wrote it"
     if applied is not None and applied[0] >= generation:
         return None
+    from kgsolver.connectors.graph_stores.journal import GraphJournal  # (lazy: see load_graph_file)
+
     deleted = GraphJournal.load(path).replay(store)
     store.mark_applied(generation, path.name)
     return deleted
