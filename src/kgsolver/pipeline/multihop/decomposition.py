@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.multihop import decomposition_prompt as prompt
 from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spare_calls
 
 if TYPE_CHECKING:
@@ -75,6 +74,8 @@ class Decomposer:
         return parsed
 
     def propose(self, question: str, rationale: Rationale) -> Proposal | None:
+        from kgsolver.pipeline.multihop import decomposition_prompt as prompt  # loaded once a call is to spare
+
         return self._ask(prompt.PROPOSE_SYSTEM, prompt.propose_message(question, rationale.facts), Proposal,
                          "propose sub-question", 64)
 
@@ -85,6 +86,8 @@ class Decomposer:
 
     def select(self, question: str, sub_question: str, cands: list[Document]) -> list[Document]:
         if spare_calls(self.ctx) >= 1:
+            from kgsolver.pipeline.multihop import decomposition_prompt as prompt  # (lazy: see propose)
+
             picked = self._ask(prompt.SELECT_SYSTEM, prompt.select_message(
                 question, sub_question, [candidate_text(d) for d in cands]), Selection, "select knowledge", 24)
             if picked is not None:
