@@ -1,6 +1,7 @@
 """The one registry idiom: named factories, listed by `names()`, built by `get(name)` with an error that lists them.
 Modes, preference policies, filters, graph stores, graph extractors, LLM backends, pinned models and eval suites all
-use it; `lazy` is the factory of an entry whose module is imported only when it is built."""
+use it; `lazy` is the factory of an entry whose module is imported only when it is built, and `lazy_exports` the same
+for a package's exports (PEP 562)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ def lazy(module: str, name: str, *args: Any) -> Callable[..., Any]:
         return getattr(importlib.import_module(module), name)(*args, *more, **kwargs)
 
     return build
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A package's module-level `__getattr__` (PEP 562): name -> getattr(import package.<exports[name]>, name), so
+    that importing one settings module does not import the whole package (`kgsolver --help` stays fast)."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+
+    return __getattr__
 
 
 class Registry(Generic[T]):

@@ -1,7 +1,7 @@
 """Knowledge filters (CooK's relevance, brevity, factuality, plus dedup and an instruction guard), one per module
 behind the `KnowledgeFilter` protocol, composed by `FilterChain`. Reusable by every answering mode."""
 
-from kgsolver.connectors.lazy import lazy_exports
+from kgsolver.connectors.registry import lazy_exports
 
 # Imported on first use (PEP 562): a caller that wants one filter does not load every filter.
 _EXPORTS = {

@@ -1,7 +1,7 @@
 """Preference policies: which knowledge wins when user-stated facts, retrieved context and the model's parametric
 knowledge disagree. One policy per module behind `PreferencePolicy`; `get_policy(name)` is the registry."""
 
-from kgsolver.connectors.lazy import lazy_exports
+from kgsolver.connectors.registry import lazy_exports
 
 # Imported on first use (PEP 562): a caller that wants one policy does not load every policy.
 _EXPORTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kgsolver.connectors.lazy import lazy_exports
+from kgsolver.connectors.registry import lazy_exports
 from kgsolver.pipeline.multihop.tools.atomic import AtomicSearchTool
 from kgsolver.pipeline.multihop.tools.search import bm25_search, dense_search
 from kgsolver.pipeline.retrieval.base import Search
