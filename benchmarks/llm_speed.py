@@ -11,6 +11,9 @@ the project's chat path against raw llama.cpp on the same messages.
 2. The project path: the chat messages of real `naive` questions sent through `LLMGateway` (no response cache)
    against `Llama.create_chat_completion` on the same loaded model with the same messages; the ratio is the
    project's overhead (target <= 1.1).
+3. `--parts grammar`: the JSON-schema calls of the demo questions (`--mode`, agent by default) replayed raw with the
+   grammar run over the whole vocabulary at every step (llama-cpp-python's chain) and on the chosen token only
+   (`llm.grammar_check=chosen`, the default), interleaved: seconds, and how many replies are identical.
 A build that dies by a signal is reported as such (the table says SIGILL), not taken down with the benchmark.
 """
 
@@ -109,8 +112,9 @@ def raw_table(models: dict[str, Path], args) -> list[dict]:
     return rows
 
 
-def chat_overhead(model_name: str, questions: int) -> dict:
-    """Seconds per question through the project's gateway vs raw create_chat_completion, same model and messages."""
+def recorded_calls(model_name: str, questions: int, mode: str = "naive"):
+    """The demo questions asked in `mode` through the project's gateway (no response cache), after one warm-up
+    question: the chat backend, the config, the seconds per question and each LLM call's (messages, kwargs)."""
     import tempfile
 
     from kgsolver.connectors.llms.factory import build_chat_backend
@@ -123,7 +127,7 @@ def chat_overhead(model_name: str, questions: int) -> dict:
     config.llm.name = model_name
     config.llm_cache = False
     backend = build_chat_backend(config.llm, config.cache_dir)
-    recorded: list[list] = []
+    recorded: list[tuple] = []
     original = backend.model._generate
 
     def recording(messages, *a, **kw):
@@ -136,31 +140,66 @@ def chat_overhead(model_name: str, questions: int) -> dict:
     with tempfile.TemporaryDirectory() as kb:
         ingest(demo_corpus_dir() / "corpus.jsonl", Path(kb), config, show_progress=False)
         solver = Solver(kb, config, gateway=gateway)
-        solver.ask(demo[0]["question"])  # warm: model loaded, first-call costs paid
+        solver.ask(demo[0]["question"], mode=mode)  # warm: model loaded, first-call costs paid
         recorded.clear()
         started = time.perf_counter()
         for q in demo:
-            solver.ask(q["question"])
-        project_s = time.perf_counter() - started
+            solver.ask(q["question"], mode=mode)
+        project_s = (time.perf_counter() - started) / len(demo)
+    return backend, config, project_s, recorded
+
+
+def replay(backend, config, messages, kw, lazy_grammar: bool = False) -> dict:
+    """One recorded call sent to raw `create_chat_completion` on the same loaded model, from an empty context."""
+    from contextlib import nullcontext
+
+    from kgsolver.connectors.llms.llama_grammar import lazy_grammar as checking_chosen_token
+
     client, lock = backend.model._client()
-    started = time.perf_counter()
-    for messages, kw in recorded:
-        payload = [{"role": {"human": "user", "ai": "assistant"}.get(m.type, m.type), "content": str(m.content)}
-                   for m in messages]
-        params = {"temperature": 0.0, "max_tokens": kw.get("max_tokens", config.llm.max_tokens), "seed": 0}
-        if kw.get("response_format"):
-            params["response_format"] = kw["response_format"]
-        with lock:
-            client.reset()
-            client.create_chat_completion(messages=payload, **params)
-    raw_s = time.perf_counter() - started
+    payload = [{"role": {"human": "user", "ai": "assistant"}.get(m.type, m.type), "content": str(m.content)}
+               for m in messages]
+    params = {"temperature": 0.0, "max_tokens": kw.get("max_tokens", config.llm.max_tokens), "seed": 0}
+    if kw.get("response_format"):
+        params["response_format"] = kw["response_format"]
+    with lock, (checking_chosen_token(client) if lazy_grammar else nullcontext()):
+        client.reset()
+        started = time.perf_counter()
+        response = client.create_chat_completion(messages=payload, **params)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "text": response["choices"][0]["message"]["content"],
+            "prompt_tokens": response["usage"]["prompt_tokens"],
+            "completion_tokens": response["usage"]["completion_tokens"]}
+
+
+def chat_overhead(model_name: str, questions: int) -> dict:
+    """Seconds per question through the project's gateway vs raw create_chat_completion, same model and messages."""
+    backend, config, project_s, recorded = recorded_calls(model_name, questions)
+    raw_s = sum(replay(backend, config, messages, kw)["seconds"] for messages, kw in recorded) / questions
     # What llama.cpp's prompt cache could reuse: the prefix each call shares with the call before it.
     texts = ["\n".join(str(m.content) for m in messages) for messages, _ in recorded]
     shared = sum(len(os.path.commonprefix([a, b])) for a, b in zip(texts, texts[1:], strict=False))
-    return {"model": model_name, "questions": len(demo), "llm_calls": len(recorded),
+    return {"model": model_name, "questions": questions, "llm_calls": len(recorded),
             "prompt_chars": sum(map(len, texts)), "prefix_shared_with_previous_call_chars": shared,
-            "project_s_per_question": project_s / len(demo), "raw_llm_s_per_question": raw_s / len(demo),
-            "ratio": project_s / raw_s}
+            "project_s_per_question": project_s, "raw_llm_s_per_question": raw_s, "ratio": project_s / raw_s}
+
+
+def grammar_check(model_name: str, questions: int, mode: str) -> dict:
+    """The JSON-schema calls of the demo questions in `mode`, replayed raw with llama-cpp-python's sampler chain (the
+    grammar over the whole vocabulary at every step) and with the grammar checking the chosen token only
+    (connectors/llms/llama_grammar.py), interleaved call by call: seconds, and whether every reply is the same."""
+    backend, config, _, recorded = recorded_calls(model_name, questions, mode)
+    schema_calls = [(m, kw) for m, kw in recorded if kw.get("response_format")]
+    rows = [(replay(backend, config, m, kw), replay(backend, config, m, kw, lazy_grammar=True))
+            for m, kw in schema_calls]
+    vocabulary_s, chosen_s = (sum(pair[i]["seconds"] for pair in rows) for i in (0, 1))
+    completion = sum(full["completion_tokens"] for full, _ in rows)
+    return {"model": model_name, "mode": mode, "questions": questions, "schema_calls": len(rows),
+            "all_calls": len(recorded), "completion_tokens": completion,
+            "prompt_tokens": sum(full["prompt_tokens"] for full, _ in rows),
+            "replies_identical": sum(full["text"] == lazy["text"] for full, lazy in rows),
+            "vocabulary_s": round(vocabulary_s, 2), "chosen_s": round(chosen_s, 2),
+            "ratio": round(chosen_s / vocabulary_s, 3),
+            "ms_saved_per_completion_token": round(1000 * (vocabulary_s - chosen_s) / max(completion, 1), 1)}
 
 
 def main() -> None:
@@ -170,7 +209,9 @@ def main() -> None:
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--questions", type=int, default=4, help="demo questions for the chat-path comparison")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--parts", default="raw,chat", help="raw (tokens/s per build and threads), chat (overhead)")
+    parser.add_argument("--parts", default="raw,chat", help="raw (tokens/s per build and threads), chat (overhead), "
+                        "grammar (JSON-schema calls: grammar on the chosen token vs the whole vocabulary)")
+    parser.add_argument("--mode", default="agent", help="the mode whose calls the grammar part replays")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per measurement")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -192,6 +233,9 @@ def main() -> None:
     if "chat" in parts:
         report["chat_path"] = [chat_overhead(name, args.questions) for name in models]
         print(json.dumps(report["chat_path"], indent=1))
+    if "grammar" in parts:
+        report["grammar"] = [grammar_check(name, args.questions, args.mode) for name in models]
+        print(json.dumps(report["grammar"], indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
@@ -17,6 +17,9 @@ from kgsolver.connectors.errors import KGSolverError, MissingModelError
 from kgsolver.connectors.llms.gguf_files import resolve_gguf
 from kgsolver.connectors.llms.registry import MODELS
 from kgsolver.connectors.registry import Registry, UnknownName
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.llms.llama_grammar import GrammarCheck
 
 
 class BackendSettings(Protocol):
@@ -31,6 +34,7 @@ class BackendSettings(Protocol):
     temperature: float
     max_tokens: int
     prefix_cache_mb: int
+    grammar_check: GrammarCheck
     base_url: str | None
     api_key_env: str
     request_timeout_s: float
@@ -56,7 +60,7 @@ def _llamacpp(path: Path, model_id: str, settings: BackendSettings, cache_dir: P
     model = ChatLlamaCpp(
         model_path=str(path), model_name=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
         seed=settings.seed, temperature=settings.temperature, max_tokens=settings.max_tokens,
-        prefix_cache_mb=settings.prefix_cache_mb,
+        prefix_cache_mb=settings.prefix_cache_mb, grammar_check=settings.grammar_check,
     )
     return ChatBackend(model, model_id, "llamacpp-schema")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from kgsolver.connectors.llms.llama_grammar import GrammarCheck, lazy_grammar
 from kgsolver.connectors.llms.llama_prefix import PrefixCache
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
@@ -102,6 +103,7 @@ class ChatLlamaCpp(BaseChatModel):
     temperature: float = 0.0
     max_tokens: int = 384
     prefix_cache_mb: int = 0  # >0: each call's prompt head (system prompt, fixed turns) is evaluated once per process
+    grammar_check: GrammarCheck = "chosen"  # llama_grammar.py
     supports_json_schema: bool = True
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock | None = PrivateAttr(default=None)
@@ -133,6 +135,9 @@ class ChatLlamaCpp(BaseChatModel):
             params["response_format"] = kwargs["response_format"]
         return params
 
+    def _grammar(self, client: Any) -> AbstractContextManager[Any]:
+        return lazy_grammar(client) if self.grammar_check == "chosen" else nullcontext()
+
     def _prime(self, client: Any, chat: list[dict[str, str]]) -> None:
         """The context ready for `chat`: empty, or with the chat's prompt head in it (llama_prefix.py) when the prefix
         cache is on. The caller holds the context's lock."""
@@ -154,7 +159,7 @@ class ChatLlamaCpp(BaseChatModel):
     ) -> ChatResult:
         params = self._request(messages, stop, kwargs)
         client, lock = self._client()
-        with lock:
+        with lock, self._grammar(client):
             self._prime(client, params["messages"])
             response = client.create_chat_completion(**params)
         usage = response.get("usage") or {}
@@ -176,7 +181,7 @@ class ChatLlamaCpp(BaseChatModel):
         params = self._request(messages, stop, kwargs)
         client, lock = self._client()
         finish = None
-        with lock, _counting_tokens(client) as counts:
+        with lock, _counting_tokens(client) as counts, self._grammar(client):
             self._prime(client, params["messages"])
             for part in client.create_chat_completion(stream=True, **params):
                 choice = part["choices"][0]

@@ -62,6 +62,10 @@ class LLMSettings(BaseModel):
     prefix_cache_mb: int = Field(64, ge=0, description="llama.cpp: keep the KV state of recent prompt heads (system "
                                  "prompt, fixed turns) up to this size, so each is evaluated once per process; 0 = off "
                                  "(a head of the 1.5B is about 29 KB a token)")
+    grammar_check: Literal["chosen", "vocabulary"] = Field(
+        "chosen", description="llama.cpp, greedy JSON-schema replies: the grammar checks the chosen token and "
+                              "constrains the whole vocabulary only when it refuses it (the same reply, faster); "
+                              "vocabulary = llama-cpp-python's own sampler chain, every token at every step")
     base_url: str | None = None  # for openai:MODEL against a local server
     api_key_env: str = "OPENAI_API_KEY"
     request_timeout_s: float = 120.0
