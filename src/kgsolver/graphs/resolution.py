@@ -38,6 +38,9 @@ class EntityResolver:
     embedder: Embedder | None = None
     threshold: float = 0.95
     fuzzy_block: float = 85.0
+    # Names per encode call (None: the embedder's own). Names are a few tokens each: in batches sized for passages
+    # the calls' fixed cost, not the arithmetic, dominates (graph.resolution_batch_size).
+    batch_size: int | None = None
     alias_table: dict[str, str] = field(default_factory=dict)
     log: list[Merge] = field(default_factory=list)
 
@@ -56,7 +59,9 @@ class EntityResolver:
         for m in self.log[-len(mapping):] if mapping else []:
             log.info("merge %r -> %r (%s, %.3f)", m.drop, m.keep, m.rule, m.score)
         out = _apply(batch, mapping)
-        self.learn(e for e in out.entities if e.id not in self.alias_table.values())
+        # the ids known before, as a set: a scan of the table's values per entity was quadratic
+        known = set(self.alias_table.values())
+        self.learn(e for e in out.entities if e.id not in known)
         return out
 
     def _record(self, mapping: dict[str, str], drop: str, keep: str, rule: str, score: float = 1.0) -> None:
@@ -112,7 +117,8 @@ class EntityResolver:
             return
         names = sorted({pending[k].name for pair in pairs for k in pair})
         assert self.embedder is not None, "resolve() runs this rule only with an embedder"
-        by_name = dict(zip(names, np.asarray(self.embedder.encode(names)), strict=True))
+        vectors_of_names = self.embedder.encode(names, batch_size=self.batch_size)
+        by_name = dict(zip(names, np.asarray(vectors_of_names), strict=True))
         vectors = {k: by_name[pending[k].name] for pair in pairs for k in pair}
         for i, j in pairs:
             score = float(vectors[i] @ vectors[j])
@@ -132,13 +138,14 @@ def _apply(batch: GraphBatch, mapping: dict[str, str]) -> GraphBatch:
         return eid
 
     entities: dict[str, Entity] = {}
+    batch_ids = {x.id for x in batch.entities}
     for e in batch.entities:
         target = m(e.id)
         if target != e.id:
             kept = entities.get(target)
             if kept is not None and e.name != kept.name and e.name not in kept.aliases:
                 kept.aliases.append(e.name)
-            elif kept is None and target not in {x.id for x in batch.entities}:
+            elif kept is None and target not in batch_ids:
                 entities[target] = Entity(target, "", "", [e.name], "", "text")  # an existing entity: alias only
             continue
         entities.setdefault(e.id, e)

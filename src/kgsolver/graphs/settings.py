@@ -16,6 +16,9 @@ class GraphSettings(BaseModel):
     spacy_processes: int = Field(2, ge=1, description="nlp.pipe worker processes (used from 150 passages each)")
     cooccurrence: bool = True
     resolution_threshold: float = Field(0.95, ge=0.0, le=1.0, description="cosine of names to merge entities")
+    # Entity names are ~3 word pieces: 64 of them are a few hundred tokens, so per-call overhead dominates; 1,024
+    # encoded the 6,540 names of 800 KILT passages 2.6x faster than 64, with identical vectors (issue 35).
+    resolution_batch_size: int = Field(1024, ge=1, description="entity names per encode call in resolution")
     llm_entity_types: list[str] = Field(default_factory=list, description="allowed types for the LLM extractor")
     llm_relation_types: list[str] = Field(default_factory=list, description="allowed predicates for the LLM extractor")
     llm_batch_chunks: int = Field(4, ge=1)

@@ -130,7 +130,8 @@ def update_graph(kb: KnowledgeBase, removed_chunk_ids: list[int], new_chunk_ids:
             chunks = kb.chunks.many(new_chunk_ids)  # one batched read of the chunk stores, not two per chunk
             batch = extractor.extract([(cid, chunks[cid].title, chunks[cid].text) for cid in new_chunk_ids])
         if batch is not None and new_chunk_ids:
-            resolver = EntityResolver(embedder, threshold=settings.resolution_threshold)
+            resolver = EntityResolver(embedder, threshold=settings.resolution_threshold,
+                                      batch_size=settings.resolution_batch_size)
             resolver.learn(store.iter_entities())
             store.upsert(resolver.resolve(batch))
             report.chunks_extracted, report.merges = len(new_chunk_ids), resolver.log
