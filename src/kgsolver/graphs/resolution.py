@@ -39,7 +39,7 @@ class EntityResolver:
     threshold: float = 0.95
     fuzzy_block: float = 85.0
     # Names per encode call (None: the embedder's own). Names are a few tokens each: in batches sized for passages
-    # the calls' fixed cost, not the arithmetic, dominates (graph.resolution_batch_size).
+    # each forward pass is tiny, and on busy cores its fixed cost dominates (graph.resolution_batch_size).
     batch_size: int | None = None
     alias_table: dict[str, str] = field(default_factory=dict)
     log: list[Merge] = field(default_factory=list)
