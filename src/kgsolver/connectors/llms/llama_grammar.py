@@ -28,18 +28,23 @@ def _greedy(options: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def lazy_grammar(client: Any) -> Iterator[dict[str, int]]:
-    """For the calls made inside, a greedy completion's grammar checks the chosen token only; yields the steps counted
-    and how many of them the grammar refused (then the whole vocabulary is constrained). Sampling other than greedy
-    keeps llama-cpp-python's own path. The caller holds the context's lock."""
+def lazy_grammar(client: Any) -> Iterator[None]:
+    """For the calls made inside, a greedy completion's grammar checks the chosen token only (the whole vocabulary is
+    constrained where it refuses it). Sampling other than greedy keeps llama-cpp-python's own path. The caller holds
+    the context's lock."""
     import llama_cpp
 
-    counts = {"steps": 0, "resampled": 0}
-    grammars: list[Any] = []  # this call's grammar sampler, when the chain is greedy
+    grammars: list[Any] = []  # the current completion's grammar sampler, when its chain is greedy
+
+    def free_grammars() -> None:
+        for grammar in grammars:
+            llama_cpp.llama_sampler_free(grammar)
+        grammars.clear()
+
     init_sampler, sample = client._init_sampler, client.sample
 
     def lazy_init_sampler(*args: Any, grammar: Any = None, **options: Any) -> Any:
-        grammars.clear()
+        free_grammars()  # a new completion: the last one's sampler is done
         if grammar is not None and _greedy(options):
             grammars.append(llama_cpp.llama_sampler_init_grammar(
                 client._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")))
@@ -50,20 +55,17 @@ def lazy_grammar(client: Any) -> Iterator[dict[str, int]]:
         token: int = sample(*args, idx=idx, **options)
         if not grammars:
             return token
-        counts["steps"] += 1
         if not _accepts(grammars[0], token):
-            counts["resampled"] += 1
             token = _constrained_argmax(client, grammars[0], -1 if idx is None else idx - client.n_tokens)
         llama_cpp.llama_sampler_accept(grammars[0], token)
         return token
 
     client._init_sampler, client.sample = lazy_init_sampler, lazy_sample
     try:
-        yield counts
+        yield
     finally:
         del client._init_sampler, client.sample  # the class's methods again
-        for grammar in grammars:
-            llama_cpp.llama_sampler_free(grammar)
+        free_grammars()
 
 
 def _accepts(grammar: Any, token: int) -> bool:
