@@ -16,9 +16,8 @@ class GraphSettings(BaseModel):
     spacy_processes: int = Field(2, ge=1, description="nlp.pipe worker processes (used from 150 passages each)")
     cooccurrence: bool = True
     resolution_threshold: float = Field(0.95, ge=0.0, le=1.0, description="cosine of names to merge entities")
-    # Entity names are ~3 word pieces, so a batch of 64 is a few hundred tokens. The 6,540 names of 800 KILT passages
-    # (issue 35), 2 cores: busy (load 5-6) 64 / 256 / 1,024 took 88 / 46 / 34 s, quiet (load < 2) 6.0 / 6.3 / 7.4 s;
-    # 256 halves the busy case for +5% in the quiet one. The vectors are those of any batch size (within 3e-7).
+    # Entity names are ~3 word pieces: in batches sized for passages each forward pass is tiny, and on busy cores its
+    # fixed cost dominates. 256 was measured against 64 and 1,024 (docs/RESULTS.md, "Ingest and graph load").
     resolution_batch_size: int = Field(256, ge=1, description="entity names per encode call in resolution")
     llm_entity_types: list[str] = Field(default_factory=list, description="allowed types for the LLM extractor")
     llm_relation_types: list[str] = Field(default_factory=list, description="allowed predicates for the LLM extractor")
