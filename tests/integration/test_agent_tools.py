@@ -8,7 +8,7 @@ import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer.context import BudgetSplit, QuestionAnalysis, QuestionContext, QuestionInputs
-from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, agent_limits, spare_calls
 from kgsolver.pipeline.multihop.hop_policy import embedding_scores

@@ -10,7 +10,7 @@ from kgsolver.pipeline.answer.preference import adaptive
 from kgsolver.pipeline.answer.preference.base import PreferenceInputs
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.registry import get_policy
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 from kgsolver.pipeline.solver import Solver
 
 

@@ -14,7 +14,7 @@ from kgsolver.pipeline.answer.filters import (
     build_filter_chain,
 )
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.config.filters import FilterSettings
+from kgsolver.pipeline.config import FilterSettings
 
 Q = "In which city was the physicist Marie Curie born?"
 CURIE = ("Marie Curie was a Polish and naturalised-French physicist and chemist. She was born in Warsaw in 1867. "

@@ -6,7 +6,7 @@ import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop.kg_walker import KGWalker
 from kgsolver.pipeline.multihop.resources import AgentResources

@@ -19,7 +19,7 @@ from kgsolver.pipeline.answer.preference.adaptive import should_skip_retrieval
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.tagged import decide_tagged
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 
 S = PreferenceSettings()
 DOC = Document(page_content="Marie Curie was born in Warsaw.", metadata={"doc_id": "d1", "title": "Marie Curie"})

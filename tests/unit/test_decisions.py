@@ -12,7 +12,7 @@ from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.tagged import decide_tagged
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 from kgsolver.pipeline.multihop.hop_policy import combine
 
 SETTINGS = PreferenceSettings()  # parametric_min_confidence 50, verify_tag "[LLM: verify]"

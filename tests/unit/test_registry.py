@@ -36,7 +36,7 @@ def test_lazy_entries_import_their_module_when_built_and_value_entries_are_retur
 
 def test_configuration_lists_the_registered_names_of_an_unknown_choice():
     from kgsolver.graphs.settings import GraphSettings
-    from kgsolver.pipeline.config.preference import PreferenceSettings
+    from kgsolver.pipeline.config import PreferenceSettings
 
     with pytest.raises(ValidationError, match="unknown graph store 'sqlite'; available: neo4j, networkx"):
         GraphSettings(store="sqlite")
@@ -51,8 +51,7 @@ def test_unknown_backends_filters_and_stores_name_the_alternatives():
     from kgsolver.connectors.graph_stores.base import open_store
     from kgsolver.connectors.llms.factory import build_chat_backend
     from kgsolver.pipeline.answer.filters.chain import build_filter_chain
-    from kgsolver.pipeline.config import LLMSettings
-    from kgsolver.pipeline.config.filters import FilterSettings
+    from kgsolver.pipeline.config import FilterSettings, LLMSettings
 
     with pytest.raises(UnknownName, match="KIND one of gguf, openai, transformers"):
         build_chat_backend(LLMSettings(name="ollama:llama3"), None)
@@ -63,7 +62,7 @@ def test_unknown_backends_filters_and_stores_name_the_alternatives():
 
 
 def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
-    from kgsolver.pipeline.config.agent import AgentSettings
+    from kgsolver.pipeline.config import AgentSettings
     from kgsolver.pipeline.multihop.hop_policy import HOP_POLICIES
 
     assert HOP_POLICIES.names() == ["combine", "embedding", "llm"]
@@ -72,11 +71,10 @@ def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
 
 
 def test_the_configuration_validates_against_the_registered_names():
-    """The configuration (pipeline/config/) lists the hop policies' and the preference policies' names rather than
+    """The configuration (pipeline/config.py) lists the hop policies' and the preference policies' names rather than
     importing their code; the registries beside the code must register exactly those names."""
     from kgsolver.pipeline.answer.preference.registry import POLICIES
-    from kgsolver.pipeline.config.agent import HOP_POLICY_NAMES
-    from kgsolver.pipeline.config.preference import POLICY_NAMES
+    from kgsolver.pipeline.config import HOP_POLICY_NAMES, POLICY_NAMES
     from kgsolver.pipeline.multihop.hop_policy import HOP_POLICIES
 
     assert HOP_POLICIES.names() == sorted(HOP_POLICY_NAMES)

@@ -25,7 +25,7 @@ from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.registry import get_policy
 from kgsolver.pipeline.answer.step import answer_source
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 
 HP532 = ("His doctoral dissertation (1921) was on the influence of soil pH on the natural distribution of plants. "
          "He was then employed by the Carlsberg Laboratory as an assistant to the chemist S. P. L. Sørensen, later in "

@@ -1,5 +1,5 @@
 """The per-question LLM budget: a plain settings model, kept apart from the gateway so that reading the configuration
-(`kgsolver --help`, pipeline/config/__init__.py) does not import LangChain."""
+(`kgsolver --help`, pipeline/config.py) does not import LangChain."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class BackendSettings(Protocol):
-    """What the backends read from `LLMSettings` (pipeline/config/__init__.py), which satisfies this structurally:
+    """What the backends read from `LLMSettings` (pipeline/config.py), which satisfies this structurally:
     connectors never import the pipeline."""
 
     name: str

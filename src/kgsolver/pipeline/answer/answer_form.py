@@ -16,7 +16,7 @@ from typing import Literal
 from kgsolver.connectors.text import normal
 
 # re-exported: its users import it from here too
-from kgsolver.pipeline.config.answer_form import AnswerFormSettings as AnswerFormSettings
+from kgsolver.pipeline.config import AnswerFormSettings as AnswerFormSettings
 
 AnswerKind = Literal["yes_no", "choice", "year", "date", "number", "person", "place", "alias", "other"]
 

@@ -36,7 +36,7 @@ from kgsolver.pipeline.answer.preference.base import PolicyOutcome, PreferenceIn
 from kgsolver.pipeline.answer.preference.registry import get_policy
 from kgsolver.pipeline.answer.reader_prompt import hop_order, names_title
 from kgsolver.pipeline.answer.results import AskResult, Citation, Evidence, Tracer
-from kgsolver.pipeline.config.filters import FilterSettings
+from kgsolver.pipeline.config import FilterSettings
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.config import KGSolverConfig

@@ -32,8 +32,7 @@ from kgsolver.connectors.embedders import TokenizingEmbedder
 from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation
 from kgsolver.connectors.index_spec import IndexSpec
-from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.config.ray import RaySettings, check_reachable
+from kgsolver.pipeline.config import KGSolverConfig, RaySettings, check_reachable
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.engine import Processed
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -19,7 +19,7 @@ from kgsolver.pipeline.retrieval.hybrid import RankFusion
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
     from kgsolver.pipeline.answer.context import QuestionAnalysis, QuestionContext
-    from kgsolver.pipeline.config.agent import AgentSettings
+    from kgsolver.pipeline.config import AgentSettings
     from kgsolver.pipeline.retrieval.base import Search
 
 _Limit = TypeVar("_Limit", int, float)

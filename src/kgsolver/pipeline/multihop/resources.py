@@ -20,7 +20,7 @@ from kgsolver.connectors.graph_stores.model import Entity
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
-from kgsolver.pipeline.config.agent import AgentSettings
+from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.kb.graph_read import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -17,8 +17,7 @@ from typer.core import TyperGroup
 from typer.models import CommandInfo
 
 from kgsolver.connectors.errors import KGSolverError
-from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.config.preference import POLICY_NAMES
+from kgsolver.pipeline.config import POLICY_NAMES, KGSolverConfig
 from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 if TYPE_CHECKING:

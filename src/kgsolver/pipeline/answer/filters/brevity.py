@@ -11,15 +11,15 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, with_text
-from kgsolver.pipeline.config.filters import DEFAULTS
+from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
 
 
 class BrevityFilter:
     name = "brevity"
 
-    def __init__(self, embedder: Embedder, *, token_budget: int = DEFAULTS.brevity_tokens,
-                 first_sentence_bonus: float = DEFAULTS.brevity_first_sentence_bonus) -> None:
+    def __init__(self, embedder: Embedder, *, token_budget: int = FILTER_DEFAULTS.brevity_tokens,
+                 first_sentence_bonus: float = FILTER_DEFAULTS.brevity_first_sentence_bonus) -> None:
         self.embedder = embedder
         self.token_budget = token_budget
         self.first_sentence_bonus = first_sentence_bonus

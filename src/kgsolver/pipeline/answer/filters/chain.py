@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.registry import Registry
 from kgsolver.pipeline.answer.filters.base import FilterReport, KnowledgeFilter
-from kgsolver.pipeline.config.filters import FilterSettings
+from kgsolver.pipeline.config import FilterSettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder

@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, with_text
-from kgsolver.pipeline.config.filters import DEFAULTS
+from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
 
 _VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")
@@ -46,8 +46,8 @@ class ConsistencyFilter:
     name = "consistency"
 
     def __init__(self, embedder: Embedder, *, user_facts: list[str] | None = None,
-                 similarity: float = DEFAULTS.consistency_similarity,
-                 user_similarity: float = DEFAULTS.user_fact_similarity) -> None:
+                 similarity: float = FILTER_DEFAULTS.consistency_similarity,
+                 user_similarity: float = FILTER_DEFAULTS.user_fact_similarity) -> None:
         self.embedder = embedder
         self.user_facts = [f for f in (user_facts or []) if f.strip()]
         self.similarity = similarity

@@ -6,13 +6,13 @@ from langchain_core.documents import Document
 from rapidfuzz import fuzz
 
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal
-from kgsolver.pipeline.config.filters import DEFAULTS
+from kgsolver.pipeline.config import FILTER_DEFAULTS
 
 
 class DedupFilter:
     name = "dedup"
 
-    def __init__(self, similarity: float = DEFAULTS.dedup_similarity):
+    def __init__(self, similarity: float = FILTER_DEFAULTS.dedup_similarity):
         self.similarity = similarity  # rapidfuzz token_set_ratio, 0-100
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:

@@ -27,7 +27,7 @@ from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
 from kgsolver.pipeline.answer.llm_step import llm_step
-from kgsolver.pipeline.config.filters import DEFAULTS
+from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval.vectors import document_vectors
 
 if TYPE_CHECKING:
@@ -72,12 +72,14 @@ def bridge_source(doc: Document, kept: list[Document]) -> Document | None:
 class RelevanceFilter:
     name = "relevance"
 
-    def __init__(self, embedder: Embedder, *, threshold: float = DEFAULTS.relevance_threshold,
+    def __init__(self, embedder: Embedder, *, threshold: float = FILTER_DEFAULTS.relevance_threshold,
                  session: LLMSession | None = None,
-                 llm_judge: bool = DEFAULTS.llm_judge, judge_reserve_calls: int = DEFAULTS.judge_reserve_calls,
-                 cross_encoder_path: str | None = DEFAULTS.cross_encoder_path,
-                 cross_encoder_threshold: float = DEFAULTS.cross_encoder_threshold,
-                 keep_bridges: bool = DEFAULTS.keep_bridges, keep_quoted: bool = DEFAULTS.keep_quoted) -> None:
+                 llm_judge: bool = FILTER_DEFAULTS.llm_judge,
+                 judge_reserve_calls: int = FILTER_DEFAULTS.judge_reserve_calls,
+                 cross_encoder_path: str | None = FILTER_DEFAULTS.cross_encoder_path,
+                 cross_encoder_threshold: float = FILTER_DEFAULTS.cross_encoder_threshold,
+                 keep_bridges: bool = FILTER_DEFAULTS.keep_bridges,
+                 keep_quoted: bool = FILTER_DEFAULTS.keep_quoted) -> None:
         self.keep_bridges = keep_bridges
         self.keep_quoted = keep_quoted
         self.embedder = embedder

@@ -15,7 +15,7 @@ from kgsolver.pipeline.answer.preference.base import (
     make_preference,
 )
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical, gather
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 
 
 def should_skip_retrieval(cand: Candidates, settings: PreferenceSettings, has_assumptions: bool) -> bool:

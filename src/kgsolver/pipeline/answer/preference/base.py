@@ -22,7 +22,7 @@ from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_docum
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer, closed_book_answer
 from kgsolver.pipeline.answer.results import Preference
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.results import Tracer

@@ -13,7 +13,7 @@ from functools import partial
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.answer.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical, gather_and_decide
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 
 
 def decide_context_only(cand: Candidates, settings: PreferenceSettings, embedder: Embedder | None = None, *,

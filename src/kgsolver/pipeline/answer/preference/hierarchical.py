@@ -23,7 +23,7 @@ from kgsolver.pipeline.answer.preference.base import (
     ask_parametric,
     make_preference,
 )
-from kgsolver.pipeline.config.preference import PreferenceSettings
+from kgsolver.pipeline.config import PreferenceSettings
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document

@@ -7,7 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from kgsolver.connectors.registry import Registry, lazy
-from kgsolver.pipeline.config.preference import policy_key
+from kgsolver.pipeline.config import policy_key
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.preference.base import PreferencePolicy

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.answer.context import QuestionAnalysis
     from kgsolver.pipeline.answer.results import Tracer
-    from kgsolver.pipeline.config.agent import AgentSettings
+    from kgsolver.pipeline.config import AgentSettings
     from kgsolver.pipeline.multihop.resources import AgentResources
 
 

@@ -1,5 +1,6 @@
-"""The connect check before Ray joins a cluster (issue 17): an address where nothing listens fails at once, naming
-it; one that accepts connections passes; addresses Ray resolves itself are left to it."""
+"""The configuration (pipeline/config.py), its `ray` block: the connect check before Ray joins a cluster (issue 17).
+An address where nothing listens fails at once, naming it; one that accepts connections passes; addresses Ray resolves
+itself are left to it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from kgsolver.pipeline.config.ray import _endpoint, check_reachable
+from kgsolver.pipeline.config import _endpoint, check_reachable
 
 
 def _unused_port() -> int:
