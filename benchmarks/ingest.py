@@ -29,8 +29,7 @@ from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.chunking import TokenChunker
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever
-from kgsolver.pipeline.retrieval.hybrid import reciprocal_rank_fusion
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, reciprocal_rank_fusion
 
 
 def raw_encode_rate(embedder, corpus: Path, config: KGSolverConfig) -> tuple[float, int]:

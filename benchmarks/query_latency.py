@@ -26,7 +26,7 @@ from kgsolver.evals.datasets import KILT_CORPUS, KILT_QUESTIONS, dataset_path, r
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrieval.hybrid import reciprocal_rank_fusion
+from kgsolver.pipeline.retrieval import reciprocal_rank_fusion
 from kgsolver.pipeline.solver import Solver
 
 TARGETS = {"naive": 3.0, "agent": 10.0}

@@ -12,8 +12,7 @@ import pytest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
-from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.retrieval.base import chunk_documents
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever, chunk_documents
 
 QUESTION = "Who was the drummer and lyricist of the Canadian rock band Rush?"
 

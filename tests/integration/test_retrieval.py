@@ -4,8 +4,7 @@ import pytest
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.retrieval.hybrid import reciprocal_rank_fusion
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever, reciprocal_rank_fusion
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer.filters.base import split_sentences
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex, titled_sentence
-from kgsolver.pipeline.retrieval.vectors import TextMemo, document_vectors, sentence_vectors
+from kgsolver.pipeline.retrieval import TextMemo, document_vectors, sentence_vectors
 from kgsolver.pipeline.solver import Solver
 
 

@@ -7,7 +7,7 @@ import pytest
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence
-from kgsolver.pipeline.retrieval.hybrid import reciprocal_rank_fusion, rrf_score
+from kgsolver.pipeline.retrieval import reciprocal_rank_fusion, rrf_score
 
 
 def docs(*cids: int, tool: str = "t") -> list[Document]:

@@ -20,8 +20,7 @@ from kgsolver.pipeline.answer.results import AskResult, StepListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.files import manifest_stamp
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever
-from kgsolver.pipeline.retrieval.vectors import QueryVectors
+from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever, QueryVectors
 
 
 class Solver:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from kgsolver.pipeline.answer.results import StepListener, Tracer, TraceStep
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-    from kgsolver.pipeline.retrieval.hybrid import HybridRetriever
+    from kgsolver.pipeline.retrieval import HybridRetriever
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spar
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionContext
-    from kgsolver.pipeline.retrieval.base import Search
+    from kgsolver.pipeline.retrieval import Search
 
 _Reply = TypeVar("_Reply", bound=BaseModel)
 

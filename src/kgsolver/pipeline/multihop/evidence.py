@@ -14,13 +14,13 @@ from kgsolver.connectors.errors import BudgetExceeded
 from kgsolver.connectors.llms.budget import Budget
 from kgsolver.pipeline.answer.context import Gathered
 from kgsolver.pipeline.answer.results import Tracer
-from kgsolver.pipeline.retrieval.hybrid import RankFusion
+from kgsolver.pipeline.retrieval import RankFusion
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
     from kgsolver.pipeline.answer.context import QuestionAnalysis, QuestionContext
     from kgsolver.pipeline.config import AgentSettings
-    from kgsolver.pipeline.retrieval.base import Search
+    from kgsolver.pipeline.retrieval import Search
 
 _Limit = TypeVar("_Limit", int, float)
 

@@ -17,7 +17,7 @@ from kgsolver.pipeline.multihop.tools import bm25_search, search_tools
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionContext
-    from kgsolver.pipeline.retrieval.base import Search
+    from kgsolver.pipeline.retrieval import Search
 
 
 @dataclass

@@ -24,7 +24,7 @@ from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.kb.graph_read import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.retrieval.base import chunk_documents
+from kgsolver.pipeline.retrieval import chunk_documents
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionContext

@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, with_text
 from kgsolver.pipeline.config import FILTER_DEFAULTS
-from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
+from kgsolver.pipeline.retrieval import passage_sentences, sentence_vectors
 
 
 class BrevityFilter:

@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, with_text
 from kgsolver.pipeline.config import FILTER_DEFAULTS
-from kgsolver.pipeline.retrieval.vectors import passage_sentences, sentence_vectors
+from kgsolver.pipeline.retrieval import passage_sentences, sentence_vectors
 
 _VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")
 _STOP_CAPS = {"the", "a", "an", "in", "on", "it", "he", "she", "they", "this", "that", "his", "her", "its", "there"}

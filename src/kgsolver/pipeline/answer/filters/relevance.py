@@ -28,7 +28,7 @@ from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
 from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.config import FILTER_DEFAULTS
-from kgsolver.pipeline.retrieval.vectors import document_vectors
+from kgsolver.pipeline.retrieval import document_vectors
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

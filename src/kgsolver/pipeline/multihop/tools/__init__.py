@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from kgsolver.connectors.registry import lazy_exports
 from kgsolver.pipeline.multihop.tools.atomic import AtomicSearchTool
 from kgsolver.pipeline.multihop.tools.search import bm25_search, dense_search
-from kgsolver.pipeline.retrieval.base import Search
+from kgsolver.pipeline.retrieval import Search
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.multihop.resources import AgentResources

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from langchain_core.documents import Document
 
 from kgsolver.pipeline.multihop.kg_walker import KGWalker, WalkPath
-from kgsolver.pipeline.retrieval.base import Search
+from kgsolver.pipeline.retrieval import Search
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.retrieval.base import Search
+from kgsolver.pipeline.retrieval import Search
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.multihop.resources import AgentResources

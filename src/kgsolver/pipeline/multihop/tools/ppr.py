@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 
 from kgsolver.graphs.algorithms import personalized_pagerank
 from kgsolver.pipeline.answer.context import linked
-from kgsolver.pipeline.retrieval.base import Search
+from kgsolver.pipeline.retrieval import Search
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionAnalysis
