@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 from kgsolver.connectors.errors import CorpusFormatError
 from kgsolver.connectors.graph_stores.model import Entity, normalize_name
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
-from kgsolver.graphs.algorithms import personalized_pagerank
 from kgsolver.graphs.extract_spacy import SpacyExtractor, load_spacy
 from kgsolver.graphs.import_triples import GraphImportError, import_kg
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.resolution import EntityResolver
 from kgsolver.graphs.verbalize import verbalize, verbalize_path
+from kgsolver.graphs.view import personalized_pagerank
 from kgsolver.pipeline.kb.graph_read import load_graph_file
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.serve.cli import app

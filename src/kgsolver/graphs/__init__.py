@@ -1,5 +1,5 @@
-"""The knowledge graph: model, extractors, import, entity resolution, linking, algorithms, verbalization, and the
-per-knowledge-base view the query path reads (`GraphView`: store, entity linker, facts)."""
+"""The knowledge graph: model, extractors, import, entity resolution, linking, verbalization, and the
+per-knowledge-base view the query path reads (`GraphView`: store, entity linker, facts; personalized PageRank)."""
 
 from kgsolver.connectors.registry import lazy_exports
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
-from kgsolver.graphs.algorithms import personalized_pagerank
+from kgsolver.graphs.view import personalized_pagerank
 from kgsolver.pipeline.answer.context import linked
 from kgsolver.pipeline.retrieval import Search
 
