@@ -12,15 +12,9 @@ from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, agent_limits, spare_calls
 from kgsolver.pipeline.multihop.hop_policy import embedding_scores
+from kgsolver.pipeline.multihop.kg_walk import KGWalkTool
 from kgsolver.pipeline.multihop.kg_walker import KGWalker
-from kgsolver.pipeline.multihop.tools import (
-    KGWalkTool,
-    NeighbourhoodTool,
-    PageRankTool,
-    Search,
-    bm25_search,
-    dense_search,
-)
+from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, Search, bm25_search, dense_search
 from kgsolver.pipeline.solver import Solver
 from tests.helpers import bridge_records, gold_titles
 

@@ -151,7 +151,7 @@ def test_an_agent_question_imports_only_what_it_needs(kb_dir):
     modules = json.loads(out)
     assert len(modules) <= AGENT_QUESTION_MODULES, f"{len(modules)} project modules:\n" + "\n".join(modules)
     for unneeded in ("kgsolver.pipeline.kb.ingest", "kgsolver.pipeline.kb.merge", "kgsolver.pipeline.kb.graph_build",
-                     "kgsolver.graphs.resolution", "kgsolver.pipeline.multihop.tools.kg_walk",
+                     "kgsolver.graphs.resolution", "kgsolver.pipeline.multihop.kg_walk",
                      "kgsolver.connectors.corpus_readers", "kgsolver.connectors.llms.factory",
                      "kgsolver.graphs.kg_facts", "kgsolver.pipeline.serve.cli_eval", "kgsolver.evals",
                      "kgsolver.connectors.graph_stores.journal", "kgsolver.pipeline.multihop.decomposition_prompt"):

@@ -58,7 +58,7 @@ def quoted_passages(phrases: Sequence[str], res: AgentResources, tracer: Tracer,
 
 def kg_walk_passages(question: str, ctx: QuestionContext, start: HopStart) -> list[Document]:
     """The passages of an LLM-guided KG walk from the question, calling the LLM only while calls are to spare."""
-    from kgsolver.pipeline.multihop.tools.kg_walk import KGWalkTool  # the walker loads only when a walk runs
+    from kgsolver.pipeline.multihop.kg_walk import KGWalkTool  # the walker loads only when a walk runs
 
     walk = KGWalkTool(start.res, ctx.config.agent, session=ctx.session, tracer=start.tracer, question=question,
                       can_call=lambda: spare_calls(ctx) >= 1, analysis=ctx.question)

@@ -1,4 +1,6 @@
-"""KG walk as a tool: the walk's paths, their relations' source passages as evidence (provenance: the path)."""
+"""KG walk as a search tool (`KGWalkTool`, a `Search`): the walk's paths, their relations' source passages as evidence
+(provenance: the path). Apart from the other tools (tools.py): it loads the walker, prompts and hop policies, so it is
+imported only when a walk runs."""
 
 from __future__ import annotations
 
