@@ -73,7 +73,7 @@ def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
 def test_the_configuration_validates_against_the_registered_names():
     """The configuration (pipeline/config.py) lists the hop policies' and the preference policies' names rather than
     importing their code; the registries beside the code must register exactly those names."""
-    from kgsolver.pipeline.answer.preference.registry import POLICIES
+    from kgsolver.pipeline.answer.preference import POLICIES
     from kgsolver.pipeline.config import HOP_POLICY_NAMES, POLICY_NAMES
     from kgsolver.pipeline.multihop.hop_policy import HOP_POLICIES
 

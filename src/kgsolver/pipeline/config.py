@@ -133,7 +133,7 @@ FILTER_DEFAULTS = FilterSettings()  # the filters' constructor defaults: one def
 
 # The `preference` block.
 
-# The policies' names (pipeline/answer/preference/registry.py registers a factory for each;
+# The policies' names (pipeline/answer/preference/__init__.py registers a factory for each;
 # tests/unit/test_registry.py checks that the two agree): the settings validate against the names, so reading the
 # configuration imports no policy code.
 POLICY_NAMES = ("hierarchical", "context_only", "documents_only", "tagged", "adaptive")
