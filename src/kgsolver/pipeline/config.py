@@ -165,7 +165,7 @@ class PreferenceSettings(BaseModel):
 
 class AnswerFormSettings(BaseModel):
     """The `answer_form` block of KGSolverConfig: how the reader is asked for an answer of the right form, and what is
-    done with its reply (the prompt options are read by pipeline/answer/reader_prompt.py)."""
+    done with its reply (the prompt options are read by pipeline/answer/generate.py)."""
 
     # On by default: measured not to lose on held-out HotpotQA questions (docs/RESULTS.md, "Reader"), and without it
     # a bare yes or no, which no passage contains, is treated as ungrounded.

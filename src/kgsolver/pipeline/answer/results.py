@@ -1,14 +1,16 @@
-"""The shape of an answer: what `kgsolver ask --json`, the Python API and the HTTP API return. Keep fields stable."""
+"""The shape of an answer: what `kgsolver ask --json`, the Python API and the HTTP API return (keep fields stable),
+the trace its steps are recorded on (`Tracer`), and the one way an LLM step fails soft onto that trace (`llm_step`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from kgsolver.connectors.errors import LLMStepFailed
 from kgsolver.connectors.llms.gateway import LLMSession, Usage
 
 
@@ -109,3 +111,23 @@ class Tracer:
         if self._on_step is not None:
             self._on_step(step)
         return step
+
+
+# The one way an LLM step fails soft: a spent budget or an unparsable reply (`LLMStepFailed`) becomes one trace step,
+# and the caller's fallback stands in for the reply.
+
+T = TypeVar("T")
+F = TypeVar("F")
+
+
+def llm_step(call: Callable[[], T], fallback: F, *, tracer: Tracer | None = None, tool: str = "llm",
+             input: Any = None, failure: str = "failed", started: float | None = None) -> T | F:
+    """`call()`, or `fallback` when it raises `LLMStepFailed`; the failure is traced as `tool` with the decision
+    "<failure>: <why>" (a tracer of None records nothing)."""
+    started = time.perf_counter() if started is None else started
+    try:
+        return call()
+    except LLMStepFailed as exc:
+        if tracer is not None:
+            tracer.record(tool, input, None, decision=f"{failure}: {exc}", started=started)
+        return fallback

@@ -13,8 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from kgsolver.pipeline.answer.llm_step import llm_step
-from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.answer.results import Tracer, llm_step
 from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spare_calls
 
 if TYPE_CHECKING:

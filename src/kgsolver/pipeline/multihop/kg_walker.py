@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from kgsolver.connectors.graph_stores.model import Relation
 from kgsolver.pipeline.answer.context import linked
-from kgsolver.pipeline.answer.llm_step import llm_step
+from kgsolver.pipeline.answer.results import llm_step
 from kgsolver.pipeline.multihop import kg_walker_prompt as prompt
 from kgsolver.pipeline.multihop.hop_policy import combine, embedding_scores
 

@@ -26,7 +26,7 @@ from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import contains_phrase, quoted_phrases
 from kgsolver.pipeline.answer.filters.base import FilterReport, FilterResult, Removed, doc_ref, normal, title_name
-from kgsolver.pipeline.answer.llm_step import llm_step
+from kgsolver.pipeline.answer.results import llm_step
 from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval import document_vectors
 

@@ -19,9 +19,8 @@ from kgsolver.connectors.text import content_words, normal
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings
 from kgsolver.pipeline.answer.compare import comparison_calls
 from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_documents
-from kgsolver.pipeline.answer.llm_step import llm_step
 from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer, closed_book_answer
-from kgsolver.pipeline.answer.results import Preference
+from kgsolver.pipeline.answer.results import Preference, llm_step
 from kgsolver.pipeline.config import PreferenceSettings
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Reader prompt options (pipeline/answer/reader_prompt.py): worked examples as earlier chat turns, and the explicit
+"""The reader prompt's options (pipeline/answer/generate.py): worked examples as earlier chat turns, and the explicit
 comparison of which-of-two and yes/no questions (facts first, the answer constrained to the options)."""
 
 
@@ -8,8 +8,15 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings
-from kgsolver.pipeline.answer.generate import GroundedReply, build_messages, generate_grounded
-from kgsolver.pipeline.answer.reader_prompt import EXAMPLES, comparison_options, comparison_reply, hop_order
+from kgsolver.pipeline.answer.generate import (
+    EXAMPLES,
+    GroundedReply,
+    build_messages,
+    comparison_options,
+    comparison_reply,
+    generate_grounded,
+    hop_order,
+)
 from tests.unit.fakes import always, chat_of, fake_session
 
 PASSAGES = [Document("Robert Smith (born 1900) was a painter.", metadata={"title": "Robert Smith"}),
