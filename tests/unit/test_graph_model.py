@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation, normalize_name
 from kgsolver.connectors.graph_stores.journal import GraphJournal, JournaledStore
-from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Mention, Relation, normalize_name
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.resolution import EntityResolver
 from tests.unit.fakes import HashingEmbedder

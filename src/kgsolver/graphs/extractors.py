@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kgsolver.connectors.registry import Registry
 
 if TYPE_CHECKING:
-    from kgsolver.connectors.graph_stores.model import GraphBatch
+    from kgsolver.connectors.graph_stores.base import GraphBatch
     from kgsolver.graphs.settings import GraphSettings
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kgsolver.connectors.errors import CorpusFormatError
-from kgsolver.connectors.graph_stores.base import GraphStore
-from kgsolver.connectors.graph_stores.model import Entity, GraphBatch, Relation
+from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, GraphStore, Relation
 
 REQUIRED = ("head_id", "head_name", "relation", "tail_id", "tail_name")
 

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.graph_stores.model import Entity, normalize_name
+from kgsolver.connectors.graph_stores.base import Entity, normalize_name
 
 _WORD = re.compile(r"[\w'’\-]+", re.UNICODE)
 

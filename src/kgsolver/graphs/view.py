@@ -10,12 +10,11 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.graph_stores.base import GraphReader, GraphStore
+from kgsolver.connectors.graph_stores.base import GraphReader, GraphStore, Subgraph
 
 if TYPE_CHECKING:  # linking pulls in spaCy, PageRank networkx: imported when first used, not with the module
     import networkx as nx
 
-    from kgsolver.connectors.graph_stores.model import Subgraph
     from kgsolver.graphs.linking import EntityLinker
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from kgsolver.connectors.graph_stores.model import GraphBatch
+from kgsolver.connectors.graph_stores.base import GraphBatch
 from kgsolver.pipeline.kb.chunking import Chunk
 
 if TYPE_CHECKING:

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.graph_stores.base import open_server_store
+from kgsolver.connectors.graph_stores.base import GraphBatch, open_server_store
 from kgsolver.connectors.graph_stores.journal import JournaledStore
-from kgsolver.connectors.graph_stores.model import GraphBatch
 from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
 from kgsolver.graphs.resolution import EntityResolver, Merge
 from kgsolver.graphs.settings import GraphSettings

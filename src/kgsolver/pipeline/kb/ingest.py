@@ -20,7 +20,7 @@ from tqdm import tqdm
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
 from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
 from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
-from kgsolver.connectors.graph_stores.model import GraphBatch
+from kgsolver.connectors.graph_stores.base import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
 from kgsolver.pipeline.kb.engine import Engine, Processed

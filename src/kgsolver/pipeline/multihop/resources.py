@@ -15,8 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.graph_stores.base import GraphReader
-from kgsolver.connectors.graph_stores.model import Entity
+from kgsolver.connectors.graph_stores.base import Entity, GraphReader
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
