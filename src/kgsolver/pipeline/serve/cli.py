@@ -1,4 +1,5 @@
-"""The `kgsolver` command line: ingest, ask, demo, models."""
+"""The `kgsolver` command line: ingest, ask, demo, models, and the `--engine local|ray` and `--address` options
+that `kgsolver ingest` and `kgsolver eval` share (where the work runs); the other sub-commands load lazily."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from typer.models import CommandInfo
 
 from kgsolver.connectors.errors import KGSolverError
 from kgsolver.pipeline.config import POLICY_NAMES, KGSolverConfig
-from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 if TYPE_CHECKING:
     from typer._click import Command, Context  # typer vendors click: the types its TyperGroup's methods take
@@ -58,6 +58,32 @@ out = Console()
 
 KB_OPTION = typer.Option(..., "--kb", help="knowledge base folder")
 LLM_OPTION = typer.Option(None, "--llm", help="registry name, gguf:PATH, openai:MODEL or transformers:PATH")
+
+# `--engine local|ray` and `--address` for `kgsolver ingest` and `kgsolver eval` (cli_eval.py): where the work runs.
+ENGINES = ("local", "ray")
+ENGINE_OPTION = typer.Option(None, "--engine", help="local|ray: run here, or on a Ray cluster (the `ray` extra); "
+                             "default: KGSOLVER_RAY__ENGINE, else local")
+ADDRESS_OPTION = typer.Option(None, "--address", help="the Ray cluster: ray://HEAD:10001, HEAD:6379 or auto "
+                              "(default: RAY_ADDRESS, else a local cluster for this run)")
+
+
+def use_engine(engine: str | None, address: str | None, config: KGSolverConfig) -> bool:
+    """Check the options and set them in `config.ray` (engine, address); True for Ray. Fails before any work when
+    the extra is missing."""
+    if engine is not None and engine not in ENGINES:
+        raise typer.BadParameter(f"use one of {', '.join(ENGINES)}", param_hint="--engine")
+    config.ray.engine = engine or config.ray.engine  # type: ignore[assignment]  # checked just above
+    if config.ray.engine == "local":
+        if address:
+            raise typer.BadParameter("--address names a Ray cluster: add --engine ray", param_hint="--address")
+        return False
+    try:
+        import ray  # noqa: F401 - only to fail early and clearly
+    except ImportError as exc:
+        raise KGSolverError("--engine ray needs the ray extra: pip install 'kgsolver[ray]'") from exc
+    if address:
+        config.ray.address = address
+    return True
 
 
 def _config(llm: str | None = None) -> KGSolverConfig:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from kgsolver.evals.suites import SUITES
-from kgsolver.pipeline.serve.cli_engine import ADDRESS_OPTION, ENGINE_OPTION, use_engine
+from kgsolver.pipeline.serve.cli import ADDRESS_OPTION, ENGINE_OPTION, use_engine
 
 if TYPE_CHECKING:
     from collections.abc import Callable
