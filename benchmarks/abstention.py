@@ -25,7 +25,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import load_embedder
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.text import normal
 from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, read_jsonl
 from kgsolver.evals.metrics import best_over_golds, exact_match, f1_score

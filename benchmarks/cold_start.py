@@ -26,7 +26,7 @@ from kgsolver.pipeline.serve.cli import demo_corpus_dir
 CHILD = """
 import sys, time, json
 started = time.perf_counter()
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 kb, calls, runtime, first, second = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]

@@ -24,7 +24,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import load_embedder
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.text import normal
 from kgsolver.evals.guard_sets import (
     CLEAN_SENTENCES,

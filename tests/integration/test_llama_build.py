@@ -122,7 +122,7 @@ def test_a_question_encoded_on_llama_cpp_leaves_the_llm_its_build(demo_kb, confi
     """The query embedder imports llama_cpp before the first LLM call; the Solver must choose the LLM's build first,
     else the process keeps the portable base build (a fresh process, since a build is chosen once per process)."""
     code = ("import sys; from kgsolver.pipeline.solver import Solver; from kgsolver.connectors.llms import llama_build;"
-            f" from kgsolver.connectors.llms.budget import Budget; s = Solver({str(demo_kb)!r});"
+            f" from kgsolver.connectors.llms import Budget; s = Solver({str(demo_kb)!r});"
             " s.ask('Who drummed for Rush?', budget=Budget(max_llm_calls=0));"
             " print(llama_build._ACTIVE.variant if llama_build._ACTIVE else 'none', '|',"
             " llama_build._ACTIVE.reason if llama_build._ACTIVE else '')")

@@ -5,7 +5,7 @@ abstains."""
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage
 
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes
 from kgsolver.pipeline.answer.generate import generate_grounded

@@ -15,7 +15,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from kgsolver.connectors.corpus_documents import SourceDocument
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer.generate import SYSTEM_PROMPT
 from kgsolver.pipeline.answer.preference.parametric import PARAMETRIC_PROMPT
 from kgsolver.pipeline.config import KGSolverConfig
@@ -132,7 +132,7 @@ AGENT_QUESTION_MODULES = 88
 _COUNT = """
 import json
 import sys
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.serve import cli  # noqa: F401 (what `kgsolver ask` imports first)
 from kgsolver.pipeline.solver import Solver

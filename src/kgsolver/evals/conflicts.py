@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.errors import KGSolverError, StructuredOutputError, malformed_json
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.text import normal, split_sentences, title_name
 from kgsolver.evals.conflicts_prompt import plain_rag_messages

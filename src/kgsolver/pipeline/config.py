@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kgsolver.connectors.index_spec import IndexSpec
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.registry import DEMO_MODEL
 from kgsolver.connectors.registry import Registry
 from kgsolver.graphs.settings import GraphSettings

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
 from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionInputs
 from kgsolver.pipeline.answer.results import AskResult, StepListener

@@ -17,7 +17,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from kgsolver.connectors.errors import BudgetExceeded, KGSolverError, StructuredOutputError
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.cache import CachedReply, ResponseCache, cache_key
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from kgsolver.pipeline.answer.answer_form import AnswerForm, detect_form
 
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
-    from kgsolver.connectors.llms.budget import Budget
+    from kgsolver.connectors.llms import Budget
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.graphs.linking import EntityLinker, Link
     from kgsolver.pipeline.answer.results import StepListener, Tracer, TraceStep

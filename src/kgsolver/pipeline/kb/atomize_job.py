@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.pipeline.config import KGSolverConfig

@@ -7,7 +7,7 @@ to the answer step."""
 
 from __future__ import annotations
 
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.config import KGSolverConfig

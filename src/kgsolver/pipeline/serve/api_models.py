@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kgsolver.connectors.llms.budget import Budget
+from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.config import KGSolverConfig
 
 # One folder per knowledge base under the root: lower-case letters, digits, `-` and `_`, starting with a letter or
