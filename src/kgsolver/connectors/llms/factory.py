@@ -80,12 +80,31 @@ def _openai(model_name: str, settings: BackendSettings, cache_dir: Path) -> Chat
     return ChatBackend(model, f"openai:{base_url or 'api'}:{model_name}", "openai-schema")
 
 
-def _gguf(value: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
+def _pinned_gguf(name: str, cache_dir: Path) -> tuple[Path, str]:
+    spec = MODELS[name]
+    return resolve_gguf(spec, cache_dir / "models"), f"{spec.name}@{spec.sha256[:16]}"
+
+
+def _gguf_file(value: str) -> tuple[Path, str]:
     path = Path(value).expanduser()
     if not path.is_file():
         raise MissingModelError(f"GGUF file not found: {path}")
     stat = path.stat()
-    return _llamacpp(path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", settings, cache_dir)
+    return path, f"gguf:{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _local_gguf(name: str, cache_dir: Path) -> tuple[Path, str] | None:
+    """The local GGUF file a model name runs on, and the id the response cache keys on (it changes whenever the
+    weights could): a pinned model of registry.MODELS, located and verified by its sha256, or `gguf:PATH`. None for a
+    backend without one (openai, transformers); MissingModelError when the file is not there."""
+    if name in MODELS:
+        return _pinned_gguf(name, cache_dir)
+    kind, _, value = name.partition(":")
+    return _gguf_file(value) if kind == "gguf" and value else None
+
+
+def _gguf(value: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
+    return _llamacpp(*_gguf_file(value), settings, cache_dir)
 
 
 def _transformers(value: str, settings: BackendSettings, cache_dir: Path) -> ChatBackend:
@@ -106,29 +125,22 @@ def choose_llama_build(settings: BackendSettings, cache_dir: Path) -> None:
     The query embedder runs on llama.cpp too, and the first import fixes the library for the whole process: an
     embedder loaded first would leave the LLM on the portable base build (about 0.65x the AVX-512 prompt rate). Does
     nothing for a remote backend or a model that is not installed (an LLM-free run needs no model)."""
-    name = settings.name
-    kind, _, value = name.partition(":")
     try:
-        if name in MODELS:
-            path = resolve_gguf(MODELS[name], cache_dir / "models")
-        elif kind == "gguf" and Path(value).expanduser().is_file():
-            path = Path(value).expanduser()
-        else:
-            return
+        found = _local_gguf(settings.name, cache_dir)
     except KGSolverError:
+        return
+    if found is None:
         return
     from kgsolver.connectors.llms.llama_build import activate
 
-    activate(path, cache_dir, settings.cpu_build)
+    activate(found[0], cache_dir, settings.cpu_build)
 
 
 def build_chat_backend(settings: BackendSettings, cache_dir: Path) -> ChatBackend:
     """`settings` is an `LLMSettings` (pipeline.config), typed by the BackendSettings Protocol above."""
     name = settings.name
     if name in MODELS:
-        spec = MODELS[name]
-        return _llamacpp(resolve_gguf(spec, cache_dir / "models"), f"{spec.name}@{spec.sha256[:16]}", settings,
-                         cache_dir)
+        return _llamacpp(*_pinned_gguf(name, cache_dir), settings, cache_dir)
     kind, _, value = name.partition(":")
     if kind not in BACKENDS or not value:
         raise UnknownName(f"unknown LLM {name!r}: use one of {', '.join(sorted(MODELS))}, or KIND:VALUE with KIND one "
