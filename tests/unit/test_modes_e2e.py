@@ -119,16 +119,12 @@ def test_gather_is_the_evidence_without_an_answer_call(mode, kb_dir):
     assert all(s in GATHERING for s in systems) and len(systems) <= 3  # 2 calls kept for an answer never made
 
 
-# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 86 here, 89 before the graph
-# journal's reader (only for deltas) and the decomposition prompts (only once a call is to spare) loaded where used and
-# connectors/lazy.py joined registry.py (the CLI itself, with the GGUF query embedder and the llama.cpp build choice:
-# 91, was 94; 92 before dd3a38b). 115 before issue 34's lazy imports, 107 before the CLI registered its sub-commands
-# lazily and the knowledge base's writers left the read path. A module the question does not need (ingest,
-# compaction, the graph's writer and entity resolution, the KG walk at an LLM budget of 0, corpus readers, the LLM
-# backend, the facts code, the other CLI commands and the eval suites) stays out. Nearly every module left runs code
-# for the question (a profile of it: all but the package __init__s, the settings blocks and registries the
-# configuration validates with, the error and type modules), so the count falls further only by merging modules.
-AGENT_QUESTION_MODULES = 88
+# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 64 here, 86 before issue 34's
+# merges of small modules by role (config, retrieval and the multi-hop tools one module each; 115 before its lazy
+# imports); the CLI itself, with the GGUF query embedder and the llama.cpp build choice, 69 (was 91). A module the
+# question does not need (ingest, compaction, the graph's writer and entity resolution, the KG walk at an LLM budget
+# of 0, corpus readers, the LLM backend, the facts code, the other CLI commands and the eval suites) stays out.
+AGENT_QUESTION_MODULES = 66
 _COUNT = """
 import json
 import sys
