@@ -1,4 +1,4 @@
-"""connectors/llms/factory.py: which local GGUF file a model name runs on, for the backend and the build choice alike."""
+"""connectors/llms/factory.py: the local GGUF file a model name runs on, for the backend and the build choice alike."""
 
 from types import SimpleNamespace
 
