@@ -52,12 +52,13 @@ def test_the_gguf_is_made_once_and_never_from_other_weights(tmp_path, config):
 
 
 @pytest.mark.llm
-def test_a_question_from_the_command_line_never_imports_torch(demo_kb, demo_questions, run_cache):
+@pytest.mark.parametrize("mode", ["naive", "agent"])  # agent links entities against the KB's graph (make demo's mode)
+def test_a_question_from_the_command_line_never_imports_torch(demo_kb, demo_questions, run_cache, mode):
     env = {**os.environ, "KGSOLVER_LLM_CACHE_PATH": str(run_cache / "torch-free.sqlite")}
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kgsolver.pipeline.serve.cli", "ask",
                            demo_questions[0]["question"], "--kb", str(demo_kb), "--llm",
-                           "qwen2.5-coder-0.5b-instruct", "--json"], capture_output=True, text=True, timeout=600,
-                          env=env)
+                           "qwen2.5-coder-0.5b-instruct", "--mode", mode, "--json"], capture_output=True, text=True,
+                          timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["evidence"]
     imported = set(re.findall(r"^import time:.*\|\s+([\w.]+)$", proc.stderr, re.M))

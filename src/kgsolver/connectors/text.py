@@ -35,6 +35,26 @@ def _sentencizer() -> Any:
     return nlp
 
 
+@cache
+def english_stop_words() -> frozenset[str]:
+    """spaCy's English stop words, read from spaCy's own `lang/en/stop_words.py` (literals only) without importing the
+    spacy package: that imports thinc, which imports torch where it is installed (about 1.5 s), and a question that
+    links entities must not pay for torch (issue 33: the query path never imports it)."""
+    import importlib.util
+    from pathlib import Path
+
+    package = importlib.util.find_spec("spacy")  # finds the package without importing it
+    if package is None or package.origin is None:
+        raise ImportError("spaCy is not installed: pip install spacy")
+    spec = importlib.util.spec_from_file_location("_kgsolver_spacy_en_stop_words",
+                                                  Path(package.origin).parent / "lang" / "en" / "stop_words.py")
+    if spec is None or spec.loader is None:
+        raise ImportError("spaCy's English stop-word list was not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.STOP_WORDS)
+
+
 def split_sentences(text: str) -> list[str]:
     """The one sentence splitter (ingest's sentence index, the filters, the conflict suite): white space folded, then
     spaCy's sentencizer."""

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.graph_stores.base import Entity, normalize_name
+from kgsolver.connectors.text import english_stop_words
 
 _WORD = re.compile(r"[\w'’\-]+", re.UNICODE)
 
@@ -49,11 +49,11 @@ class EntityLinker:
 
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         words = [m.group(0) for m in _WORD.finditer(text)]
-        spans = []
+        stop, spans = english_stop_words(), []
         for n in range(min(self.max_ngram, len(words)), 0, -1):
             for i in range(len(words) - n + 1):
                 gram = words[i:i + n]
-                if gram[0].lower() in STOP_WORDS or gram[-1].lower() in STOP_WORDS:
+                if gram[0].lower() in stop or gram[-1].lower() in stop:
                     continue
                 spans.append((i, i + n, " ".join(gram)))
         return spans
