@@ -34,7 +34,7 @@ from kgsolver.evals.guard_sets import (
     load_clean_sentences,
 )
 from kgsolver.evals.report import ci95
-from kgsolver.pipeline.answer.filters.instructions import guard_units
+from kgsolver.pipeline.answer.filters.sentences import guard_units
 from kgsolver.pipeline.answer.step import answer_passages
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.serve.cli import demo_corpus_dir

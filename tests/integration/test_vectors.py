@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.answer.filters.base import split_sentences
+from kgsolver.connectors.text import split_sentences
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex, titled_sentence
 from kgsolver.pipeline.retrieval import TextMemo, document_vectors, sentence_vectors

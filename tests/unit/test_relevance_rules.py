@@ -3,7 +3,7 @@
 from langchain_core.documents import Document
 
 from kgsolver.connectors.text import contains_phrase, quoted_phrases
-from kgsolver.pipeline.answer.filters.relevance import quoted_in
+from kgsolver.pipeline.answer.filters.passages import quoted_in
 
 
 def test_quoted_phrases_straight_and_curly_quotes_normalised():

@@ -13,7 +13,7 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.guard_sets import INJECTION_SET, inject, load_clean_sentences
-from kgsolver.pipeline.answer.filters.instructions import (
+from kgsolver.pipeline.answer.filters.sentences import (
     InstructionGuardFilter,
     guard_units,
     looks_like_instruction,

@@ -29,7 +29,7 @@ from kgsolver.pipeline.answer.context import (
     QuestionContext,
     QuestionInputs,
 )
-from kgsolver.pipeline.answer.filters.base import doc_ref
+from kgsolver.pipeline.answer.filters import doc_ref
 from kgsolver.pipeline.answer.filters.chain import build_filter_chain
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, hop_order, names_title, user_fact_documents
 from kgsolver.pipeline.answer.preference import get_policy

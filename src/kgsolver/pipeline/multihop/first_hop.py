@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.answer.filters.relevance import quoted_in
+from kgsolver.pipeline.answer.filters.passages import quoted_in
 from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.multihop.evidence import HopEvidence, fused_search, run_tool, spare_calls
 from kgsolver.pipeline.multihop.resources import AgentResources

@@ -1,4 +1,5 @@
-"""A small composable chain of filters, each one's report kept for the trace."""
+"""A small composable chain of filters, each one's report kept for the trace, and the registry of filters a
+configuration names."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.documents import Document
 
 from kgsolver.connectors.registry import Registry
-from kgsolver.pipeline.answer.filters.base import FilterReport, KnowledgeFilter
+from kgsolver.pipeline.answer.filters import FilterReport, KnowledgeFilter
 from kgsolver.pipeline.config import FilterSettings
 
 if TYPE_CHECKING:
@@ -53,21 +54,22 @@ class FilterContext:
     user_facts: list[str] | None = None  # feed the consistency filter
 
 
-# Each factory imports its filter's module when a chain first names it, so a chain imports only the configured steps.
+# Each factory imports its filter's module when a chain first names it, so a chain imports only the modules of its
+# configured steps.
 def _instruction_guard(c: FilterContext) -> KnowledgeFilter:
-    from kgsolver.pipeline.answer.filters.instructions import InstructionGuardFilter  # (lazy: see above)
+    from kgsolver.pipeline.answer.filters.sentences import InstructionGuardFilter  # (lazy: see above)
 
     return InstructionGuardFilter()
 
 
 def _dedup(c: FilterContext) -> KnowledgeFilter:
-    from kgsolver.pipeline.answer.filters.dedup import DedupFilter  # (lazy: see above)
+    from kgsolver.pipeline.answer.filters.passages import DedupFilter  # (lazy: see above)
 
     return DedupFilter(similarity=c.settings.dedup_similarity)
 
 
 def _relevance(c: FilterContext) -> KnowledgeFilter:
-    from kgsolver.pipeline.answer.filters.relevance import RelevanceFilter  # (lazy: see above)
+    from kgsolver.pipeline.answer.filters.passages import RelevanceFilter  # (lazy: see above)
 
     s = c.settings
     return RelevanceFilter(
@@ -78,7 +80,7 @@ def _relevance(c: FilterContext) -> KnowledgeFilter:
 
 
 def _consistency(c: FilterContext) -> KnowledgeFilter:
-    from kgsolver.pipeline.answer.filters.consistency import ConsistencyFilter  # (lazy: see above)
+    from kgsolver.pipeline.answer.filters.sentences import ConsistencyFilter  # (lazy: see above)
 
     s = c.settings
     return ConsistencyFilter(c.embedder, user_facts=c.user_facts, similarity=s.consistency_similarity,
@@ -86,7 +88,7 @@ def _consistency(c: FilterContext) -> KnowledgeFilter:
 
 
 def _brevity(c: FilterContext) -> KnowledgeFilter:
-    from kgsolver.pipeline.answer.filters.brevity import BrevityFilter  # (lazy: see above)
+    from kgsolver.pipeline.answer.filters.sentences import BrevityFilter  # (lazy: see above)
 
     return BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens,
                          first_sentence_bonus=c.settings.brevity_first_sentence_bonus)

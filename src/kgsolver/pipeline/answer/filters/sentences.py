@@ -1,4 +1,6 @@
-"""Instruction guard: retrieved text is data, never instructions.
+"""Filters that work sentence by sentence inside the kept passages: the instruction guard, consistency and brevity.
+
+Instruction guard: retrieved text is data, never instructions.
 
 First layer, by construction: the generation prompt quotes every passage inside its own delimited block, neutralises
 delimiter look-alikes in the passage text (pipeline/answer/generate.py), and tells the model that passages are data; the
@@ -12,6 +14,20 @@ languages and notes addressed to the model. Matching runs on a folded copy of th
 characters dropped, Cyrillic and Greek look-alikes mapped to Latin), and a keyword spelled out letter by letter
 ("i g n o r e") is flagged. Ordinary prose ("an assistant to the chemist", "Transport mode:", "answer with") is never
 touched: an earlier, broader pattern list deleted real evidence (issue 19). Figures: docs/RESULTS.md.
+
+Factuality / consistency: cross-check evidence sentences against each other and against facts the user stated,
+and mark contradictions.
+
+Cheap, no LLM: two statements contradict when they are about the same thing (embedding similarity above a threshold)
+but each names a value the other does not (numbers, years, capitalised names). Passage-vs-passage contradictions are
+marked on the Documents (`metadata["contradictions"]`) and reported; sentences that contradict a user-stated fact are
+removed (the user's knowledge outranks retrieved text). KG facts arrive as passages (the KG-walk tools), so they are
+cross-checked like any other passage.
+
+Brevity: keep the sentences that matter, within a token budget (counted with the embedder's tokenizer).
+
+Sentences are ranked by similarity to the question; the best are kept until the budget is spent, then restored to
+their original order within each passage. A passage's first sentence (usually naming its subject) gets a small bonus.
 """
 
 from __future__ import annotations
@@ -19,16 +35,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.answer.filters.base import (
-    FilterReport,
-    FilterResult,
-    Removed,
-    doc_ref,
-    split_sentences,
-    with_text,
-)
+from kgsolver.connectors.embedders import Embedder
+from kgsolver.connectors.text import normal, split_sentences
+from kgsolver.pipeline.answer.filters import FilterReport, FilterResult, Removed, doc_ref, with_text
+from kgsolver.pipeline.config import FILTER_DEFAULTS
+from kgsolver.pipeline.retrieval import passage_sentences, sentence_vectors
 
 # Cyrillic and Greek letters that render like Latin ones (the homoglyphs an attacker picks to dodge a pattern).
 _HOMOGLYPHS = str.maketrans("аеорсухкмтнвіјѕԁɡοαιντρκΑΒΕΗΙΚΜΝΟΡΤΧΥΖАВЕКМНОРСТХІЈЅ",
@@ -145,3 +159,127 @@ class InstructionGuardFilter:
             elif sentences:
                 removed.append(Removed(ref=doc_ref(doc), reason="passage consists only of instructions"))
         return FilterResult(kept, FilterReport(filter=self.name, kept=len(kept), removed=removed))
+
+
+_VALUE = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|von|van|[A-Z][\w'’-]*))*")
+_STOP_CAPS = {"the", "a", "an", "in", "on", "it", "he", "she", "they", "this", "that", "his", "her", "its", "there"}
+
+
+def values(text: str) -> set[str]:
+    found = set()
+    for match in _VALUE.findall(text):
+        value = normal(match)
+        if value and value not in _STOP_CAPS:
+            found.add(value)
+    return found
+
+
+def conflicting_values(a: str, b: str) -> tuple[set[str], set[str]] | None:
+    """The values only `a` names and only `b` names, when both are non-empty (a contradiction candidate)."""
+    va, vb = values(a), values(b)
+    na, nb = normal(a), normal(b)
+    only_a = {v for v in va - vb if v not in nb}
+    only_b = {v for v in vb - va if v not in na}
+    return (only_a, only_b) if only_a and only_b else None
+
+
+class ConsistencyFilter:
+    name = "consistency"
+
+    def __init__(self, embedder: Embedder, *, user_facts: list[str] | None = None,
+                 similarity: float = FILTER_DEFAULTS.consistency_similarity,
+                 user_similarity: float = FILTER_DEFAULTS.user_fact_similarity) -> None:
+        self.embedder = embedder
+        self.user_facts = [f for f in (user_facts or []) if f.strip()]
+        self.similarity = similarity
+        self.user_similarity = user_similarity
+
+    def apply(self, question: str, documents: list[Document]) -> FilterResult:
+        units = [(d, s) for d, doc in enumerate(documents) for s in passage_sentences(self.embedder, doc)]
+        if not units:
+            return FilterResult(documents, FilterReport(filter=self.name, kept=len(documents)))
+        # Sentences carry their passage title ("She was born in ..." keeps its subject); ingest stored their vectors.
+        sent_vecs = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, s in units if dd == d])
+                                    for d, doc in enumerate(documents)])
+        fact_vecs: np.ndarray | list[np.ndarray] = self.embedder.encode(self.user_facts) if self.user_facts else []
+        removed: list[Removed] = []
+        dropped: set[int] = set()
+        marks: dict[int, list[str]] = {}
+        for fact, fact_vec in zip(self.user_facts, fact_vecs, strict=True):
+            sims = sent_vecs @ fact_vec
+            for i, (d, sentence) in enumerate(units):
+                if sims[i] < self.user_similarity or not (diff := conflicting_values(sentence, fact)):
+                    continue
+                dropped.add(i)
+                removed.append(Removed(kind="sentence", ref=doc_ref(documents[d]),
+                                       reason="contradicts a user-stated fact",
+                                       detail=f"{sentence[:160]!r} vs user {fact[:160]!r}: {sorted(diff[0])} vs "
+                                              f"{sorted(diff[1])}"))
+                marks.setdefault(d, []).append(f"user: {fact[:120]}")
+        sims = sent_vecs @ sent_vecs.T
+        for i in range(len(units)):
+            for j in range(i + 1, len(units)):
+                di, dj = units[i][0], units[j][0]
+                if di == dj or sims[i, j] < self.similarity or i in dropped or j in dropped:
+                    continue
+                if diff := conflicting_values(units[i][1], units[j][1]):
+                    removed.append(Removed(kind="kept_flagged", ref=doc_ref(documents[di]),
+                                           reason=f"contradicts passage {doc_ref(documents[dj])} (both kept, marked)",
+                                           detail=f"{sorted(diff[0])} vs {sorted(diff[1])}"))
+                    marks.setdefault(di, []).append(f"passage {doc_ref(documents[dj])}")
+                    marks.setdefault(dj, []).append(f"passage {doc_ref(documents[di])}")
+        kept = []
+        for d, doc in enumerate(documents):
+            sentences = [s for i, (dd, s) in enumerate(units) if dd == d and i not in dropped]
+            if not sentences:
+                removed.append(Removed(ref=doc_ref(doc), reason="every sentence contradicts a higher-ranked source"))
+                continue
+            extra = {"contradictions": marks[d]} if d in marks else {}
+            changed = any(i in dropped for i, (dd, _) in enumerate(units) if dd == d)
+            kept.append(with_text(doc, " ".join(sentences), **extra) if changed or extra else doc)
+        return FilterResult(kept, FilterReport(filter=self.name, kept=len(kept), removed=removed))
+
+
+class BrevityFilter:
+    name = "brevity"
+
+    def __init__(self, embedder: Embedder, *, token_budget: int = FILTER_DEFAULTS.brevity_tokens,
+                 first_sentence_bonus: float = FILTER_DEFAULTS.brevity_first_sentence_bonus) -> None:
+        self.embedder = embedder
+        self.token_budget = token_budget
+        self.first_sentence_bonus = first_sentence_bonus
+
+    def apply(self, question: str, documents: list[Document]) -> FilterResult:
+        units = [(d, j, s) for d, doc in enumerate(documents)
+                 for j, s in enumerate(passage_sentences(self.embedder, doc))]
+        if not units:
+            return FilterResult(documents, FilterReport(filter=self.name, kept=len(documents)))
+        # A sentence is scored with its passage's title in front ("She was born in ..." keeps its subject), from the
+        # vectors ingest stored.
+        sentences = np.concatenate([sentence_vectors(self.embedder, doc, [s for dd, _, s in units if dd == d])
+                                    for d, doc in enumerate(documents)])
+        scores = sentences @ self.embedder.encode([question])[0]
+        ranked = sorted(range(len(units)),
+                        key=lambda i: -(scores[i] + (self.first_sentence_bonus if units[i][1] == 0 else 0)))
+        chosen: set[int] = set()
+        spent = 0
+        for i in ranked:
+            cost = self.embedder.count_tokens(units[i][2])
+            if spent + cost <= self.token_budget or not chosen:
+                chosen.add(i)
+                spent += cost
+        kept, removed = [], []
+        for d, doc in enumerate(documents):
+            mine = [i for i, u in enumerate(units) if u[0] == d]
+            keep = [units[i][2] for i in mine if i in chosen]
+            for i in mine:
+                if i not in chosen:
+                    removed.append(Removed(kind="sentence", ref=doc_ref(doc),
+                                           reason=f"over the {self.token_budget}-token budget "
+                                           f"(similarity {scores[i]:.2f})", detail=units[i][2][:160]))
+            if keep:
+                kept.append(with_text(doc, " ".join(keep)))
+            elif mine:
+                removed.append(Removed(ref=doc_ref(doc), reason="no sentence within the token budget"))
+        report = FilterReport(filter=self.name, kept=len(kept), removed=removed)
+        return FilterResult(kept, report)
