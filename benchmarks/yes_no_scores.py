@@ -16,7 +16,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-import kgsolver.pipeline.answer.preference.base as answer_step
+import kgsolver.pipeline.answer.preference as answer_step
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.runner import default_kb

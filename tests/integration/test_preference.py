@@ -11,13 +11,13 @@ from langchain_core.documents import Document
 from kgsolver.pipeline.answer.preference import (
     Candidates,
     GroundedCandidate,
+    ParametricAnswer,
     answers_conflict,
     decide_hierarchical,
     get_policy,
 )
 from kgsolver.pipeline.answer.preference.adaptive import should_skip_retrieval
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
-from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.tagged import decide_tagged
 from kgsolver.pipeline.config import PreferenceSettings
 
@@ -140,7 +140,7 @@ class ScriptedSession:
         from types import SimpleNamespace
 
         from kgsolver.pipeline.answer.generate import GroundedReply
-        from kgsolver.pipeline.answer.preference.parametric import ParametricReply
+        from kgsolver.pipeline.answer.preference import ParametricReply
 
         text = messages[-1].content
         self.prompts.append(text)
@@ -150,7 +150,7 @@ class ScriptedSession:
 
 
 def test_a_user_fact_that_needs_a_passage_to_bridge_is_asked_with_the_context():
-    from kgsolver.pipeline.answer.preference.base import PreferenceInputs
+    from kgsolver.pipeline.answer.preference import PreferenceInputs
 
     bridge = Document(page_content="Cindy Williams is a news anchor with WCSH in Portland.",
                       metadata={"doc_id": "d2", "title": "Cindy Williams"})

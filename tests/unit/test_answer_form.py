@@ -5,7 +5,7 @@ from langchain_core.documents import Document
 
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, clean, detect_form, shape_answer
 from kgsolver.pipeline.answer.generate import generate_grounded
-from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
+from kgsolver.pipeline.answer.preference import closed_book_answer
 from tests.unit.fakes import always, fake_session
 
 # --- detection: which kind of answer the question asks for -------------------------------------------------------

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.answer.preference.base import Candidates, GroundedCandidate
+from kgsolver.pipeline.answer.preference import Candidates, GroundedCandidate, ParametricAnswer
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical
-from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.preference.tagged import decide_tagged
 from kgsolver.pipeline.config import PreferenceSettings
 from kgsolver.pipeline.multihop.hop_policy import combine

@@ -9,7 +9,7 @@ from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.pipeline.answer.answer_form import AnswerForm, AnswerFormSettings, detect_form, echoes
 from kgsolver.pipeline.answer.generate import generate_grounded
-from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
+from kgsolver.pipeline.answer.preference import closed_book_answer
 from tests.unit.fakes import always, chat_of, fake_session, replies
 
 QUESTION = 'The actor known for his role as "Freddie" in The Deep Blue Sea won an award for his role in what play?'

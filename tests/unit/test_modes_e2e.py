@@ -17,7 +17,7 @@ from langchain_core.messages import BaseMessage
 from kgsolver.connectors.corpus_documents import SourceDocument
 from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer.generate import SYSTEM_PROMPT
-from kgsolver.pipeline.answer.preference.parametric import PARAMETRIC_PROMPT
+from kgsolver.pipeline.answer.preference import PARAMETRIC_PROMPT
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.engine import Processed

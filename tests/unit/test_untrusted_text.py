@@ -20,9 +20,14 @@ from kgsolver.pipeline.answer.filters.sentences import (
     may_instruct,
 )
 from kgsolver.pipeline.answer.generate import build_messages
-from kgsolver.pipeline.answer.preference import Candidates, GroundedCandidate, decide_hierarchical, get_policy
+from kgsolver.pipeline.answer.preference import (
+    Candidates,
+    GroundedCandidate,
+    ParametricAnswer,
+    decide_hierarchical,
+    get_policy,
+)
 from kgsolver.pipeline.answer.preference.context_only import decide_context_only
-from kgsolver.pipeline.answer.preference.parametric import ParametricAnswer
 from kgsolver.pipeline.answer.step import answer_source
 from kgsolver.pipeline.config import PreferenceSettings
 

@@ -35,7 +35,7 @@ from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.text import normal, split_sentences, title_name
 from kgsolver.evals.conflicts_prompt import plain_rag_messages
 from kgsolver.evals.datasets import HOTPOTQA_200, KILT_CORPUS, KILT_QUESTIONS, dataset_path, kilt_answers, read_jsonl
-from kgsolver.pipeline.answer.preference.parametric import closed_book_answer
+from kgsolver.pipeline.answer.preference import closed_book_answer
 from kgsolver.pipeline.answer.step import answer_passages
 from kgsolver.pipeline.config import KGSolverConfig
 

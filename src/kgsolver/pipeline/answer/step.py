@@ -32,8 +32,7 @@ from kgsolver.pipeline.answer.context import (
 from kgsolver.pipeline.answer.filters import doc_ref
 from kgsolver.pipeline.answer.filters.chain import build_filter_chain
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, hop_order, names_title, user_fact_documents
-from kgsolver.pipeline.answer.preference import get_policy
-from kgsolver.pipeline.answer.preference.base import PolicyOutcome, PreferenceInputs, PreferencePolicy
+from kgsolver.pipeline.answer.preference import PolicyOutcome, PreferenceInputs, PreferencePolicy, get_policy
 from kgsolver.pipeline.answer.results import AskResult, Citation, Evidence, Tracer
 from kgsolver.pipeline.config import FilterSettings
 

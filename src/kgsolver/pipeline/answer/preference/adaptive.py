@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kgsolver.pipeline.answer.preference.base import (
+from kgsolver.pipeline.answer.preference import (
     Candidates,
     Policy,
     PolicyOutcome,

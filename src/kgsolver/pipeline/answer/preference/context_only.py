@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.answer.preference.base import Candidates, Policy, PolicyOutcome, PreferenceInputs
+from kgsolver.pipeline.answer.preference import Candidates, Policy, PolicyOutcome, PreferenceInputs
 from kgsolver.pipeline.answer.preference.hierarchical import decide_hierarchical, gather_and_decide
 from kgsolver.pipeline.config import PreferenceSettings
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.pipeline.answer.preference.base import (
+from kgsolver.pipeline.answer.preference import (
     Candidates,
     Policy,
     PolicyOutcome,
