@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from kgsolver.connectors.embedders import load_embedder
-from kgsolver.connectors.llms.cache import ResponseCache
 from kgsolver.connectors.llms.factory import build_chat_backend
-from kgsolver.connectors.llms.gateway import LLMGateway
+from kgsolver.connectors.llms.gateway import LLMGateway, ResponseCache
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.ingest import ingest

@@ -71,11 +71,6 @@ MODELS: dict[str, GGUFModel] = {
     )
 }
 
-# The default, chosen by measured EM and seconds a question (docs/RESULTS.md, "Reader"); tests pin the 0.5B.
-DEMO_MODEL = "qwen2.5-coder-1.5b-instruct"
-QUALITY_MODEL = "qwen2.5-coder-1.5b-instruct"
-
-
 _REGISTERED: Registry[GGUFModel] = Registry.of("model", MODELS)
 
 
