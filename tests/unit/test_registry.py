@@ -35,7 +35,7 @@ def test_lazy_entries_import_their_module_when_built_and_value_entries_are_retur
 
 
 def test_configuration_lists_the_registered_names_of_an_unknown_choice():
-    from kgsolver.graphs.settings import GraphSettings
+    from kgsolver.graphs import GraphSettings
     from kgsolver.pipeline.config import PreferenceSettings
 
     with pytest.raises(ValidationError, match="unknown graph store 'sqlite'; available: neo4j, networkx"):

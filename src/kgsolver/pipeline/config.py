@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.registry import Registry
-from kgsolver.graphs.settings import GraphSettings
+from kgsolver.graphs import GraphSettings
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.factory import ChatBackend

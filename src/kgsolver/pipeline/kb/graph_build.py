@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.graph_stores.base import GraphBatch, open_server_store
 from kgsolver.connectors.graph_stores.journal import JournaledStore
-from kgsolver.graphs.extractors import EXTRACTORS, GraphExtractor
+from kgsolver.graphs import EXTRACTORS, GraphExtractor, GraphSettings
 from kgsolver.graphs.resolution import EntityResolver, Merge
-from kgsolver.graphs.settings import GraphSettings
 from kgsolver.pipeline.kb.graph_read import (
     GRAPH_COMPONENT,
     GRAPH_SUFFIX,

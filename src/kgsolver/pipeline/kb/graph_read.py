@@ -15,7 +15,7 @@ from kgsolver.connectors.graph_stores.base import GraphStore, ServerStore, open_
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 
 if TYPE_CHECKING:
-    from kgsolver.graphs.settings import GraphSettings
+    from kgsolver.graphs import GraphSettings
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)

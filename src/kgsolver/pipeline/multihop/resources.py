@@ -16,8 +16,8 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.graph_stores.base import Entity, GraphReader
+from kgsolver.graphs import GraphSettings
 from kgsolver.graphs.linking import EntityLinker
-from kgsolver.graphs.settings import GraphSettings
 from kgsolver.graphs.view import GraphView
 from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
