@@ -137,7 +137,7 @@ def test_modes_without_llm_calls_still_return_traced_evidence(mode, hotpot_kb, e
 
 def test_quoted_phrase_search_keeps_only_passages_containing_the_phrase(resources):
     from kgsolver.pipeline.answer.results import Tracer
-    from kgsolver.pipeline.multihop.first_hop import quoted_passages
+    from kgsolver.pipeline.multihop.tools import quoted_passages
 
     question = bridge_records()[0]["question"]  # '... released a song called "Counterparts" and ...'
     tracer = Tracer()

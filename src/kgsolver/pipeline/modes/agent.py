@@ -13,8 +13,7 @@ from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence, run_tool, spare_calls
-from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
-from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
+from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, first_hop, kg_walk_passages
 
 
 class AgentMode:

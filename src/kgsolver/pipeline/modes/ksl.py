@@ -9,8 +9,7 @@ from kgsolver.pipeline.answer.context import Gathered, QuestionContext
 from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence
-from kgsolver.pipeline.multihop.first_hop import first_hop, kg_walk_passages
-from kgsolver.pipeline.multihop.tools import bm25_search, dense_search
+from kgsolver.pipeline.multihop.tools import bm25_search, dense_search, first_hop, kg_walk_passages
 
 
 class KSLMode:

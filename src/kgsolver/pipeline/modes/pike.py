@@ -10,8 +10,7 @@ from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence
-from kgsolver.pipeline.multihop.first_hop import first_hop
-from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool
+from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, first_hop
 
 
 class PikeMode:
