@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.pipeline.config import KBSettings, KGSolverConfig
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 

@@ -122,7 +122,7 @@ def index_figures(vectors: np.ndarray, queries: np.ndarray, single: int, config:
 
 def make_chunks(first: int, texts: list[str]) -> list:
     """Chunks of rows first.., five to a document (doc ids d0000000, d0000001, ...)."""
-    from kgsolver.pipeline.kb.chunking import Chunk
+    from kgsolver.connectors.chunk_store import Chunk
 
     out = []
     for row, text in enumerate(texts, start=first):

@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.connectors.text import split_sentences
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex, titled_sentence
 from kgsolver.pipeline.retrieval import TextMemo, document_vectors, sentence_vectors
 from kgsolver.pipeline.solver import Solver

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.corpus_documents import SourceDocument
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, checkpoint
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.engine import Processed
 from kgsolver.pipeline.kb.ingest import ingest_documents
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import BaseMessage
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.corpus_documents import SourceDocument
 from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer.generate import SYSTEM_PROMPT
 from kgsolver.pipeline.answer.preference import PARAMETRIC_PROMPT
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.engine import Processed
 from kgsolver.pipeline.kb.ingest import ingest_documents
 from kgsolver.pipeline.multihop import decomposition_prompt, kg_walker_prompt
@@ -150,7 +150,7 @@ def test_an_agent_question_imports_only_what_it_needs(kb_dir):
     for unneeded in ("kgsolver.pipeline.kb.ingest", "kgsolver.pipeline.kb.merge", "kgsolver.pipeline.kb.graph_build",
                      "kgsolver.graphs.resolution", "kgsolver.pipeline.multihop.kg_walk",
                      "kgsolver.connectors.corpus_readers", "kgsolver.connectors.llms.factory",
-                     "kgsolver.connectors.llms.registry",
+                     "kgsolver.connectors.llms.registry", "kgsolver.pipeline.kb.chunking",
                      "kgsolver.graphs.kg_facts", "kgsolver.pipeline.serve.cli_eval", "kgsolver.evals",
                      "kgsolver.connectors.graph_stores.journal", "kgsolver.pipeline.multihop.decomposition_prompt"):
         assert unneeded not in modules

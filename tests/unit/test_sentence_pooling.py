@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import span_means
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.sentence_index import (
     ENCODED,
     POOLED,

@@ -1,4 +1,5 @@
-"""Chunk text and metadata of one knowledge-base segment in SQLite: written once, then opened read-only.
+"""Chunk text and metadata of one knowledge-base segment in SQLite: written once, then opened read-only. `Chunk` is
+the unit a knowledge base stores and reads (pipeline/kb/chunking.py cuts documents into them).
 
 One file per segment. Rows are addressed by their position in the segment (0..n-1), which is what the segment's
 vector, keyword and sentence indexes hold too; the knowledge base maps positions to its global chunk ids. Nothing is
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,24 @@ CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc_id TEX
                      text TEXT NOT NULL, start INTEGER NOT NULL, end_ INTEGER NOT NULL, metadata TEXT NOT NULL);
 CREATE INDEX chunks_doc ON chunks(doc_id);
 """
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    start: int  # character offsets into the source document's text
+    end: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def indexed_text(self) -> str:
+        """What the dense and BM25 indexes see: the title carries meaning the passage often omits."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

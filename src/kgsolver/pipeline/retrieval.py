@@ -17,9 +17,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.text import split_sentences
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.sentence_index import titled_sentence
 from kgsolver.pipeline.kb.views import SentenceView

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from kgsolver.connectors.chunk_store import Chunk
 
 if TYPE_CHECKING:  # only the chunker (a writer) takes documents: a question reads chunks, never a corpus
     from kgsolver.connectors.corpus_documents import SourceDocument
@@ -14,24 +15,6 @@ if TYPE_CHECKING:  # only the chunker (a writer) takes documents: a question rea
 def title_text_sha1(title: str, text: str) -> str:
     """Content identity of a document or chunk: decides what must be re-embedded or re-atomized."""
     return hashlib.sha1(f"{title}\x00{text}".encode()).hexdigest()
-
-
-@dataclass
-class Chunk:
-    chunk_id: str
-    doc_id: str
-    title: str
-    text: str
-    start: int  # character offsets into the source document's text
-    end: int
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def indexed_text(self) -> str:
-        """What the dense and BM25 indexes see: the title carries meaning the passage often omits."""
-        return f"{self.title}\n{self.text}" if self.title else self.text
-
-    def to_record(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class TokenChunker:

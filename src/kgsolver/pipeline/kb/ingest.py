@@ -17,12 +17,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
 from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
 from kgsolver.connectors.errors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb.chunking import Chunk, TokenChunker, title_text_sha1
+from kgsolver.pipeline.kb.chunking import TokenChunker, title_text_sha1
 from kgsolver.pipeline.kb.engine import Engine, Processed
 from kgsolver.pipeline.kb.files import WriteLockHeld, write_lock
 from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph

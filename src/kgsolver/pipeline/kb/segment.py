@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from kgsolver.connectors.chunk_store import STORE_FILE, ChunkStore, StoredRow, write_store
+from kgsolver.connectors.chunk_store import STORE_FILE, Chunk, ChunkStore, StoredRow, write_store
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.connectors.keyword_index import BM25Index
 from kgsolver.connectors.vector_index import FaissIndex
-from kgsolver.pipeline.kb.chunking import Chunk
 from kgsolver.pipeline.kb.ids import SegmentIds, as_ids, is_dead
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 

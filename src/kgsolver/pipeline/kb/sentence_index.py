@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import Embedder, PoolingEmbedder, embed_pooled_with_progress, embed_with_progress
 from kgsolver.connectors.text import split_sentences
-from kgsolver.pipeline.kb.chunking import Chunk
 
 SENTENCE_COMPONENT = "sentences"
 # Bumped when split_sentences or the titled form changes: a store of another version is ignored, never misread.
