@@ -119,13 +119,13 @@ def test_gather_is_the_evidence_without_an_answer_call(mode, kb_dir):
     assert all(s in GATHERING for s in systems) and len(systems) <= 3  # 2 calls kept for an answer never made
 
 
-# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 53 here, 86 before issue 34's
+# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 52 here, 86 before issue 34's
 # merges of small modules by role (config, retrieval, the multi-hop tools with the first hop, the filters by what they
-# act on, the preference policies' shared code, the LLM cache into the gateway, the graph settings; 115 before its
-# lazy imports). A module the question does not need (ingest, compaction, the graph's writer and entity resolution,
-# the KG walk at an LLM budget of 0, corpus readers, the LLM backend and model registry, the facts code, the other CLI
-# commands and the eval suites) stays out.
-AGENT_QUESTION_MODULES = 55
+# act on, the preference policies' shared code, the LLM cache into the gateway, the graph settings, the chunk beside
+# its store; 115 before its lazy imports). A module the question does not need (ingest and the chunker, compaction,
+# the graph's writer and entity resolution, the KG walk at an LLM budget of 0, corpus readers, the LLM backend and
+# model registry, the facts code, the other CLI commands and the eval suites) stays out.
+AGENT_QUESTION_MODULES = 54
 _COUNT = """
 import json
 import sys
