@@ -1,20 +1,5 @@
-"""Filters that keep or drop whole passages: dedup and relevance.
-
-Deduplication: drop passages whose text repeats an earlier (higher-ranked) one, exactly or nearly.
-
-Relevance: drop passages that do not bear on the (sub-)question.
-
-Scores are the embedder's cosine similarity (or a local cross-encoder's score when `cross_encoder_path` is set; none is
-packaged here). When affordable (`llm_judge` on and the session has calls to spare) one batched yes/no judgement from
-the LLM removes passages the embedding let through; it never brings back a passage the threshold dropped.
-
-Multi-hop questions need a bridge passage that shares few words with the question ("the town where the tugboat is
-located" -> the town's page): with `keep_bridges`, a passage below the threshold is kept when its page title is
-named in a passage that cleared it, and the trace says so. With `keep_quoted`, a passage below the threshold is kept
-when it contains a phrase the question quotes ('a song called "Counterparts"'): a quoted title is an exact reference,
-and a passage about a song or book can sit far from the question in embedding space (the song's page is about its
-lyrics, the question about a band).
-"""
+"""Filters that keep or drop whole passages: dedup (a repeat of a higher-ranked passage) and relevance (a passage
+that does not bear on the question). Each class says how."""
 
 from __future__ import annotations
 
@@ -40,6 +25,8 @@ if TYPE_CHECKING:
 
 
 class DedupFilter:
+    """Deduplication: drop passages whose text repeats an earlier (higher-ranked) one, exactly or nearly."""
+
     name = "dedup"
 
     def __init__(self, similarity: float = FILTER_DEFAULTS.dedup_similarity):
@@ -106,6 +93,19 @@ def bridge_source(doc: Document, kept: list[Document]) -> Document | None:
 
 
 class RelevanceFilter:
+    """Relevance: drop passages that do not bear on the (sub-)question.
+
+    Scores are the embedder's cosine similarity (or a local cross-encoder's score when `cross_encoder_path` is set; none
+    is packaged here). When affordable (`llm_judge` on and the session has calls to spare) one batched yes/no judgement
+    from the LLM removes passages the embedding let through; it never brings back a passage the threshold dropped.
+
+    Multi-hop questions need a bridge passage that shares few words with the question ("the town where the tugboat is
+    located" -> the town's page): with `keep_bridges`, a passage below the threshold is kept when its page title is
+    named in a passage that cleared it, and the trace says so. With `keep_quoted`, a passage below the threshold is kept
+    when it contains a phrase the question quotes ('a song called "Counterparts"'): a quoted title is an exact
+    reference, and a passage about a song or book can sit far from the question in embedding space (the song's page is
+    about its lyrics, the question about a band)."""
+
     name = "relevance"
 
     def __init__(self, embedder: Embedder, *, threshold: float = FILTER_DEFAULTS.relevance_threshold,

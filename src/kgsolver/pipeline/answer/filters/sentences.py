@@ -1,34 +1,6 @@
-"""Filters that work sentence by sentence inside the kept passages: the instruction guard, consistency and brevity.
-
-Instruction guard: retrieved text is data, never instructions.
-
-First layer, by construction: the generation prompt quotes every passage inside its own delimited block, neutralises
-delimiter look-alikes in the passage text (pipeline/answer/generate.py), and tells the model that passages are data; the
-preference policy comes from the configuration or the caller, never from passage text.
-
-This filter is the second layer, and deletes only what was measured safe to delete: role markers (fake tags, "##
-SYSTEM" headers, chat-template tokens, [INST], code fences) with the text a commanding marker opens, and sentences
-matching patterns with zero false positives on the supporting sentences of the shared HotpotQA and KILT sets
-(tests/unit/test_untrusted_text.py, benchmarks/injection_guard.py): "ignore the previous instructions" in a few
-languages and notes addressed to the model. Matching runs on a folded copy of the sentence (NFKC, zero-width and bidi
-characters dropped, Cyrillic and Greek look-alikes mapped to Latin), and a keyword spelled out letter by letter
-("i g n o r e") is flagged. Ordinary prose ("an assistant to the chemist", "Transport mode:", "answer with") is never
-touched: an earlier, broader pattern list deleted real evidence (issue 19). Figures: docs/RESULTS.md.
-
-Factuality / consistency: cross-check evidence sentences against each other and against facts the user stated,
-and mark contradictions.
-
-Cheap, no LLM: two statements contradict when they are about the same thing (embedding similarity above a threshold)
-but each names a value the other does not (numbers, years, capitalised names). Passage-vs-passage contradictions are
-marked on the Documents (`metadata["contradictions"]`) and reported; sentences that contradict a user-stated fact are
-removed (the user's knowledge outranks retrieved text). KG facts arrive as passages (the KG-walk tools), so they are
-cross-checked like any other passage.
-
-Brevity: keep the sentences that matter, within a token budget (counted with the embedder's tokenizer).
-
-Sentences are ranked by similarity to the question; the best are kept until the budget is spent, then restored to
-their original order within each passage. A passage's first sentence (usually naming its subject) gets a small bonus.
-"""
+"""Filters that work sentence by sentence inside the kept passages: the instruction guard (retrieved text is
+data, never instructions), consistency (contradictions between passages and with the user's facts) and brevity (the
+sentences that matter, within a token budget). Each class says how."""
 
 from __future__ import annotations
 
@@ -139,6 +111,21 @@ def may_instruct(text: str) -> bool:
 
 
 class InstructionGuardFilter:
+    """Instruction guard: retrieved text is data, never instructions.
+
+    First layer, by construction: the generation prompt quotes every passage inside its own delimited block, neutralises
+    delimiter look-alikes in the passage text (pipeline/answer/generate.py), and tells the model that passages are data;
+    the preference policy comes from the configuration or the caller, never from passage text.
+
+    This filter is the second layer, and deletes only what was measured safe to delete: role markers (fake tags, "##
+    SYSTEM" headers, chat-template tokens, [INST], code fences) with the text a commanding marker opens, and sentences
+    matching patterns with zero false positives on the supporting sentences of the shared HotpotQA and KILT sets
+    (tests/unit/test_untrusted_text.py, benchmarks/injection_guard.py): "ignore the previous instructions" in a few
+    languages and notes addressed to the model. Matching runs on a folded copy of the sentence (NFKC, zero-width and
+    bidi characters dropped, Cyrillic and Greek look-alikes mapped to Latin), and a keyword spelled out letter by letter
+    ("i g n o r e") is flagged. Ordinary prose ("an assistant to the chemist", "Transport mode:", "answer with") is
+    never touched: an earlier, broader pattern list deleted real evidence (issue 19). Figures: docs/RESULTS.md."""
+
     name = "instruction_guard"
 
     def apply(self, question: str, documents: list[Document]) -> FilterResult:
@@ -184,6 +171,15 @@ def conflicting_values(a: str, b: str) -> tuple[set[str], set[str]] | None:
 
 
 class ConsistencyFilter:
+    """Factuality / consistency: cross-check evidence sentences against each other and against facts the user stated,
+    and mark contradictions.
+
+    Cheap, no LLM: two statements contradict when they are about the same thing (embedding similarity above a threshold)
+    but each names a value the other does not (numbers, years, capitalised names). Passage-vs-passage contradictions are
+    marked on the Documents (`metadata["contradictions"]`) and reported; sentences that contradict a user-stated fact
+    are removed (the user's knowledge outranks retrieved text). KG facts arrive as passages (the KG-walk tools), so they
+    are cross-checked like any other passage."""
+
     name = "consistency"
 
     def __init__(self, embedder: Embedder, *, user_facts: list[str] | None = None,
@@ -241,6 +237,12 @@ class ConsistencyFilter:
 
 
 class BrevityFilter:
+    """Brevity: keep the sentences that matter, within a token budget (counted with the embedder's tokenizer).
+
+    Sentences are ranked by similarity to the question; the best are kept until the budget is spent, then restored to
+    their original order within each passage. A passage's first sentence (usually naming its subject) gets a small
+    bonus."""
+
     name = "brevity"
 
     def __init__(self, embedder: Embedder, *, token_budget: int = FILTER_DEFAULTS.brevity_tokens,
