@@ -21,7 +21,6 @@ import argparse
 import itertools
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,7 +76,8 @@ def step_seconds(embedder, corpus: Path, config: KGSolverConfig) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=None, help="a JSONL corpus (default: the KILT mini corpus)")
+    parser.add_argument("--corpus", default=KILT_CORPUS, help="a JSONL corpus: a path under the shared datasets "
+                        "folder (default: the KILT mini corpus), or an absolute path")
     parser.add_argument("--limit", type=int, default=None, help="its first N passages (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     args = parser.parse_args()
@@ -86,7 +86,7 @@ def main() -> None:
     embedder.encode(["warm up the model"] * 8)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "passages.jsonl"
-        passages = write_passages(args.corpus or dataset_path(KILT_CORPUS), args.limit, corpus)
+        passages = write_passages(dataset_path(args.corpus), args.limit, corpus)
         steps = step_seconds(embedder, corpus, config)
         ingest_rate_, _ = ingest_rate(embedder, corpus, config, Path(tmp) / "kb")
     raw = float(steps["raw encode"])
@@ -103,7 +103,7 @@ def main() -> None:
           f"(target >= 0.5); the rest (BM25, stores, loads, commit): {ingest_s - floor:.1f} s")
     if args.out:
         args.out.write_text(json.dumps({"passages": passages, **steps, "floor": floor, "ingest": ingest_s,
-                                        "argv": sys.argv[1:]}, indent=1))
+                                        "corpus": args.corpus, "limit": args.limit}, indent=1))
 
 
 if __name__ == "__main__":

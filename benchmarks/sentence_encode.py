@@ -75,14 +75,15 @@ def ways(embedder, config: KGSolverConfig) -> dict[str, Callable[[list[str]], np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=None, help="a JSONL corpus (default: the KILT mini corpus)")
+    parser.add_argument("--corpus", default=KILT_CORPUS, help="a JSONL corpus: a path under the shared datasets "
+                        "folder (default: the KILT mini corpus), or an absolute path")
     parser.add_argument("--limit", type=int, default=400, help="its first N passages")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     config = KGSolverConfig()
     embedder = load_embedder()
     embedder.encode(["warm up the model"] * 8)
-    texts = sentences_of(args.corpus or dataset_path(KILT_CORPUS), args.limit, embedder, config)
+    texts = sentences_of(dataset_path(args.corpus), args.limit, embedder, config)
     started = time.perf_counter()
     default = embed_with_progress(embedder, texts, show=False)
     base_s = time.perf_counter() - started
