@@ -72,7 +72,6 @@ class ResponseCache:
             self._db.commit()
 
 
-
 class Usage(BaseModel):
     llm_calls: int = 0
     prompt_tokens: int = 0
