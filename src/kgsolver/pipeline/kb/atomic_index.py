@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
+
 if TYPE_CHECKING:
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-
-ATOMIC_COMPONENT = "atomic"
 
 
 @dataclass

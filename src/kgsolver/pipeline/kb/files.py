@@ -23,6 +23,9 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # Format 1's whole-KB components: a format-2 manifest has segments instead (`kgsolver kb upgrade` converts).
 CORE_COMPONENTS = ("chunks", "dense", "bm25")
+# The atomic-question index (pipeline/kb/atomic_index.py), written by `kgsolver kb atomize`: named here so that a
+# question on a knowledge base without one need not import its module to find that out.
+ATOMIC_COMPONENT = "atomic"
 # Only names this module writes are ever collected; anything else a user keeps in the folder is left alone.
 _GENERATION_FILE = re.compile(r"^(\w+-\d{6}-[0-9a-f]{8}(\.\w+)*|\.(manifest|lease-\d{6})\.json\.[0-9a-f]{8}\.tmp)$")
 _LEASE_FILE = re.compile(r"^\.lease-(\d{6})\.json$")

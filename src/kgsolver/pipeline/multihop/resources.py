@@ -20,7 +20,7 @@ from kgsolver.graphs import GraphSettings
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.view import GraphView
 from kgsolver.pipeline.config import AgentSettings
-from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic
+from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.graph_read import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import chunk_documents
@@ -28,6 +28,7 @@ from kgsolver.pipeline.retrieval import chunk_documents
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer.context import QuestionContext
     from kgsolver.pipeline.config import KGSolverConfig
+    from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 _CACHE: dict[tuple[str, int, str], AgentResources] = {}
@@ -87,6 +88,10 @@ class AgentResources:
 
     @cached_property
     def atomic(self) -> AtomicIndex | None:
+        if self.kb.component_path(ATOMIC_COMPONENT) is None:  # never atomized: its module is not needed
+            return None
+        from kgsolver.pipeline.kb.atomic_index import read_atomic
+
         return read_atomic(self.kb)  # the questions of live chunks only
 
     def first_chunk(self, doc_id: str) -> int | None:
