@@ -27,7 +27,8 @@ from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.admin import delete_documents
-from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex, stored_atomic
+from kgsolver.pipeline.kb.atomic_index import AtomicIndex, stored_atomic
+from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.connectors.text import normal
 from kgsolver.evals.conflicts import CONDITIONS, DATA_FILE, ConflictSample, evaluate, load_samples
 from kgsolver.evals.conflicts_table import format_table
@@ -103,7 +103,7 @@ def test_counterfactual_renames_the_page_about_the_answer():
 
 def test_a_reply_that_breaks_its_json_is_a_miss_not_a_crash():
     """The 1.5B model once cut its plain-RAG reply off mid-JSON; the suite scores that as no answer and goes on."""
-    from kgsolver.connectors.errors import StructuredOutputError
+    from kgsolver.connectors import StructuredOutputError
     from kgsolver.evals.conflicts import run_closed_book, run_plain_rag
     from kgsolver.pipeline.config import KGSolverConfig
 

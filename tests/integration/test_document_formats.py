@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.connectors.corpus_documents import ReadReport
 from kgsolver.connectors.document_reader import read_document
-from kgsolver.connectors.errors import CorpusFormatError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "documents"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.evals.datasets import HOTPOTQA_200
 from kgsolver.evals.runner import SUITE_MARKER, RunSpec, build_suite_kb, default_kb, run_eval
 from kgsolver.evals.suites import get_suite

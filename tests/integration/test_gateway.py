@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from kgsolver.connectors.errors import BudgetExceeded
+from kgsolver.connectors import BudgetExceeded
 from kgsolver.connectors.llms.gateway import Budget, parse_json_reply
 
 pytestmark = pytest.mark.llm

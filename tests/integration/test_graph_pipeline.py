@@ -9,7 +9,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from kgsolver.connectors.errors import CorpusFormatError
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.connectors.graph_stores.base import Entity, normalize_name
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.extract_spacy import SpacyExtractor, load_spacy

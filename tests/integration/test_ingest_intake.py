@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from kgsolver.connectors.errors import CorpusFormatError
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.serve.api import create_app

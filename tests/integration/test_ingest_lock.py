@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 

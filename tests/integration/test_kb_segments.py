@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import ChunkStore
-from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.evals.datasets import read_jsonl
 from kgsolver.pipeline.kb.compact import compact_kb
 from kgsolver.pipeline.kb.ingest import ingest

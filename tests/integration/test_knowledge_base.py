@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.pipeline.kb import knowledge_base as kb_module
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.connectors.llms import llama_build
 from kgsolver.connectors.llms.llama_build import BASE, REQUIRED_FLAGS, LlamaBuild, candidates, cpu_flags, probe
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from kgsolver.connectors.errors import MissingModelError, ModelIntegrityError
+from kgsolver.connectors import MissingModelError, ModelIntegrityError
 from kgsolver.connectors.llms.gguf_files import resolve_gguf, source_files
 from kgsolver.connectors.llms.registry import MODELS
 

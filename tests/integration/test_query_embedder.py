@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgsolver.connectors import KnowledgeBaseError, ModelIntegrityError
 from kgsolver.connectors.embedder_gguf_convert import cached_gguf
 from kgsolver.connectors.embedders import DEFAULT_EMBEDDER_NAME, load_query_embedder, packaged_model_dir
-from kgsolver.connectors.errors import KnowledgeBaseError, ModelIntegrityError
 from kgsolver.pipeline.solver import Solver
 
 

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.ray]
 EVAL_PATH = """
 import sys
 from pathlib import Path
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.evals.ray_eval import ray_rows
 from kgsolver.evals.suites import WorkItem
 from kgsolver.pipeline.config import KGSolverConfig

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import medquad_kilt_corpus
 from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.serve.api_models import AskRequest
 from kgsolver.pipeline.serve.cli import app, use_engine

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.pipeline.kb.admin import UnknownDocumentError, requested_ids
 
 

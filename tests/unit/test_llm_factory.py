@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kgsolver.connectors.errors import MissingModelError
+from kgsolver.connectors import MissingModelError
 from kgsolver.connectors.llms import factory, llama_build
 
 

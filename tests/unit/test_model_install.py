@@ -3,10 +3,9 @@ and a failed install that assembles nothing."""
 
 import pytest
 
-from kgsolver.connectors.errors import MissingModelError
+from kgsolver.connectors import MissingModelError, UnknownName
 from kgsolver.connectors.llms.install import install_model, install_plan, missing_pins
 from kgsolver.connectors.llms.registry import MODELS, registered_model
-from kgsolver.connectors.registry import UnknownName
 
 QWEN15 = MODELS["qwen2.5-coder-1.5b-instruct"]
 SMOL = MODELS["smollm2-135m-instruct"]

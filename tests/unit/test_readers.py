@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.connectors.corpus_readers import ReadReport, read_corpus
-from kgsolver.connectors.errors import CorpusFormatError
 
 
 def test_reads_demo_jsonl_with_metadata(demo_corpus):

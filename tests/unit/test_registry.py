@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from kgsolver.connectors.errors import KGSolverError
-from kgsolver.connectors.registry import Registry, UnknownName, lazy
+from kgsolver.connectors import KGSolverError, Registry, UnknownName, lazy
 
 
 def test_registry_builds_by_name_with_arguments_and_lists_names():

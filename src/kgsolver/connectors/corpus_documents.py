@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgsolver.connectors.errors import CorpusFormatError
+from kgsolver.connectors import CorpusFormatError
 
 log = logging.getLogger(__name__)
 FALLBACK_ENCODING = "cp1252"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument
 from kgsolver.connectors.document_reader import DOCUMENT_SUFFIXES, TEXT_SUFFIXES, read_document, read_text_file
-from kgsolver.connectors.errors import CorpusFormatError
 from kgsolver.connectors.jsonl_reader import JSONL_FORMATS, read_jsonl
 
 __all__ = ["CORPUS_FORMATS", "ReadReport", "SourceDocument", "read_corpus"]

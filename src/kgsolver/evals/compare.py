@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 
 
 def load_run(run_dir: Path) -> dict[str, Any]:

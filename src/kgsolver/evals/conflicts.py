@@ -28,8 +28,8 @@ from typing import Any
 from langchain_core.documents import Document
 from pydantic import BaseModel
 
+from kgsolver.connectors import KGSolverError, StructuredOutputError, malformed_json
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.errors import KGSolverError, StructuredOutputError, malformed_json
 from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.text import normal, split_sentences, title_name

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kgsolver.connectors.errors import KGSolverError, malformed_json
+from kgsolver.connectors import KGSolverError, malformed_json
 
 DATASETS_ENV = "KGSOLVER_DATASETS"
 KILT_QUESTIONS = "kilt/hotpotqa-dev-kilt.mini.jsonl"

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from kgsolver.connectors import KGSolverError
 from kgsolver.connectors.embedders import TokenizingEmbedder
-from kgsolver.connectors.errors import KGSolverError
 from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.run_config import EvalConfig, build_config, fingerprint_changes, sha256_file

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
+from kgsolver.connectors import Registry, lazy_exports
 from kgsolver.connectors.graph_stores.base import GRAPH_STORES
-from kgsolver.connectors.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:
     from kgsolver.connectors.graph_stores.base import GraphBatch

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kgsolver.connectors.errors import MissingModelError
+from kgsolver.connectors import MissingModelError
 from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 
 if TYPE_CHECKING:  # spaCy loads its model registry on import; only the types are needed here

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from kgsolver.connectors.errors import CorpusFormatError
+from kgsolver.connectors import CorpusFormatError
 from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, GraphStore, Relation
 
 REQUIRED = ("head_id", "head_name", "relation", "tail_id", "tail_name")

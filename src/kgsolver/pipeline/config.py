@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Literal, cast
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kgsolver.connectors import Registry
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.connectors.llms import Budget
-from kgsolver.connectors.registry import Registry
 from kgsolver.graphs import GraphSettings
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 
 
 class GraphServerError(KGSolverError):

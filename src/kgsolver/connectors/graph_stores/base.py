@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors import Registry
 
 # The KG model.
 

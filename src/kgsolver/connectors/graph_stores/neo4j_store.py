@@ -18,7 +18,7 @@ from typing import Any
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Record
 from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Relation, Subgraph, edge_order, walk_neighbourhood
 
 log = logging.getLogger(__name__)

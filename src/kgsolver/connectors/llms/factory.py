@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
-from kgsolver.connectors.errors import KGSolverError, MissingModelError
+from kgsolver.connectors import KGSolverError, MissingModelError, Registry, UnknownName
 from kgsolver.connectors.llms.gguf_files import resolve_gguf
 from kgsolver.connectors.llms.registry import MODELS
-from kgsolver.connectors.registry import Registry, UnknownName
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.llama_grammar import GrammarCheck

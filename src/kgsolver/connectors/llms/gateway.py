@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
-from kgsolver.connectors.errors import BudgetExceeded, KGSolverError, StructuredOutputError
+from kgsolver.connectors import BudgetExceeded, KGSolverError, StructuredOutputError
 from kgsolver.connectors.llms import Budget
 
 if TYPE_CHECKING:

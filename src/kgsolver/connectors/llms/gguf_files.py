@@ -15,7 +15,7 @@ from typing import BinaryIO, NamedTuple
 
 from tqdm import tqdm
 
-from kgsolver.connectors.errors import MissingModelError, ModelIntegrityError
+from kgsolver.connectors import MissingModelError, ModelIntegrityError
 from kgsolver.connectors.llms.registry import GGUFModel
 
 _CHUNK = 8 << 20

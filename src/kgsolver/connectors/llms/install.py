@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgsolver.connectors.errors import MissingModelError
+from kgsolver.connectors import MissingModelError
 from kgsolver.connectors.llms.gguf_files import prepare_gguf
 from kgsolver.connectors.llms.registry import GGUFModel
 

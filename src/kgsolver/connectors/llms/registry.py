@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors import Registry
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Evaluation suites, one per module behind the `Suite` protocol, registered in `SUITES` (connectors/registry.py)."""
+"""Evaluation suites, one per module behind the `Suite` protocol, registered in `SUITES` (connectors/__init__.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kgsolver.connectors.registry import Registry, lazy
+from kgsolver.connectors import Registry, lazy
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.solver import Solver

@@ -15,7 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, create_model
 
-from kgsolver.connectors.errors import BudgetExceeded, StructuredOutputError
+from kgsolver.connectors import BudgetExceeded, StructuredOutputError
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.evals.run_config import ChoiceSettings, EvalConfig
 from kgsolver.evals.suites.choice_bias import (

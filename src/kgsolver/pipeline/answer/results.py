@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.errors import LLMStepFailed
+from kgsolver.connectors import LLMStepFailed
 from kgsolver.connectors.llms.gateway import LLMSession, Usage
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.atomic_index import stored_atomic
 from kgsolver.pipeline.kb.files import write_lock

@@ -21,15 +21,15 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
-from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError
+from kgsolver.connectors import KGSolverError, KnowledgeBaseError
 from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb import atomize_prompt as prompt
-from kgsolver.pipeline.kb.atomic_index import ATOMIC_COMPONENT, AtomicIndex
+from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.kb.chunking import title_text_sha1
-from kgsolver.pipeline.kb.files import write_lock
+from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT, write_lock
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kgsolver.connectors.errors import KnowledgeBaseError
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import GraphStore, ServerStore, open_server_store
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 

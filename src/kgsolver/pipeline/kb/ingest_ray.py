@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.corpus_readers import SourceDocument
 from kgsolver.connectors.embedders import TokenizingEmbedder
-from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.config import KGSolverConfig, RaySettings, check_reachable

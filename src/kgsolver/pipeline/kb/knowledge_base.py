@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules import from here)
     CORE_COMPONENTS,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
-from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.kb.ids import pick_for_compaction
 from kgsolver.pipeline.kb.segment import SENTENCES_DIR, Segment, fsync_tree, write_segment

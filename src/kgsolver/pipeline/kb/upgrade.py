@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
+from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
-from kgsolver.connectors.errors import KnowledgeBaseError
 from kgsolver.connectors.vector_index import FaissIndex
 from kgsolver.pipeline.kb.files import (
     CORE_COMPONENTS,

@@ -4,7 +4,7 @@ Multi-hop: pike, ksl, agent (their tools live in pipeline/multihop/)."""
 
 from __future__ import annotations
 
-from kgsolver.connectors.registry import Registry, lazy
+from kgsolver.connectors import Registry, lazy
 from kgsolver.pipeline.answer.context import AnswerMode
 
 # A mode's module is imported when it is first built: naming the modes loads none of them.

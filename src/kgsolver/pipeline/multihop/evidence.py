@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from langchain_core.documents import Document
 
-from kgsolver.connectors.errors import BudgetExceeded
+from kgsolver.connectors import BudgetExceeded
 from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer.context import Gathered
 from kgsolver.pipeline.answer.results import Tracer

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors import Registry
 
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder

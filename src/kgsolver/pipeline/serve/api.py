@@ -33,7 +33,7 @@ from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.pipeline.answer.results import AskResult
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from kgsolver.connectors.errors import KGSolverError, KnowledgeBaseError, MissingModelError
+from kgsolver.connectors import KGSolverError, KnowledgeBaseError, MissingModelError
 from kgsolver.pipeline.serve.api_models import MAX_BODY_BYTES
 
 if TYPE_CHECKING:

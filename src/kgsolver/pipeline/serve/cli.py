@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 from typer.models import CommandInfo
 
-from kgsolver.connectors.errors import KGSolverError
+from kgsolver.connectors import KGSolverError
 from kgsolver.pipeline.config import POLICY_NAMES, KGSolverConfig
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors.registry import lazy_exports
+from kgsolver.connectors import lazy_exports
 
 
 class Removed(BaseModel):

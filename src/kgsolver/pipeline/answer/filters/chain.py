@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
-from kgsolver.connectors.registry import Registry
+from kgsolver.connectors import Registry
 from kgsolver.pipeline.answer.filters import FilterReport, KnowledgeFilter
 from kgsolver.pipeline.config import FilterSettings
 

@@ -21,9 +21,9 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
+from kgsolver.connectors import Registry, lazy, lazy_exports
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.connectors.registry import Registry, lazy, lazy_exports
 from kgsolver.connectors.text import content_words, normal
 from kgsolver.pipeline.answer.answer_form import (
     AnswerForm,
