@@ -13,8 +13,8 @@ import uuid
 
 from neo4j import GraphDatabase
 
+from kgsolver.connectors.graph_stores import GraphBatch
 from kgsolver.connectors.graph_stores.arcadedb_server import ArcadeDBServer
-from kgsolver.connectors.graph_stores.base import GraphBatch
 from kgsolver.connectors.graph_stores.neo4j_store import BATCH, Neo4jStore
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import datasets_dir

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgsolver.connectors.graph_stores.base import normalize_name
+from kgsolver.connectors.graph_stores import normalize_name
 from kgsolver.graphs.extract_llm import LLMExtractor
 
 PASSAGES = [

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kgsolver.connectors import CorpusFormatError
-from kgsolver.connectors.graph_stores.base import Entity, normalize_name
+from kgsolver.connectors.graph_stores import Entity, normalize_name
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.extract_spacy import SpacyExtractor, load_spacy
 from kgsolver.graphs.import_triples import GraphImportError, import_kg
@@ -77,7 +77,7 @@ def test_resolution_merges_hpo_synonyms_and_keeps_unrelated_apart(hpo, embedder)
     store, _ = hpo
     resolver = EntityResolver(embedder)
     resolver.learn(store.iter_entities())
-    from kgsolver.connectors.graph_stores.base import GraphBatch, Mention
+    from kgsolver.connectors.graph_stores import GraphBatch, Mention
     names = ["Epileptic seizure", "seizures", "Type 1 diabetes", "Type 2 diabetes", "Ataxia", "Abnormality of the eye",
              "Paul Simon", "Paul Simonon", "New York", "New York City", "Hearing loss", "hearing impairment"]
     batch = GraphBatch([Entity("t:" + normalize_name(n), n, "CONCEPT") for n in names],

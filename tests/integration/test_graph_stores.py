@@ -14,7 +14,7 @@ import uuid
 import pytest
 from neo4j import GraphDatabase
 
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Mention, Relation
 from kgsolver.connectors.graph_stores.neo4j_store import GraphStoreError, Neo4jStore, checked_identifier
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 

@@ -366,7 +366,7 @@ def test_a_delete_in_one_bolt_namespace_leaves_another_namespaces_relations(bolt
     knowledge base's relations (before the label scope it deleted every provenance-less text relation there)."""
     from neo4j import GraphDatabase
 
-    from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation
+    from kgsolver.connectors.graph_stores import Entity, GraphBatch, Mention, Relation
     from kgsolver.connectors.graph_stores.neo4j_store import Neo4jStore
 
     driver = GraphDatabase.driver(bolt_server["uri"], auth=(bolt_server["user"], bolt_server["password"]))

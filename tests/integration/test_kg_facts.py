@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from kgsolver.connectors.graph_stores.base import Entity, Relation, Subgraph
+from kgsolver.connectors.graph_stores import Entity, Relation, Subgraph
 from kgsolver.graphs.kg_facts import fact_sentence
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.graph_build import import_into_kb

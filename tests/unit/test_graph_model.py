@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation, normalize_name
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Mention, Relation, normalize_name
 from kgsolver.connectors.graph_stores.journal import GraphJournal, JournaledStore
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.graphs.resolution import EntityResolver

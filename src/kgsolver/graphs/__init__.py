@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, Field, field_validator
 
 from kgsolver.connectors import Registry, lazy_exports
-from kgsolver.connectors.graph_stores.base import GRAPH_STORES
+from kgsolver.connectors.graph_stores import GRAPH_STORES
 
 if TYPE_CHECKING:
-    from kgsolver.connectors.graph_stores.base import GraphBatch
+    from kgsolver.connectors.graph_stores import GraphBatch
 
 # (`kg_facts`, the function, is imported from its module: a package attribute of that name is the submodule.)
 __getattr__ = lazy_exports(__name__, {"GraphView": "view"})

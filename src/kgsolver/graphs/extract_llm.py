@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, create_model
 
 from kgsolver.connectors import BudgetExceeded, StructuredOutputError
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.graphs import extract_llm_prompt as prompt
 

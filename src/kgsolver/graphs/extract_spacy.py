@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kgsolver.connectors import MissingModelError
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Mention, Relation, normalize_name, text_entity_id
 
 if TYPE_CHECKING:  # spaCy loads its model registry on import; only the types are needed here
     from spacy.language import Language

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kgsolver.connectors import CorpusFormatError
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, GraphStore, Relation
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, GraphStore, Relation
 
 REQUIRED = ("head_id", "head_name", "relation", "tail_id", "tail_name")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kgsolver.connectors.graph_stores.base import Relation, Subgraph
+from kgsolver.connectors.graph_stores import Relation, Subgraph
 from kgsolver.graphs.verbalize import provenance
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.graph_stores.base import Entity, normalize_name
+from kgsolver.connectors.graph_stores import Entity, normalize_name
 from kgsolver.connectors.text import english_stop_words
 
 _WORD = re.compile(r"[\w'’\-]+", re.UNICODE)

@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, normalize_name
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, normalize_name
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\d+")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kgsolver.connectors.graph_stores.base import Relation, Subgraph
+from kgsolver.connectors.graph_stores import Relation, Subgraph
 
 
 def provenance(rel: Relation) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.graph_stores.base import GraphReader, GraphStore, Subgraph
+from kgsolver.connectors.graph_stores import GraphReader, GraphStore, Subgraph
 
 if TYPE_CHECKING:  # linking pulls in spaCy, PageRank networkx: imported when first used, not with the module
     import networkx as nx

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kgsolver.connectors.graph_stores.base import Entity, FileStore, GraphBatch, GraphStore, Mention, Relation, Subgraph
+from kgsolver.connectors.graph_stores import Entity, FileStore, GraphBatch, GraphStore, Mention, Relation, Subgraph
 
 
 def _batch_record(batch: GraphBatch) -> dict[str, Any]:

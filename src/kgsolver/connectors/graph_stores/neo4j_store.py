@@ -19,7 +19,7 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction, Record
 from neo4j.exceptions import ConstraintError, ServiceUnavailable, SessionExpired, TransientError
 
 from kgsolver.connectors import KGSolverError
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Relation, Subgraph, edge_order, walk_neighbourhood
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Relation, Subgraph, edge_order, walk_neighbourhood
 
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")

@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Relation, Subgraph, edge_order, walk_neighbourhood
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Relation, Subgraph, edge_order, walk_neighbourhood
 
 
 def _merge_entity(old: Entity | None, new: Entity) -> Entity:

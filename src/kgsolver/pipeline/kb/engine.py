@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from kgsolver.connectors.chunk_store import Chunk
-from kgsolver.connectors.graph_stores.base import GraphBatch
+from kgsolver.connectors.graph_stores import GraphBatch
 
 if TYPE_CHECKING:
     from kgsolver.connectors.corpus_readers import SourceDocument

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgsolver.connectors.graph_stores.base import GraphBatch, open_server_store
+from kgsolver.connectors.graph_stores import GraphBatch, open_server_store
 from kgsolver.connectors.graph_stores.journal import JournaledStore
 from kgsolver.graphs import EXTRACTORS, GraphExtractor, GraphSettings
 from kgsolver.graphs.resolution import EntityResolver, Merge

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kgsolver.connectors import KnowledgeBaseError
-from kgsolver.connectors.graph_stores.base import GraphStore, ServerStore, open_server_store
+from kgsolver.connectors.graph_stores import GraphStore, ServerStore, open_server_store
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 
 if TYPE_CHECKING:

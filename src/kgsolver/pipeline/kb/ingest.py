@@ -21,7 +21,7 @@ from kgsolver.connectors import CorpusFormatError, KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_corpus
 from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
-from kgsolver.connectors.graph_stores.base import GraphBatch
+from kgsolver.connectors.graph_stores import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.chunking import TokenChunker, title_text_sha1
 from kgsolver.pipeline.kb.engine import Engine, Processed

@@ -31,7 +31,7 @@ from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.corpus_readers import SourceDocument
 from kgsolver.connectors.embedders import TokenizingEmbedder
-from kgsolver.connectors.graph_stores.base import Entity, GraphBatch, Mention, Relation
+from kgsolver.connectors.graph_stores import Entity, GraphBatch, Mention, Relation
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.pipeline.config import KGSolverConfig, RaySettings, check_reachable
 from kgsolver.pipeline.kb.engine import Processed

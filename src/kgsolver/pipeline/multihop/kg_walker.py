@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from kgsolver.connectors.graph_stores.base import Relation
+from kgsolver.connectors.graph_stores import Relation
 from kgsolver.pipeline.answer.context import linked
 from kgsolver.pipeline.answer.results import llm_step
 from kgsolver.pipeline.multihop import kg_walker_prompt as prompt

@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
-from kgsolver.connectors.graph_stores.base import Entity, GraphReader
+from kgsolver.connectors.graph_stores import Entity, GraphReader
 from kgsolver.graphs import GraphSettings
 from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.view import GraphView

@@ -11,7 +11,7 @@ from rich.console import Console
 from kgsolver.connectors import KnowledgeBaseError
 
 if TYPE_CHECKING:
-    from kgsolver.connectors.graph_stores.base import GraphStore
+    from kgsolver.connectors.graph_stores import GraphStore
 
 graph_app = typer.Typer(help="The knowledge graph of a knowledge base.", no_args_is_help=True)
 out, console = Console(), Console(stderr=True)
