@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.answer.context import BudgetSplit, QuestionAnalysis, QuestionContext, QuestionInputs
+from kgsolver.pipeline.answer import BudgetSplit, QuestionAnalysis, QuestionContext, QuestionInputs
 from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, agent_limits, spare_calls
@@ -136,7 +136,7 @@ def test_modes_without_llm_calls_still_return_traced_evidence(mode, hotpot_kb, e
 
 
 def test_quoted_phrase_search_keeps_only_passages_containing_the_phrase(resources):
-    from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.answer import Tracer
     from kgsolver.pipeline.multihop.tools import quoted_passages
 
     question = bridge_records()[0]["question"]  # '... released a song called "Counterparts" and ...'

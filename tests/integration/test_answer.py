@@ -4,8 +4,8 @@
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
+from kgsolver.pipeline.answer import QuestionInputs
 from kgsolver.pipeline.answer import step as answer_step
-from kgsolver.pipeline.answer.context import QuestionInputs
 from kgsolver.pipeline.answer.preference import ParametricAnswer, PreferenceInputs, adaptive, get_policy
 from kgsolver.pipeline.config import PreferenceSettings
 from kgsolver.pipeline.solver import Solver

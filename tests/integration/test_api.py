@@ -13,8 +13,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from kgsolver.connectors.llms.gateway import LLMGateway
+from kgsolver.pipeline.answer import AskResult
 from kgsolver.pipeline.answer.answer_form import detect_form, shape_answer
-from kgsolver.pipeline.answer.results import AskResult
 from kgsolver.pipeline.serve.api import SOLVER_FEATURES, create_app
 from kgsolver.pipeline.serve.api_models import MAX_BODY_BYTES, MAX_DOCUMENTS_PER_REQUEST
 from tests.helpers import free_port, wait_until_up

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
+from kgsolver.pipeline.answer import Tracer
 from kgsolver.pipeline.answer.filters import (
     BrevityFilter,
     ConsistencyFilter,
@@ -13,7 +14,6 @@ from kgsolver.pipeline.answer.filters import (
     RelevanceFilter,
     build_filter_chain,
 )
-from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.config import FilterSettings
 
 Q = "In which city was the physicist Marie Curie born?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgsolver.connectors.llms.gateway import Budget
-from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.answer import Tracer
 from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop.kg_walker import KGWalker

@@ -43,7 +43,7 @@ class ModelIntegrityError(KGSolverError):
 
 class LLMStepFailed(KGSolverError):
     """One LLM step gave no usable reply (the budget ran out, or the reply did not parse); its caller falls back
-    (pipeline/answer/results.py::llm_step records the failure on the trace)."""
+    (pipeline/answer/__init__.py::llm_step records the failure on the trace)."""
 
 
 class BudgetExceeded(LLMStepFailed):

@@ -15,8 +15,7 @@ from pathlib import Path
 from kgsolver.connectors.embedders import Embedder, load_query_embedder
 from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
-from kgsolver.pipeline.answer.context import AnswerMode, Gathered, QuestionInputs
-from kgsolver.pipeline.answer.results import AskResult, StepListener
+from kgsolver.pipeline.answer import AnswerMode, AskResult, Gathered, QuestionInputs, StepListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.files import manifest_stamp
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

@@ -29,8 +29,8 @@ from kgsolver.evals.suites.choice_bias import (
     rotations,
     unrotated,
 )
+from kgsolver.pipeline.answer import AskResult, Tracer
 from kgsolver.pipeline.answer.generate import format_passages
-from kgsolver.pipeline.answer.results import AskResult, Tracer
 from kgsolver.pipeline.answer.step import answer_passages
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver

@@ -21,19 +21,22 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
-from kgsolver.pipeline.answer.context import (
+from kgsolver.pipeline.answer import (
     AnswerMode,
+    AskResult,
     BudgetSplit,
+    Citation,
+    Evidence,
     Gathered,
     QuestionAnalysis,
     QuestionContext,
     QuestionInputs,
+    Tracer,
 )
 from kgsolver.pipeline.answer.filters import doc_ref
 from kgsolver.pipeline.answer.filters.chain import build_filter_chain
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, hop_order, names_title, user_fact_documents
 from kgsolver.pipeline.answer.preference import PolicyOutcome, PreferenceInputs, PreferencePolicy, get_policy
-from kgsolver.pipeline.answer.results import AskResult, Citation, Evidence, Tracer
 from kgsolver.pipeline.config import FilterSettings
 
 if TYPE_CHECKING:

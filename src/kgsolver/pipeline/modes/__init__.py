@@ -5,7 +5,7 @@ Multi-hop: pike, ksl, agent (their tools live in pipeline/multihop/)."""
 from __future__ import annotations
 
 from kgsolver.connectors import Registry, lazy
-from kgsolver.pipeline.answer.context import AnswerMode
+from kgsolver.pipeline.answer import AnswerMode
 
 # A mode's module is imported when it is first built: naming the modes loads none of them.
 MODES: Registry[AnswerMode] = Registry("mode", {

@@ -8,8 +8,7 @@ to the answer step."""
 from __future__ import annotations
 
 from kgsolver.connectors.llms import Budget
-from kgsolver.pipeline.answer.context import Gathered, QuestionContext
-from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.answer import Gathered, QuestionContext, Tracer
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
 from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence, run_tool, spare_calls

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 from kgsolver.connectors.llms import Budget
-from kgsolver.pipeline.answer.context import Gathered, QuestionContext
-from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.answer import Gathered, QuestionContext, Tracer
 from kgsolver.pipeline.config import KGSolverConfig
 
 

@@ -13,11 +13,11 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from kgsolver.pipeline.answer.results import Tracer, llm_step
+from kgsolver.pipeline.answer import Tracer, llm_step
 from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spare_calls
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.answer import QuestionContext
     from kgsolver.pipeline.retrieval import Search
 
 _Reply = TypeVar("_Reply", bound=BaseModel)

@@ -12,13 +12,12 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors import BudgetExceeded
 from kgsolver.connectors.llms import Budget
-from kgsolver.pipeline.answer.context import Gathered
-from kgsolver.pipeline.answer.results import Tracer
+from kgsolver.pipeline.answer import Gathered, Tracer
 from kgsolver.pipeline.retrieval import RankFusion
 
 if TYPE_CHECKING:
     from kgsolver.graphs.linking import EntityLinker
-    from kgsolver.pipeline.answer.context import QuestionAnalysis, QuestionContext
+    from kgsolver.pipeline.answer import QuestionAnalysis, QuestionContext
     from kgsolver.pipeline.config import AgentSettings
     from kgsolver.pipeline.retrieval import Search
 

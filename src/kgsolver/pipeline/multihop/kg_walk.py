@@ -14,8 +14,7 @@ from kgsolver.pipeline.retrieval import Search
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.answer.context import QuestionAnalysis
-    from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.answer import QuestionAnalysis, Tracer
     from kgsolver.pipeline.config import AgentSettings
     from kgsolver.pipeline.multihop.resources import AgentResources
 

@@ -14,15 +14,13 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from kgsolver.connectors.graph_stores import Relation
-from kgsolver.pipeline.answer.context import linked
-from kgsolver.pipeline.answer.results import llm_step
+from kgsolver.pipeline.answer import linked, llm_step
 from kgsolver.pipeline.multihop import kg_walker_prompt as prompt
 from kgsolver.pipeline.multihop.hop_policy import combine, embedding_scores
 
 if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.answer.context import QuestionAnalysis
-    from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.answer import QuestionAnalysis, Tracer
     from kgsolver.pipeline.config import AgentSettings
     from kgsolver.pipeline.multihop.resources import AgentResources
 

@@ -26,7 +26,7 @@ from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import chunk_documents
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.answer.context import QuestionContext
+    from kgsolver.pipeline.answer import QuestionContext
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 

@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING
 from langchain_core.documents import Document
 
 from kgsolver.graphs.view import personalized_pagerank
-from kgsolver.pipeline.answer.context import linked
+from kgsolver.pipeline.answer import Tracer, linked
 from kgsolver.pipeline.answer.filters.passages import quoted_in
-from kgsolver.pipeline.answer.results import Tracer
 from kgsolver.pipeline.multihop.evidence import HopEvidence, fused_search, run_tool, spare_calls
 from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, Search
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.answer.context import QuestionAnalysis, QuestionContext
+    from kgsolver.pipeline.answer import QuestionAnalysis, QuestionContext
 
 __all__ = ["AtomicSearchTool", "HopStart", "NeighbourhoodTool", "PageRankTool", "Search", "bm25_search", "dense_search",
            "first_hop", "kg_walk_passages", "quoted_passages", "search_tools"]

@@ -34,7 +34,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
 from kgsolver.connectors import KGSolverError
-from kgsolver.pipeline.answer.results import AskResult
+from kgsolver.pipeline.answer import AskResult
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.serve.api_guard import ApiKeyCheck, BodySizeLimit, install_error_handlers, redact_paths
@@ -56,7 +56,7 @@ from kgsolver.pipeline.solver import Solver
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import TokenizingEmbedder
     from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
-    from kgsolver.pipeline.answer.results import StepListener
+    from kgsolver.pipeline.answer import StepListener
 
 logger = logging.getLogger(__name__)
 

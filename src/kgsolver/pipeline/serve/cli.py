@@ -23,7 +23,7 @@ from kgsolver.pipeline.config import POLICY_NAMES, KGSolverConfig
 if TYPE_CHECKING:
     from typer._click import Command, Context  # typer vendors click: the types its TyperGroup's methods take
 
-    from kgsolver.pipeline.answer.results import AskResult
+    from kgsolver.pipeline.answer import AskResult
 
 
 class _LazyCommands(TyperGroup):

@@ -16,7 +16,7 @@ from kgsolver.pipeline.config import FilterSettings
 if TYPE_CHECKING:
     from kgsolver.connectors.embedders import Embedder
     from kgsolver.connectors.llms.gateway import LLMSession
-    from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.answer import Tracer
 
 
 @dataclass

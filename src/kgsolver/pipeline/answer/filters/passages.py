@@ -15,8 +15,8 @@ from rapidfuzz import fuzz
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import contains_phrase, normal, quoted_phrases, title_name
+from kgsolver.pipeline.answer import llm_step
 from kgsolver.pipeline.answer.filters import FilterReport, FilterResult, Removed, doc_ref
-from kgsolver.pipeline.answer.results import llm_step
 from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval import document_vectors
 

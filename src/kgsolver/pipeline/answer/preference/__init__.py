@@ -25,6 +25,7 @@ from kgsolver.connectors import Registry, lazy, lazy_exports
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import content_words, normal
+from kgsolver.pipeline.answer import Preference, llm_step
 from kgsolver.pipeline.answer.answer_form import (
     AnswerForm,
     AnswerFormSettings,
@@ -35,11 +36,10 @@ from kgsolver.pipeline.answer.answer_form import (
 )
 from kgsolver.pipeline.answer.compare import comparison_calls
 from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_documents
-from kgsolver.pipeline.answer.results import Preference, llm_step
 from kgsolver.pipeline.config import PreferenceSettings, policy_key
 
 if TYPE_CHECKING:
-    from kgsolver.pipeline.answer.results import Tracer
+    from kgsolver.pipeline.answer import Tracer
 
 
 # The policies, imported on first use (PEP 562): a caller that wants one policy does not load every policy.
