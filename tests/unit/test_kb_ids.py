@@ -1,9 +1,9 @@
-"""Global chunk ids over segments, tombstones and the compaction policy (pipeline/kb/ids.py)."""
+"""Global chunk ids over segments, tombstones and the compaction policy (pipeline/kb/__init__.py)."""
 
 import numpy as np
 import pytest
 
-from kgsolver.pipeline.kb.ids import SegmentIds, is_dead, merge_dead, pick_for_compaction
+from kgsolver.pipeline.kb import SegmentIds, is_dead, merge_dead, pick_for_compaction
 
 
 def test_merge_dead_is_a_sorted_union():

@@ -34,6 +34,7 @@ from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.index_spec import IndexSpec
+from kgsolver.pipeline.kb import EMPTY_IDS, as_ids, is_dead, merge_dead
 from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules import from here)
     CORE_COMPONENTS,
     FORMAT_VERSION,
@@ -50,7 +51,6 @@ from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules 
     write_json_atomic,
     write_lock,
 )
-from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead, merge_dead
 from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, write_sentences
 from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
 

@@ -19,7 +19,7 @@ import numpy as np
 from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.index_spec import IndexSpec
-from kgsolver.pipeline.kb.ids import pick_for_compaction
+from kgsolver.pipeline.kb import pick_for_compaction
 from kgsolver.pipeline.kb.segment import SENTENCES_DIR, Segment, fsync_tree, write_segment
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 from kgsolver.pipeline.kb.views import SegmentSet

@@ -30,7 +30,7 @@ from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.index_spec import IndexSpec
 from kgsolver.connectors.keyword_index import BM25Index
 from kgsolver.connectors.vector_index import FaissIndex
-from kgsolver.pipeline.kb.ids import SegmentIds, as_ids, is_dead
+from kgsolver.pipeline.kb import SegmentIds, as_ids, is_dead
 from kgsolver.pipeline.kb.sentence_index import SentenceIndex
 
 VECTORS_FILE, DENSE_FILE, BM25_DIR = "vectors.npy", "dense.faiss", "bm25"

@@ -16,7 +16,7 @@ import numpy as np
 
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.keyword_index import search_segments
-from kgsolver.pipeline.kb.ids import EMPTY_IDS, as_ids, is_dead
+from kgsolver.pipeline.kb import EMPTY_IDS, as_ids, is_dead
 from kgsolver.pipeline.kb.segment import Segment, stored_chunk
 
 _SCAN_BLOCK = 4096
