@@ -10,7 +10,7 @@ from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer import BudgetSplit, QuestionAnalysis, QuestionContext, QuestionInputs
 from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
-from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence, agent_limits, spare_calls
+from kgsolver.pipeline.multihop import EvidencePool, HopEvidence, agent_limits, spare_calls
 from kgsolver.pipeline.multihop.hop_policy import embedding_scores
 from kgsolver.pipeline.multihop.kg_walk import KGWalkTool
 from kgsolver.pipeline.multihop.kg_walker import KGWalker

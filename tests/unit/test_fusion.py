@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from kgsolver.pipeline.multihop.evidence import EvidencePool, HopEvidence
+from kgsolver.pipeline.multihop import EvidencePool, HopEvidence
 from kgsolver.pipeline.retrieval import reciprocal_rank_fusion, rrf_score
 
 

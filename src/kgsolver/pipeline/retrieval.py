@@ -111,7 +111,7 @@ def rrf_score(rank: int, rrf_k: int, weight: float = 1.0) -> float:
 class RankFusion:
     """The one rank fusion: each ranked list of chunk ids adds `rrf_score` (times its weight) to each id; ranked by
     the summed score, ties by id. Hybrid search fuses its retrievers with it, the multi-hop evidence pools
-    (pipeline/multihop/evidence.py) their tools' lists."""
+    (pipeline/multihop/__init__.py) their tools' lists."""
 
     def __init__(self, rrf_k: int) -> None:
         self.rrf_k = rrf_k

@@ -211,7 +211,7 @@ def linked(linker: EntityLinker, text: str, question: QuestionAnalysis | None, *
 class BudgetSplit:
     """The question's LLM budget, stated once by the answer step before gathering: the session's limits (the caller's,
     tightened by the mode's own: `AnswerMode.limits`) and the calls the preference policy keeps for the answer.
-    Gathering may spend the rest (`pipeline/multihop/evidence.py::spare_calls`)."""
+    Gathering may spend the rest (`pipeline/multihop/__init__.py::spare_calls`)."""
 
     limits: Budget
     answer_calls: int

@@ -2,7 +2,7 @@
 question, then neighbourhood lookup (titles and entities the first-hop passages mention) and personalized PageRank
 from the question's and first-hop passages' entities. Then, while LLM calls are to spare beyond the answer's, one
 decomposition round (sub-question proposed and knowledge selected by the LLM) and a KG walk (LLM-picked hops). First-hop
-hits and everything found from them are ranked apart and alternate in the evidence (evidence.HopEvidence), which goes
+hits and everything found from them are ranked apart and alternate in the evidence (multihop.HopEvidence), which goes
 to the answer step."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer import Gathered, QuestionContext, Tracer
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.multihop import agent_limits, ranked_evidence, run_tool, spare_calls
 from kgsolver.pipeline.multihop.decomposition import Decomposer, Rationale
-from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence, run_tool, spare_calls
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, first_hop, kg_walk_passages
 
 

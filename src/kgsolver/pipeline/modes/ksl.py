@@ -7,7 +7,7 @@ from __future__ import annotations
 from kgsolver.connectors.llms import Budget
 from kgsolver.pipeline.answer import Gathered, QuestionContext, Tracer
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.multihop.evidence import agent_limits, ranked_evidence
+from kgsolver.pipeline.multihop import agent_limits, ranked_evidence
 from kgsolver.pipeline.multihop.tools import bm25_search, dense_search, first_hop, kg_walk_passages
 
 

@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from kgsolver.pipeline.answer import Tracer, llm_step
-from kgsolver.pipeline.multihop.evidence import EvidencePool, fused_search, spare_calls
+from kgsolver.pipeline.multihop import EvidencePool, fused_search, spare_calls
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.answer import QuestionContext
