@@ -113,6 +113,6 @@ def hotpot_kb(tmp_path_factory, embedder, config) -> Path:
 @pytest.fixture(scope="session")
 def resources(hotpot_kb, embedder, config):
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-    from kgsolver.pipeline.multihop.resources import AgentResources
+    from kgsolver.pipeline.multihop import AgentResources
 
     return AgentResources(KnowledgeBase.open(hotpot_kb), embedder, config.graph, config.agent)

@@ -13,7 +13,7 @@ from kgsolver.pipeline.kb.atomize_job import PROGRESS, atomize_kb, clean_questio
 from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.multihop.tools import AtomicSearchTool, search_tools
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
-from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.multihop.tools import NeighbourhoodTool, PageRankTool, bm25_search, dense_search
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever, chunk_documents
 

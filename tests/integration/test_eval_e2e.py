@@ -147,7 +147,7 @@ def test_kg_condition_is_unavailable_without_a_graph(tmp_path, demo_corpus, conf
 
 @pytest.mark.llm
 def test_kg_condition_adds_graph_facts_to_the_passages(demo_kb, config, embedder):
-    from kgsolver.pipeline.multihop.resources import AgentResources
+    from kgsolver.pipeline.multihop import AgentResources
 
     solver = Solver(demo_kb, config, embedder=embedder)  # the demo KB has a spaCy graph
     query = BAND_QUESTION.question + "\n" + " | ".join(BAND_QUESTION.payload["options"].values())

@@ -13,7 +13,7 @@ from kgsolver.evals.datasets import read_jsonl
 from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, generation_names, write_lock
-from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.solver import Solver
 
 INITIAL_DOCS, BATCH_DOCS, COMMITS = 8, 4, 6

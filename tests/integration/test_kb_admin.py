@@ -29,7 +29,7 @@ from kgsolver.pipeline.kb.graph_build import import_into_kb
 from kgsolver.pipeline.kb.graph_read import open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
-from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.multihop.tools import AtomicSearchTool
 from kgsolver.pipeline.serve.api import create_app
 from kgsolver.pipeline.serve.cli import app

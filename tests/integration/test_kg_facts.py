@@ -16,8 +16,8 @@ MARFAN, ARACHNODACTYLY = "OMIM:154700", "HP:0001166"
 
 
 def kg_facts(kb, text, limit, **options):
-    """Facts through the query path's one graph view of the knowledge base (pipeline/multihop/resources.py)."""
-    from kgsolver.pipeline.multihop.resources import AgentResources
+    """Facts through the query path's one graph view of the knowledge base (pipeline/multihop/__init__.py)."""
+    from kgsolver.pipeline.multihop import AgentResources
 
     return AgentResources.for_kb(kb, None, KGSolverConfig()).graph.facts(text, limit, **options)
 

@@ -8,8 +8,8 @@ from kgsolver.connectors.llms.gateway import Budget
 from kgsolver.pipeline.answer import Tracer
 from kgsolver.pipeline.config import AgentSettings
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
+from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.multihop.kg_walker import KGWalker
-from kgsolver.pipeline.multihop.resources import AgentResources
 from kgsolver.pipeline.solver import Solver
 from tests.helpers import bridge_records, gold_titles
 

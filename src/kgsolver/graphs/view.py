@@ -1,7 +1,7 @@
 """One knowledge base's graph as the query path reads it: the store and an entity linker over its entities, loaded
 once, on first use (`GraphView`), and personalized PageRank over any graph (a GraphReader), seeded by linked entities
 (HippoRAG). How the store is opened (which backend, which KB component) is the caller's: graphs/ never imports the
-pipeline, so the pipeline hands in an opener (pipeline/multihop/resources.py builds one per KB generation).
+pipeline, so the pipeline hands in an opener (pipeline/multihop/__init__.py builds one per KB generation).
 """
 
 from __future__ import annotations

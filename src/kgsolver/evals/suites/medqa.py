@@ -43,7 +43,7 @@ def find_kg(kb: KnowledgeBase, embedder: Embedder) -> tuple[KGFacts | None, str]
     """The graph work's fact lookup over this knowledge base, or None and the reason it is unavailable."""
     from kgsolver.pipeline.config import KGSolverConfig
     from kgsolver.pipeline.kb.graph_read import has_graph
-    from kgsolver.pipeline.multihop.resources import AgentResources
+    from kgsolver.pipeline.multihop import AgentResources
 
     config = KGSolverConfig()
     if not has_graph(kb, config.graph):

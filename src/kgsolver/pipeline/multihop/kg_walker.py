@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from kgsolver.connectors.llms.gateway import LLMSession
     from kgsolver.pipeline.answer import QuestionAnalysis, Tracer
     from kgsolver.pipeline.config import AgentSettings
-    from kgsolver.pipeline.multihop.resources import AgentResources
+    from kgsolver.pipeline.multihop import AgentResources
 
 
 class HopPick(BaseModel):

@@ -18,8 +18,7 @@ from langchain_core.documents import Document
 from kgsolver.graphs.view import personalized_pagerank
 from kgsolver.pipeline.answer import Tracer, linked
 from kgsolver.pipeline.answer.filters.passages import quoted_in
-from kgsolver.pipeline.multihop import HopEvidence, fused_search, run_tool, spare_calls
-from kgsolver.pipeline.multihop.resources import AgentResources
+from kgsolver.pipeline.multihop import AgentResources, HopEvidence, fused_search, run_tool, spare_calls
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, Search
 
 if TYPE_CHECKING:
