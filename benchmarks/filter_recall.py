@@ -26,8 +26,7 @@ from kgsolver.evals.metrics import mean
 from kgsolver.evals.report import ci95
 from kgsolver.evals.runner import build_suite_kb, default_kb
 from kgsolver.evals.suites.hotpotqa import HotpotQASuite
-from kgsolver.pipeline.answer.filters import doc_ref
-from kgsolver.pipeline.answer.filters.chain import build_filter_chain
+from kgsolver.pipeline.answer.filters import build_filter_chain, doc_ref
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.solver import Solver
 

@@ -25,8 +25,7 @@ from kgsolver.connectors.embedders import load_embedder
 from kgsolver.evals.datasets import HOTPOTQA_200, dataset_path, datasets_dir, read_jsonl
 from kgsolver.evals.runner import build_suite_kb, default_kb
 from kgsolver.evals.suites.hotpotqa import HotpotQASuite
-from kgsolver.pipeline.answer.filters import doc_ref
-from kgsolver.pipeline.answer.filters.chain import build_filter_chain
+from kgsolver.pipeline.answer.filters import build_filter_chain, doc_ref
 from kgsolver.pipeline.config import KGSolverConfig
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.segment import SENTENCES_DIR

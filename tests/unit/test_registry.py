@@ -49,7 +49,7 @@ def test_configuration_lists_the_registered_names_of_an_unknown_choice():
 def test_unknown_backends_filters_and_stores_name_the_alternatives():
     from kgsolver.connectors.graph_stores import open_store
     from kgsolver.connectors.llms.factory import build_chat_backend
-    from kgsolver.pipeline.answer.filters.chain import build_filter_chain
+    from kgsolver.pipeline.answer.filters import build_filter_chain
     from kgsolver.pipeline.config import FilterSettings, LLMSettings
 
     with pytest.raises(UnknownName, match="KIND one of gguf, openai, transformers"):

@@ -33,8 +33,7 @@ from kgsolver.pipeline.answer import (
     QuestionInputs,
     Tracer,
 )
-from kgsolver.pipeline.answer.filters import doc_ref
-from kgsolver.pipeline.answer.filters.chain import build_filter_chain
+from kgsolver.pipeline.answer.filters import build_filter_chain, doc_ref
 from kgsolver.pipeline.answer.generate import ABSTAIN_ANSWER, hop_order, names_title, user_fact_documents
 from kgsolver.pipeline.answer.preference import PolicyOutcome, PreferenceInputs, PreferencePolicy, get_policy
 from kgsolver.pipeline.config import FilterSettings

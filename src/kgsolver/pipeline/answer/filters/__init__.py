@@ -1,21 +1,29 @@
 """Knowledge filters (CooK's relevance, brevity, factuality, plus dedup and an instruction guard) behind the
 `KnowledgeFilter` protocol, reusable by every answering mode. Here: the interface (question + Documents in, kept
-Documents + a report of what was removed and why). `chain` composes the configured filters, each one's report kept for
-the trace. The filters: `passages` (dedup, relevance: which passages) and `sentences` (the instruction guard,
-consistency, brevity: which sentences of the kept passages).
+Documents + a report of what was removed and why), the chain that runs the configured filters in turn, each one's
+report kept for the trace, and the registry of filters a configuration names (`FILTERS`, `build_filter_chain`). The
+filters: `passages` (dedup, relevance: which passages) and `sentences` (the instruction guard, consistency, brevity:
+which sentences of the kept passages); each module also says how the chain builds its filters from the settings.
 
 Filters never call a model directly: the relevance filter's optional LLM judgement goes through the `LLMSession`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
-from kgsolver.connectors import lazy_exports
+from kgsolver.connectors import Registry, lazy, lazy_exports
+from kgsolver.pipeline.config import FilterSettings
+
+if TYPE_CHECKING:
+    from kgsolver.connectors.embedders import Embedder
+    from kgsolver.connectors.llms.gateway import LLMSession
+    from kgsolver.pipeline.answer import Tracer
 
 
 class Removed(BaseModel):
@@ -65,9 +73,64 @@ def with_text(document: Document, text: str, **extra: Any) -> Document:
     return Document(page_content=text, metadata={**document.metadata, **extra})
 
 
-# The chain and the filters, imported on first use (PEP 562): a caller that wants the interface or one filter does
-# not load them all.
-_LAZY = {"ChainResult": "chain", "FilterChain": "chain", "build_filter_chain": "chain", "DedupFilter": "passages",
-         "RelevanceFilter": "passages", "InstructionGuardFilter": "sentences", "ConsistencyFilter": "sentences",
-         "BrevityFilter": "sentences"}
+# The chain: the configured filters in turn, each one's report kept for the trace.
+
+
+@dataclass
+class ChainResult:
+    documents: list[Document]
+    reports: list[FilterReport] = field(default_factory=list)
+
+
+class FilterChain:
+    def __init__(self, filters: list[KnowledgeFilter]) -> None:
+        self.filters = list(filters)
+
+    def run(self, question: str, documents: list[Document], tracer: Tracer | None = None) -> ChainResult:
+        """Apply each filter in turn; with a `Tracer`, each filter's report becomes one trace step."""
+        docs, reports = list(documents), []
+        for step in self.filters:
+            started = time.perf_counter()
+            n_in = len(docs)
+            result = step.apply(question, docs)
+            docs = result.documents
+            report = result.report or FilterReport(filter=step.name, kept=len(docs))
+            reports.append(report)
+            if tracer is not None:
+                tracer.record(f"filter:{step.name}", {"documents": n_in},
+                              [r.model_dump() for r in report.removed], decision=report.summary(), started=started)
+        return ChainResult(docs, reports)
+
+
+@dataclass
+class FilterContext:
+    """What the filters of one question are built from."""
+    settings: FilterSettings
+    embedder: Any
+    session: Any = None
+    user_facts: list[str] | None = None  # feed the consistency filter
+
+
+# A filter's module is imported when a chain first names it: a chain imports only the modules of its configured steps.
+FILTERS: Registry[KnowledgeFilter] = Registry("filter", {
+    "instruction_guard": lazy("kgsolver.pipeline.answer.filters.sentences", "instruction_guard_filter"),
+    "dedup": lazy("kgsolver.pipeline.answer.filters.passages", "dedup_filter"),
+    "relevance": lazy("kgsolver.pipeline.answer.filters.passages", "relevance_filter"),
+    "consistency": lazy("kgsolver.pipeline.answer.filters.sentences", "consistency_filter"),
+    "brevity": lazy("kgsolver.pipeline.answer.filters.sentences", "brevity_filter"),
+})
+
+
+def build_filter_chain(settings: FilterSettings, embedder: Embedder, *, session: LLMSession | None = None,
+                       user_facts: list[str] | None = None) -> FilterChain:
+    """The configured chain for one question (user facts feed the consistency filter)."""
+    if not settings.enabled:
+        return FilterChain([])
+    context = FilterContext(settings, embedder, session, user_facts)
+    return FilterChain([FILTERS.get(step, context) for step in settings.steps])
+
+
+# The filters, imported on first use (PEP 562): a caller that wants the interface or one filter does not load them all.
+_LAZY = {"DedupFilter": "passages", "RelevanceFilter": "passages", "InstructionGuardFilter": "sentences",
+         "ConsistencyFilter": "sentences", "BrevityFilter": "sentences"}
 __getattr__ = lazy_exports(__name__, _LAZY)

@@ -16,7 +16,7 @@ from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.llms.gateway import LLMSession
 from kgsolver.connectors.text import contains_phrase, normal, quoted_phrases, title_name
 from kgsolver.pipeline.answer import llm_step
-from kgsolver.pipeline.answer.filters import FilterReport, FilterResult, Removed, doc_ref
+from kgsolver.pipeline.answer.filters import FilterContext, FilterReport, FilterResult, Removed, doc_ref
 from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval import document_vectors
 
@@ -197,3 +197,19 @@ class RelevanceFilter:
         removed = [Removed(ref=doc_ref(d), reason="LLM judged it does not help answer the question")
                    for i, d in enumerate(documents) if i not in chosen]
         return kept, removed, 1
+
+
+# How the configured chain builds each filter here (filters/__init__.py::FILTERS names these builders).
+
+
+def dedup_filter(c: FilterContext) -> DedupFilter:
+    return DedupFilter(similarity=c.settings.dedup_similarity)
+
+
+def relevance_filter(c: FilterContext) -> RelevanceFilter:
+    s = c.settings
+    return RelevanceFilter(
+        c.embedder, threshold=s.relevance_threshold, session=c.session,
+        llm_judge=s.llm_judge, judge_reserve_calls=s.judge_reserve_calls, cross_encoder_path=s.cross_encoder_path,
+        cross_encoder_threshold=s.cross_encoder_threshold, keep_bridges=s.keep_bridges,
+        keep_quoted=s.keep_quoted)

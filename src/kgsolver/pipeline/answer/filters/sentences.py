@@ -12,7 +12,14 @@ from langchain_core.documents import Document
 
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.text import normal, split_sentences
-from kgsolver.pipeline.answer.filters import FilterReport, FilterResult, Removed, doc_ref, with_text
+from kgsolver.pipeline.answer.filters import (
+    FilterContext,
+    FilterReport,
+    FilterResult,
+    Removed,
+    doc_ref,
+    with_text,
+)
 from kgsolver.pipeline.config import FILTER_DEFAULTS
 from kgsolver.pipeline.retrieval import passage_sentences, sentence_vectors
 
@@ -285,3 +292,21 @@ class BrevityFilter:
                 removed.append(Removed(ref=doc_ref(doc), reason="no sentence within the token budget"))
         report = FilterReport(filter=self.name, kept=len(kept), removed=removed)
         return FilterResult(kept, report)
+
+
+# How the configured chain builds each filter here (filters/__init__.py::FILTERS names these builders).
+
+
+def instruction_guard_filter(c: FilterContext) -> InstructionGuardFilter:
+    return InstructionGuardFilter()
+
+
+def consistency_filter(c: FilterContext) -> ConsistencyFilter:
+    s = c.settings
+    return ConsistencyFilter(c.embedder, user_facts=c.user_facts, similarity=s.consistency_similarity,
+                             user_similarity=s.user_fact_similarity)
+
+
+def brevity_filter(c: FilterContext) -> BrevityFilter:
+    return BrevityFilter(c.embedder, token_budget=c.settings.brevity_tokens,
+                         first_sentence_bonus=c.settings.brevity_first_sentence_bonus)
