@@ -78,3 +78,24 @@ def test_the_configuration_validates_against_the_registered_names():
 
     assert HOP_POLICIES.names() == sorted(HOP_POLICY_NAMES)
     assert POLICIES.names() == sorted(POLICY_NAMES)
+
+
+def test_a_filter_chain_imports_only_the_modules_of_its_configured_steps():
+    """FILTERS names each filter's builder lazily: a chain of passage filters loads no sentence filter, and the other
+    way round; every configured step is built from its settings."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kgsolver.pipeline.answer.filters import build_filter_chain; "
+            "from kgsolver.pipeline.config import FilterSettings; "
+            "chain = build_filter_chain(FilterSettings(steps=sys.argv[1].split(','), dedup_similarity=0.9), None); "
+            "print(','.join(type(f).__name__ for f in chain.filters), getattr(chain.filters[0], 'similarity', '-'), "
+            "','.join(sorted(m.rsplit('.', 1)[1] for m in sys.modules "
+            "if m.startswith('kgsolver.pipeline.answer.filters.'))))")
+
+    def built(steps: str) -> list[str]:
+        return subprocess.run([sys.executable, "-c", code, steps], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    assert built("dedup") == ["DedupFilter", "0.9", "passages"]
+    assert built("instruction_guard,brevity") == ["InstructionGuardFilter,BrevityFilter", "-", "sentences"]
