@@ -26,9 +26,9 @@ from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, stored_atomic
-from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, atomize_kb, clean_questions, read_progress
-from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop import AgentResources

@@ -20,11 +20,11 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from kgsolver.connectors import KnowledgeBaseError
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic, stored_atomic
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, checkpoint, chunk_hash
 from kgsolver.pipeline.kb.compact import compact_kb
-from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.graph_build import import_into_kb
 from kgsolver.pipeline.kb.graph_read import open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest

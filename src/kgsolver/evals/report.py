@@ -15,7 +15,7 @@ from typing import Any
 from kgsolver.evals.metrics import mean
 from kgsolver.evals.runner import PREDICTIONS, load_done
 from kgsolver.evals.suites import Suite
-from kgsolver.pipeline.kb.files import write_json_atomic
+from kgsolver.pipeline.kb import write_json_atomic
 
 
 def _metric_means(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -27,7 +27,7 @@ from kgsolver.evals.datasets import datasets_dir
 from kgsolver.evals.run_config import EvalConfig, build_config, fingerprint_changes, sha256_file
 from kgsolver.evals.suites import Suite, WorkItem, get_suite
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb.files import write_json_atomic
+from kgsolver.pipeline.kb import write_json_atomic
 from kgsolver.pipeline.kb.ingest import ingest
 from kgsolver.pipeline.solver import Solver
 

@@ -17,7 +17,7 @@ from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway, TokenListener
 from kgsolver.pipeline.answer import AnswerMode, AskResult, Gathered, QuestionInputs, StepListener
 from kgsolver.pipeline.config import KGSolverConfig, build_gateway
-from kgsolver.pipeline.kb.files import manifest_stamp
+from kgsolver.pipeline.kb import manifest_stamp
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import BM25Retriever, DenseRetriever, HybridRetriever, QueryVectors
 

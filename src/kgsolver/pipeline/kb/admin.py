@@ -21,8 +21,8 @@ import numpy as np
 
 from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb import write_lock
 from kgsolver.pipeline.kb.atomic_index import stored_atomic
-from kgsolver.pipeline.kb.files import write_lock
 from kgsolver.pipeline.kb.graph_build import update_graph
 from kgsolver.pipeline.kb.knowledge_base import DocumentInfo, KnowledgeBase
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT
 
 if TYPE_CHECKING:
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase

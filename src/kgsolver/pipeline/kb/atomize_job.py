@@ -26,10 +26,10 @@ from kgsolver.connectors.llms import Budget
 from kgsolver.connectors.llms.gateway import LLMGateway
 from kgsolver.connectors.row_log import RowLog, read_rows
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT, write_lock
 from kgsolver.pipeline.kb import atomize_prompt as prompt
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex
 from kgsolver.pipeline.kb.chunking import title_text_sha1
-from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT, write_lock
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgsolver.connectors.index_spec import IndexSpec
+from kgsolver.pipeline.kb import write_lock
 from kgsolver.pipeline.kb.atomic_index import fold_atomic
-from kgsolver.pipeline.kb.files import write_lock
 from kgsolver.pipeline.kb.graph_build import fold_graph_deltas
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.merge import merge_segments

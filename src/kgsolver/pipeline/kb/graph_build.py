@@ -148,7 +148,7 @@ def import_into_kb(kb_dir: Path, triples: Path, terms: Path | None, config: KGSo
     """`kgsolver graph import`: add an external KG to a knowledge base, atomically with its manifest; the store and
     the commit's compaction follow the caller's `config`."""
     from kgsolver.graphs.import_triples import import_kg
-    from kgsolver.pipeline.kb.files import write_lock
+    from kgsolver.pipeline.kb import write_lock
     from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
     settings = config.graph

@@ -84,7 +84,7 @@ def catch_up(kb: KnowledgeBase, store: ServerStore) -> int | None:
 
 def _catch_up_when_free(kb: KnowledgeBase, store: ServerStore) -> None:
     """On open: replay a pending journal if no writer is running (a running writer replays its own)."""
-    from kgsolver.pipeline.kb.files import write_lock
+    from kgsolver.pipeline.kb import write_lock
 
     path, applied = kb.component_path(JOURNAL_COMPONENT), store.applied_journal()
     generation = kb.component_generation(JOURNAL_COMPONENT)  # not None where path is not

@@ -23,9 +23,9 @@ from kgsolver.connectors.corpus_readers import ReadReport, SourceDocument, read_
 from kgsolver.connectors.embedders import Embedder, TokenizingEmbedder, load_embedder
 from kgsolver.connectors.graph_stores import GraphBatch
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb import WriteLockHeld, write_lock
 from kgsolver.pipeline.kb.chunking import TokenChunker, title_text_sha1
 from kgsolver.pipeline.kb.engine import Engine, Processed
-from kgsolver.pipeline.kb.files import WriteLockHeld, write_lock
 from kgsolver.pipeline.kb.graph_build import GraphBuildReport, make_extractor, update_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.kb.sentence_index import embed_chunks, recorded_method

@@ -34,17 +34,20 @@ from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.index_spec import IndexSpec
-from kgsolver.pipeline.kb import EMPTY_IDS, as_ids, is_dead, merge_dead
-from kgsolver.pipeline.kb.files import (  # noqa: F401 (the names other modules import from here)
+from kgsolver.pipeline.kb import (  # noqa: F401 (the names other modules import from here)
     CORE_COMPONENTS,
+    EMPTY_IDS,
     FORMAT_VERSION,
     HOLD_BEFORE_COMMIT_ENV,
     MANIFEST,
+    as_ids,
     collect_garbage,
     generation_names,
     hold_if_asked,
+    is_dead,
     lease_path,
     manifest_stamp,
+    merge_dead,
     pin,
     read_manifest,
     versions,

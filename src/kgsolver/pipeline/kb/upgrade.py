@@ -23,7 +23,7 @@ import numpy as np
 from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.vector_index import FaissIndex
-from kgsolver.pipeline.kb.files import (
+from kgsolver.pipeline.kb import (
     CORE_COMPONENTS,
     FORMAT_VERSION,
     MANIFEST,

@@ -32,7 +32,7 @@ from kgsolver.graphs.linking import EntityLinker
 from kgsolver.graphs.view import GraphView
 from kgsolver.pipeline.answer import Gathered, Tracer
 from kgsolver.pipeline.config import AgentSettings
-from kgsolver.pipeline.kb.files import ATOMIC_COMPONENT
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT
 from kgsolver.pipeline.kb.graph_read import has_graph, open_kb_graph
 from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.retrieval import RankFusion, chunk_documents
