@@ -119,13 +119,15 @@ def test_gather_is_the_evidence_without_an_answer_call(mode, kb_dir):
     assert all(s in GATHERING for s in systems) and len(systems) <= 3  # 2 calls kept for an answer never made
 
 
-# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 52 here, 86 before issue 34's
+# The project modules one agent question imports, with the CLI's (`kgsolver ask`): 41 here, 86 before issue 34's
 # merges of small modules by role (config, retrieval, the multi-hop tools with the first hop, the filters by what they
-# act on, the preference policies' shared code, the LLM cache into the gateway, the graph settings, the chunk beside
-# its store; 115 before its lazy imports). A module the question does not need (ingest and the chunker, compaction,
-# the graph's writer and entity resolution, the KG walk at an LLM budget of 0, corpus readers, the LLM backend and
-# model registry, the facts code, the other CLI commands and the eval suites) stays out.
-AGENT_QUESTION_MODULES = 54
+# act on, the LLM cache into the gateway, the graph settings, the chunk beside its store), and each package's shared
+# code moved into its `__init__` (errors and registry, the graph stores' model, the answer's contracts, the KB's files
+# and ids, the multi-hop evidence and resources, the filter chain); 115 before its lazy imports. A module the question
+# does not need (ingest and the chunker, compaction, the graph's writer and entity resolution, the atomic index of a
+# KB never atomized, the KG walk at an LLM budget of 0, corpus readers, the LLM backend and model registry, the facts
+# code, the other CLI commands and the eval suites) stays out.
+AGENT_QUESTION_MODULES = 41
 _COUNT = """
 import json
 import sys
@@ -152,5 +154,6 @@ def test_an_agent_question_imports_only_what_it_needs(kb_dir):
                      "kgsolver.connectors.corpus_readers", "kgsolver.connectors.llms.factory",
                      "kgsolver.connectors.llms.registry", "kgsolver.pipeline.kb.chunking",
                      "kgsolver.graphs.kg_facts", "kgsolver.pipeline.serve.cli_eval", "kgsolver.evals",
-                     "kgsolver.connectors.graph_stores.journal", "kgsolver.pipeline.multihop.decomposition_prompt"):
+                     "kgsolver.connectors.graph_stores.journal", "kgsolver.pipeline.multihop.decomposition_prompt",
+                     "kgsolver.pipeline.kb.atomic_index"):
         assert unneeded not in modules
