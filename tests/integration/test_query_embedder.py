@@ -74,3 +74,37 @@ def test_a_knowledge_base_of_another_embedder_is_refused(demo_kb, tmp_path, gguf
     with pytest.raises(KnowledgeBaseError, match=r"built with embedder BAAI/bge-small-en-v1.5 \(384 dimensions\), "
                                                  r"not sentence-transformers/all-MiniLM-L6-v2"):
         Solver(Path(kb), config, embedder=gguf_embedder).retriever().invoke("Who drummed for Rush?")
+
+
+_EXIT = """
+import atexit, json, sys
+from pathlib import Path
+
+held = {}
+
+
+def report():  # registered before kgsolver's exit hooks, so it runs after them (atexit runs last in, first out)
+    print(json.dumps({"chat_freed": held["chat"]._model.model is None,
+                      "embedder_closed": held["embedder"]._batch is None}))
+
+
+atexit.register(report)
+from kgsolver.connectors.embedders import load_query_embedder
+from kgsolver.connectors.llms.factory import build_chat_backend
+from kgsolver.pipeline.config import LLMSettings
+
+cache = Path(sys.argv[1])
+held["embedder"] = load_query_embedder(runtime="gguf", cache_dir=cache)
+held["embedder"].encode(["Which band recorded Moving Pictures?"])
+held["chat"] = build_chat_backend(LLMSettings(name=sys.argv[2]), cache).model._client()[0]
+"""
+
+
+def test_exit_frees_the_llama_cpp_models_while_llama_cpp_is_whole(config):
+    """The process-wide query embedder and chat context are freed by exit hooks, not by `__del__` during the
+    interpreter's teardown, where llama_cpp's functions may already be gone ("Exception ignored in Llama.__del__ ...
+    TypeError", seen once at the end of `make test`)."""
+    done = subprocess.run([sys.executable, "-c", _EXIT, str(config.cache_dir), config.llm.name], capture_output=True,
+                          text=True, check=True, timeout=300)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"chat_freed": True, "embedder_closed": True}
+    assert "Exception ignored" not in done.stderr

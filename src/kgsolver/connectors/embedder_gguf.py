@@ -9,8 +9,10 @@ pooling over all of them, L2 normalisation. Measured against torch: cosine >= 0.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -20,6 +22,8 @@ import numpy as np
 from kgsolver.connectors.embedder_gguf_convert import read_max_seq_length
 
 _MAX_DEFAULT_THREADS = 8  # a 6-layer, 384-wide model gains little from more
+# Every embedder not yet closed, so that exit frees them while llama_cpp is still whole (`_close_open`).
+_OPEN: weakref.WeakSet[GGUFEmbedder] = weakref.WeakSet()
 
 
 def _default_threads() -> int:
@@ -71,6 +75,7 @@ class GGUFEmbedder:
             n_threads_batch=threads,
             verbose=False,
         )
+        _OPEN.add(self)
         self._n_seq_max = int(self._llm.context_params.n_seq_max)
         self.dimensions = int(self._llm.n_embd())
         self.name = name or str(self._llm.metadata.get("general.name", Path(gguf_path).stem))
@@ -185,3 +190,12 @@ class GGUFEmbedder:
                 raise RuntimeError(f"llama.cpp returned no embedding for sequence {i}")
             vecs[i] = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.dimensions,))
         return vecs
+
+
+@atexit.register
+def _close_open() -> None:
+    """Close the embedders still open at exit (the query path keeps one per process), before the interpreter tears its
+    modules down: closed during that teardown, their llama.cpp handles can find llama_cpp's functions already gone
+    ("Exception ignored in ... __del__ ... TypeError", llama-cpp-python issue 2002)."""
+    for embedder in list(_OPEN):
+        embedder.close()

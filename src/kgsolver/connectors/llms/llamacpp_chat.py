@@ -6,6 +6,7 @@ llama.cpp applies the chat template embedded in the GGUF file, and turns `respon
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,22 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int, seed: int) -> tuple
                           seed=seed, verbose=False, n_batch=512)
             _LOADED[key] = (llama, threading.Lock())
         return _LOADED[key]
+
+
+@atexit.register
+def _free_loaded() -> None:
+    """Free the loaded contexts at exit, before the interpreter tears its modules down: freed during that teardown,
+    by `Llama.__del__`, a context can find llama_cpp's functions already gone and print "Exception ignored in
+    Llama.__del__ ... TypeError" (llama-cpp-python issue 2002; seen once at the end of `make test`). A context still
+    generating in a daemon thread is left alone: freeing it under the generation would crash the process."""
+    with _LOAD_LOCK:
+        for key, (llama, lock) in list(_LOADED.items()):
+            if lock.acquire(timeout=1.0):
+                try:
+                    llama.close()
+                    del _LOADED[key]
+                finally:
+                    lock.release()
 
 
 def default_threads(requested: int) -> int:
