@@ -26,11 +26,11 @@ from kgsolver.connectors.embedders import load_embedder
 from kgsolver.connectors.text import split_sentences
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
-from kgsolver.pipeline.kb import ATOMIC_COMPONENT
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT, write_lock
 from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, stored_atomic
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder
 OUT = Path(__file__).parent / "results" / "atomic_delete.json"

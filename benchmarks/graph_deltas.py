@@ -21,11 +21,12 @@ from pathlib import Path
 from kgsolver.connectors.embedders import load_embedder
 from kgsolver.evals.datasets import datasets_dir, read_jsonl
 from kgsolver.pipeline.config import KGSolverConfig
+from kgsolver.pipeline.kb import write_lock
 from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.graph_build import GRAPH_COMPONENT, load_graph_file
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 CORPUS = Path("kilt/hotpotqa-dev-kilt.mini.corpus.jsonl")  # under the shared datasets folder
 OUT = Path(__file__).parent / "results" / "graph_deltas.json"

@@ -21,8 +21,9 @@ import numpy as np
 
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.pipeline.config import KBSettings, KGSolverConfig
+from kgsolver.pipeline.kb import write_lock
 from kgsolver.pipeline.kb.compact import compact
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 DIMS = 384
 # The environment's vector index (KGSOLVER_VECTOR_INDEX__*); no compaction but the one measured.

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import read_jsonl
+from kgsolver.pipeline.kb import generation_names, write_lock
 from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, generation_names, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.solver import Solver
 

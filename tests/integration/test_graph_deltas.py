@@ -15,12 +15,13 @@ from kgsolver.connectors.graph_stores.journal import GraphJournal
 from kgsolver.connectors.graph_stores.networkx_store import NetworkXStore
 from kgsolver.evals.datasets import read_jsonl
 from kgsolver.graphs.resolution import EntityResolver
+from kgsolver.pipeline.kb import MANIFEST, write_lock
 from kgsolver.pipeline.kb.admin import delete_documents
 from kgsolver.pipeline.kb.compact import compact
 from kgsolver.pipeline.kb.graph_build import make_extractor
 from kgsolver.pipeline.kb.graph_read import GRAPH_COMPONENT, load_graph_file
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import MANIFEST, KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 BASE_DOCS, ADDED_DOCS = 60, 4
 

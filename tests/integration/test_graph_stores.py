@@ -187,7 +187,7 @@ def _doc(path, doc_id: str, text: str):
 
 def _kill_at_commit(corpus, root, marker) -> None:
     """Run `kgsolver ingest` in a child that stops at the test seam (graph step done, manifest not swapped); kill -9."""
-    from kgsolver.pipeline.kb.knowledge_base import HOLD_BEFORE_COMMIT_ENV
+    from kgsolver.pipeline.kb import HOLD_BEFORE_COMMIT_ENV
 
     env = {**os.environ, HOLD_BEFORE_COMMIT_ENV: str(marker), "KGSOLVER_GRAPH__STORE": "neo4j"}
     proc = subprocess.Popen([sys.executable, "-m", "kgsolver.pipeline", "ingest", str(corpus), "--kb", str(root)],

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from kgsolver.connectors import KnowledgeBaseError
-from kgsolver.pipeline.kb import ATOMIC_COMPONENT
+from kgsolver.pipeline.kb import ATOMIC_COMPONENT, write_lock
 from kgsolver.pipeline.kb.admin import UnknownDocumentError, delete_documents, list_documents
 from kgsolver.pipeline.kb.atomic_index import AtomicIndex, read_atomic, stored_atomic
 from kgsolver.pipeline.kb.atomize_job import PROGRESS, checkpoint, chunk_hash
@@ -28,7 +28,7 @@ from kgsolver.pipeline.kb.compact import compact_kb
 from kgsolver.pipeline.kb.graph_build import import_into_kb
 from kgsolver.pipeline.kb.graph_read import open_kb_graph
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 from kgsolver.pipeline.multihop import AgentResources
 from kgsolver.pipeline.multihop.tools import AtomicSearchTool
 from kgsolver.pipeline.serve.api import create_app
@@ -186,7 +186,7 @@ def test_a_replaced_document_loses_its_old_atomic_questions(tmp_path, config, em
 
 
 def test_a_delete_killed_before_its_commit_leaves_the_atomic_questions_searchable(tmp_path, config, embedder):
-    from kgsolver.pipeline.kb.knowledge_base import HOLD_BEFORE_COMMIT_ENV
+    from kgsolver.pipeline.kb import HOLD_BEFORE_COMMIT_ENV
 
     root = _ingest(tmp_path / "kb", config, embedder)
     asked = _add_atomic_questions(root, config, embedder)

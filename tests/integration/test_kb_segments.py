@@ -13,9 +13,10 @@ import pytest
 from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import ChunkStore
 from kgsolver.evals.datasets import read_jsonl
+from kgsolver.pipeline.kb import write_lock
 from kgsolver.pipeline.kb.compact import compact_kb
 from kgsolver.pipeline.kb.ingest import ingest
-from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase, write_lock
+from kgsolver.pipeline.kb.knowledge_base import KnowledgeBase
 
 
 @pytest.fixture

@@ -34,11 +34,10 @@ from kgsolver.connectors import KnowledgeBaseError
 from kgsolver.connectors.chunk_store import Chunk
 from kgsolver.connectors.embedders import Embedder
 from kgsolver.connectors.index_spec import IndexSpec
-from kgsolver.pipeline.kb import (  # noqa: F401 (the names other modules import from here)
+from kgsolver.pipeline.kb import (
     CORE_COMPONENTS,
     EMPTY_IDS,
     FORMAT_VERSION,
-    HOLD_BEFORE_COMMIT_ENV,
     MANIFEST,
     as_ids,
     collect_garbage,
@@ -46,13 +45,11 @@ from kgsolver.pipeline.kb import (  # noqa: F401 (the names other modules import
     hold_if_asked,
     is_dead,
     lease_path,
-    manifest_stamp,
     merge_dead,
     pin,
     read_manifest,
     versions,
     write_json_atomic,
-    write_lock,
 )
 from kgsolver.pipeline.kb.segment import Segment, fsync_tree, write_segment, write_sentences
 from kgsolver.pipeline.kb.views import BM25View, ChunkView, DenseView, SegmentBox, SegmentSet, SentenceView
