@@ -71,13 +71,16 @@ def test_hop_policy_is_a_registry_entry_checked_at_configuration_load():
 
 def test_the_configuration_validates_against_the_registered_names():
     """The configuration (pipeline/config.py) lists the hop policies' and the preference policies' names rather than
-    importing their code; the registries beside the code must register exactly those names."""
+    importing their code, and writes its default model's name rather than importing the model registry; the
+    registries beside the code must register exactly those names, and that model."""
+    from kgsolver.connectors.llms.registry import MODELS
     from kgsolver.pipeline.answer.preference import POLICIES
-    from kgsolver.pipeline.config import HOP_POLICY_NAMES, POLICY_NAMES
+    from kgsolver.pipeline.config import HOP_POLICY_NAMES, POLICY_NAMES, LLMSettings
     from kgsolver.pipeline.multihop.hop_policy import HOP_POLICIES
 
     assert HOP_POLICIES.names() == sorted(HOP_POLICY_NAMES)
     assert POLICIES.names() == sorted(POLICY_NAMES)
+    assert LLMSettings.model_fields["name"].default in MODELS
 
 
 def test_a_filter_chain_imports_only_the_modules_of_its_configured_steps():
