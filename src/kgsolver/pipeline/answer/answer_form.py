@@ -225,3 +225,14 @@ def shape_answer(answer: str, form: AnswerForm, passages: Sequence[str] = (), *,
     if form.kind == "alias":
         return _alias(text, passages, alias_window_chars)
     return text
+
+
+def formed_answer(answer: str, asked: AnswerForm | None, form: AnswerFormSettings | None,
+                  passages: Sequence[str] = ()) -> str:
+    """A reader's answer as both answer steps keep it (the grounded one and the closed-book one): without surrounding
+    spaces or a final period and, when the answer-form step is on, brought to the form the question asks for
+    (`shape_answer`; `passages`: the texts it was read from, none for a closed-book answer)."""
+    answer = answer.strip().strip(".")
+    if form is not None and form.enabled and asked is not None:
+        answer = shape_answer(answer, asked, passages, alias_window_chars=form.alias_window_chars)
+    return answer

@@ -24,8 +24,8 @@ from kgsolver.pipeline.answer.answer_form import (
     AnswerFormSettings,
     detect_form,
     echoes,
+    formed_answer,
     is_unknown,
-    shape_answer,
 )
 from kgsolver.pipeline.answer.compare import Comparison, compare_options, describe, detect_comparison
 
@@ -172,10 +172,8 @@ def _reply(session: LLMSession, messages: list[BaseMessage], schema: type[BaseMo
     """One grounded-answer call: the answer (brought to the asked form when the step is on), the parsed reply, and
     the raw reply (its text, its usage)."""
     reply, raw = session.chat_json(messages, schema, purpose="grounded answer", max_tokens=max_tokens)
-    answer = str(reply.answer).strip().strip(".")  # type: ignore[attr-defined]  # both schemas have answer, passages
-    if form is not None and form.enabled and asked is not None:  # the span asked for (pipeline/answer/answer_form.py)
-        answer = shape_answer(answer, asked, [d.page_content for d in documents],
-                              alias_window_chars=form.alias_window_chars)
+    answer = formed_answer(str(reply.answer), asked, form,  # type: ignore[attr-defined]  # both schemas have answer
+                           [d.page_content for d in documents])
     return answer, reply, raw
 
 

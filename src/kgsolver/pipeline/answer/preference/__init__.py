@@ -31,8 +31,8 @@ from kgsolver.pipeline.answer.answer_form import (
     AnswerFormSettings,
     detect_form,
     echoes,
+    formed_answer,
     is_unknown,
-    shape_answer,
 )
 from kgsolver.pipeline.answer.compare import comparison_calls
 from kgsolver.pipeline.answer.generate import generate_grounded, user_fact_documents
@@ -76,10 +76,8 @@ def closed_book_answer(session: LLMSession, question: str, *, max_tokens: int = 
     """`asked`: the question's form where the caller parsed it already (QuestionAnalysis.form)."""
     reply, raw = session.chat_json(parametric_messages(question), ParametricReply, purpose="parametric answer",
                                    max_tokens=max_tokens)
-    answer = reply.answer.strip().strip(".")
     asked = asked or detect_form(question)
-    if form is not None and form.enabled:  # the form the question asks for, as the grounded answer gets it
-        answer = shape_answer(answer, asked)
+    answer = formed_answer(reply.answer, asked, form)  # the form the question asks for, as the grounded answer gets it
     tokens = raw.usage.prompt_tokens + raw.usage.completion_tokens
     # An answer that only repeats the question is none, here as in the grounded answer (no second try: a fallback)
     echo = form is not None and form.retry_echo and echoes(answer, question, asked)
