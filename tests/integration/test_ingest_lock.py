@@ -22,7 +22,7 @@ DOCUMENTS = [
 HOLD = """
 import sys, time
 from pathlib import Path
-from kgsolver.pipeline.kb.knowledge_base import write_lock
+from kgsolver.pipeline.kb import write_lock
 with write_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(600)
